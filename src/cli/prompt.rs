@@ -1,0 +1,73 @@
+//! Interactive questions at a terminal (dialoguer). Never used without a terminal.
+
+use super::render::HumanSink;
+use crate::engine::{FailureChoice, GateChoice, Prompter};
+use dialoguer::{Confirm, Select};
+use std::sync::Arc;
+
+/// Asks on the terminal, hiding progress bars while asking.
+pub struct TerminalPrompter {
+    /// The human renderer (its bars are hidden during a prompt).
+    pub sink: Option<Arc<HumanSink>>,
+    /// Cluster name shown in questions.
+    pub cluster: String,
+}
+
+impl TerminalPrompter {
+    fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.sink {
+            Some(s) => s.suspend(f),
+            None => f(),
+        }
+    }
+}
+
+impl Prompter for TerminalPrompter {
+    fn gate(&self, gate: &str, message: &str) -> GateChoice {
+        self.suspend(|| {
+            let items = [
+                "continue",
+                "stop here (resume later)",
+                "roll back what this run did",
+                "abort",
+            ];
+            let r = Select::new()
+                .with_prompt(format!("[{}] {gate}: {message}", self.cluster))
+                .items(items)
+                .default(0)
+                .interact();
+            match r {
+                Ok(0) => GateChoice::Continue,
+                Ok(2) => GateChoice::Rollback,
+                Ok(3) => GateChoice::Abort,
+                _ => GateChoice::Stop,
+            }
+        })
+    }
+
+    fn failure(&self, step: &str, error: &str) -> FailureChoice {
+        self.suspend(|| {
+            let items = ["retry", "roll back what this run did", "stop (resume later)"];
+            let r = Select::new()
+                .with_prompt(format!("[{}] step {step} failed: {error}", self.cluster))
+                .items(items)
+                .default(2)
+                .interact();
+            match r {
+                Ok(0) => FailureChoice::Retry,
+                Ok(1) => FailureChoice::Rollback,
+                _ => FailureChoice::Stop,
+            }
+        })
+    }
+
+    fn confirm(&self, message: &str) -> bool {
+        self.suspend(|| {
+            Confirm::new()
+                .with_prompt(message)
+                .default(false)
+                .interact()
+                .unwrap_or(false)
+        })
+    }
+}

@@ -1,0 +1,137 @@
+//! The cluster as the engine reaches it: inventory nodes, the SSH pool, the HTTP client and the
+//! playbook's paths and ports, with read-only helpers shared by facts, gates and phases.
+
+use crate::model::Role;
+use crate::playbook::model::Timeouts;
+use crate::playbook::{Inventory, NodeSpec, Playbook};
+use crate::probe::Http;
+use crate::remote::{NodeTarget, Output, RemoteError, Ssh};
+use crate::shell::quote;
+use std::time::Duration;
+
+/// Everything needed to observe and act on the cluster.
+pub struct Cluster {
+    /// The inventory.
+    pub inventory: Inventory,
+    /// The playbook.
+    pub playbook: Playbook,
+    /// Timeouts (playbook, overridden by the inventory).
+    pub timeouts: Timeouts,
+    /// SSH pool.
+    pub ssh: Ssh,
+    /// HTTP client.
+    pub http: Http,
+    /// Agents: the inventory's, or those discovered from the leading master.
+    pub agents: Vec<NodeSpec>,
+}
+
+/// What a node's version file and roles directory say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeIdentity {
+    /// `version` from dcos-version.json.
+    pub version: String,
+    /// The role files present.
+    pub roles: Vec<Role>,
+}
+
+const ROLES_MARKER: &str = "--dcos-upgrade-roles--";
+
+impl Cluster {
+    /// Every known node, masters first.
+    pub fn nodes(&self) -> impl Iterator<Item = &NodeSpec> {
+        self.inventory.masters.iter().chain(self.agents.iter())
+    }
+
+    /// A node by address.
+    pub fn node(&self, address: &str) -> Option<&NodeSpec> {
+        self.nodes().find(|n| n.address == address)
+    }
+
+    /// Master addresses.
+    pub fn master_addrs(&self) -> Vec<String> {
+        self.inventory.masters.iter().map(|m| m.address.clone()).collect()
+    }
+
+    /// The SSH target of a node.
+    pub fn target(node: &NodeSpec) -> NodeTarget {
+        NodeTarget {
+            address: node.address.clone(),
+            port: node.ssh_port,
+        }
+    }
+
+    /// A DC/OS path on a node, resolved under its root and quoted for the shell.
+    pub fn path(node: &NodeSpec, absolute: &str) -> String {
+        quote(&format!("{}{}", node.root, absolute))
+    }
+
+    /// Runs a read-only command (never journaled; also used by `plan` and `check`).
+    pub async fn query(&self, node: &NodeSpec, script: &str) -> Result<Output, RemoteError> {
+        self.ssh
+            .run(&Self::target(node), script, Duration::from_secs(60))
+            .await
+    }
+
+    /// Reads a node's installed version and role files.
+    pub async fn identity(&self, node: &NodeSpec) -> Result<NodeIdentity, String> {
+        let script = format!(
+            "cat {vf} && echo && echo {ROLES_MARKER} && (ls -1 {rd} 2>/dev/null || true)",
+            vf = Self::path(node, &self.playbook.paths.version_file),
+            rd = Self::path(node, &self.playbook.paths.roles_dir),
+        );
+        let out = self.query(node, &script).await.map_err(|e| e.to_string())?;
+        if !out.ok() {
+            return Err(format!(
+                "{}: cannot read {}: {}",
+                node.address,
+                self.playbook.paths.version_file,
+                out.tail(200)
+            ));
+        }
+        parse_identity(&out.stdout).map_err(|e| format!("{}: {e}", node.address))
+    }
+
+    /// HTTP timeout helper.
+    pub fn poll(&self) -> Duration {
+        self.timeouts.poll()
+    }
+}
+
+/// Parses the output of the identity query.
+pub fn parse_identity(stdout: &str) -> Result<NodeIdentity, String> {
+    let (json, roles) = stdout
+        .split_once(ROLES_MARKER)
+        .ok_or_else(|| "unexpected output reading the version file".to_string())?;
+    let v: serde_json::Value = serde_json::from_str(json.trim())
+        .map_err(|e| format!("dcos-version.json is not valid JSON: {e}"))?;
+    let version = v
+        .get("version")
+        .and_then(|x| x.as_str())
+        .ok_or_else(|| "dcos-version.json has no \"version\" string".to_string())?
+        .trim()
+        .to_string();
+    let roles = roles.lines().filter_map(Role::from_role_file).collect();
+    Ok(NodeIdentity { version, roles })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_parses_the_documented_version_file() {
+        let out = format!(
+            "{}\n{ROLES_MARKER}\nmaster\n",
+            include_str!("../tests/data/dcos-version-1.13.0-alpha-enterprise.json")
+        );
+        let id = parse_identity(&out).unwrap();
+        assert_eq!(id.version, "1.13.0-alpha");
+        assert_eq!(id.roles, vec![Role::Master]);
+    }
+
+    #[test]
+    fn a_broken_version_file_is_an_error_not_a_guess() {
+        assert!(parse_identity(&format!("{{\"ver\":1}}\n{ROLES_MARKER}\n")).is_err());
+        assert!(parse_identity("garbage").is_err());
+    }
+}

@@ -1,0 +1,10 @@
+//! The pure state machine: journal records, legal transitions, and what a run's state is.
+//!
+//! Nothing here does I/O. The store persists `Record`s; the engine appends them before and after
+//! acting; `RunView::replay` is how `status`, `resume` and `rollback` learn where a run stands.
+
+mod journal;
+mod view;
+
+pub use journal::{next_state, IllegalTransition, Record, StepState};
+pub use view::{RunState, RunView, StepView};

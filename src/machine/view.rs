@@ -1,0 +1,190 @@
+//! `RunView`: a run's state folded from its journal (what `status` shows, what `resume` uses).
+
+use super::journal::{next_state, IllegalTransition, Record, StepState};
+use crate::plan::{Plan, PhaseId};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Steps are being executed (or the process died while executing: `resume` continues).
+    Running,
+    /// Stopped on purpose (a gate, the operator); `resume` continues.
+    Paused,
+    /// A step failed; `resume` retries it, `rollback` undoes the run.
+    Failed,
+    /// Every step is done.
+    Done,
+    /// Rollback in progress (or interrupted).
+    RollingBack,
+    /// Rollback finished.
+    RolledBack,
+}
+
+impl RunState {
+    /// The JSON/status name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Failed => "failed",
+            RunState::Done => "done",
+            RunState::RollingBack => "rolling_back",
+            RunState::RolledBack => "rolled_back",
+        }
+    }
+
+    /// Whether `resume` has anything to do.
+    pub fn is_unfinished(self) -> bool {
+        !matches!(self, RunState::Done | RunState::RolledBack)
+    }
+}
+
+/// One step's state and last message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepView {
+    /// Step id.
+    pub id: String,
+    /// State.
+    pub state: StepState,
+    /// The last error or skip reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Output of a succeeded step.
+    #[serde(skip_serializing_if = "serde_json::Value::is_null", default)]
+    pub output: serde_json::Value,
+    /// How many times the step was started.
+    pub attempts: u32,
+    /// How many times its undo was started.
+    #[serde(default)]
+    pub undo_attempts: u32,
+}
+
+/// A run folded from its journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunView {
+    /// Run state.
+    pub state: RunState,
+    /// The phase of the first step not done, or of the last step when all are.
+    pub phase: PhaseId,
+    /// Steps in plan order.
+    pub steps: Vec<StepView>,
+    /// Gates already approved.
+    pub approved_gates: BTreeSet<String>,
+    /// Why the run paused, if it did.
+    pub pause_reason: Option<String>,
+}
+
+impl RunView {
+    /// Replays the journal over the plan. An illegal sequence is an error, never a guess.
+    pub fn replay(plan: &Plan, records: &[Record]) -> Result<RunView, IllegalTransition> {
+        let mut steps: Vec<StepView> = plan
+            .steps()
+            .map(|(_, s)| StepView {
+                id: s.id.clone(),
+                state: StepState::Pending,
+                message: None,
+                output: serde_json::Value::Null,
+                attempts: 0,
+                undo_attempts: 0,
+            })
+            .collect();
+        let index: HashMap<String, usize> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect();
+        let mut state = RunState::Running;
+        let mut approved = BTreeSet::new();
+        let mut pause_reason = None;
+        let mut undo_in_flight: BTreeSet<String> = BTreeSet::new();
+        for rec in records {
+            if let Some(id) = rec.step() {
+                let Some(&i) = index.get(id) else {
+                    return Err(IllegalTransition {
+                        step: id.to_string(),
+                        state: StepState::Pending,
+                        record: "unknown step".into(),
+                    });
+                };
+                let sv = &mut steps[i];
+                sv.state = next_state(id, sv.state, rec)?;
+                match rec {
+                    Record::StepStarted { .. } => {
+                        sv.attempts += 1;
+                        if state != RunState::RollingBack {
+                            state = RunState::Running;
+                        }
+                    }
+                    Record::StepSucceeded { output, .. } => {
+                        sv.output = output.clone();
+                        sv.message = None;
+                    }
+                    Record::StepFailed { error, .. } => {
+                        sv.message = Some(error.clone());
+                        if state != RunState::RollingBack {
+                            state = RunState::Failed;
+                        }
+                    }
+                    Record::StepSkipped { reason, .. } => sv.message = Some(reason.clone()),
+                    Record::UndoStarted { .. } => {
+                        if sv.state == StepState::Undoing && !undo_in_flight.contains(id) {
+                            sv.undo_attempts += 1;
+                        }
+                        undo_in_flight.insert(id.to_string());
+                    }
+                    Record::UndoSucceeded { .. } => {
+                        undo_in_flight.remove(id);
+                    }
+                    Record::UndoFailed { error, .. } => {
+                        undo_in_flight.remove(id);
+                        sv.message = Some(error.clone());
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            match rec {
+                Record::GateApproved { gate, .. } => {
+                    approved.insert(gate.clone());
+                }
+                Record::RunPaused { reason } => {
+                    pause_reason = Some(reason.clone());
+                    if state != RunState::RollingBack {
+                        state = RunState::Paused;
+                    }
+                }
+                Record::RunResumed => {
+                    pause_reason = None;
+                    if state != RunState::RollingBack {
+                        state = RunState::Running;
+                    }
+                }
+                Record::RunFinished => state = RunState::Done,
+                Record::RollbackStarted => state = RunState::RollingBack,
+                Record::RolledBack => state = RunState::RolledBack,
+                _ => {}
+            }
+        }
+        let phase = plan
+            .steps()
+            .zip(steps.iter())
+            .find(|(_, v)| !matches!(v.state, StepState::Done | StepState::Skipped))
+            .map(|((p, _), _)| p.id)
+            .unwrap_or(PhaseId::Postcheck);
+        Ok(RunView {
+            state,
+            phase,
+            steps,
+            approved_gates: approved,
+            pause_reason,
+        })
+    }
+
+    /// A step's view by id.
+    pub fn step(&self, id: &str) -> Option<&StepView> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+}

@@ -1,0 +1,56 @@
+//! Small domain types shared by every layer: node roles and run identifiers.
+
+use serde::{Deserialize, Serialize};
+
+/// What a node is in the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A Mesos master (with ZooKeeper/Exhibitor and Marathon).
+    Master,
+    /// A private Mesos agent.
+    Agent,
+    /// A public Mesos agent (`public_ip:true`).
+    PublicAgent,
+}
+
+impl Role {
+    /// The name used in plans and reports (`master`, `agent`, `public_agent`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Master => "master",
+            Role::Agent => "agent",
+            Role::PublicAgent => "public_agent",
+        }
+    }
+
+    /// The role file DC/OS keeps under `/etc/mesosphere/roles/`.
+    pub fn role_file(self) -> &'static str {
+        match self {
+            Role::Master => "master",
+            Role::Agent => "slave",
+            Role::PublicAgent => "slave_public",
+        }
+    }
+
+    /// Parses a DC/OS role file name.
+    pub fn from_role_file(name: &str) -> Option<Role> {
+        match name.trim() {
+            "master" => Some(Role::Master),
+            "slave" => Some(Role::Agent),
+            "slave_public" => Some(Role::PublicAgent),
+            _ => None,
+        }
+    }
+
+    /// Whether this is one of the two agent roles.
+    pub fn is_agent(self) -> bool {
+        !matches!(self, Role::Master)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

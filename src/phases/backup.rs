@@ -1,0 +1,164 @@
+//! The ZooKeeper backup on one standby master, the documented way, copied to this machine with
+//! its SHA-256 checked, and saved beside the installed versions and the inventory.
+
+use super::StepCtx;
+use crate::cluster::Cluster;
+use crate::probe::exhibitor;
+use crate::probe::wait::{self, Poll};
+use crate::shell::{self, quote};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::time::Duration;
+
+/// Takes the backup (or, on resume, finishes one that was in flight).
+pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
+    let c = ctx.cluster;
+    let node = ctx.node()?;
+    let b = &c.playbook.backup;
+    let root = node.root.as_str();
+    let dir = format!(
+        "{}{}/{}/backup/attempt-{}",
+        root, c.playbook.paths.work_dir, ctx.run, ctx.attempt
+    );
+    let archive = format!("{dir}/zookeeper-backup.tar.gz");
+    let timeout = Duration::from_secs(c.timeouts.backup_secs);
+    let exists = c
+        .query(node, &format!("test -s {}", quote(&archive)))
+        .await
+        .map_err(|e| e.to_string())?
+        .ok();
+    if !exists {
+        // The archive must not exist and its parent must (dcos-zk's rules).
+        let mk = format!("mkdir -p {} && rm -f {}", quote(&dir), quote(&archive));
+        change(ctx, node, "prepare the backup directory", &mk, timeout).await?;
+        let stop = shell::render(&b.stop_exhibitor, &[("root", root)]).map_err(|e| e.to_string())?;
+        change(ctx, node, "stop Exhibitor for the ZooKeeper backup", &stop, timeout).await?;
+        let backup = shell::render(&b.backup, &[("root", root), ("archive", &archive)])
+            .map_err(|e| e.to_string())?;
+        let res = change(ctx, node, "dcos-zk backup", &backup, timeout).await;
+        let start = shell::render(&b.start_exhibitor, &[("root", root)]).map_err(|e| e.to_string())?;
+        change(ctx, node, "start Exhibitor after the backup", &start, timeout).await?;
+        res?;
+    } else {
+        // In flight when interrupted: Exhibitor may still be stopped.
+        let start = shell::render(&b.start_exhibitor, &[("root", root)]).map_err(|e| e.to_string())?;
+        change(ctx, node, "start Exhibitor after the backup", &start, timeout).await?;
+    }
+    wait::until(
+        "ZooKeeper serving again after the backup",
+        timeout,
+        c.poll(),
+        || zk_serving(c),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    // Copy it here and check it.
+    let out = c
+        .query(
+            node,
+            &format!(
+                "sha256sum {a} | cut -d' ' -f1 && base64 -w0 {a}",
+                a = quote(&archive)
+            ),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if !out.ok() {
+        return Err(format!("{}: cannot read the backup archive {archive}: {}", node.address, out.tail(300)));
+    }
+    let mut lines = out.stdout.lines();
+    let remote_sum = lines.next().unwrap_or_default().trim().to_string();
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(lines.next().unwrap_or_default().trim())
+        .map_err(|e| format!("backup archive copy is damaged: {e}"))?;
+    let local_sum = hex(&Sha256::digest(&data));
+    if local_sum != remote_sum {
+        return Err(format!(
+            "backup archive copy does not match: SHA-256 {local_sum} here, {remote_sum} on {}",
+            node.address
+        ));
+    }
+    let local_dir = ctx.state_dir.join("backups").join(ctx.run);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&local_dir)
+        .map_err(|e| format!("{}: {e}", local_dir.display()))?;
+    let local = local_dir.join("zookeeper-backup.tar.gz");
+    write_private(&local, &data)?;
+    let mut versions = serde_json::Map::new();
+    for n in c.nodes() {
+        if let Ok(id) = c.identity(n).await {
+            versions.insert(n.address.clone(), id.version.into());
+        }
+    }
+    write_private(
+        &local_dir.join("installed-versions.json"),
+        &serde_json::to_vec_pretty(&versions).unwrap_or_default(),
+    )?;
+    let inv = std::fs::read(&c.inventory.path).unwrap_or_default();
+    write_private(&local_dir.join("inventory.toml"), &inv)?;
+    ctx.progress(format!("ZooKeeper backup saved to {} (sha256 {local_sum})", local.display()));
+    Ok(serde_json::json!({
+        "archive": local,
+        "sha256": local_sum,
+        "node": node.address,
+        "remote_archive": archive,
+        "bytes": data.len(),
+    }))
+}
+
+async fn change(
+    ctx: &StepCtx<'_>,
+    node: &crate::playbook::NodeSpec,
+    what: &str,
+    script: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    let out = ctx
+        .changer
+        .change(&ctx.step.id, node, what, script, timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    if out.ok() {
+        Ok(())
+    } else {
+        Err(format!("{}: {what} failed (exit {:?}): {}", node.address, out.status, out.tail(400)))
+    }
+}
+
+async fn zk_serving(c: &Cluster) -> Poll<()> {
+    let masters = c.master_addrs();
+    let mut last = String::new();
+    for m in &masters {
+        match exhibitor::status(&c.http, m, c.playbook.ports.exhibitor).await {
+            Ok(s) => {
+                return match exhibitor::judge(&s, masters.len()) {
+                    Ok(()) => Poll::Ready(()),
+                    Err(e) => Poll::NotYet(e),
+                }
+            }
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Poll::NotYet(last)
+}
+
+fn write_private(path: &std::path::Path, data: &[u8]) -> Result<(), String> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(data)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

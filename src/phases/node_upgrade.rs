@@ -1,0 +1,351 @@
+//! Upgrading one node: the documented script, run detached on the node so that it survives the
+//! CLI or the connection dying, then the documented gates. Also the reverse (rollback).
+//!
+//! The run lives in `<work_dir>/<run>/<step>/attempt-N/` on the node (`pid`, `out.log`, `rc`).
+//! Starting it is idempotent: `mkdir` of the attempt directory is the atomic "started" marker,
+//! so sending the start command twice never starts the script twice.
+
+use super::gates::{self, same_version};
+use super::StepCtx;
+use crate::cluster::Cluster;
+use crate::model::Role;
+use crate::playbook::NodeSpec;
+use crate::probe::wait::{self, Poll};
+use crate::shell::{self, quote};
+use crate::versions::DcosVersion;
+use std::time::Duration;
+
+/// What the node says about a detached script run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detached {
+    /// Never started (no attempt directory).
+    NotStarted,
+    /// Started, pid not written yet.
+    Starting,
+    /// Running.
+    Running,
+    /// Ended with this exit status; `tail` is the end of its output.
+    Exited {
+        /// Exit status.
+        rc: i32,
+        /// End of the output.
+        tail: String,
+    },
+    /// The process is gone and left no exit status (e.g. the node rebooted).
+    Died {
+        /// End of the output.
+        tail: String,
+    },
+}
+
+/// Which way a node goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// from → to with the upgrade script.
+    Upgrade,
+    /// to → from with the rollback script.
+    Rollback,
+}
+
+/// Parses the status query's output.
+pub fn parse_status(out: &str) -> Detached {
+    let (head, tail) = out.split_once("--tail--").unwrap_or((out, ""));
+    let tail = tail.trim().to_string();
+    let head = head.trim();
+    if let Some(rc) = head.strip_prefix("rc=") {
+        return match rc.trim().parse() {
+            Ok(rc) => Detached::Exited { rc, tail },
+            Err(_) => Detached::Died { tail },
+        };
+    }
+    match head {
+        "running" => Detached::Running,
+        "nopid" => Detached::Starting,
+        "died" => Detached::Died { tail },
+        _ => Detached::NotStarted,
+    }
+}
+
+fn status_script(dir: &str) -> String {
+    format!(
+        "d={d}; if [ -f \"$d/rc\" ]; then echo \"rc=$(cat \"$d/rc\")\"; \
+         elif [ -f \"$d/pid\" ]; then if [ -d \"/proc/$(cat \"$d/pid\")\" ]; then echo running; else echo died; fi; \
+         elif [ -d \"$d\" ]; then echo nopid; else echo none; fi; \
+         echo --tail--; tail -c 3000 \"$d/out.log\" 2>/dev/null || true",
+        d = quote(dir)
+    )
+}
+
+/// The attempt directory on a node (not quoted).
+pub fn attempt_dir(ctx: &StepCtx<'_>, node: &NodeSpec, direction: Direction) -> String {
+    let kind = match direction {
+        Direction::Upgrade => "",
+        Direction::Rollback => "rollback-",
+    };
+    format!(
+        "{}{}/{}/{}/{}attempt-{}",
+        node.root,
+        ctx.cluster.playbook.paths.work_dir,
+        ctx.run,
+        ctx.slug(),
+        kind,
+        ctx.attempt
+    )
+}
+
+async fn status(ctx: &StepCtx<'_>, node: &NodeSpec, dir: &str) -> Result<Detached, String> {
+    let out = ctx
+        .cluster
+        .query(node, &status_script(dir))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(parse_status(&out.stdout))
+}
+
+fn launch_script(c: &Cluster, node: &NodeSpec, dir: &str, url: &str, target: &str) -> Result<String, String> {
+    let nu = &c.playbook.node_upgrade;
+    let root = node.root.as_str();
+    let mut parts: Vec<String> = Vec::new();
+    if node.role.is_agent() {
+        for t in &nu.agent_before {
+            parts.push(shell::render(t, &[("root", root)]).map_err(|e| e.to_string())?);
+        }
+    }
+    parts.push(shell::render(&nu.fetch, &[("script_url", url)]).map_err(|e| e.to_string())?);
+    let mut run = shell::render(&nu.run, &[]).map_err(|e| e.to_string())?;
+    let verbose = match (DcosVersion::parse(target), DcosVersion::parse(&nu.verbose_since)) {
+        (Ok(t), Ok(since)) => t.minor() >= since.minor(),
+        _ => false,
+    };
+    if verbose {
+        run.push(' ');
+        run.push_str(&quote(&nu.verbose_flag));
+    }
+    parts.push(run);
+    let inner = format!(
+        "{}; echo $? > rc.tmp; mv rc.tmp rc",
+        parts.join(" && ")
+    );
+    let parent = dir.rsplit_once('/').map(|(p, _)| p).unwrap_or(dir);
+    Ok(format!(
+        "set -e; mkdir -p {parent}; if ! mkdir {d} 2>/dev/null; then echo dcos-upgrade:already-started; exit 0; fi; \
+         cd {d}; nohup setsid bash -c {inner} > out.log 2>&1 < /dev/null & echo $! > pid; echo dcos-upgrade:started",
+        parent = quote(parent),
+        d = quote(dir),
+        inner = quote(&inner),
+    ))
+}
+
+/// Upgrades (or rolls back) the step's node and gates on its health. Returns the step output.
+pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::Value, String> {
+    let c = ctx.cluster;
+    let node = ctx.node()?;
+    let (target, url) = match direction {
+        Direction::Upgrade => (ctx.to.to_string(), c.inventory.bootstrap.upgrade_script_url.clone()),
+        Direction::Rollback => (
+            ctx.step.from.clone().ok_or("the step records no from-version to go back to")?,
+            c.inventory.bootstrap.rollback_script_url.clone().ok_or(
+                "no rollback_script_url in the inventory's [bootstrap]: generate the node script from the target back to the from-version and list it",
+            )?,
+        ),
+    };
+    let dir = attempt_dir(ctx, node, direction);
+    let mut state = status(ctx, node, &dir).await?;
+    let mut installed = None;
+    if state == Detached::NotStarted {
+        let id = c.identity(node).await?;
+        if same_version(&id.version, &target) {
+            ctx.progress(format!("{} already reports {target}; the script is not started", node.address));
+            state = Detached::Exited { rc: 0, tail: String::new() };
+        } else {
+            if node.role == Role::Master {
+                quorum_gate(ctx, node).await?;
+            }
+            let script = launch_script(c, node, &dir, &url, &target)?;
+            let out = ctx
+                .changer
+                .change(
+                    &ctx.step.id,
+                    node,
+                    "start dcos_node_upgrade.sh detached",
+                    &script,
+                    Duration::from_secs(60),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            if !out.ok() {
+                return Err(format!(
+                    "{}: could not start the node upgrade script: {}",
+                    node.address,
+                    out.tail(500)
+                ));
+            }
+            ctx.progress(format!("{}: dcos_node_upgrade.sh started ({} -> {target})", node.address, id.version));
+            state = Detached::Starting;
+        }
+        installed = Some(id.version);
+    }
+    // Wait for the detached script to end.
+    let timeout = Duration::from_secs(c.timeouts.node_script_secs);
+    let mut starting_polls = 0u32;
+    let ended = wait::until(
+        &format!("{}: dcos_node_upgrade.sh to finish", node.address),
+        timeout,
+        c.poll(),
+        || {
+            let known = state.clone();
+            let dir = dir.clone();
+            starting_polls += 1;
+            let polls = starting_polls;
+            async move {
+                let s = if matches!(known, Detached::Exited { .. }) {
+                    known
+                } else {
+                    match status(ctx, node, &dir).await {
+                        Ok(s) => s,
+                        Err(e) => return Poll::NotYet(e),
+                    }
+                };
+                match s {
+                    Detached::Exited { .. } | Detached::Died { .. } => Poll::Ready(s),
+                    Detached::Starting if polls > 30 => Poll::Ready(Detached::Died { tail: "the script never wrote its pid".into() }),
+                    Detached::NotStarted => Poll::Abort(format!("the attempt directory {dir} vanished")),
+                    _ => Poll::NotYet("still running".into()),
+                }
+            }
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    match ended {
+        Detached::Exited { rc: 0, .. } => {}
+        Detached::Exited { rc, tail } => {
+            return Err(format!(
+                "{}: dcos_node_upgrade.sh exited with status {rc}: {}",
+                node.address,
+                last_lines(&tail, 6)
+            ))
+        }
+        Detached::Died { tail } => {
+            return Err(format!(
+                "{}: dcos_node_upgrade.sh ended without an exit status (was the node restarted?): {}",
+                node.address,
+                last_lines(&tail, 6)
+            ))
+        }
+        _ => unreachable!("wait returns only ended states"),
+    }
+    // Exit 0 does not mean healthy (facts §1.10): gate on our own checks.
+    post_gates(ctx, node, &target).await?;
+    Ok(serde_json::json!({
+        "node": node.address,
+        "installed_before": installed,
+        "version": target,
+        "attempt": ctx.attempt,
+        "work_dir": dir,
+    }))
+}
+
+fn last_lines(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+/// Before a master goes down: the ensemble and the masters are healthy (quorum can survive).
+async fn quorum_gate(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<(), String> {
+    let c = ctx.cluster;
+    wait::until(
+        &format!("quorum gate before taking master {} down", node.address),
+        Duration::from_secs(c.timeouts.master_gate_secs),
+        c.poll(),
+        || gates::masters_healthy(c),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| e.to_string())
+}
+
+/// After the script: the node reports the target version and its role's health checks pass.
+pub async fn post_gates(ctx: &StepCtx<'_>, node: &NodeSpec, target: &str) -> Result<(), String> {
+    let c = ctx.cluster;
+    let (secs, what) = if node.role == Role::Master {
+        (c.timeouts.master_gate_secs, "master")
+    } else {
+        (c.timeouts.agent_gate_secs, "agent")
+    };
+    let deadline = Duration::from_secs(secs);
+    wait::until(
+        &format!("gate after upgrading {what} {}: version {target}", node.address),
+        deadline,
+        c.poll(),
+        || gates::node_at_version(c, node, target),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    if node.role == Role::Master {
+        let leader = wait::until(
+            &format!(
+                "gate after upgrading master {}: Exhibitor serving, registrar/log/recovered = 1, leader elected",
+                node.address
+            ),
+            deadline,
+            c.poll(),
+            || gates::masters_healthy(c),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        ctx.progress(format!("masters healthy, Mesos leader {leader}"));
+    } else {
+        wait::until(
+            &format!(
+                "gate after upgrading agent {}: slave/registered = 1 within the re-registration window",
+                node.address
+            ),
+            deadline,
+            c.poll(),
+            || gates::agent_registered(c, node),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_output_is_parsed() {
+        assert_eq!(parse_status("none\n--tail--\n"), Detached::NotStarted);
+        assert_eq!(parse_status("running\n--tail--\nx"), Detached::Running);
+        assert_eq!(
+            parse_status("rc=1\n--tail--\nERROR: boom\n"),
+            Detached::Exited { rc: 1, tail: "ERROR: boom".into() }
+        );
+        assert!(matches!(parse_status("died\n--tail--\n"), Detached::Died { .. }));
+        assert!(matches!(parse_status("rc=\n--tail--\n"), Detached::Died { .. }));
+    }
+
+    #[test]
+    fn the_status_script_runs_in_a_real_shell() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("a b");
+        let run = |d: &std::path::Path| {
+            let out = std::process::Command::new("bash")
+                .arg("-c")
+                .arg(status_script(d.to_str().unwrap()))
+                .output()
+                .unwrap();
+            parse_status(&String::from_utf8_lossy(&out.stdout))
+        };
+        assert_eq!(run(&d), Detached::NotStarted);
+        std::fs::create_dir(&d).unwrap();
+        assert_eq!(run(&d), Detached::Starting);
+        std::fs::write(d.join("pid"), "999999999").unwrap();
+        assert!(matches!(run(&d), Detached::Died { .. }));
+        std::fs::write(d.join("rc"), "0\n").unwrap();
+        std::fs::write(d.join("out.log"), "done\n").unwrap();
+        assert_eq!(run(&d), Detached::Exited { rc: 0, tail: "done".into() });
+    }
+}

@@ -1,0 +1,88 @@
+//! Validation: the installed versions and the from -> to path, and the script at the bootstrap
+//! URL upgrading exactly that path.
+
+use super::gates::same_version;
+use super::StepCtx;
+use crate::versions::{mixed_versions, DcosVersion, PathVerdict, SupportedPaths};
+
+/// Checks installed versions (read afresh) and the documented upgrade path.
+pub async fn versions(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
+    let c = ctx.cluster;
+    let mut pending: Vec<(String, DcosVersion)> = Vec::new();
+    for n in c.nodes() {
+        let id = c.identity(n).await?;
+        let v = DcosVersion::parse(&id.version)
+            .map_err(|e| format!("{}: installed version {:?}: {e}", n.address, id.version))?;
+        if !same_version(&id.version, ctx.to) {
+            pending.push((n.name.clone(), v));
+        }
+    }
+    let to = DcosVersion::parse(ctx.to).map_err(|e| format!("target version {:?}: {e}", ctx.to))?;
+    if let Some(msg) = mixed_versions(pending.iter().map(|(n, v)| (n.as_str(), v))) {
+        return Err(format!(
+            "not every node that still needs the upgrade runs the same version: {msg}; bring them to one version first"
+        ));
+    }
+    let Some((_, from)) = pending.first() else {
+        return Ok(serde_json::json!({"from": null, "to": ctx.to, "verdict": "nothing to do"}));
+    };
+    match SupportedPaths::builtin().check(from, &to) {
+        PathVerdict::Supported { kind } => {
+            ctx.progress(format!("{from} -> {to} is a documented {kind:?} path"));
+            Ok(serde_json::json!({"from": from.to_string(), "to": ctx.to, "kind": kind}))
+        }
+        PathVerdict::SameVersion => Ok(serde_json::json!({"from": from.to_string(), "to": ctx.to})),
+        PathVerdict::Downgrade => Err(format!(
+            "{from} -> {to} is a downgrade; DC/OS documents no downgrade procedure (use `rollback` for a run that upgraded)"
+        )),
+        PathVerdict::Unsupported { reason, .. } => Err(reason),
+    }
+}
+
+/// Fetches the node upgrade script and checks the versions it was generated for.
+pub async fn upgrade_script(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
+    let url = &ctx.cluster.inventory.bootstrap.upgrade_script_url;
+    let a = ctx.cluster.http.get(url).await.map_err(|e| format!("upgrade script: {e}"))?;
+    if a.status != 200 {
+        return Err(format!("upgrade script {url}: HTTP {} (is the bootstrap node serving genconf/serve?)", a.status));
+    }
+    let (from, to) = script_versions(&a.body).ok_or_else(|| {
+        format!("{url} does not look like a dcos_node_upgrade.sh (no \"Expecting to upgrade DC/OS from X to Y\" guard)")
+    })?;
+    if !same_version(&to, ctx.to) {
+        return Err(format!("the script at {url} upgrades to {to}, not to the requested {}", ctx.to));
+    }
+    if let Some(f) = ctx.from {
+        if !same_version(&from, f) {
+            return Err(format!(
+                "the script at {url} upgrades from {from}, but the cluster runs {f}; generate it with --generate-node-upgrade-script {f}"
+            ));
+        }
+    }
+    Ok(serde_json::json!({"url": url, "from": from, "to": to}))
+}
+
+/// The (from, to) versions in a node script's version guard.
+pub fn script_versions(body: &str) -> Option<(String, String)> {
+    let i = body.find("Expecting to upgrade DC/OS from ")?;
+    let rest = &body[i + "Expecting to upgrade DC/OS from ".len()..];
+    let mut words = rest.split_whitespace();
+    let from = words.next()?.to_string();
+    if words.next()? != "to" {
+        return None;
+    }
+    let to = words.next()?.trim_end_matches('.').to_string();
+    Some((from, to))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_guard_line_names_both_versions() {
+        let body = "echo \"ERROR: Expecting to upgrade DC/OS from 2.1.3 to 2.2.1. Version found on node: $v\"";
+        assert_eq!(script_versions(body), Some(("2.1.3".into(), "2.2.1".into())));
+        assert_eq!(script_versions("#!/bin/bash\necho hi"), None);
+    }
+}

@@ -1,0 +1,293 @@
+//! `build`: facts + options -> Plan. Pure: no I/O, no clock.
+
+use super::step::{Action, Phase, PhaseId, Plan, Step, StepKind};
+use crate::facts::{ClusterFacts, NodeFacts};
+use crate::model::Role;
+use crate::playbook::inventory::FrameworkUpgrade;
+use std::collections::HashMap;
+
+/// What the operator asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Cluster name (from the inventory).
+    pub cluster: String,
+    /// Target DC/OS version.
+    pub to: String,
+    /// Agents upgraded at once after the canary (at least 1).
+    pub max_unavailable: u32,
+    /// App changes for the frameworks phase.
+    pub frameworks: Vec<FrameworkUpgrade>,
+}
+
+/// Why no plan can be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// A node's installed version is unknown, so nothing can be decided about it.
+    #[error("cannot plan: the installed version of {node} is unknown ({why})")]
+    UnknownVersion {
+        /// The node.
+        node: String,
+        /// What went wrong reading it.
+        why: String,
+    },
+    /// `--max-unavailable 0`.
+    #[error("--max-unavailable must be at least 1")]
+    ZeroUnavailable,
+    /// A framework upgrade names an app Marathon does not have.
+    #[error("cannot plan: Marathon has no app {0} (listed under [[frameworks]] in the inventory)")]
+    UnknownApp(String),
+}
+
+/// Builds the ordered plan.
+pub fn build(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Plan, PlanError> {
+    if opts.max_unavailable == 0 {
+        return Err(PlanError::ZeroUnavailable);
+    }
+    for n in facts.nodes() {
+        if n.version.is_none() {
+            return Err(PlanError::UnknownVersion {
+                node: n.address.clone(),
+                why: n.error.clone().unwrap_or_else(|| "not reported".into()),
+            });
+        }
+    }
+    let from = most_common_from(facts, &opts.to);
+    let mut phases = Vec::new();
+
+    phases.push(Phase {
+        id: PhaseId::Precheck,
+        steps: vec![simple(
+            "precheck/cluster",
+            Action::Check,
+            StepKind::Precheck,
+            "cluster health before anything changes",
+        )],
+    });
+
+    let backup_node = facts
+        .masters
+        .iter()
+        .find(|m| !m.is_leader)
+        .or(facts.masters.first());
+    let mut backup = simple(
+        "backup/zookeeper",
+        Action::Backup,
+        StepKind::ZkBackup,
+        "ZooKeeper backup on a standby master, copied to this machine",
+    );
+    if let Some(n) = backup_node {
+        backup.node = Some(n.address.clone());
+        backup.name = Some(n.name.clone());
+        backup.role = Some(Role::Master);
+    }
+    phases.push(Phase {
+        id: PhaseId::Backup,
+        steps: vec![backup],
+    });
+
+    phases.push(Phase {
+        id: PhaseId::Validate,
+        steps: vec![
+            simple(
+                "validate/versions",
+                Action::Validate,
+                StepKind::ValidateVersions,
+                "installed versions and the from -> to path are supported",
+            ),
+            simple(
+                "validate/upgrade-script",
+                Action::Validate,
+                StepKind::ValidateScript,
+                "the script at the bootstrap URL upgrades to the requested version",
+            ),
+        ],
+    });
+
+    // Masters: one at a time, standbys first (inventory order), the leader last.
+    let mut masters: Vec<&NodeFacts> = facts.masters.iter().collect();
+    masters.sort_by_key(|m| m.is_leader);
+    phases.push(Phase {
+        id: PhaseId::Masters,
+        steps: masters
+            .iter()
+            .map(|m| {
+                let mut s = node_step("masters", m, &opts.to, None);
+                s.leader = Some(m.is_leader);
+                s
+            })
+            .collect(),
+    });
+
+    // Agents: private before public; a canary, then batches of max_unavailable.
+    let mut agents: Vec<&NodeFacts> = facts.agents.iter().collect();
+    agents.sort_by_key(|a| a.role == Role::PublicAgent);
+    let mut batch: u32 = 0;
+    let mut in_batch: u32 = 0;
+    let mut last_role: Option<Role> = None;
+    let mut agent_steps = Vec::new();
+    for a in agents {
+        if is_at_target(a, &opts.to) || !is_older(a, &opts.to) {
+            agent_steps.push(node_step("agents", a, &opts.to, None));
+            continue;
+        }
+        let started = last_role.is_some();
+        let capacity = if batch == 0 { 1 } else { opts.max_unavailable };
+        if started && (in_batch >= capacity || last_role != Some(a.role)) {
+            batch += 1;
+            in_batch = 0;
+        }
+        in_batch += 1;
+        last_role = Some(a.role);
+        agent_steps.push(node_step("agents", a, &opts.to, Some(batch)));
+    }
+    phases.push(Phase {
+        id: PhaseId::Agents,
+        steps: agent_steps,
+    });
+
+    let apps: HashMap<&str, _> = facts.apps.iter().map(|a| (a.id.as_str(), a)).collect();
+    let mut fw_steps = Vec::new();
+    for f in &opts.frameworks {
+        let app = apps
+            .get(f.app.as_str())
+            .ok_or_else(|| PlanError::UnknownApp(f.app.clone()))?;
+        let same = f.image.is_none() || f.image == app.image;
+        fw_steps.push(Step {
+            id: format!("frameworks/{}/upgrade", f.app.trim_start_matches('/')),
+            action: if same { Action::Skip } else { Action::Upgrade },
+            kind: StepKind::AppUpgrade,
+            description: format!("Marathon app {}", f.app),
+            node: None,
+            name: None,
+            role: None,
+            leader: None,
+            batch: None,
+            app: Some(f.app.clone()),
+            from: app.image.clone(),
+            to: f.image.clone(),
+            reason: same.then(|| "already runs the requested image".to_string()),
+        });
+    }
+    phases.push(Phase {
+        id: PhaseId::Frameworks,
+        steps: fw_steps,
+    });
+
+    phases.push(Phase {
+        id: PhaseId::Postcheck,
+        steps: vec![simple(
+            "postcheck/cluster",
+            Action::Check,
+            StepKind::Postcheck,
+            "every node at the target version and healthy",
+        )],
+    });
+
+    Ok(Plan {
+        cluster: opts.cluster.clone(),
+        to: opts.to.clone(),
+        from,
+        max_unavailable: opts.max_unavailable,
+        phases,
+    })
+}
+
+fn simple(id: &str, action: Action, kind: StepKind, description: &str) -> Step {
+    Step {
+        id: id.to_string(),
+        action,
+        kind,
+        description: description.to_string(),
+        node: None,
+        name: None,
+        role: None,
+        leader: None,
+        batch: None,
+        app: None,
+        from: None,
+        to: None,
+        reason: None,
+    }
+}
+
+fn version_key(v: &str) -> Option<semver::Version> {
+    crate::versions::DcosVersion::parse(v)
+        .ok()
+        .map(|v| v.semver().clone())
+}
+
+fn is_at_target(n: &NodeFacts, to: &str) -> bool {
+    match (n.version.as_deref().and_then(version_key), version_key(to)) {
+        (Some(a), Some(b)) => a == b,
+        _ => n.version.as_deref() == Some(to),
+    }
+}
+
+fn is_older(n: &NodeFacts, to: &str) -> bool {
+    match (n.version.as_deref().and_then(version_key), version_key(to)) {
+        (Some(a), Some(b)) => a < b,
+        _ => true,
+    }
+}
+
+fn node_step(phase: &str, n: &NodeFacts, to: &str, batch: Option<u32>) -> Step {
+    let (action, kind, reason) = if is_at_target(n, to) {
+        (
+            Action::Skip,
+            StepKind::NodeSkip,
+            Some(format!("already at {to}")),
+        )
+    } else if !is_older(n, to) {
+        (
+            Action::Skip,
+            StepKind::NodeSkip,
+            Some(format!(
+                "installed {} is newer than the target {to} (downgrades are refused)",
+                n.version.as_deref().unwrap_or("?")
+            )),
+        )
+    } else {
+        (Action::Upgrade, StepKind::NodeUpgrade, None)
+    };
+    Step {
+        id: format!("{phase}/{}/upgrade", n.address),
+        action,
+        kind,
+        description: format!(
+            "{} {} ({})",
+            n.role,
+            n.name,
+            if action == Action::Skip {
+                "skip"
+            } else {
+                "node upgrade script, then health gates"
+            }
+        ),
+        node: Some(n.address.clone()),
+        name: Some(n.name.clone()),
+        role: Some(n.role),
+        leader: None,
+        batch,
+        app: None,
+        from: n.version.clone(),
+        to: Some(to.to_string()),
+        reason,
+    }
+}
+
+fn most_common_from(facts: &ClusterFacts, to: &str) -> Option<String> {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for n in facts.nodes().filter(|n| !is_at_target(n, to)) {
+        if let Some(v) = &n.version {
+            match counts.iter_mut().find(|(k, _)| k == v) {
+                Some((_, c)) => *c += 1,
+                None => counts.push((v.clone(), 1)),
+            }
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.into_iter().next().map(|(v, _)| v)
+}
+
+#[cfg(test)]
+mod tests;

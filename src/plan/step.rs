@@ -1,0 +1,185 @@
+//! Plan types: phases of steps with stable ids, serialized as DESIGN.md's `plan --output json`.
+
+use crate::model::Role;
+use serde::{Deserialize, Serialize};
+
+/// The phases, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseId {
+    /// Health checks; changes nothing.
+    Precheck,
+    /// ZooKeeper backup.
+    Backup,
+    /// Version path, upgrade script, release notes.
+    Validate,
+    /// Masters one at a time, the leader last.
+    Masters,
+    /// Agents: a canary, then batches.
+    Agents,
+    /// Marathon app upgrades.
+    Frameworks,
+    /// Final health checks.
+    Postcheck,
+}
+
+impl PhaseId {
+    /// Every phase in order.
+    pub const ALL: [PhaseId; 7] = [
+        PhaseId::Precheck,
+        PhaseId::Backup,
+        PhaseId::Validate,
+        PhaseId::Masters,
+        PhaseId::Agents,
+        PhaseId::Frameworks,
+        PhaseId::Postcheck,
+    ];
+
+    /// The id used in JSON and step ids.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseId::Precheck => "precheck",
+            PhaseId::Backup => "backup",
+            PhaseId::Validate => "validate",
+            PhaseId::Masters => "masters",
+            PhaseId::Agents => "agents",
+            PhaseId::Frameworks => "frameworks",
+            PhaseId::Postcheck => "postcheck",
+        }
+    }
+
+    /// Whether the phase changes the cluster (and so is preceded by an approval gate).
+    pub fn changes_cluster(self) -> bool {
+        matches!(
+            self,
+            PhaseId::Backup | PhaseId::Masters | PhaseId::Agents | PhaseId::Frameworks
+        )
+    }
+}
+
+impl std::fmt::Display for PhaseId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a step does, in the JSON contract's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Upgrade a node or an app.
+    Upgrade,
+    /// Nothing to do (see `reason`).
+    Skip,
+    /// Observe and judge; changes nothing.
+    Check,
+    /// Take a backup.
+    Backup,
+    /// Validate inputs against documented data.
+    Validate,
+}
+
+/// Which implementation runs a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// Cluster health before anything changes.
+    Precheck,
+    /// ZooKeeper backup on one standby master.
+    ZkBackup,
+    /// Installed versions and the from → to path.
+    ValidateVersions,
+    /// The script at the bootstrap URL targets the requested versions.
+    ValidateScript,
+    /// Run the node upgrade script on a node, then gate on its health.
+    NodeUpgrade,
+    /// A node already at the target: nothing runs.
+    NodeSkip,
+    /// Change a Marathon app and wait for its deployment.
+    AppUpgrade,
+    /// Cluster health at the end.
+    Postcheck,
+}
+
+/// One step of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// Stable id, e.g. `masters/10.0.0.12/upgrade`.
+    pub id: String,
+    /// What the step does.
+    pub action: Action,
+    /// Which implementation runs it.
+    pub kind: StepKind,
+    /// One line for people.
+    pub description: String,
+    /// The node it acts on.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub node: Option<String>,
+    /// The node's display name.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name: Option<String>,
+    /// The node's role.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub role: Option<Role>,
+    /// Masters: whether it was the Mesos leader when planned.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub leader: Option<bool>,
+    /// Agents: the batch (0 is the canary).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub batch: Option<u32>,
+    /// The app, for framework steps.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub app: Option<String>,
+    /// Version (or image) before.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub from: Option<String>,
+    /// Version (or image) after.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub to: Option<String>,
+    /// Why a step is skipped.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+}
+
+/// One phase and its steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phase {
+    /// Which phase.
+    pub id: PhaseId,
+    /// Its steps, in order.
+    pub steps: Vec<Step>,
+}
+
+/// The whole plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The cluster's name.
+    pub cluster: String,
+    /// The version the cluster goes to.
+    pub to: String,
+    /// The version it comes from (the most common installed version).
+    pub from: Option<String>,
+    /// Agents upgraded at once after the canary.
+    pub max_unavailable: u32,
+    /// Phases in order.
+    pub phases: Vec<Phase>,
+}
+
+impl Plan {
+    /// Every step in execution order.
+    pub fn steps(&self) -> impl Iterator<Item = (&Phase, &Step)> {
+        self.phases
+            .iter()
+            .flat_map(|p| p.steps.iter().map(move |s| (p, s)))
+    }
+
+    /// A step by id.
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps().map(|(_, s)| s).find(|s| s.id == id)
+    }
+
+    /// The phase a step belongs to.
+    pub fn phase_of(&self, id: &str) -> Option<PhaseId> {
+        self.steps().find(|(_, s)| s.id == id).map(|(p, _)| p.id)
+    }
+}

@@ -1,0 +1,393 @@
+//! The inventory: which cluster, which nodes, how to reach them (DESIGN.md "Inventory").
+
+use super::source::{ConfigError, SourceFile};
+use crate::model::Role;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInventory {
+    cluster: RawCluster,
+    #[serde(default)]
+    ssh: RawSsh,
+    bootstrap: RawBootstrap,
+    masters: Spanned<Vec<RawNode>>,
+    agents: Option<Vec<RawNode>>,
+    #[serde(default)]
+    timeouts: TimeoutOverrides,
+    #[serde(default)]
+    frameworks: Vec<FrameworkUpgrade>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    name: Spanned<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSsh {
+    user: Option<String>,
+    port: Option<u16>,
+    identity_file: Option<String>,
+    known_hosts: Option<String>,
+    jump_host: Option<String>,
+    #[serde(rename = "become")]
+    become_: Option<Become>,
+    connect_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBootstrap {
+    upgrade_script_url: Spanned<String>,
+    rollback_script_url: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    address: Spanned<String>,
+    name: Option<String>,
+    ssh_port: Option<u16>,
+    root: Option<String>,
+    public: Option<bool>,
+}
+
+/// How commands get root on a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Become {
+    /// `sudo -n` (never prompts for a password).
+    #[default]
+    Sudo,
+    /// The SSH user is root already.
+    None,
+}
+
+/// Optional per-cluster overrides of the playbook's timeouts (seconds unless named `_ms`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutOverrides {
+    /// How long a node's upgrade script may run.
+    pub node_script_secs: Option<u64>,
+    /// How long the health gates after a master may take.
+    pub master_gate_secs: Option<u64>,
+    /// How long an upgraded agent may take to re-register.
+    pub agent_gate_secs: Option<u64>,
+    /// How long the ZooKeeper backup may take.
+    pub backup_secs: Option<u64>,
+    /// How long a framework deployment may take.
+    pub deployment_secs: Option<u64>,
+    /// Polling interval of every wait.
+    pub poll_ms: Option<u64>,
+}
+
+/// A framework or app change to make after the nodes (the `frameworks` phase).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrameworkUpgrade {
+    /// The Marathon app id, e.g. `/web`.
+    pub app: String,
+    /// The new docker image (`container.docker.image`), if it changes.
+    pub image: Option<String>,
+}
+
+/// SSH settings shared by every node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SshSettings {
+    /// Login user.
+    pub user: String,
+    /// Default SSH port.
+    pub port: u16,
+    /// Private key, if not from the agent or ~/.ssh/config.
+    pub identity_file: Option<PathBuf>,
+    /// The known_hosts file host keys are checked against, strictly.
+    pub known_hosts: Option<PathBuf>,
+    /// `user@host:port` of a bastion.
+    pub jump_host: Option<String>,
+    /// How commands get root.
+    pub become_: Become,
+    /// SSH connect timeout.
+    pub connect_timeout_secs: u64,
+}
+
+/// Where the node upgrade scripts are served.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bootstrap {
+    /// `<bootstrap_url>/upgrade/<32 hex>/dcos_node_upgrade.sh` for from → to.
+    pub upgrade_script_url: String,
+    /// The script generated the other way round (to → from), used by rollback.
+    pub rollback_script_url: Option<String>,
+}
+
+/// One node as the inventory names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeSpec {
+    /// IP address or host name; in DC/OS the Mesos hostname is the IP.
+    pub address: String,
+    /// Display name (defaults to the address).
+    pub name: String,
+    /// SSH port for this node.
+    pub ssh_port: u16,
+    /// Filesystem prefix of the node's DC/OS tree: "" for `/` (production).
+    pub root: String,
+    /// Role as listed (masters), or from the `public` flag for agents.
+    pub role: Role,
+    /// Whether the inventory said explicitly if the agent is public.
+    pub public_listed: bool,
+}
+
+/// A validated inventory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inventory {
+    /// The cluster's name (prompts, locks, reports).
+    pub cluster_name: String,
+    /// SSH settings.
+    pub ssh: SshSettings,
+    /// Node upgrade script URLs.
+    pub bootstrap: Bootstrap,
+    /// The masters.
+    pub masters: Vec<NodeSpec>,
+    /// The agents, or None to discover them from the leading master.
+    pub agents: Option<Vec<NodeSpec>>,
+    /// Timeout overrides.
+    pub timeouts: TimeoutOverrides,
+    /// Framework upgrades for the frameworks phase.
+    pub frameworks: Vec<FrameworkUpgrade>,
+    /// The file it was read from.
+    pub path: PathBuf,
+}
+
+impl Inventory {
+    /// Reads and validates an inventory file.
+    pub fn load(path: &Path) -> Result<Inventory, ConfigError> {
+        let src = SourceFile::read(path)?;
+        Inventory::parse(&src)
+    }
+
+    /// Parses and validates inventory text.
+    pub fn parse(src: &SourceFile) -> Result<Inventory, ConfigError> {
+        let raw: RawInventory = src.parse()?;
+        let base = src
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        if raw.cluster.name.get_ref().trim().is_empty() {
+            return Err(src.error_at(
+                Some(raw.cluster.name.span().start),
+                "cluster.name is empty; expected the cluster's name",
+            ));
+        }
+        let ssh = SshSettings {
+            user: raw.ssh.user.clone().unwrap_or_else(current_user),
+            port: raw.ssh.port.unwrap_or(22),
+            identity_file: raw.ssh.identity_file.as_deref().map(|p| expand_path(p, &base)),
+            known_hosts: raw.ssh.known_hosts.as_deref().map(|p| expand_path(p, &base)),
+            jump_host: raw.ssh.jump_host.clone(),
+            become_: raw.ssh.become_.unwrap_or_default(),
+            connect_timeout_secs: raw.ssh.connect_timeout_secs.unwrap_or(10),
+        };
+        check_url(src, &raw.bootstrap.upgrade_script_url)?;
+        if let Some(u) = &raw.bootstrap.rollback_script_url {
+            check_url(src, u)?;
+        }
+        if raw.masters.get_ref().is_empty() {
+            return Err(src.error_at(
+                Some(raw.masters.span().start),
+                "no masters listed; expected at least one [[masters]] entry with an address",
+            ));
+        }
+        let mut seen: HashMap<String, ()> = HashMap::new();
+        let mut convert = |n: &RawNode, role: Role| -> Result<NodeSpec, ConfigError> {
+            let addr = n.address.get_ref().trim().to_string();
+            check_address(src, &n.address)?;
+            if seen.insert(addr.to_ascii_lowercase(), ()).is_some() {
+                return Err(src.error_at(
+                    Some(n.address.span().start),
+                    format!("node {addr} is listed twice; every node must appear once"),
+                ));
+            }
+            let role = match (role, n.public) {
+                (Role::Master, Some(_)) => {
+                    return Err(src.error_at(
+                        Some(n.address.span().start),
+                        "`public` is only meaningful for agents",
+                    ))
+                }
+                (Role::Master, None) => Role::Master,
+                (_, Some(true)) => Role::PublicAgent,
+                _ => Role::Agent,
+            };
+            Ok(NodeSpec {
+                name: n.name.clone().unwrap_or_else(|| addr.clone()),
+                address: addr,
+                ssh_port: n.ssh_port.unwrap_or(ssh.port),
+                root: normalize_root(n.root.as_deref()),
+                role,
+                public_listed: n.public.is_some(),
+            })
+        };
+        let masters = raw
+            .masters
+            .get_ref()
+            .iter()
+            .map(|n| convert(n, Role::Master))
+            .collect::<Result<Vec<_>, _>>()?;
+        let agents = match &raw.agents {
+            Some(list) => Some(
+                list.iter()
+                    .map(|n| convert(n, Role::Agent))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            None => None,
+        };
+        Ok(Inventory {
+            cluster_name: raw.cluster.name.into_inner(),
+            ssh,
+            bootstrap: Bootstrap {
+                upgrade_script_url: raw.bootstrap.upgrade_script_url.into_inner(),
+                rollback_script_url: raw.bootstrap.rollback_script_url.map(|u| u.into_inner()),
+            },
+            masters,
+            agents,
+            timeouts: raw.timeouts,
+            frameworks: raw.frameworks,
+            path: src.path.clone(),
+        })
+    }
+}
+
+fn check_url(src: &SourceFile, url: &Spanned<String>) -> Result<(), ConfigError> {
+    let u = url.get_ref();
+    let ok = (u.starts_with("http://") || u.starts_with("https://"))
+        && u.len() > "https://x".len()
+        && !u.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(src.error_at(
+            Some(url.span().start),
+            format!("{u:?} is not an http(s) URL; expected e.g. http://10.0.0.5:8080/upgrade/<id>/dcos_node_upgrade.sh"),
+        ))
+    }
+}
+
+fn check_address(src: &SourceFile, addr: &Spanned<String>) -> Result<(), ConfigError> {
+    let a = addr.get_ref().trim();
+    let ok = !a.is_empty()
+        && a.len() <= 253
+        && a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'))
+        && !a.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(src.error_at(
+            Some(addr.span().start),
+            format!("{a:?} is not a host address; expected an IP address or a DNS name"),
+        ))
+    }
+}
+
+/// `/` (or nothing) becomes "", anything else loses its trailing slash.
+fn normalize_root(root: Option<&str>) -> String {
+    match root.map(|r| r.trim_end_matches('/')) {
+        None | Some("") => String::new(),
+        Some(r) => r.to_string(),
+    }
+}
+
+fn expand_path(p: &str, base: &Path) -> PathBuf {
+    if let Some(rest) = p.strip_prefix("~/") {
+        if let Some(home) = std::env::var_os("HOME") {
+            return PathBuf::from(home).join(rest);
+        }
+    }
+    let pb = PathBuf::from(p);
+    if pb.is_absolute() {
+        pb
+    } else {
+        base.join(pb)
+    }
+}
+
+fn current_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "root".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[cluster]
+name = "prod-east"
+[ssh]
+user = "centos"
+known_hosts = "/etc/kh"
+[bootstrap]
+upgrade_script_url = "http://10.0.0.5:8080/upgrade/0123456789abcdef0123456789abcdef/dcos_node_upgrade.sh"
+[[masters]]
+address = "10.0.0.11"
+[[masters]]
+address = "10.0.0.12"
+root = "/"
+[[agents]]
+address = "10.0.1.21"
+public = true
+"#;
+
+    fn parse(text: &str) -> Result<Inventory, ConfigError> {
+        Inventory::parse(&SourceFile::from_text("/x/inventory.toml", text))
+    }
+
+    #[test]
+    fn a_documented_inventory_parses_with_defaults() {
+        let inv = parse(GOOD).unwrap();
+        assert_eq!(inv.cluster_name, "prod-east");
+        assert_eq!(inv.ssh.port, 22);
+        assert_eq!(inv.ssh.become_, Become::Sudo);
+        assert_eq!(inv.masters.len(), 2);
+        assert_eq!(inv.masters[1].root, "");
+        assert_eq!(inv.agents.as_ref().unwrap()[0].role, Role::PublicAgent);
+    }
+
+    #[test]
+    fn a_duplicate_node_is_named_with_its_line() {
+        let text = GOOD.replace("10.0.1.21", "10.0.0.11");
+        let e = parse(&text).unwrap_err();
+        assert!(e.message.contains("listed twice"), "{e}");
+        assert_eq!(e.line, Some(15));
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused() {
+        let text = GOOD.replace("user = \"centos\"", "usr = \"centos\"");
+        let e = parse(&text).unwrap_err();
+        assert!(e.to_string().contains("usr"), "{e}");
+        assert_eq!(e.line, Some(5));
+    }
+
+    #[test]
+    fn a_hostile_address_is_refused() {
+        let text = GOOD.replace("10.0.1.21", "$(touch /tmp/pwned)");
+        let e = parse(&text).unwrap_err();
+        assert!(e.message.contains("not a host address"), "{e}");
+    }
+
+    #[test]
+    fn missing_masters_are_refused() {
+        let e = parse("[cluster]\nname='x'\n[bootstrap]\nupgrade_script_url='http://a/b'\n")
+            .unwrap_err();
+        assert!(e.message.contains("masters"), "{e}");
+    }
+}

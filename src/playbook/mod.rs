@@ -1,0 +1,9 @@
+//! Inputs the operator writes: the inventory (the cluster) and the playbook (the procedure).
+
+pub mod inventory;
+pub mod model;
+pub mod source;
+
+pub use inventory::{Become, Inventory, NodeSpec};
+pub use model::Playbook;
+pub use source::{ConfigError, SourceFile};

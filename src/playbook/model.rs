@@ -1,0 +1,233 @@
+//! The playbook: the upgrade procedure as data (commands, ports, timeouts), validated.
+
+use super::inventory::TimeoutOverrides;
+use super::source::{ConfigError, SourceFile};
+use crate::shell;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Duration;
+
+/// The built-in DC/OS playbook, compiled in as the default.
+pub const BUILTIN_DCOS: &str = include_str!("../../playbooks/dcos.toml");
+
+/// A validated playbook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Playbook {
+    /// Name and description.
+    pub playbook: Header,
+    /// Absolute DC/OS paths on a node.
+    pub paths: Paths,
+    /// HTTP and ZooKeeper ports.
+    pub ports: Ports,
+    /// How one node is upgraded.
+    pub node_upgrade: NodeUpgrade,
+    /// How ZooKeeper is backed up.
+    pub backup: Backup,
+    /// Timeouts of every wait.
+    pub timeouts: Timeouts,
+}
+
+/// The playbook's name and what it is for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    /// Short name (`dcos`).
+    pub name: String,
+    /// One line on what it does.
+    pub description: String,
+}
+
+/// Absolute paths on a node, resolved under the node's `root`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paths {
+    /// `dcos-version.json`.
+    pub version_file: String,
+    /// The roles directory.
+    pub roles_dir: String,
+    /// dcos-upgrade's own work directory on the node.
+    pub work_dir: String,
+}
+
+/// Ports of the services probed over HTTP or TCP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ports {
+    /// Mesos master.
+    pub mesos_master: u16,
+    /// Mesos agent.
+    pub mesos_agent: u16,
+    /// Marathon on the masters.
+    pub marathon: u16,
+    /// Exhibitor on the masters.
+    pub exhibitor: u16,
+    /// ZooKeeper client port.
+    pub zookeeper: u16,
+}
+
+/// The commands that upgrade one node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeUpgrade {
+    /// Downloads the script into the current directory (`{script_url}`).
+    pub fetch: String,
+    /// Runs the script (flags are appended).
+    pub run: String,
+    /// The verbose flag, passed when the target version has it.
+    pub verbose_flag: String,
+    /// First DC/OS minor whose script has the verbose flag.
+    pub verbose_since: String,
+    /// Commands run on agents before the script (`{root}`).
+    pub agent_before: Vec<String>,
+}
+
+/// ZooKeeper backup commands (`{root}`, `{archive}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backup {
+    /// Stops Exhibitor (and so ZooKeeper) on the backup master.
+    pub stop_exhibitor: String,
+    /// Writes the archive.
+    pub backup: String,
+    /// Starts Exhibitor again.
+    pub start_exhibitor: String,
+}
+
+/// Timeouts (seconds unless `_ms`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// How long a node's upgrade script may run.
+    pub node_script_secs: u64,
+    /// How long the gates after a master may take.
+    pub master_gate_secs: u64,
+    /// How long an agent may take to re-register.
+    pub agent_gate_secs: u64,
+    /// How long the backup may take.
+    pub backup_secs: u64,
+    /// How long one framework deployment may take.
+    pub deployment_secs: u64,
+    /// Polling interval.
+    pub poll_ms: u64,
+    /// Timeout of one HTTP request.
+    pub http_secs: u64,
+}
+
+impl Timeouts {
+    /// Applies the inventory's overrides.
+    pub fn with_overrides(&self, o: &TimeoutOverrides) -> Timeouts {
+        Timeouts {
+            node_script_secs: o.node_script_secs.unwrap_or(self.node_script_secs),
+            master_gate_secs: o.master_gate_secs.unwrap_or(self.master_gate_secs),
+            agent_gate_secs: o.agent_gate_secs.unwrap_or(self.agent_gate_secs),
+            backup_secs: o.backup_secs.unwrap_or(self.backup_secs),
+            deployment_secs: o.deployment_secs.unwrap_or(self.deployment_secs),
+            poll_ms: o.poll_ms.unwrap_or(self.poll_ms),
+            http_secs: self.http_secs,
+        }
+    }
+
+    /// The polling interval as a Duration.
+    pub fn poll(&self) -> Duration {
+        Duration::from_millis(self.poll_ms.max(50))
+    }
+}
+
+impl Playbook {
+    /// The compiled-in DC/OS playbook.
+    pub fn builtin() -> Playbook {
+        Playbook::parse(&SourceFile::from_text("<built-in playbooks/dcos.toml>", BUILTIN_DCOS))
+            .expect("the built-in playbook is valid (checked by a unit test)")
+    }
+
+    /// Reads a playbook file, or the built-in one when no path is given.
+    pub fn load(path: Option<&Path>) -> Result<Playbook, ConfigError> {
+        match path {
+            None => Ok(Playbook::builtin()),
+            Some(p) => Playbook::parse(&SourceFile::read(p)?),
+        }
+    }
+
+    /// Parses and validates playbook text (templates are checked against their placeholders).
+    pub fn parse(src: &SourceFile) -> Result<Playbook, ConfigError> {
+        let pb: Playbook = src.parse()?;
+        let checks: Vec<(&str, &str, &[&str])> = vec![
+            ("node_upgrade.fetch", &pb.node_upgrade.fetch, &["script_url"]),
+            ("node_upgrade.run", &pb.node_upgrade.run, &[]),
+            ("backup.stop_exhibitor", &pb.backup.stop_exhibitor, &["root"]),
+            ("backup.backup", &pb.backup.backup, &["root", "archive"]),
+            ("backup.start_exhibitor", &pb.backup.start_exhibitor, &["root"]),
+        ];
+        let agent_before: Vec<(String, &str, &[&str])> = pb
+            .node_upgrade
+            .agent_before
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("node_upgrade.agent_before[{i}]"), t.as_str(), &["root"][..]))
+            .collect();
+        for (key, template, known) in checks
+            .iter()
+            .map(|(k, t, n)| (k.to_string(), *t, *n))
+            .chain(agent_before)
+        {
+            if let Err(e) = shell::check(template, known) {
+                let offset = src.text.find(template);
+                return Err(src.error_at(offset, format!("{key}: {e}")));
+            }
+        }
+        for (key, p) in [
+            ("paths.version_file", &pb.paths.version_file),
+            ("paths.roles_dir", &pb.paths.roles_dir),
+            ("paths.work_dir", &pb.paths.work_dir),
+        ] {
+            if !p.starts_with('/') {
+                return Err(src.error_at(
+                    src.text.find(p.as_str()),
+                    format!("{key} = {p:?}: expected an absolute path"),
+                ));
+            }
+        }
+        if pb.timeouts.poll_ms == 0 || pb.timeouts.http_secs == 0 {
+            return Err(src.error_at(
+                src.text.find("[timeouts]"),
+                "timeouts.poll_ms and timeouts.http_secs must be greater than 0",
+            ));
+        }
+        Ok(pb)
+    }
+
+    /// A node path resolved under a node root ("" = `/`), not quoted.
+    pub fn node_path(root: &str, absolute: &str) -> String {
+        format!("{root}{absolute}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_playbook_is_valid_and_holds_the_documented_commands() {
+        let pb = Playbook::builtin();
+        assert_eq!(pb.paths.version_file, "/opt/mesosphere/etc/dcos-version.json");
+        assert_eq!(pb.ports.mesos_master, 5050);
+        assert!(pb.backup.backup.contains("dcos-zk backup"));
+        assert!(!BUILTIN_DCOS.contains("dcos-sim"), "nothing testbed-specific in the playbook");
+    }
+
+    #[test]
+    fn an_unknown_placeholder_is_reported_with_its_line() {
+        let text = BUILTIN_DCOS.replace("{archive} -v", "{archiv} -v");
+        let e = Playbook::parse(&SourceFile::from_text("p.toml", &text)).unwrap_err();
+        assert!(e.message.contains("archiv"), "{e}");
+        assert!(e.line.unwrap() > 40);
+    }
+
+    #[test]
+    fn a_relative_path_is_refused() {
+        let text = BUILTIN_DCOS.replace("\"/var/lib/dcos-upgrade\"", "\"var/lib\"");
+        let e = Playbook::parse(&SourceFile::from_text("p.toml", &text)).unwrap_err();
+        assert!(e.message.contains("absolute"), "{e}");
+    }
+}

@@ -1,0 +1,185 @@
+//! The HTTP client for probes: verified TLS, timeouts, no redirects followed, typed errors
+//! that say what came back when it was not what was expected.
+
+use serde::de::DeserializeOwned;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How to talk HTTP to the cluster.
+#[derive(Debug, Clone, Default)]
+pub struct HttpOptions {
+    /// Timeout of one request.
+    pub timeout: Duration,
+    /// Extra CA bundle (PEM) for the DC/OS CA.
+    pub ca_file: Option<PathBuf>,
+    /// DC/OS ACS token, sent as `Authorization: token=<...>` (never logged).
+    pub token: Option<String>,
+}
+
+/// Why a probe did not get the answer it needs.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProbeError {
+    /// No connection (refused, reset, TLS, timeout).
+    #[error("{url}: unreachable: {reason}")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// An unexpected HTTP status.
+    #[error("{url}: HTTP {status}: {body}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// The start of the body.
+        body: String,
+    },
+    /// A body that is not what the documented API returns.
+    #[error("{url}: unexpected answer ({reason}); body starts with {body:?}")]
+    Garbage {
+        /// The URL.
+        url: String,
+        /// What was wrong.
+        reason: String,
+        /// The start of the body.
+        body: String,
+    },
+    /// The HTTP client could not be built (bad CA file...).
+    #[error("HTTP client: {0}")]
+    Setup(String),
+}
+
+/// One raw answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Status code.
+    pub status: u16,
+    /// `Location` header, if any.
+    pub location: Option<String>,
+    /// Body text (lossy UTF-8, at most 4 MiB).
+    pub body: String,
+}
+
+/// The probe HTTP client.
+#[derive(Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    token: Option<String>,
+}
+
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+fn head(s: &str) -> String {
+    let mut end = s.len().min(120);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+impl Http {
+    /// Builds the client (the process must have installed a rustls crypto provider).
+    pub fn new(opts: &HttpOptions) -> Result<Http, ProbeError> {
+        let mut b = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(if opts.timeout.is_zero() {
+                Duration::from_secs(10)
+            } else {
+                opts.timeout
+            })
+            .connect_timeout(Duration::from_secs(5))
+            .no_proxy();
+        if let Some(ca) = &opts.ca_file {
+            let pem = std::fs::read(ca)
+                .map_err(|e| ProbeError::Setup(format!("CA bundle {}: {e}", ca.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| ProbeError::Setup(format!("CA bundle {}: {e}", ca.display())))?;
+            b = b.tls_certs_merge(certs);
+        }
+        let client = b.build().map_err(|e| ProbeError::Setup(e.to_string()))?;
+        Ok(Http {
+            client,
+            token: opts.token.clone(),
+        })
+    }
+
+    /// Sends a request and reads the answer, whatever its status.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Answer, ProbeError> {
+        let mut req = self.client.request(method, url);
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("token={t}"));
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| ProbeError::Unreachable {
+            url: url.to_string(),
+            reason: error_chain(&e),
+        })?;
+        let status = resp.status().as_u16();
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let bytes = resp.bytes().await.map_err(|e| ProbeError::Unreachable {
+            url: url.to_string(),
+            reason: error_chain(&e),
+        })?;
+        let bytes = &bytes[..bytes.len().min(MAX_BODY)];
+        Ok(Answer {
+            status,
+            location,
+            body: String::from_utf8_lossy(bytes).into_owned(),
+        })
+    }
+
+    /// GET, any status.
+    pub async fn get(&self, url: &str) -> Result<Answer, ProbeError> {
+        self.send(reqwest::Method::GET, url, None).await
+    }
+
+    /// GET a 200 answer parsed as `T`.
+    pub async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, ProbeError> {
+        let a = self.get(url).await?;
+        parse_json(url, &a)
+    }
+}
+
+/// Parses a 2xx answer as `T`, or says what came instead.
+pub fn parse_json<T: DeserializeOwned>(url: &str, a: &Answer) -> Result<T, ProbeError> {
+    if !(200..300).contains(&a.status) {
+        return Err(ProbeError::Status {
+            url: url.to_string(),
+            status: a.status,
+            body: head(&a.body),
+        });
+    }
+    serde_json::from_str(&a.body).map_err(|e| ProbeError::Garbage {
+        url: url.to_string(),
+        reason: e.to_string(),
+        body: head(&a.body),
+    })
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        let t = x.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = x.source();
+    }
+    s
+}

@@ -1,0 +1,10 @@
+//! Read-only, typed observation of the cluster over HTTP (and SSH queries for facts).
+
+pub mod exhibitor;
+pub mod facts;
+pub mod http;
+pub mod marathon;
+pub mod mesos;
+pub mod wait;
+
+pub use http::{Http, HttpOptions, ProbeError};

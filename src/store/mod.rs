@@ -1,0 +1,115 @@
+//! The one place that touches the state directory: the sled journal, the audit log, run records,
+//! the status snapshot and the lock.
+//!
+//! Every append is one sled transaction followed by a flush, so a record is on disk before the
+//! caller acts on it (write-ahead).
+
+mod lock;
+mod sled_store;
+
+pub use lock::{LockError, LockInfo, StateLock};
+pub use sled_store::{read_snapshot, Store};
+
+use crate::machine::Record;
+use crate::plan::Plan;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Version of the on-disk layout; a newer one is refused, never rewritten.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// Everything needed to resume a run on another day: the plan and the inputs it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Run id.
+    pub id: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// Cluster name.
+    pub cluster: String,
+    /// The plan it executes.
+    pub plan: Plan,
+    /// The inventory file's path when the run started.
+    pub inventory_path: PathBuf,
+    /// The inventory text (resume uses this copy).
+    pub inventory_text: String,
+    /// The playbook text, when not the built-in one.
+    pub playbook_text: Option<String>,
+    /// Options given to `run`.
+    pub options: serde_json::Value,
+}
+
+/// One remote command that changed (or tried to change) a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// When it started (RFC 3339).
+    pub at: String,
+    /// The step it belongs to.
+    pub step: String,
+    /// The node.
+    pub node: String,
+    /// What it does, in words.
+    pub description: String,
+    /// The command as sent (secrets redacted).
+    pub command: String,
+    /// Exit status, None while in flight or when the connection failed.
+    pub exit_status: Option<i32>,
+    /// Duration in milliseconds (0 while in flight).
+    pub duration_ms: u64,
+    /// The end of its output (or the connection error).
+    pub output_tail: String,
+    /// `intent` before acting, `outcome` after.
+    pub phase: String,
+}
+
+/// Errors of the state directory.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The directory cannot be created or written.
+    #[error("state directory {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// sled could not open the database.
+    #[error("state database {path} cannot be opened: {reason}\nhelp: the database is left as it is; move it aside (do not delete it) to start afresh, or restore it from a copy")]
+    Open {
+        /// The database directory.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Written by a newer dcos-upgrade.
+    #[error("state database {path} was written by a newer dcos-upgrade (schema {found}, this one understands {SCHEMA_VERSION}); use that version")]
+    NewerSchema {
+        /// The database directory.
+        path: PathBuf,
+        /// Its schema.
+        found: u64,
+    },
+    /// A read or write failed.
+    #[error("state database: {0}")]
+    Db(String),
+    /// A record could not be decoded: the database is damaged.
+    #[error("state database: record {key} is damaged: {reason}")]
+    Corrupt {
+        /// Which record.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// No such run.
+    #[error("no run {0} in this state directory")]
+    NoRun(String),
+    /// No run at all.
+    #[error("no run has been started in this state directory")]
+    NoRuns,
+}
+
+/// Convenience alias.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What `Store::journal` returns: records in order.
+pub type Journal = Vec<Record>;

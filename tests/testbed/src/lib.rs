@@ -1,0 +1,335 @@
+//! `dcos-sim`: a simulated DC/OS cluster reachable over real OpenSSH and real HTTP, for testing
+//! `dcos-upgrade`. See `tests/testbed/README.md` for the contract.
+//!
+//! Tests use [`Testbed`]:
+//! ```no_run
+//! let tb = dcos_sim::Testbed::builder().masters(3).agents(2).version("2.1.3").upgrade_to("2.2.1").start()?;
+//! let report = tb.report()?;
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+pub mod daemon;
+pub mod http;
+pub mod model;
+pub mod scripts;
+pub mod setup;
+
+pub use model::{AppReport, NodeDef, NodeReport, Report, Role, SimDef, UpgradeRecord};
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// Builder for a [`Testbed`] (defaults: 3 masters, 4 agents, 1 public agent, 2.1.3 → 2.2.1,
+/// activation 1000 ms, re-registration window 20000 ms, deployments 1000 ms).
+#[derive(Debug, Clone)]
+pub struct TestbedBuilder {
+    masters: usize,
+    agents: usize,
+    public_agents: usize,
+    version: String,
+    upgrade_to: String,
+    at_target: Vec<String>,
+    activation_ms: u64,
+    reregister_window_ms: u64,
+    deploy_ms: u64,
+    dir: Option<PathBuf>,
+}
+
+impl Default for TestbedBuilder {
+    fn default() -> Self {
+        TestbedBuilder {
+            masters: 3,
+            agents: 4,
+            public_agents: 1,
+            version: "2.1.3".into(),
+            upgrade_to: "2.2.1".into(),
+            at_target: Vec::new(),
+            activation_ms: 1000,
+            reregister_window_ms: 20000,
+            deploy_ms: 1000,
+            dir: None,
+        }
+    }
+}
+
+impl TestbedBuilder {
+    /// Number of masters.
+    pub fn masters(mut self, n: usize) -> Self {
+        self.masters = n;
+        self
+    }
+    /// Number of private agents.
+    pub fn agents(mut self, n: usize) -> Self {
+        self.agents = n;
+        self
+    }
+    /// Number of public agents.
+    pub fn public_agents(mut self, n: usize) -> Self {
+        self.public_agents = n;
+        self
+    }
+    /// The version the nodes start at.
+    pub fn version(mut self, v: &str) -> Self {
+        self.version = v.into();
+        self
+    }
+    /// The version the served upgrade script upgrades to.
+    pub fn upgrade_to(mut self, v: &str) -> Self {
+        self.upgrade_to = v.into();
+        self
+    }
+    /// Nodes that already run the `upgrade_to` version.
+    pub fn at_target(mut self, names: &[&str]) -> Self {
+        self.at_target = names.iter().map(|s| s.to_string()).collect();
+        self
+    }
+    /// Delay between a service start and the service being up.
+    pub fn activation_ms(mut self, ms: u64) -> Self {
+        self.activation_ms = ms;
+        self
+    }
+    /// How long an agent may be down before its tasks are lost.
+    pub fn reregister_window_ms(mut self, ms: u64) -> Self {
+        self.reregister_window_ms = ms;
+        self
+    }
+    /// How long a Marathon deployment takes.
+    pub fn deploy_ms(mut self, ms: u64) -> Self {
+        self.deploy_ms = ms;
+        self
+    }
+    /// Use this directory instead of a fresh temporary one (it is not deleted on drop).
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+    /// Runs `dcos-sim up` and returns once the cluster is healthy.
+    pub fn start(self) -> Result<Testbed> {
+        let bin = sim_binary()?;
+        let (dir, tmp) = match &self.dir {
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                (std::fs::canonicalize(d)?, None)
+            }
+            None => {
+                let t = tempfile::Builder::new().prefix("dcos-sim-").tempdir()?;
+                (std::fs::canonicalize(t.path())?, Some(t))
+            }
+        };
+        let mut cmd = Command::new(&bin);
+        cmd.arg("up")
+            .arg("--dir")
+            .arg(&dir)
+            .args(["--masters", &self.masters.to_string()])
+            .args(["--agents", &self.agents.to_string()])
+            .args(["--public-agents", &self.public_agents.to_string()])
+            .args(["--version", &self.version, "--upgrade-to", &self.upgrade_to])
+            .args(["--activation-ms", &self.activation_ms.to_string()])
+            .args([
+                "--reregister-window-ms",
+                &self.reregister_window_ms.to_string(),
+            ])
+            .args(["--deploy-ms", &self.deploy_ms.to_string()]);
+        if !self.at_target.is_empty() {
+            cmd.args(["--at-target", &self.at_target.join(",")]);
+        }
+        let out = cmd
+            .output()
+            .with_context(|| format!("running {}", bin.display()))?;
+        if !out.status.success() {
+            bail!(
+                "dcos-sim up failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let def = SimDef::load(&dir)?;
+        Ok(Testbed {
+            bin,
+            dir,
+            def,
+            _tmp: tmp,
+        })
+    }
+}
+
+/// A running simulated cluster; `Drop` runs `dcos-sim down`.
+pub struct Testbed {
+    bin: PathBuf,
+    dir: PathBuf,
+    def: SimDef,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// What a test needs to know about one node.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    /// `m1`, `a1`, `p1`, ...
+    pub name: String,
+    /// The node's role.
+    pub role: Role,
+    /// Its loopback address.
+    pub address: String,
+    /// Its filesystem root.
+    pub root: PathBuf,
+}
+
+impl Testbed {
+    /// A builder with the defaults.
+    pub fn builder() -> TestbedBuilder {
+        TestbedBuilder::default()
+    }
+    /// The testbed directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    /// `DIR/inventory.toml`.
+    pub fn inventory_path(&self) -> PathBuf {
+        self.dir.join("inventory.toml")
+    }
+    /// `DIR/ssh_config`.
+    pub fn ssh_config(&self) -> PathBuf {
+        self.dir.join("ssh_config")
+    }
+    /// The cluster definition (`sim.json`).
+    pub fn def(&self) -> &SimDef {
+        &self.def
+    }
+    /// The control API URL (`http://127.A.B.2:9999`).
+    pub fn ctl_url(&self) -> &str {
+        &self.def.ctl_url
+    }
+    /// The upgrade script URL.
+    pub fn upgrade_script_url(&self) -> &str {
+        &self.def.upgrade_script_url
+    }
+    /// The rollback script URL.
+    pub fn rollback_script_url(&self) -> &str {
+        &self.def.rollback_script_url
+    }
+    /// The path of the `dcos-sim` binary in use.
+    pub fn binary(&self) -> &Path {
+        &self.bin
+    }
+    /// Information about one node (`None` for an unknown name).
+    pub fn node(&self, name: &str) -> Option<NodeInfo> {
+        self.def.node(name).map(|n| NodeInfo {
+            name: n.name.clone(),
+            role: n.role,
+            address: n.address.clone(),
+            root: n.root.clone(),
+        })
+    }
+    /// All nodes.
+    pub fn nodes(&self) -> Vec<NodeInfo> {
+        self.def
+            .nodes
+            .iter()
+            .filter_map(|n| self.node(&n.name))
+            .collect()
+    }
+    /// The current report (from the daemon, or the one saved by `down`).
+    pub fn report(&self) -> Result<Report> {
+        setup::report(&self.dir)
+    }
+    /// Sets a fault (`dcos-sim fault --node NODE --kind KIND`).
+    pub fn fault(&self, node: &str, kind: &str) -> Result<()> {
+        self.run(&["fault", "--node", node, "--kind", kind])
+    }
+    /// Clears a fault (`dcos-sim fault --node NODE --kind KIND --clear`).
+    pub fn clear_fault(&self, node: &str, kind: &str) -> Result<()> {
+        self.run(&["fault", "--node", node, "--kind", kind, "--clear"])
+    }
+    /// Stops everything (also done on drop).
+    pub fn down(&self) -> Result<()> {
+        self.run(&["down"])
+    }
+    /// A `Command` for `ssh -F DIR/ssh_config <node> <command>`.
+    pub fn ssh(&self, node: &str, command: &str) -> Command {
+        let mut c = Command::new("ssh");
+        c.arg("-F").arg(self.ssh_config()).arg(node).arg(command);
+        c
+    }
+    fn run(&self, args: &[&str]) -> Result<()> {
+        let out = Command::new(&self.bin)
+            .arg(args[0])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(&args[1..])
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "dcos-sim {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Testbed {
+    fn drop(&mut self) {
+        if let Err(e) = self.down() {
+            eprintln!("dcos-sim down failed: {e}");
+            let _ = setup::down(&self.dir);
+        }
+    }
+}
+
+/// Finds (and if needed builds) the `dcos-sim` binary: `$DCOS_SIM_BIN`, `$CARGO_BIN_EXE_dcos-sim`,
+/// else `cargo build -p dcos-sim --bin dcos-sim` once per process and the `dcos-sim` found
+/// next to the running test executable (`target/<profile>/`).
+pub fn sim_binary() -> Result<PathBuf> {
+    static BIN: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| locate().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
+fn locate() -> Result<PathBuf> {
+    for var in ["DCOS_SIM_BIN", "CARGO_BIN_EXE_dcos-sim"] {
+        if let Ok(p) = std::env::var(var) {
+            if Path::new(&p).exists() {
+                return Ok(PathBuf::from(p));
+            }
+        }
+    }
+    if let Some(p) = option_env!("CARGO_BIN_EXE_dcos-sim") {
+        if Path::new(p).exists() {
+            return Ok(PathBuf::from(p));
+        }
+    }
+    let exe = std::env::current_exe()?;
+    let find = || {
+        exe.ancestors()
+            .skip(1)
+            .map(|a| a.join("dcos-sim"))
+            .find(|p| p.is_file())
+    };
+    // Always (re)build once: another crate's tests do not rebuild our binary.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "dcos-sim",
+            "--bin",
+            "dcos-sim",
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .status();
+    match (status, find()) {
+        (_, Some(p)) => Ok(p),
+        (Ok(s), None) => bail!(
+            "cargo build -p dcos-sim exited with {s} and no dcos-sim binary was found near {}",
+            exe.display()
+        ),
+        (Err(e), None) => bail!("cannot run cargo to build dcos-sim: {e}"),
+    }
+}

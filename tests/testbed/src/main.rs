@@ -1,0 +1,155 @@
+//! The `dcos-sim` command line.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use dcos_sim::setup;
+use std::path::PathBuf;
+
+/// A simulated DC/OS cluster (real sshd per node, real HTTP endpoints) for testing dcos-upgrade.
+#[derive(Parser)]
+#[command(name = "dcos-sim", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create a testbed in DIR and start it; returns once the cluster is healthy (leader elected,
+    /// all agents registered) and DIR/inventory.toml and DIR/ssh_config are written.
+    Up {
+        /// Testbed directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Number of masters (m1..mN).
+        #[arg(long, default_value_t = 3)]
+        masters: usize,
+        /// Number of private agents (a1..aN).
+        #[arg(long, default_value_t = 4)]
+        agents: usize,
+        /// Number of public agents (p1..pN).
+        #[arg(long, default_value_t = 0)]
+        public_agents: usize,
+        /// The DC/OS version the nodes run.
+        #[arg(long)]
+        version: String,
+        /// The version the bootstrap node's upgrade script upgrades to.
+        #[arg(long)]
+        upgrade_to: String,
+        /// Delay between a service start and the service being up.
+        #[arg(long, default_value_t = 1000)]
+        activation_ms: u64,
+        /// An agent down longer than this loses its tasks (TASK_LOST).
+        #[arg(long, default_value_t = 20000)]
+        reregister_window_ms: u64,
+        /// How long a Marathon deployment takes.
+        #[arg(long, default_value_t = 1000)]
+        deploy_ms: u64,
+        /// Loopback subnet 127.A.B (random free one by default).
+        #[arg(long)]
+        subnet: Option<String>,
+        /// Nodes already at the --upgrade-to version (comma-separated names, e.g. m2,a3).
+        #[arg(long, value_delimiter = ',')]
+        at_target: Vec<String>,
+    },
+    /// Stop everything the testbed in DIR started (daemon, every sshd, leftover node scripts);
+    /// saves the final report to DIR/report.json. Idempotent.
+    Down {
+        /// Testbed directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Set (or with --clear remove) a fault on a node: upgrade-fails, hang, never-healthy,
+    /// slow-healthy, ssh-down, http-garbage, disk-full, tasks-failing, flapping.
+    Fault {
+        /// Testbed directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Node name (m1, a2, p1, ...).
+        #[arg(long)]
+        node: String,
+        /// Fault kind.
+        #[arg(long)]
+        kind: String,
+        /// Remove the fault instead of setting it.
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Print what really happened: node versions, upgrade attempts and order, quorum losses,
+    /// agents down, apps, lost tasks (a table, or JSON with --json).
+    Report {
+        /// Testbed directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Print JSON (the contract in README.md).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Internal: the daemon that `up` starts (simulated HTTP services and the control API).
+    #[command(hide = true)]
+    Serve {
+        /// Testbed directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Up {
+            dir,
+            masters,
+            agents,
+            public_agents,
+            version,
+            upgrade_to,
+            activation_ms,
+            reregister_window_ms,
+            deploy_ms,
+            subnet,
+            at_target,
+        } => {
+            let def = setup::up(&setup::UpOptions {
+                dir,
+                masters,
+                agents,
+                public_agents,
+                version,
+                upgrade_to,
+                activation_ms,
+                reregister_window_ms,
+                deploy_ms,
+                subnet,
+                at_target,
+            })?;
+            println!(
+                "dcos-sim: cluster up in {} (subnet {})",
+                def.dir.display(),
+                def.subnet
+            );
+            println!("inventory: {}", def.dir.join("inventory.toml").display());
+            println!(
+                "ssh:       ssh -F {} m1",
+                def.dir.join("ssh_config").display()
+            );
+        }
+        Cmd::Down { dir } => setup::down(&dir)?,
+        Cmd::Fault {
+            dir,
+            node,
+            kind,
+            clear,
+        } => setup::fault(&dir, &node, &kind, clear)?,
+        Cmd::Report { dir, json } => {
+            let r = setup::report(&dir)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", setup::report_table(&r));
+            }
+        }
+        Cmd::Serve { dir } => dcos_sim::daemon::serve(&dir)?,
+    }
+    Ok(())
+}

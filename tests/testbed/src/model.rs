@@ -1,0 +1,188 @@
+//! The cluster definition (`DIR/sim.json`) and the report types.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The role of a simulated node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A DC/OS master (Mesos master, Marathon, Exhibitor/ZooKeeper, diagnostics, Admin Router).
+    Master,
+    /// A private agent (Mesos agent, agent Admin Router).
+    Agent,
+    /// A public agent (Mesos agent with the `public_ip:true` attribute).
+    PublicAgent,
+}
+
+impl Role {
+    /// The file name under `etc/mesosphere/roles/`.
+    pub fn role_file(self) -> &'static str {
+        match self {
+            Role::Master => "master",
+            Role::Agent => "slave",
+            Role::PublicAgent => "slave_public",
+        }
+    }
+    /// The name used in reports (`master`, `agent`, `public_agent`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Master => "master",
+            Role::Agent => "agent",
+            Role::PublicAgent => "public_agent",
+        }
+    }
+}
+
+/// One node of the simulated cluster as recorded in `sim.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeDef {
+    /// `m1`, `a1`, `p1`, ...
+    pub name: String,
+    /// The node's role.
+    pub role: Role,
+    /// Its loopback address, e.g. `127.23.7.11`.
+    pub address: String,
+    /// The node's filesystem root (`DIR/nodes/<name>/root`).
+    pub root: PathBuf,
+}
+
+/// The whole cluster definition written by `up` to `DIR/sim.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimDef {
+    /// The testbed directory.
+    pub dir: PathBuf,
+    /// `127.A.B`.
+    pub subnet: String,
+    /// The version most nodes start at.
+    pub version: String,
+    /// The version the upgrade script upgrades to.
+    pub upgrade_to: String,
+    /// Delay between a service start and the service being up.
+    pub activation_ms: u64,
+    /// How long an agent may be down before its tasks are lost.
+    pub reregister_window_ms: u64,
+    /// How long a Marathon deployment takes.
+    pub deploy_ms: u64,
+    /// Nodes that started at `upgrade_to`.
+    pub at_target: Vec<String>,
+    /// All cluster nodes (the bootstrap node is not in this list).
+    pub nodes: Vec<NodeDef>,
+    /// The bootstrap node's address (`127.A.B.2`).
+    pub bootstrap_address: String,
+    /// The control API base URL (`http://127.A.B.2:9999`).
+    pub ctl_url: String,
+    /// Admin Router port on masters (80 when root, else 10080).
+    pub admin_port: u16,
+    /// The ssh port of every node (2222).
+    pub ssh_port: u16,
+    /// The upgrade script URL (from -> to).
+    pub upgrade_script_url: String,
+    /// The rollback script URL (to -> from).
+    pub rollback_script_url: String,
+    /// Whether the testbed was started as root.
+    pub as_root: bool,
+    /// The user the nodes' sshd accepts.
+    pub user: String,
+}
+
+impl SimDef {
+    /// Reads `DIR/sim.json`.
+    pub fn load(dir: &Path) -> anyhow::Result<SimDef> {
+        let p = dir.join("sim.json");
+        let text = std::fs::read_to_string(&p).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read {}: {e} (is there a testbed in this directory?)",
+                p.display()
+            )
+        })?;
+        Ok(serde_json::from_str(&text)?)
+    }
+    /// Finds a node by name.
+    pub fn node(&self, name: &str) -> Option<&NodeDef> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+    /// `host:port` of the control API.
+    pub fn ctl_addr(&self) -> String {
+        format!("{}:9999", self.bootstrap_address)
+    }
+}
+
+/// One node in the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeReport {
+    /// Node name.
+    pub name: String,
+    /// Node address.
+    pub address: String,
+    /// `master`, `agent` or `public_agent`.
+    pub role: String,
+    /// The version in the node's `dcos-version.json`.
+    pub version: String,
+    /// How many times the node script started on this node (past argument parsing).
+    pub upgrade_attempts: u64,
+    /// Whether all of the node's services are up.
+    pub services_up: bool,
+}
+
+/// One start of the node upgrade script.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpgradeRecord {
+    /// Node name.
+    pub node: String,
+    /// Whether the node was the Mesos leader when the script started.
+    pub was_leader: bool,
+    /// The version found on the node when the script started.
+    pub from: String,
+    /// The version the script upgrades to.
+    pub to: String,
+    /// Whether the script exited 0 (false while it runs, or if it hangs).
+    pub ok: bool,
+}
+
+/// One Marathon app in the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppReport {
+    /// App id, e.g. `/web`.
+    pub id: String,
+    /// The app's current version (ISO-8601 timestamp).
+    pub version: String,
+    /// Its docker image.
+    pub image: String,
+    /// Configured instances.
+    pub instances: u64,
+    /// Healthy tasks right now.
+    pub tasks_healthy: u64,
+}
+
+/// What `dcos-sim report --json` prints: what really happened in the cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Every cluster node.
+    pub nodes: Vec<NodeReport>,
+    /// How many times the masters went from having a quorum to not having one.
+    pub quorum_loss_events: u64,
+    /// The maximum number of agents (private and public) down at the same time.
+    pub max_agents_down: u64,
+    /// The maximum number of masters down at the same time.
+    pub max_masters_down: u64,
+    /// Every start of the node script, in order.
+    pub upgrade_order: Vec<UpgradeRecord>,
+    /// Marathon apps.
+    pub apps: Vec<AppReport>,
+    /// Tasks lost because an agent stayed down longer than the re-registration window.
+    pub tasks_lost: u64,
+    /// The current Mesos leader's address, if any.
+    pub leader: Option<String>,
+}
+
+impl Report {
+    /// Finds a node by name.
+    pub fn node(&self, name: &str) -> Option<&NodeReport> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+    /// Finds an app by id (`/web`).
+    pub fn app(&self, id: &str) -> Option<&AppReport> {
+        self.apps.iter().find(|a| a.id == id)
+    }
+}
