@@ -20,7 +20,11 @@ mod imp {
 
     pub fn hit(name: &str) {
         if let Some(log) = std::env::var_os("DCOS_UPGRADE_CHECKPOINT_LOG") {
-            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+            {
                 let _ = writeln!(f, "{name}");
             }
         }

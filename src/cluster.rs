@@ -49,7 +49,11 @@ impl Cluster {
 
     /// Master addresses.
     pub fn master_addrs(&self) -> Vec<String> {
-        self.inventory.masters.iter().map(|m| m.address.clone()).collect()
+        self.inventory
+            .masters
+            .iter()
+            .map(|m| m.address.clone())
+            .collect()
     }
 
     /// The SSH target of a node.

@@ -20,6 +20,7 @@ pub mod phases;
 pub mod plan;
 pub mod playbook;
 pub mod probe;
+pub mod release_notes;
 pub mod remote;
 pub mod shell;
 pub mod store;

@@ -1,1 +1,3 @@
-fn main() -> std::process::ExitCode { dcos_upgrade::cli::main() }
+fn main() -> std::process::ExitCode {
+    dcos_upgrade::cli::main()
+}

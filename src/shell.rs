@@ -55,9 +55,7 @@ pub fn render(template: &str, vars: &[(&str, &str)]) -> Result<String, TemplateE
                 i += 2;
             }
             b'{' => {
-                let end = template[i..]
-                    .find('}')
-                    .ok_or(TemplateError::Unclosed(i))?;
+                let end = template[i..].find('}').ok_or(TemplateError::Unclosed(i))?;
                 let name = &template[i + 1..i + end];
                 let value = vars.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
                 match value {
@@ -92,7 +90,10 @@ mod tests {
 
     #[test]
     fn plain_words_stay_readable() {
-        assert_eq!(quote("/opt/mesosphere/bin/dcos-shell"), "/opt/mesosphere/bin/dcos-shell");
+        assert_eq!(
+            quote("/opt/mesosphere/bin/dcos-shell"),
+            "/opt/mesosphere/bin/dcos-shell"
+        );
         assert_eq!(quote("10.0.0.1"), "10.0.0.1");
     }
 
@@ -109,7 +110,11 @@ mod tests {
             String::new(),
         ] {
             let cmd = format!("printf %s {}", quote(&hostile));
-            let out = std::process::Command::new("sh").arg("-c").arg(&cmd).output().unwrap();
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&cmd)
+                .output()
+                .unwrap();
             assert_eq!(String::from_utf8_lossy(&out.stdout), hostile, "{cmd}");
         }
         assert!(!marker.exists());
@@ -117,7 +122,11 @@ mod tests {
 
     #[test]
     fn templates_quote_values_and_drop_an_empty_root() {
-        let r = render("{root}/opt/x {archive}", &[("root", ""), ("archive", "a b")]).unwrap();
+        let r = render(
+            "{root}/opt/x {archive}",
+            &[("root", ""), ("archive", "a b")],
+        )
+        .unwrap();
         assert_eq!(r, "/opt/x 'a b'");
         let r = render("{root}/opt/x", &[("root", "/tmp/n 1/root")]).unwrap();
         assert_eq!(r, "'/tmp/n 1/root'/opt/x");
@@ -125,7 +134,13 @@ mod tests {
 
     #[test]
     fn unknown_placeholders_are_errors() {
-        assert!(matches!(check("echo {nope}", &["root"]), Err(TemplateError::Unknown(..))));
-        assert!(matches!(check("echo {root", &["root"]), Err(TemplateError::Unclosed(5))));
+        assert!(matches!(
+            check("echo {nope}", &["root"]),
+            Err(TemplateError::Unknown(..))
+        ));
+        assert!(matches!(
+            check("echo {root", &["root"]),
+            Err(TemplateError::Unclosed(5))
+        ));
     }
 }

@@ -826,7 +826,10 @@ mod tests {
     #[test]
     fn upgrading_2_1_3_to_2_2_0_is_unsupported() {
         let (reason, _) = unsupported(check("2.1.3", "2.2.0"));
-        assert!(reason.contains("2.1.3") && reason.contains("2.2.0"), "{reason}");
+        assert!(
+            reason.contains("2.1.3") && reason.contains("2.2.0"),
+            "{reason}"
+        );
     }
 
     #[test]

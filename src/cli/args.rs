@@ -9,7 +9,12 @@ use std::path::PathBuf;
 #[command(name = "dcos-upgrade", version, about, long_about = None)]
 pub struct Cli {
     /// State directory (journal, audit log, backups). Default: $XDG_STATE_HOME/dcos-upgrade.
-    #[arg(long, global = true, env = "DCOS_UPGRADE_STATE_DIR", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "DCOS_UPGRADE_STATE_DIR",
+        value_name = "DIR"
+    )]
     pub state_dir: Option<PathBuf>,
     /// Output: human (terminal) or json (JSON lines on stdout).
     #[arg(long, global = true, value_enum, default_value_t = OutputMode::Human)]
@@ -96,6 +101,9 @@ pub struct RunArgs {
     /// Do not take the ZooKeeper backup (recorded in the audit log).
     #[arg(long)]
     pub skip_backup: bool,
+    /// Take over the cluster lock of another run whose heartbeat is stale.
+    #[arg(long)]
+    pub take_over_lock: bool,
 }
 
 /// `resume` / `rollback` arguments.
@@ -107,6 +115,12 @@ pub struct ResumeArgs {
     /// Approve every gate.
     #[arg(long)]
     pub yes: bool,
+    /// Take over the cluster lock of another run whose heartbeat is stale.
+    #[arg(long)]
+    pub take_over_lock: bool,
+    /// Acknowledge the release notes of this version (when the run stopped at their gate).
+    #[arg(long, value_name = "VERSION")]
+    pub ack_release_notes: Option<String>,
 }
 
 /// Selects a run.

@@ -7,6 +7,7 @@ use super::prompt::TerminalPrompter;
 use super::render::{HumanSink, JsonSink};
 use super::CliError;
 use crate::cluster::Cluster;
+use crate::engine::cluster_lock::{ClusterLock, ClusterLockError};
 use crate::engine::{Engine, Outcome, Prompter, RunOptions};
 use crate::events::{stamp, Event, EventSink};
 use crate::facts::ClusterFacts;
@@ -71,7 +72,10 @@ fn load_inputs(inputs: &Inputs) -> CliResult<(Inventory, Playbook, Option<String
     let inventory = Inventory::load(&inputs.inventory).map_err(bad_input)?;
     let playbook = Playbook::load(inputs.playbook.as_deref()).map_err(bad_input)?;
     let text = match &inputs.playbook {
-        Some(p) => Some(std::fs::read_to_string(p).map_err(|e| CliError::new(exit::BAD_INPUT, format!("{}: {e}", p.display())))?),
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| CliError::new(exit::BAD_INPUT, format!("{}: {e}", p.display())))?,
+        ),
         None => None,
     };
     Ok((inventory, playbook, text))
@@ -105,7 +109,11 @@ fn connect(inventory: Inventory, playbook: Playbook, trust_new: bool) -> CliResu
     .map_err(|e| CliError::new(exit::FAILED, format!("cannot prepare SSH: {e}")))?;
     let http = Http::new(&HttpOptions {
         timeout: Duration::from_secs(playbook.timeouts.http_secs),
-        ca_file: std::env::var_os("DCOS_UPGRADE_CA_FILE").map(PathBuf::from),
+        ca_file: inventory
+            .http
+            .ca_file
+            .clone()
+            .or_else(|| std::env::var_os("DCOS_UPGRADE_CA_FILE").map(PathBuf::from)),
         token: secrets().into_iter().next(),
     })
     .map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))?;
@@ -130,7 +138,10 @@ fn plan_options(inventory: &Inventory, a: &PlanArgs) -> CliResult<PlanOptions> {
     crate::versions::DcosVersion::parse(&a.to)
         .map_err(|e| CliError::new(exit::BAD_INPUT, format!("--to {:?}: {e}", a.to)))?;
     if a.max_unavailable == 0 {
-        return Err(CliError::new(exit::BAD_INPUT, "--max-unavailable must be at least 1"));
+        return Err(CliError::new(
+            exit::BAD_INPUT,
+            "--max-unavailable must be at least 1",
+        ));
     }
     Ok(PlanOptions {
         cluster: inventory.cluster_name.clone(),
@@ -145,7 +156,8 @@ async fn make_plan(a: &PlanArgs) -> CliResult<(Cluster, Plan, Option<String>)> {
     let opts = plan_options(&inventory, a)?;
     let mut cluster = connect(inventory, playbook, a.inputs.trust_new_host_keys)?;
     let facts = observe(&mut cluster, !opts.frameworks.is_empty()).await?;
-    let plan = plan::build(&facts, &opts).map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
+    let plan =
+        plan::build(&facts, &opts).map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
     Ok((cluster, plan, pb_text))
 }
 
@@ -153,7 +165,10 @@ async fn plan_cmd(a: PlanArgs, json: bool) -> CliResult<i32> {
     let (cluster, plan, _) = make_plan(&a).await?;
     cluster.ssh.close().await;
     if json {
-        println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&plan).unwrap_or_default()
+        );
     } else {
         print!("{}", render_plan(&plan));
     }
@@ -183,7 +198,11 @@ pub fn render_plan(plan: &Plan) -> String {
                 extra.push("leader".into());
             }
             if let Some(b) = st.batch {
-                extra.push(if b == 0 { "canary".into() } else { format!("batch {b}") });
+                extra.push(if b == 0 {
+                    "canary".into()
+                } else {
+                    format!("batch {b}")
+                });
             }
             if let (Some(f), Some(t)) = (&st.from, &st.to) {
                 extra.push(format!("{f} -> {t}"));
@@ -206,14 +225,21 @@ async fn check_cmd(a: Inputs, json: bool) -> CliResult<i32> {
     let (inventory, playbook, _) = load_inputs(&a)?;
     let mut cluster = connect(inventory, playbook, a.trust_new_host_keys)?;
     let facts = observe(&mut cluster, false).await?;
-    let report = crate::phases::checks::checklist(&cluster, &facts).await;
+    let report = crate::phases::checks::checklist(&cluster, &facts, None).await;
     cluster.ssh.close().await;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
     } else {
         print!("{}", report.render());
     }
-    Ok(if report.blocked() { exit::FAILED } else { exit::OK })
+    Ok(if report.blocked() {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
 }
 
 fn sink(json: bool) -> (Arc<dyn EventSink>, Option<Arc<HumanSink>>) {
@@ -236,7 +262,12 @@ fn prompter(yes: bool, human: Option<Arc<HumanSink>>, cluster: &str) -> Option<A
 }
 
 fn lock(dir: &Path, run: &str, command: &str) -> CliResult<StateLock> {
-    std::fs::create_dir_all(dir).map_err(|e| CliError::new(exit::FAILED, format!("state directory {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        CliError::new(
+            exit::FAILED,
+            format!("state directory {}: {e}", dir.display()),
+        )
+    })?;
     StateLock::acquire(
         dir,
         &LockInfo {
@@ -247,7 +278,9 @@ fn lock(dir: &Path, run: &str, command: &str) -> CliResult<StateLock> {
         },
     )
     .map_err(|e| match e {
-        LockError::Held(_) | LockError::HeldUnknown(_) => CliError::new(exit::LOCKED, e.to_string()),
+        LockError::Held(_) | LockError::HeldUnknown(_) => {
+            CliError::new(exit::LOCKED, e.to_string())
+        }
         LockError::Io { .. } => CliError::new(exit::FAILED, e.to_string()),
     })
 }
@@ -259,6 +292,9 @@ fn new_run_id() -> String {
 
 async fn run_cmd(a: RunArgs, json: bool, dir: &Path) -> CliResult<i32> {
     let run_id = new_run_id();
+    // Bad input is refused before the state directory is touched (not even its lock file).
+    let (inventory, _, _) = load_inputs(&a.plan.inputs)?;
+    plan_options(&inventory, &a.plan)?;
     let mut lk = lock(dir, &run_id, "run")?;
     let store = Store::open(dir).map_err(store_error)?;
     let (cluster, plan, pb_text) = make_plan(&a.plan).await?;
@@ -278,7 +314,8 @@ async fn run_cmd(a: RunArgs, json: bool, dir: &Path) -> CliResult<i32> {
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         cluster: plan.cluster.clone(),
         plan,
-        inventory_path: std::fs::canonicalize(&a.plan.inputs.inventory).unwrap_or(a.plan.inputs.inventory.clone()),
+        inventory_path: std::fs::canonicalize(&a.plan.inputs.inventory)
+            .unwrap_or(a.plan.inputs.inventory.clone()),
         inventory_text,
         playbook_text: pb_text,
         options: serde_json::to_value(&options).unwrap_or_default(),
@@ -307,7 +344,18 @@ async fn run_cmd(a: RunArgs, json: bool, dir: &Path) -> CliResult<i32> {
         );
     }
     let prompter = prompter(a.yes, human.clone(), &record.cluster);
-    execute(&store, &record, &cluster, options, prompter, events.as_ref(), false, false).await
+    execute(
+        &store,
+        &record,
+        &cluster,
+        options,
+        prompter,
+        events.as_ref(),
+        false,
+        false,
+        a.take_over_lock,
+    )
+    .await
 }
 
 async fn resume_cmd(a: ResumeArgs, json: bool, dir: &Path, rollback: bool) -> CliResult<i32> {
@@ -321,15 +369,20 @@ async fn resume_cmd(a: ResumeArgs, json: bool, dir: &Path, rollback: bool) -> Cl
     let record = store.run(&id).map_err(store_error)?;
     let view = RunView::replay(&record.plan, &store.journal(&id).map_err(store_error)?)
         .map_err(|e| CliError::new(exit::FAILED, format!("run {id}: {e}")))?;
-    if !view.state.is_unfinished() && !(rollback && view.state == crate::machine::RunState::Done) {
+    let rollback_after_done = rollback && view.state == crate::machine::RunState::Done;
+    if !view.state.is_unfinished() && !rollback_after_done {
         let msg = format!("run {id} is {}; nothing to {command}", view.state.as_str());
         eprintln!("{msg}");
         return Ok(exit::OK);
     }
-    let src = SourceFile::from_text(&record.inventory_path.to_string_lossy(), &record.inventory_text);
+    let src = SourceFile::from_text(
+        &record.inventory_path.to_string_lossy(),
+        &record.inventory_text,
+    );
     let inventory = Inventory::parse(&src).map_err(bad_input)?;
     let playbook = match &record.playbook_text {
-        Some(t) => Playbook::parse(&SourceFile::from_text("<playbook saved with the run>", t)).map_err(bad_input)?,
+        Some(t) => Playbook::parse(&SourceFile::from_text("<playbook saved with the run>", t))
+            .map_err(bad_input)?,
         None => Playbook::builtin(),
     };
     let mut cluster = connect(inventory, playbook, false)?;
@@ -337,8 +390,12 @@ async fn resume_cmd(a: ResumeArgs, json: bool, dir: &Path, rollback: bool) -> Cl
         cluster.agents = cluster.inventory.agents.clone().unwrap_or_default();
     }
     add_planned_agents(&mut cluster, &record.plan);
-    let mut options: RunOptions = serde_json::from_value(record.options.clone()).unwrap_or_default();
+    let mut options: RunOptions =
+        serde_json::from_value(record.options.clone()).unwrap_or_default();
     options.yes = a.yes;
+    if a.ack_release_notes.is_some() {
+        options.ack_release_notes = a.ack_release_notes.clone();
+    }
     let (events, human) = sink(json);
     let prompter = prompter(a.yes, human.clone(), &record.cluster);
     if rollback && !a.yes && prompter.is_none() {
@@ -349,18 +406,34 @@ async fn resume_cmd(a: ResumeArgs, json: bool, dir: &Path, rollback: bool) -> Cl
     }
     if rollback {
         if let Some(p) = &prompter {
-            if !p.confirm(&format!("Roll back run {id} on cluster {}?", record.cluster)) {
+            if !p.confirm(&format!(
+                "Roll back run {id} on cluster {}?",
+                record.cluster
+            )) {
                 return Ok(exit::GATE);
             }
         }
     }
-    execute(&store, &record, &cluster, options, prompter, events.as_ref(), true, rollback).await
+    execute(
+        &store,
+        &record,
+        &cluster,
+        options,
+        prompter,
+        events.as_ref(),
+        true,
+        rollback,
+        a.take_over_lock,
+    )
+    .await
 }
 
 /// Agents named in the plan but not discovered now (e.g. down) still need their step.
 fn add_planned_agents(cluster: &mut Cluster, plan: &Plan) {
     for (_, s) in plan.steps() {
-        let (Some(addr), Some(role)) = (&s.node, s.role) else { continue };
+        let (Some(addr), Some(role)) = (&s.node, s.role) else {
+            continue;
+        };
         if role != Role::Master && cluster.node(addr).is_none() {
             cluster.agents.push(NodeSpec {
                 address: addr.clone(),
@@ -384,9 +457,32 @@ async fn execute(
     events: &dyn EventSink,
     resumed: bool,
     rollback: bool,
+    take_over_lock: bool,
 ) -> CliResult<i32> {
     let engine = Engine::new(store, record, cluster, options, prompter, events, secrets())
         .map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
+    // The cluster-side lock on the masters (engine::cluster_lock), through the chokepoint.
+    let changer = crate::engine::chokepoint::Changer::new(store, &record.id, cluster, secrets());
+    let cluster_lock = ClusterLock::new(&record.id, cluster.inventory.lock.stale_secs.unwrap_or(0));
+    if let Err(e) = cluster_lock
+        .acquire(&changer, cluster, take_over_lock)
+        .await
+    {
+        cluster.ssh.close().await;
+        let code = match e {
+            ClusterLockError::Held(_) | ClusterLockError::Stale { .. } => exit::LOCKED,
+            ClusterLockError::Remote { .. } => exit::FAILED,
+        };
+        return Err(CliError::new(code, e.to_string()));
+    }
+    let heartbeat = async {
+        loop {
+            tokio::time::sleep(cluster_lock.heartbeat_interval()).await;
+            if let Err(e) = cluster_lock.heartbeat(&changer, cluster).await {
+                tracing::warn!("{e}");
+            }
+        }
+    };
     let work = async {
         if rollback {
             engine.rollback(None).await
@@ -394,20 +490,40 @@ async fn execute(
             engine.execute(resumed).await
         }
     };
-    let outcome = tokio::select! {
-        r = work => r.map_err(|e| CliError::new(exit::FAILED, format!("{e}\nthe state is kept as it was; `dcos-upgrade status` shows it")))?,
+    let result = tokio::select! {
+        r = work => r,
+        _ = heartbeat => unreachable!("the heartbeat loop never ends"),
         _ = tokio::signal::ctrl_c() => {
+            let _ = cluster_lock.release(&changer, cluster).await;
             let _ = store.append(&record.id, &Record::RunPaused { reason: "interrupted (Ctrl-C)".into() });
             let msg = format!("interrupted; the state is saved. A node script already started keeps running on its node. Continue with `dcos-upgrade resume --run {}`", record.id);
             events.emit(&stamp(Event::RunFinished { run: record.id.clone(), state: "paused".into(), exit_code: exit::INTERRUPTED, message: msg }));
             return Ok(exit::INTERRUPTED);
         }
     };
+    if let Err(e) = cluster_lock.release(&changer, cluster).await {
+        tracing::warn!("{e}");
+    }
+    let outcome = result.map_err(|e| {
+        CliError::new(
+            exit::FAILED,
+            format!("{e}\nthe state is kept as it was; `dcos-upgrade status` shows it"),
+        )
+    })?;
     let view = engine.view();
     let _ = store.write_snapshot(&record.id, &view);
     cluster.ssh.close().await;
     let (state, code, message) = match &outcome {
         Outcome::Done => ("done", exit::OK, format!("run {} done: every node at {}", record.id, record.plan.to)),
+        Outcome::AtGate { gate } if gate.starts_with("release-notes") => (
+            "paused",
+            exit::GATE,
+            format!(
+                "stopped at gate {gate}: the release notes of DC/OS {to} must be acknowledged. Read them (playbooks/release-notes/), then continue with: dcos-upgrade resume --run {} --yes --ack-release-notes {to}",
+                record.id,
+                to = record.plan.to
+            ),
+        ),
         Outcome::AtGate { gate } => (
             "paused",
             exit::GATE,
@@ -448,28 +564,75 @@ fn summary(record: &RunRecord, view: &RunView, _dir: &Path) -> String {
     for (p, st) in record.plan.steps() {
         let v = view.step(&st.id);
         let state = v.map(|v| v.state).unwrap_or(StepState::Pending);
-        let state = serde_json::to_value(state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-        s.push_str(&format!("  {:<10} {:<40} {}\n", p.id.as_str(), st.id, state));
-        if let Some(a) = v.and_then(|v| v.output.get("archive")).and_then(|a| a.as_str()) {
+        let state = serde_json::to_value(state)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "  {:<10} {:<40} {}\n",
+            p.id.as_str(),
+            st.id,
+            state
+        ));
+        if let Some(a) = v
+            .and_then(|v| v.output.get("archive"))
+            .and_then(|a| a.as_str())
+        {
             s.push_str(&format!("             ZooKeeper backup: {a}\n"));
         }
+    }
+    let undone: Vec<&str> = view
+        .steps
+        .iter()
+        .filter(|v| v.state == StepState::Undone)
+        .map(|v| v.id.as_str())
+        .collect();
+    if !undone.is_empty() {
+        s.push_str(&format!(
+            "Undone ({}): {}\n",
+            undone.len(),
+            undone.join(", ")
+        ));
+    }
+    s.push_str("Nodes and apps:\n");
+    for t in crate::engine::rollback::target_states(&record.plan, view) {
+        s.push_str(&format!("  {:<24} {}\n", t.target, t.state));
     }
     s
 }
 
 fn open_for_reading(dir: &Path) -> Result<Option<Store>, CliError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(CliError::new(
+            exit::FAILED,
+            format!(
+                "state directory {}: exists and is not a directory",
+                dir.display()
+            ),
+        ));
+    }
     if !dir.join("state.sled").exists() {
-        return Err(CliError::new(exit::BAD_INPUT, format!("no state in {}: no run has been started here", dir.display())));
+        return Err(CliError::new(
+            exit::BAD_INPUT,
+            format!(
+                "no state in {}: no run has been started here",
+                dir.display()
+            ),
+        ));
     }
     match Store::open(dir) {
         Ok(s) => Ok(Some(s)),
-        Err(StoreError::Open { reason, .. }) if reason.contains("WouldBlock") || reason.contains("lock") => Ok(None),
+        Err(StoreError::Open { reason, .. })
+            if reason.contains("WouldBlock") || reason.contains("lock") =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(store_error(e)),
     }
 }
 
 fn status_cmd(a: RunSelect, json: bool, dir: &Path) -> CliResult<i32> {
-    let (id, view) = match open_for_reading(dir)? {
+    let (id, view, targets) = match open_for_reading(dir)? {
         Some(store) => {
             let id = match &a.run {
                 Some(r) => r.clone(),
@@ -477,16 +640,28 @@ fn status_cmd(a: RunSelect, json: bool, dir: &Path) -> CliResult<i32> {
             };
             let record = store.run(&id).map_err(store_error)?;
             let journal = store.journal(&id).map_err(store_error)?;
-            let view = RunView::replay(&record.plan, &journal).map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
-            (id, view)
+            let view = RunView::replay(&record.plan, &journal)
+                .map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
+            let targets = crate::engine::rollback::target_states(&record.plan, &view);
+            (id, view, targets)
         }
         None => {
             // A run holds the database: read its snapshot.
             let lock_text = std::fs::read_to_string(dir.join("lock")).unwrap_or_default();
             let holder: Option<LockInfo> = serde_json::from_str(&lock_text).ok();
-            let id = a.run.clone().or(holder.map(|h| h.run)).ok_or_else(|| CliError::new(exit::LOCKED, "a run holds the state database; pass --run ID"))?;
-            let view = read_snapshot(dir, &id).ok_or_else(|| CliError::new(exit::LOCKED, format!("run {id} is in progress and has no status snapshot yet")))?;
-            (id, view)
+            let id = a.run.clone().or(holder.map(|h| h.run)).ok_or_else(|| {
+                CliError::new(
+                    exit::LOCKED,
+                    "a run holds the state database; pass --run ID",
+                )
+            })?;
+            let view = read_snapshot(dir, &id).ok_or_else(|| {
+                CliError::new(
+                    exit::LOCKED,
+                    format!("run {id} is in progress and has no status snapshot yet"),
+                )
+            })?;
+            (id, view, Vec::new())
         }
     };
     if json {
@@ -495,7 +670,9 @@ fn status_cmd(a: RunSelect, json: bool, dir: &Path) -> CliResult<i32> {
             "state": view.state.as_str(),
             "phase": view.phase,
             "pause_reason": view.pause_reason,
+            "rollback": view.rollback,
             "steps": view.steps,
+            "targets": targets,
         });
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
@@ -504,19 +681,33 @@ fn status_cmd(a: RunSelect, json: bool, dir: &Path) -> CliResult<i32> {
             println!("  paused: {r}");
         }
         for s in &view.steps {
-            let state = serde_json::to_value(s.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+            let state = serde_json::to_value(s.state)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
             print!("  {:<12} {}", state, s.id);
             if let Some(m) = &s.message {
                 print!("  ({m})");
             }
             println!();
         }
+        if !targets.is_empty() {
+            println!("nodes and apps:");
+            for t in &targets {
+                println!("  {:<24} {}", t.target, t.state);
+            }
+        }
     }
     Ok(exit::OK)
 }
 
 fn log_cmd(a: RunSelect, json: bool, dir: &Path) -> CliResult<i32> {
-    let store = open_for_reading(dir)?.ok_or_else(|| CliError::new(exit::LOCKED, "a run holds the state database; `log` is available when it stops (`status` works now)"))?;
+    let store = open_for_reading(dir)?.ok_or_else(|| {
+        CliError::new(
+            exit::LOCKED,
+            "a run holds the state database; `log` is available when it stops (`status` works now)",
+        )
+    })?;
     let id = match &a.run {
         Some(r) => r.clone(),
         None => store.latest_run().map_err(store_error)?,
@@ -526,11 +717,25 @@ fn log_cmd(a: RunSelect, json: bool, dir: &Path) -> CliResult<i32> {
         if json {
             println!("{}", serde_json::to_string(&e).unwrap_or_default());
         } else {
-            let status = e.exit_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
-            println!("{} {:<7} {:<16} {:<36} exit={} {}ms  {}", e.at, e.phase, e.node, e.step, status, e.duration_ms, e.description);
+            let status = e
+                .exit_status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "-".into());
+            println!(
+                "{} {:<7} {:<16} {:<36} exit={} {}ms  {}",
+                e.at, e.phase, e.node, e.step, status, e.duration_ms, e.description
+            );
             println!("    $ {}", e.command);
             if !e.output_tail.is_empty() {
-                for l in e.output_tail.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev() {
+                for l in e
+                    .output_tail
+                    .lines()
+                    .rev()
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                {
                     println!("    | {l}");
                 }
             }

@@ -47,7 +47,11 @@ impl Prompter for TerminalPrompter {
 
     fn failure(&self, step: &str, error: &str) -> FailureChoice {
         self.suspend(|| {
-            let items = ["retry", "roll back what this run did", "stop (resume later)"];
+            let items = [
+                "retry",
+                "roll back what this run did",
+                "stop (resume later)",
+            ];
             let r = Select::new()
                 .with_prompt(format!("[{}] step {step} failed: {error}", self.cluster))
                 .items(items)

@@ -100,7 +100,9 @@ impl EventSink for HumanSink {
                 }
             }
             Event::PhaseStarted { phase } => self.line(&format!("==> {phase}")),
-            Event::StepStarted { step, description, .. } => {
+            Event::StepStarted {
+                step, description, ..
+            } => {
                 if self.tty {
                     let pb = self.multi.add(ProgressBar::new_spinner());
                     pb.enable_steady_tick(Duration::from_millis(120));

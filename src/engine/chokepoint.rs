@@ -74,7 +74,11 @@ impl<'a> Changer<'a> {
         };
         self.store.append_audit(self.run, &entry)?;
         checkpoint::hit(&format!("before-remote:{step}:{description}"));
-        let res = self.cluster.ssh.run(&Cluster::target(node), script, timeout).await;
+        let res = self
+            .cluster
+            .ssh
+            .run(&Cluster::target(node), script, timeout)
+            .await;
         checkpoint::hit(&format!("after-remote:{step}:{description}"));
         entry.at = now();
         entry.phase = "outcome".into();

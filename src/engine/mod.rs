@@ -3,12 +3,13 @@
 //! reverse. Emits events; never prints.
 
 pub mod chokepoint;
-mod rollback;
+pub mod cluster_lock;
+pub mod rollback;
 
 use crate::checkpoint;
 use crate::cluster::Cluster;
 use crate::events::{stamp, Event, EventSink};
-use crate::machine::{Record, RunState, RunView, StepState};
+use crate::machine::{Record, RunView, StepState};
 use crate::phases::{self, node_upgrade::Direction, StepCtx};
 use crate::plan::{Action, Phase, PhaseId, Step, StepKind};
 use crate::probe::mesos;
@@ -220,7 +221,7 @@ impl<'a> Engine<'a> {
     /// Runs (or resumes) the run to its end or to the next stop.
     pub async fn execute(&self, resumed: bool) -> Result<Outcome, EngineError> {
         let view = self.view();
-        if view.state == RunState::RollingBack {
+        if view.rollback {
             return self.rollback(None).await;
         }
         if resumed {
@@ -279,6 +280,12 @@ impl<'a> Engine<'a> {
             if pending.is_empty() {
                 continue;
             }
+            if phase.id.changes_cluster() || phase.id == PhaseId::Validate {
+                match self.release_notes_gate().await? {
+                    Flow::Continue => {}
+                    stop => return Ok(stop),
+                }
+            }
             if phase.id.changes_cluster() && pending.iter().any(|s| s.action != Action::Skip) {
                 match self.gate(phase).await? {
                     Flow::Continue => {}
@@ -316,8 +323,16 @@ impl<'a> Engine<'a> {
         if self.view().approved_gates.contains(&gate) {
             return Ok(Flow::Continue);
         }
-        let n = phase.steps.iter().filter(|s| s.action != Action::Skip).count();
-        let message = format!("about to start the {} phase ({n} step(s) that change the cluster)", phase.id);
+        checkpoint::hit(&format!("in-gate:{gate}"));
+        let n = phase
+            .steps
+            .iter()
+            .filter(|s| s.action != Action::Skip)
+            .count();
+        let message = format!(
+            "about to start the {} phase ({n} step(s) that change the cluster)",
+            phase.id
+        );
         if self.options.yes {
             self.record(Record::GateApproved {
                 gate: gate.clone(),
@@ -382,6 +397,93 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// The release-notes gate, before anything changes: the target's notes must be acknowledged
+    /// at a prompt or by `--ack-release-notes VERSION` (`--yes` is not enough); a different
+    /// version is refused.
+    async fn release_notes_gate(&self) -> Result<Flow, EngineError> {
+        use crate::release_notes::{self as rn, Ack};
+        let to = self.record.plan.to.clone();
+        let gate = rn::gate_name(&to);
+        if self.view().approved_gates.contains(&gate) {
+            return Ok(Flow::Continue);
+        }
+        let notes = match rn::load(&self.cluster.inventory, &to) {
+            Ok(n) => n,
+            Err(e) => {
+                return Ok(Flow::Halt(Outcome::Failed {
+                    step: gate,
+                    error: e,
+                }));
+            }
+        };
+        let shown = match &notes {
+            Some(n) => n.render(),
+            None => format!("no release notes for DC/OS {to} are shipped or named in the inventory ([release_notes] file); read them in the DC/OS documentation"),
+        };
+        match rn::check_ack(self.options.ack_release_notes.as_deref(), &to) {
+            Ack::Accepted => {
+                self.record(Record::GateApproved {
+                    gate: gate.clone(),
+                    by: "--ack-release-notes".into(),
+                })?;
+                self.emit(Event::Gate {
+                    gate,
+                    decision: "approved".into(),
+                    message: format!("release notes for DC/OS {to} acknowledged"),
+                });
+                return Ok(Flow::Continue);
+            }
+            Ack::Mismatch { given } => {
+                let error = format!("--ack-release-notes {given} does not match the target version {to}: read the release notes of {to} and acknowledge those");
+                self.record(Record::RunPaused {
+                    reason: error.clone(),
+                })?;
+                self.emit(Event::Gate {
+                    gate: gate.clone(),
+                    decision: "refused".into(),
+                    message: error.clone(),
+                });
+                return Ok(Flow::Halt(Outcome::Failed { step: gate, error }));
+            }
+            Ack::Missing => {}
+        }
+        self.emit(Event::Warning { message: shown });
+        let message = format!("acknowledge the release notes of DC/OS {to} (non-interactively: --ack-release-notes {to})");
+        let Some(p) = self.prompter.clone() else {
+            self.record(Record::RunPaused {
+                reason: format!("waiting for the release notes of {to} to be acknowledged (--ack-release-notes {to})"),
+            })?;
+            self.emit(Event::Gate {
+                gate: gate.clone(),
+                decision: "waiting".into(),
+                message,
+            });
+            return Ok(Flow::Halt(Outcome::AtGate { gate }));
+        };
+        let question = format!(
+            "Have you read the release notes of DC/OS {to} above, and do they allow this upgrade?"
+        );
+        let yes = tokio::task::block_in_place(move || p.confirm(&question));
+        self.emit(Event::Gate {
+            gate: gate.clone(),
+            decision: if yes { "approved" } else { "stopped" }.into(),
+            message,
+        });
+        if yes {
+            self.record(Record::GateApproved {
+                gate,
+                by: "operator".into(),
+            })?;
+            Ok(Flow::Continue)
+        } else {
+            let reason = format!("the release notes of {to} were not acknowledged");
+            self.record(Record::RunPaused {
+                reason: reason.clone(),
+            })?;
+            Ok(Flow::Halt(Outcome::Stopped { reason }))
+        }
+    }
+
     /// Masters one at a time; before each, the leader is re-resolved and kept for last.
     async fn masters(&self, phase: &Phase) -> Result<Flow, EngineError> {
         loop {
@@ -393,17 +495,17 @@ impl<'a> Engine<'a> {
             if pending.is_empty() {
                 return Ok(Flow::Continue);
             }
-            let next = if let Some(s) = pending
-                .iter()
-                .find(|s| self.state_of(&s.id).0 == StepState::Running || s.kind == StepKind::NodeSkip)
-            {
+            let next = if let Some(s) = pending.iter().find(|s| {
+                self.state_of(&s.id).0 == StepState::Running || s.kind == StepKind::NodeSkip
+            }) {
                 s
             } else {
                 let c = self.cluster;
-                let leader = mesos::find_leader(&c.http, &c.master_addrs(), c.playbook.ports.mesos_master)
-                    .await
-                    .ok()
-                    .flatten();
+                let leader =
+                    mesos::find_leader(&c.http, &c.master_addrs(), c.playbook.ports.mesos_master)
+                        .await
+                        .ok()
+                        .flatten();
                 if let Some(l) = &leader {
                     self.emit(Event::Warning {
                         message: format!("Mesos leader is {l}; it is upgraded last"),
@@ -493,7 +595,9 @@ impl<'a> Engine<'a> {
             return Ok(Flow::Continue);
         }
         if state != StepState::Running {
-            self.record(Record::StepStarted { step: step.id.clone() })?;
+            self.record(Record::StepStarted {
+                step: step.id.clone(),
+            })?;
         }
         let (_, attempt, _) = self.state_of(&step.id);
         self.emit(Event::StepStarted {
@@ -504,11 +608,20 @@ impl<'a> Engine<'a> {
         let started = Instant::now();
         let ctx = self.ctx(step, attempt.max(1));
         let res = match step.kind {
-            StepKind::Precheck => phases::checks::precheck(&ctx).await,
+            StepKind::Precheck => match phases::checks::precheck(&ctx).await {
+                Ok(out) => Ok(phases::guards::with_baseline(&ctx, out).await),
+                Err(e) => Err(e),
+            },
             StepKind::ZkBackup => phases::backup::zookeeper(&ctx).await,
             StepKind::ValidateVersions => phases::validate::versions(&ctx).await,
             StepKind::ValidateScript => phases::validate::upgrade_script(&ctx).await,
-            StepKind::NodeUpgrade => phases::node_upgrade::run(&ctx, Direction::Upgrade).await,
+            StepKind::NodeUpgrade => {
+                match phases::node_upgrade::run(&ctx, Direction::Upgrade).await {
+                    // Rollout guards after every master and agent step (phases::guards).
+                    Ok(out) => phases::guards::after_node_step(&ctx, &self.view(), out).await,
+                    Err(e) => Err(e),
+                }
+            }
             StepKind::AppUpgrade => phases::frameworks::upgrade(&ctx, None).await,
             StepKind::Postcheck => phases::checks::postcheck(&ctx).await,
             StepKind::NodeSkip => Ok(serde_json::Value::Null),

@@ -123,7 +123,11 @@ pub struct IllegalTransition {
 }
 
 /// The one table of legal step transitions.
-pub fn next_state(step: &str, cur: StepState, rec: &Record) -> Result<StepState, IllegalTransition> {
+pub fn next_state(
+    step: &str,
+    cur: StepState,
+    rec: &Record,
+) -> Result<StepState, IllegalTransition> {
     use StepState::*;
     let next = match (cur, rec) {
         (Pending | Failed | Running, Record::StepStarted { .. }) => Some(Running),

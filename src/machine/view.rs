@@ -1,7 +1,7 @@
 //! `RunView`: a run's state folded from its journal (what `status` shows, what `resume` uses).
 
 use super::journal::{next_state, IllegalTransition, Record, StepState};
-use crate::plan::{Plan, PhaseId};
+use crate::plan::{PhaseId, Plan};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 
@@ -31,7 +31,8 @@ impl RunState {
             RunState::Paused => "paused",
             RunState::Failed => "failed",
             RunState::Done => "done",
-            RunState::RollingBack => "rolling_back",
+            // DESIGN.md's states: an unfinished rollback is "running" (with `rollback` true).
+            RunState::RollingBack => "running",
             RunState::RolledBack => "rolled_back",
         }
     }
@@ -75,6 +76,9 @@ pub struct RunView {
     pub approved_gates: BTreeSet<String>,
     /// Why the run paused, if it did.
     pub pause_reason: Option<String>,
+    /// A rollback was started and has not finished (`resume` and `rollback` continue it).
+    #[serde(default)]
+    pub rollback: bool,
 }
 
 impl RunView {
@@ -100,6 +104,7 @@ impl RunView {
         let mut approved = BTreeSet::new();
         let mut pause_reason = None;
         let mut undo_in_flight: BTreeSet<String> = BTreeSet::new();
+        let mut rollback = false;
         for rec in records {
             if let Some(id) = rec.step() {
                 let Some(&i) = index.get(id) else {
@@ -134,6 +139,7 @@ impl RunView {
                             sv.undo_attempts += 1;
                         }
                         undo_in_flight.insert(id.to_string());
+                        state = RunState::RollingBack;
                     }
                     Record::UndoSucceeded { .. } => {
                         undo_in_flight.remove(id);
@@ -141,6 +147,7 @@ impl RunView {
                     Record::UndoFailed { error, .. } => {
                         undo_in_flight.remove(id);
                         sv.message = Some(error.clone());
+                        state = RunState::Failed;
                     }
                     _ => {}
                 }
@@ -163,8 +170,14 @@ impl RunView {
                     }
                 }
                 Record::RunFinished => state = RunState::Done,
-                Record::RollbackStarted => state = RunState::RollingBack,
-                Record::RolledBack => state = RunState::RolledBack,
+                Record::RollbackStarted => {
+                    state = RunState::RollingBack;
+                    rollback = true;
+                }
+                Record::RolledBack => {
+                    state = RunState::RolledBack;
+                    rollback = false;
+                }
                 _ => {}
             }
         }
@@ -180,6 +193,7 @@ impl RunView {
             steps,
             approved_gates: approved,
             pause_reason,
+            rollback,
         })
     }
 

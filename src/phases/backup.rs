@@ -33,18 +33,42 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         // The archive must not exist and its parent must (dcos-zk's rules).
         let mk = format!("mkdir -p {} && rm -f {}", quote(&dir), quote(&archive));
         change(ctx, node, "prepare the backup directory", &mk, timeout).await?;
-        let stop = shell::render(&b.stop_exhibitor, &[("root", root)]).map_err(|e| e.to_string())?;
-        change(ctx, node, "stop Exhibitor for the ZooKeeper backup", &stop, timeout).await?;
+        let stop =
+            shell::render(&b.stop_exhibitor, &[("root", root)]).map_err(|e| e.to_string())?;
+        change(
+            ctx,
+            node,
+            "stop Exhibitor for the ZooKeeper backup",
+            &stop,
+            timeout,
+        )
+        .await?;
         let backup = shell::render(&b.backup, &[("root", root), ("archive", &archive)])
             .map_err(|e| e.to_string())?;
         let res = change(ctx, node, "dcos-zk backup", &backup, timeout).await;
-        let start = shell::render(&b.start_exhibitor, &[("root", root)]).map_err(|e| e.to_string())?;
-        change(ctx, node, "start Exhibitor after the backup", &start, timeout).await?;
+        let start =
+            shell::render(&b.start_exhibitor, &[("root", root)]).map_err(|e| e.to_string())?;
+        change(
+            ctx,
+            node,
+            "start Exhibitor after the backup",
+            &start,
+            timeout,
+        )
+        .await?;
         res?;
     } else {
         // In flight when interrupted: Exhibitor may still be stopped.
-        let start = shell::render(&b.start_exhibitor, &[("root", root)]).map_err(|e| e.to_string())?;
-        change(ctx, node, "start Exhibitor after the backup", &start, timeout).await?;
+        let start =
+            shell::render(&b.start_exhibitor, &[("root", root)]).map_err(|e| e.to_string())?;
+        change(
+            ctx,
+            node,
+            "start Exhibitor after the backup",
+            &start,
+            timeout,
+        )
+        .await?;
     }
     wait::until(
         "ZooKeeper serving again after the backup",
@@ -66,7 +90,11 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         .await
         .map_err(|e| e.to_string())?;
     if !out.ok() {
-        return Err(format!("{}: cannot read the backup archive {archive}: {}", node.address, out.tail(300)));
+        return Err(format!(
+            "{}: cannot read the backup archive {archive}: {}",
+            node.address,
+            out.tail(300)
+        ));
     }
     let mut lines = out.stdout.lines();
     let remote_sum = lines.next().unwrap_or_default().trim().to_string();
@@ -100,7 +128,10 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     )?;
     let inv = std::fs::read(&c.inventory.path).unwrap_or_default();
     write_private(&local_dir.join("inventory.toml"), &inv)?;
-    ctx.progress(format!("ZooKeeper backup saved to {} (sha256 {local_sum})", local.display()));
+    ctx.progress(format!(
+        "ZooKeeper backup saved to {} (sha256 {local_sum})",
+        local.display()
+    ));
     Ok(serde_json::json!({
         "archive": local,
         "sha256": local_sum,
@@ -125,7 +156,12 @@ async fn change(
     if out.ok() {
         Ok(())
     } else {
-        Err(format!("{}: {what} failed (exit {:?}): {}", node.address, out.status, out.tail(400)))
+        Err(format!(
+            "{}: {what} failed (exit {:?}): {}",
+            node.address,
+            out.status,
+            out.tail(400)
+        ))
     }
 }
 

@@ -13,20 +13,36 @@ async fn marathon_base(ctx: &StepCtx<'_>) -> Result<String, String> {
         .map_err(|e| e.to_string())?
         .or_else(|| c.master_addrs().first().cloned())
         .ok_or("no master")?;
-    Ok(format!("http://{}", host_port(&leader, c.playbook.ports.marathon)))
+    Ok(format!(
+        "http://{}",
+        host_port(&leader, c.playbook.ports.marathon)
+    ))
 }
 
 /// Applies the app change and waits for its deployment.
-pub async fn upgrade(ctx: &StepCtx<'_>, previous: Option<serde_json::Value>) -> Result<serde_json::Value, String> {
+pub async fn upgrade(
+    ctx: &StepCtx<'_>,
+    previous: Option<serde_json::Value>,
+) -> Result<serde_json::Value, String> {
     let c = ctx.cluster;
-    let app = ctx.step.app.clone().ok_or("framework step without an app")?;
+    let app = ctx
+        .step
+        .app
+        .clone()
+        .ok_or("framework step without an app")?;
     let base = marathon_base(ctx).await?;
     let url = format!("{base}/v2/apps{app}");
     let current: serde_json::Value = c.http.get_json(&url).await.map_err(|e| e.to_string())?;
     let current = current.get("app").cloned().unwrap_or(current);
     let saved = previous.unwrap_or_else(|| current.clone());
-    let image = ctx.step.to.clone().ok_or("framework step without a target image")?;
-    let have = current.pointer("/container/docker/image").and_then(|v| v.as_str());
+    let image = ctx
+        .step
+        .to
+        .clone()
+        .ok_or("framework step without a target image")?;
+    let have = current
+        .pointer("/container/docker/image")
+        .and_then(|v| v.as_str());
     if have != Some(image.as_str()) {
         let body = serde_json::json!({"container": {"type": "DOCKER", "docker": {"image": image}}});
         put(ctx, &url, &body).await?;
@@ -37,12 +53,26 @@ pub async fn upgrade(ctx: &StepCtx<'_>, previous: Option<serde_json::Value>) -> 
 
 /// Puts a saved app definition back.
 pub async fn restore(ctx: &StepCtx<'_>, saved: &serde_json::Value) -> Result<(), String> {
-    let app = ctx.step.app.clone().ok_or("framework step without an app")?;
+    let app = ctx
+        .step
+        .app
+        .clone()
+        .ok_or("framework step without an app")?;
     let base = marathon_base(ctx).await?;
     let url = format!("{base}/v2/apps{app}");
     let mut body = saved.clone();
     if let Some(o) = body.as_object_mut() {
-        for k in ["version", "versionInfo", "tasksStaged", "tasksRunning", "tasksHealthy", "tasksUnhealthy", "deployments", "tasks", "lastTaskFailure"] {
+        for k in [
+            "version",
+            "versionInfo",
+            "tasksStaged",
+            "tasksRunning",
+            "tasksHealthy",
+            "tasksUnhealthy",
+            "deployments",
+            "tasks",
+            "lastTaskFailure",
+        ] {
             o.remove(k);
         }
     }
@@ -58,7 +88,11 @@ async fn put(ctx: &StepCtx<'_>, url: &str, body: &serde_json::Value) -> Result<(
         .await
         .map_err(|e| e.to_string())?;
     if !(200..300).contains(&a.status) {
-        return Err(format!("PUT {url}: HTTP {}: {}", a.status, a.body.chars().take(200).collect::<String>()));
+        return Err(format!(
+            "PUT {url}: HTTP {}: {}",
+            a.status,
+            a.body.chars().take(200).collect::<String>()
+        ));
     }
     ctx.progress(format!("Marathon accepted the change of {url}"));
     Ok(())
@@ -71,10 +105,11 @@ async fn wait_deployed(ctx: &StepCtx<'_>, base: &str, app: &str) -> Result<(), S
         Duration::from_secs(c.timeouts.deployment_secs),
         c.poll(),
         || async {
-            let deps: Vec<serde_json::Value> = match c.http.get_json(&format!("{base}/v2/deployments")).await {
-                Ok(d) => d,
-                Err(e) => return Poll::NotYet(e.to_string()),
-            };
+            let deps: Vec<serde_json::Value> =
+                match c.http.get_json(&format!("{base}/v2/deployments")).await {
+                    Ok(d) => d,
+                    Err(e) => return Poll::NotYet(e.to_string()),
+                };
             let busy = deps.iter().any(|d| {
                 d.get("affectedApps")
                     .and_then(|a| a.as_array())
@@ -83,7 +118,8 @@ async fn wait_deployed(ctx: &StepCtx<'_>, base: &str, app: &str) -> Result<(), S
             if busy {
                 return Poll::NotYet(format!("deployment of {app} in progress"));
             }
-            let v: serde_json::Value = match c.http.get_json(&format!("{base}/v2/apps{app}")).await {
+            let v: serde_json::Value = match c.http.get_json(&format!("{base}/v2/apps{app}")).await
+            {
                 Ok(v) => v,
                 Err(e) => return Poll::NotYet(e.to_string()),
             };

@@ -22,9 +22,15 @@ pub async fn masters_healthy(c: &Cluster) -> Poll<String> {
     for m in &masters {
         match mesos::metrics(&c.http, m, ports.mesos_master).await {
             Ok(metrics) => match metrics.get("registrar/log/recovered") {
-                Some(v) if v == 1.0 => {}
-                Some(v) => return Poll::NotYet(format!("registrar/log/recovered = {v} on master {m}")),
-                None => return Poll::NotYet(format!("master {m} reports no registrar/log/recovered metric")),
+                Some(1.0) => {}
+                Some(v) => {
+                    return Poll::NotYet(format!("registrar/log/recovered = {v} on master {m}"))
+                }
+                None => {
+                    return Poll::NotYet(format!(
+                        "master {m} reports no registrar/log/recovered metric"
+                    ))
+                }
             },
             Err(e) => return Poll::NotYet(format!("master {m}: {e}")),
         }
@@ -60,9 +66,12 @@ pub async fn masters_healthy(c: &Cluster) -> Poll<String> {
 pub async fn agent_registered(c: &Cluster, node: &NodeSpec) -> Poll<()> {
     match mesos::metrics(&c.http, &node.address, c.playbook.ports.mesos_agent).await {
         Ok(m) => match m.get("slave/registered") {
-            Some(v) if v == 1.0 => Poll::Ready(()),
+            Some(1.0) => Poll::Ready(()),
             Some(v) => Poll::NotYet(format!("slave/registered = {v} on agent {}", node.address)),
-            None => Poll::NotYet(format!("agent {} reports no slave/registered metric", node.address)),
+            None => Poll::NotYet(format!(
+                "agent {} reports no slave/registered metric",
+                node.address
+            )),
         },
         Err(e) => Poll::NotYet(format!("agent {}: {e}", node.address)),
     }
@@ -72,7 +81,10 @@ pub async fn agent_registered(c: &Cluster, node: &NodeSpec) -> Poll<()> {
 pub async fn node_at_version(c: &Cluster, node: &NodeSpec, to: &str) -> Poll<()> {
     match c.identity(node).await {
         Ok(id) if same_version(&id.version, to) => Poll::Ready(()),
-        Ok(id) => Poll::NotYet(format!("{} reports version {}, expected {to}", node.address, id.version)),
+        Ok(id) => Poll::NotYet(format!(
+            "{} reports version {}, expected {to}",
+            node.address, id.version
+        )),
         Err(e) => Poll::NotYet(e),
     }
 }

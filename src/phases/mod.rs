@@ -4,6 +4,7 @@ pub mod backup;
 pub mod checks;
 pub mod frameworks;
 pub mod gates;
+pub mod guards;
 pub mod node_upgrade;
 pub mod validate;
 
@@ -53,9 +54,12 @@ impl StepCtx<'_> {
             .node
             .as_deref()
             .ok_or_else(|| format!("step {} names no node", self.step.id))?;
-        self.cluster
-            .node(addr)
-            .ok_or_else(|| format!("node {addr} of step {} is not in the inventory", self.step.id))
+        self.cluster.node(addr).ok_or_else(|| {
+            format!(
+                "node {addr} of step {} is not in the inventory",
+                self.step.id
+            )
+        })
     }
 
     /// A directory name derived from the step id.
@@ -63,7 +67,13 @@ impl StepCtx<'_> {
         self.step
             .id
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect()
     }
 }

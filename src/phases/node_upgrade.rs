@@ -102,7 +102,13 @@ async fn status(ctx: &StepCtx<'_>, node: &NodeSpec, dir: &str) -> Result<Detache
     Ok(parse_status(&out.stdout))
 }
 
-fn launch_script(c: &Cluster, node: &NodeSpec, dir: &str, url: &str, target: &str) -> Result<String, String> {
+fn launch_script(
+    c: &Cluster,
+    node: &NodeSpec,
+    dir: &str,
+    url: &str,
+    target: &str,
+) -> Result<String, String> {
     let nu = &c.playbook.node_upgrade;
     let root = node.root.as_str();
     let mut parts: Vec<String> = Vec::new();
@@ -113,7 +119,10 @@ fn launch_script(c: &Cluster, node: &NodeSpec, dir: &str, url: &str, target: &st
     }
     parts.push(shell::render(&nu.fetch, &[("script_url", url)]).map_err(|e| e.to_string())?);
     let mut run = shell::render(&nu.run, &[]).map_err(|e| e.to_string())?;
-    let verbose = match (DcosVersion::parse(target), DcosVersion::parse(&nu.verbose_since)) {
+    let verbose = match (
+        DcosVersion::parse(target),
+        DcosVersion::parse(&nu.verbose_since),
+    ) {
         (Ok(t), Ok(since)) => t.minor() >= since.minor(),
         _ => false,
     };
@@ -122,10 +131,7 @@ fn launch_script(c: &Cluster, node: &NodeSpec, dir: &str, url: &str, target: &st
         run.push_str(&quote(&nu.verbose_flag));
     }
     parts.push(run);
-    let inner = format!(
-        "{}; echo $? > rc.tmp; mv rc.tmp rc",
-        parts.join(" && ")
-    );
+    let inner = format!("{}; echo $? > rc.tmp; mv rc.tmp rc", parts.join(" && "));
     let parent = dir.rsplit_once('/').map(|(p, _)| p).unwrap_or(dir);
     Ok(format!(
         "set -e; mkdir -p {parent}; if ! mkdir {d} 2>/dev/null; then echo dcos-upgrade:already-started; exit 0; fi; \
@@ -155,8 +161,14 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
     if state == Detached::NotStarted {
         let id = c.identity(node).await?;
         if same_version(&id.version, &target) {
-            ctx.progress(format!("{} already reports {target}; the script is not started", node.address));
-            state = Detached::Exited { rc: 0, tail: String::new() };
+            ctx.progress(format!(
+                "{} already reports {target}; the script is not started",
+                node.address
+            ));
+            state = Detached::Exited {
+                rc: 0,
+                tail: String::new(),
+            };
         } else {
             if node.role == Role::Master {
                 quorum_gate(ctx, node).await?;
@@ -180,7 +192,10 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
                     out.tail(500)
                 ));
             }
-            ctx.progress(format!("{}: dcos_node_upgrade.sh started ({} -> {target})", node.address, id.version));
+            ctx.progress(format!(
+                "{}: dcos_node_upgrade.sh started ({} -> {target})",
+                node.address, id.version
+            ));
             state = Detached::Starting;
         }
         installed = Some(id.version);
@@ -208,8 +223,12 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
                 };
                 match s {
                     Detached::Exited { .. } | Detached::Died { .. } => Poll::Ready(s),
-                    Detached::Starting if polls > 30 => Poll::Ready(Detached::Died { tail: "the script never wrote its pid".into() }),
-                    Detached::NotStarted => Poll::Abort(format!("the attempt directory {dir} vanished")),
+                    Detached::Starting if polls > 30 => Poll::Ready(Detached::Died {
+                        tail: "the script never wrote its pid".into(),
+                    }),
+                    Detached::NotStarted => {
+                        Poll::Abort(format!("the attempt directory {dir} vanished"))
+                    }
                     _ => Poll::NotYet("still running".into()),
                 }
             }
@@ -228,10 +247,10 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
         }
         Detached::Died { tail } => {
             return Err(format!(
-                "{}: dcos_node_upgrade.sh ended without an exit status (was the node restarted?): {}",
-                node.address,
-                last_lines(&tail, 6)
-            ))
+            "{}: dcos_node_upgrade.sh ended without an exit status (was the node restarted?): {}",
+            node.address,
+            last_lines(&tail, 6)
+        ))
         }
         _ => unreachable!("wait returns only ended states"),
     }
@@ -254,6 +273,7 @@ fn last_lines(s: &str, n: usize) -> String {
 /// Before a master goes down: the ensemble and the masters are healthy (quorum can survive).
 async fn quorum_gate(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<(), String> {
     let c = ctx.cluster;
+    crate::checkpoint::hit(&format!("in-gate:quorum:{}", ctx.step.id));
     wait::until(
         &format!("quorum gate before taking master {} down", node.address),
         Duration::from_secs(c.timeouts.master_gate_secs),
@@ -268,6 +288,7 @@ async fn quorum_gate(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<(), String> {
 /// After the script: the node reports the target version and its role's health checks pass.
 pub async fn post_gates(ctx: &StepCtx<'_>, node: &NodeSpec, target: &str) -> Result<(), String> {
     let c = ctx.cluster;
+    crate::checkpoint::hit(&format!("in-gate:health:{}:{target}", ctx.step.id));
     let (secs, what) = if node.role == Role::Master {
         (c.timeouts.master_gate_secs, "master")
     } else {
@@ -275,7 +296,10 @@ pub async fn post_gates(ctx: &StepCtx<'_>, node: &NodeSpec, target: &str) -> Res
     };
     let deadline = Duration::from_secs(secs);
     wait::until(
-        &format!("gate after upgrading {what} {}: version {target}", node.address),
+        &format!(
+            "gate after upgrading {what} {}: version {target}",
+            node.address
+        ),
         deadline,
         c.poll(),
         || gates::node_at_version(c, node, target),
@@ -321,10 +345,19 @@ mod tests {
         assert_eq!(parse_status("running\n--tail--\nx"), Detached::Running);
         assert_eq!(
             parse_status("rc=1\n--tail--\nERROR: boom\n"),
-            Detached::Exited { rc: 1, tail: "ERROR: boom".into() }
+            Detached::Exited {
+                rc: 1,
+                tail: "ERROR: boom".into()
+            }
         );
-        assert!(matches!(parse_status("died\n--tail--\n"), Detached::Died { .. }));
-        assert!(matches!(parse_status("rc=\n--tail--\n"), Detached::Died { .. }));
+        assert!(matches!(
+            parse_status("died\n--tail--\n"),
+            Detached::Died { .. }
+        ));
+        assert!(matches!(
+            parse_status("rc=\n--tail--\n"),
+            Detached::Died { .. }
+        ));
     }
 
     #[test]
@@ -346,6 +379,12 @@ mod tests {
         assert!(matches!(run(&d), Detached::Died { .. }));
         std::fs::write(d.join("rc"), "0\n").unwrap();
         std::fs::write(d.join("out.log"), "done\n").unwrap();
-        assert_eq!(run(&d), Detached::Exited { rc: 0, tail: "done".into() });
+        assert_eq!(
+            run(&d),
+            Detached::Exited {
+                rc: 0,
+                tail: "done".into()
+            }
+        );
     }
 }

@@ -42,15 +42,26 @@ pub async fn versions(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
 /// Fetches the node upgrade script and checks the versions it was generated for.
 pub async fn upgrade_script(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     let url = &ctx.cluster.inventory.bootstrap.upgrade_script_url;
-    let a = ctx.cluster.http.get(url).await.map_err(|e| format!("upgrade script: {e}"))?;
+    let a = ctx
+        .cluster
+        .http
+        .get(url)
+        .await
+        .map_err(|e| format!("upgrade script: {e}"))?;
     if a.status != 200 {
-        return Err(format!("upgrade script {url}: HTTP {} (is the bootstrap node serving genconf/serve?)", a.status));
+        return Err(format!(
+            "upgrade script {url}: HTTP {} (is the bootstrap node serving genconf/serve?)",
+            a.status
+        ));
     }
     let (from, to) = script_versions(&a.body).ok_or_else(|| {
         format!("{url} does not look like a dcos_node_upgrade.sh (no \"Expecting to upgrade DC/OS from X to Y\" guard)")
     })?;
     if !same_version(&to, ctx.to) {
-        return Err(format!("the script at {url} upgrades to {to}, not to the requested {}", ctx.to));
+        return Err(format!(
+            "the script at {url} upgrades to {to}, not to the requested {}",
+            ctx.to
+        ));
     }
     if let Some(f) = ctx.from {
         if !same_version(&from, f) {
@@ -82,7 +93,10 @@ mod tests {
     #[test]
     fn the_version_guard_line_names_both_versions() {
         let body = "echo \"ERROR: Expecting to upgrade DC/OS from 2.1.3 to 2.2.1. Version found on node: $v\"";
-        assert_eq!(script_versions(body), Some(("2.1.3".into(), "2.2.1".into())));
+        assert_eq!(
+            script_versions(body),
+            Some(("2.1.3".into(), "2.2.1".into()))
+        );
         assert_eq!(script_versions("#!/bin/bash\necho hi"), None);
     }
 }

@@ -285,7 +285,7 @@ fn most_common_from(facts: &ClusterFacts, to: &str) -> Option<String> {
             }
         }
     }
-    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     counts.into_iter().next().map(|(v, _)| v)
 }
 

@@ -20,6 +20,40 @@ struct RawInventory {
     timeouts: TimeoutOverrides,
     #[serde(default)]
     frameworks: Vec<FrameworkUpgrade>,
+    #[serde(default)]
+    lock: LockSettings,
+    #[serde(default)]
+    http: RawHttp,
+    #[serde(default)]
+    release_notes: Option<RawReleaseNotes>,
+}
+
+/// `[release_notes]`: release notes to show instead of the shipped ones.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReleaseNotes {
+    file: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    ca_file: Option<String>,
+}
+
+/// The cluster-side lock (`[lock]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockSettings {
+    /// Seconds without a heartbeat after which another run's lock is stale (default 600).
+    pub stale_secs: Option<u64>,
+}
+
+/// HTTP settings (`[http]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpSettings {
+    /// A CA bundle (PEM) to verify the cluster's TLS with, e.g. the DC/OS CA.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,6 +193,15 @@ pub struct Inventory {
     pub timeouts: TimeoutOverrides,
     /// Framework upgrades for the frameworks phase.
     pub frameworks: Vec<FrameworkUpgrade>,
+    /// `[release_notes] file`: the release notes to show (relative to the inventory's directory).
+    #[serde(default)]
+    pub release_notes_file: Option<PathBuf>,
+    /// `[lock]`: the cluster-side lock.
+    #[serde(default)]
+    pub lock: LockSettings,
+    /// `[http]`: TLS settings for the cluster's HTTP endpoints.
+    #[serde(default)]
+    pub http: HttpSettings,
     /// The file it was read from.
     pub path: PathBuf,
 }
@@ -173,11 +216,7 @@ impl Inventory {
     /// Parses and validates inventory text.
     pub fn parse(src: &SourceFile) -> Result<Inventory, ConfigError> {
         let raw: RawInventory = src.parse()?;
-        let base = src
-            .path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
+        let base = src.path.parent().map(Path::to_path_buf).unwrap_or_default();
         if raw.cluster.name.get_ref().trim().is_empty() {
             return Err(src.error_at(
                 Some(raw.cluster.name.span().start),
@@ -187,8 +226,16 @@ impl Inventory {
         let ssh = SshSettings {
             user: raw.ssh.user.clone().unwrap_or_else(current_user),
             port: raw.ssh.port.unwrap_or(22),
-            identity_file: raw.ssh.identity_file.as_deref().map(|p| expand_path(p, &base)),
-            known_hosts: raw.ssh.known_hosts.as_deref().map(|p| expand_path(p, &base)),
+            identity_file: raw
+                .ssh
+                .identity_file
+                .as_deref()
+                .map(|p| expand_path(p, &base)),
+            known_hosts: raw
+                .ssh
+                .known_hosts
+                .as_deref()
+                .map(|p| expand_path(p, &base)),
             jump_host: raw.ssh.jump_host.clone(),
             become_: raw.ssh.become_.unwrap_or_default(),
             connect_timeout_secs: raw.ssh.connect_timeout_secs.unwrap_or(10),
@@ -258,6 +305,17 @@ impl Inventory {
             agents,
             timeouts: raw.timeouts,
             frameworks: raw.frameworks,
+            release_notes_file: raw.release_notes.map(|r| {
+                let p = PathBuf::from(r.file);
+                match src.path.parent() {
+                    Some(dir) if p.is_relative() => dir.join(p),
+                    _ => p,
+                }
+            }),
+            lock: raw.lock,
+            http: HttpSettings {
+                ca_file: raw.http.ca_file.as_deref().map(|p| expand_path(p, &base)),
+            },
             path: src.path.clone(),
         })
     }
@@ -282,8 +340,7 @@ fn check_address(src: &SourceFile, addr: &Spanned<String>) -> Result<(), ConfigE
     let a = addr.get_ref().trim();
     let ok = !a.is_empty()
         && a.len() <= 253
-        && a
-            .chars()
+        && a.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'))
         && !a.starts_with('-');
     if ok {

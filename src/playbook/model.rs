@@ -26,6 +26,39 @@ pub struct Playbook {
     pub backup: Backup,
     /// Timeouts of every wait.
     pub timeouts: Timeouts,
+    /// Rollout guards watched while masters and agents are upgraded (optional section).
+    #[serde(default)]
+    pub guards: Guards,
+}
+
+/// Rollout guards: what makes a run stop while nodes are upgraded (`[guards]`, all optional).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Guards {
+    /// Whether the guards run at all.
+    pub enabled: bool,
+    /// How far (tasks per minute) the rate of TASK_FAILED, TASK_LOST or TASK_KILLED on the
+    /// leading master may rise above the baseline rate taken at precheck.
+    pub task_rate_above_baseline_per_min: f64,
+    /// How many new failed/lost/killed tasks must be seen before the rate is judged at all
+    /// (so that one task over a short window does not trip the guard).
+    pub min_new_tasks: u64,
+    /// Slack (seconds) when deciding that a master restarted between two probes.
+    pub master_restart_slack_secs: f64,
+    /// Whether an upgraded agent's Mesos attributes must equal those seen at precheck.
+    pub agent_attributes_unchanged: bool,
+}
+
+impl Default for Guards {
+    fn default() -> Self {
+        Guards {
+            enabled: true,
+            task_rate_above_baseline_per_min: 6.0,
+            min_new_tasks: 3,
+            master_restart_slack_secs: 1.0,
+            agent_attributes_unchanged: true,
+        }
+    }
 }
 
 /// The playbook's name and what it is for.
@@ -137,8 +170,11 @@ impl Timeouts {
 impl Playbook {
     /// The compiled-in DC/OS playbook.
     pub fn builtin() -> Playbook {
-        Playbook::parse(&SourceFile::from_text("<built-in playbooks/dcos.toml>", BUILTIN_DCOS))
-            .expect("the built-in playbook is valid (checked by a unit test)")
+        Playbook::parse(&SourceFile::from_text(
+            "<built-in playbooks/dcos.toml>",
+            BUILTIN_DCOS,
+        ))
+        .expect("the built-in playbook is valid (checked by a unit test)")
     }
 
     /// Reads a playbook file, or the built-in one when no path is given.
@@ -153,18 +189,36 @@ impl Playbook {
     pub fn parse(src: &SourceFile) -> Result<Playbook, ConfigError> {
         let pb: Playbook = src.parse()?;
         let checks: Vec<(&str, &str, &[&str])> = vec![
-            ("node_upgrade.fetch", &pb.node_upgrade.fetch, &["script_url"]),
+            (
+                "node_upgrade.fetch",
+                &pb.node_upgrade.fetch,
+                &["script_url"],
+            ),
             ("node_upgrade.run", &pb.node_upgrade.run, &[]),
-            ("backup.stop_exhibitor", &pb.backup.stop_exhibitor, &["root"]),
+            (
+                "backup.stop_exhibitor",
+                &pb.backup.stop_exhibitor,
+                &["root"],
+            ),
             ("backup.backup", &pb.backup.backup, &["root", "archive"]),
-            ("backup.start_exhibitor", &pb.backup.start_exhibitor, &["root"]),
+            (
+                "backup.start_exhibitor",
+                &pb.backup.start_exhibitor,
+                &["root"],
+            ),
         ];
         let agent_before: Vec<(String, &str, &[&str])> = pb
             .node_upgrade
             .agent_before
             .iter()
             .enumerate()
-            .map(|(i, t)| (format!("node_upgrade.agent_before[{i}]"), t.as_str(), &["root"][..]))
+            .map(|(i, t)| {
+                (
+                    format!("node_upgrade.agent_before[{i}]"),
+                    t.as_str(),
+                    &["root"][..],
+                )
+            })
             .collect();
         for (key, template, known) in checks
             .iter()
@@ -172,7 +226,11 @@ impl Playbook {
             .chain(agent_before)
         {
             if let Err(e) = shell::check(template, known) {
-                let offset = src.text.find(template);
+                // The value as written may differ from the parsed one (escapes): then the key.
+                let offset = src
+                    .text
+                    .find(template)
+                    .or_else(|| key_offset(&src.text, &key));
                 return Err(src.error_at(offset, format!("{key}: {e}")));
             }
         }
@@ -183,7 +241,9 @@ impl Playbook {
         ] {
             if !p.starts_with('/') {
                 return Err(src.error_at(
-                    src.text.find(p.as_str()),
+                    src.text
+                        .find(p.as_str())
+                        .or_else(|| key_offset(&src.text, key)),
                     format!("{key} = {p:?}: expected an absolute path"),
                 ));
             }
@@ -203,6 +263,22 @@ impl Playbook {
     }
 }
 
+/// The offset of the line that sets `key`'s last segment (`backup.backup` -> `backup = ...`).
+fn key_offset(text: &str, key: &str) -> Option<usize> {
+    let name = key.rsplit('.').next()?.split('[').next()?;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        if let Some(rest) = t.strip_prefix(name) {
+            if rest.trim_start().starts_with('=') {
+                return Some(offset + (line.len() - t.len()));
+            }
+        }
+        offset += line.len();
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,10 +286,16 @@ mod tests {
     #[test]
     fn the_builtin_playbook_is_valid_and_holds_the_documented_commands() {
         let pb = Playbook::builtin();
-        assert_eq!(pb.paths.version_file, "/opt/mesosphere/etc/dcos-version.json");
+        assert_eq!(
+            pb.paths.version_file,
+            "/opt/mesosphere/etc/dcos-version.json"
+        );
         assert_eq!(pb.ports.mesos_master, 5050);
         assert!(pb.backup.backup.contains("dcos-zk backup"));
-        assert!(!BUILTIN_DCOS.contains("dcos-sim"), "nothing testbed-specific in the playbook");
+        assert!(
+            !BUILTIN_DCOS.contains("dcos-sim"),
+            "nothing testbed-specific in the playbook"
+        );
     }
 
     #[test]

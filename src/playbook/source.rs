@@ -68,7 +68,11 @@ impl SourceFile {
             }),
             Err(e) => {
                 let offset = e.utf8_error().valid_up_to();
-                let line = e.as_bytes()[..offset].iter().filter(|b| **b == b'\n').count() + 1;
+                let line = e.as_bytes()[..offset]
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count()
+                    + 1;
                 Err(err(
                     Some(line),
                     "is not valid UTF-8 text (TOML files must be UTF-8)".into(),
@@ -148,7 +152,10 @@ mod tests {
         assert_eq!(e.line, Some(3));
         let shown = e.to_string();
         assert!(shown.starts_with("inv.toml:3:"), "{shown}");
-        assert!(shown.contains("u16") || shown.contains("integer"), "{shown}");
+        assert!(
+            shown.contains("u16") || shown.contains("integer"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -45,7 +45,9 @@ pub fn judge(servers: &[ServerStatus], expected: usize) -> Result<(), String> {
     }
     let leaders = servers.iter().filter(|s| s.is_leader).count();
     if leaders != 1 {
-        return Err(format!("Exhibitor reports {leaders} ZooKeeper leaders, expected exactly 1"));
+        return Err(format!(
+            "Exhibitor reports {leaders} ZooKeeper leaders, expected exactly 1"
+        ));
     }
     Ok(())
 }

@@ -51,7 +51,11 @@ pub async fn resolve_agents(cluster: &mut Cluster) -> Result<(), String> {
                 name: s.hostname.clone(),
                 ssh_port: cluster.inventory.ssh.port,
                 root: String::new(),
-                role: if s.is_public() { Role::PublicAgent } else { Role::Agent },
+                role: if s.is_public() {
+                    Role::PublicAgent
+                } else {
+                    Role::Agent
+                },
                 public_listed: false,
             })
             .collect(),
@@ -73,7 +77,10 @@ pub async fn gather(cluster: &Cluster, with_apps: bool) -> ClusterFacts {
             async move {
                 let (version, error) = match cluster.identity(n).await {
                     Ok(id) => {
-                        if !id.roles.is_empty() && !id.roles.contains(&n.role) && !(n.role.is_agent() && id.roles.iter().any(|r| r.is_agent())) {
+                        let consistent = id.roles.is_empty()
+                            || id.roles.contains(&n.role)
+                            || (n.role.is_agent() && id.roles.iter().any(|r| r.is_agent()));
+                        if !consistent {
                             (
                                 Some(id.version),
                                 Some(format!(
@@ -92,7 +99,8 @@ pub async fn gather(cluster: &Cluster, with_apps: bool) -> ClusterFacts {
                     name: n.name.clone(),
                     role: n.role,
                     version,
-                    is_leader: n.role == Role::Master && leader.as_deref() == Some(n.address.as_str()),
+                    is_leader: n.role == Role::Master
+                        && leader.as_deref() == Some(n.address.as_str()),
                     error,
                 }
             }
@@ -100,7 +108,8 @@ pub async fn gather(cluster: &Cluster, with_apps: bool) -> ClusterFacts {
         .buffered(PARALLEL_NODES)
         .collect()
         .await;
-    let (masters, agents): (Vec<_>, Vec<_>) = facts.into_iter().partition(|n| n.role == Role::Master);
+    let (masters, agents): (Vec<_>, Vec<_>) =
+        facts.into_iter().partition(|n| n.role == Role::Master);
     let apps = if with_apps {
         match &leader {
             Some(l) => marathon::apps(&cluster.http, l, cluster.playbook.ports.marathon)

@@ -58,7 +58,11 @@ pub async fn apps(http: &Http, master: &str, port: u16) -> Result<Vec<App>, Prob
 }
 
 /// Lists deployments in progress (their ids and affected apps).
-pub async fn deployments(http: &Http, master: &str, port: u16) -> Result<Vec<serde_json::Value>, ProbeError> {
+pub async fn deployments(
+    http: &Http,
+    master: &str,
+    port: u16,
+) -> Result<Vec<serde_json::Value>, ProbeError> {
     let url = format!("http://{}/v2/deployments", host_port(master, port));
     http.get_json(&url).await
 }
@@ -69,7 +73,8 @@ mod tests {
 
     #[test]
     fn the_documented_app_list_parses() {
-        let v: Apps = serde_json::from_str(include_str!("../../tests/data/marathon-v2-apps.json")).unwrap();
+        let v: Apps =
+            serde_json::from_str(include_str!("../../tests/data/marathon-v2-apps.json")).unwrap();
         assert_eq!(v.apps[0].id, "/myapp");
         assert_eq!(v.apps[0].instances, 3);
         assert_eq!(v.apps[0].deployments.len(), 1);

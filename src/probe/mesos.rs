@@ -1,6 +1,6 @@
 //! Mesos master and agent: leader, metrics, registered agents.
 
-use super::http::{parse_json, Http, ProbeError};
+use super::http::{parse_json, Answer, Http, ProbeError};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -22,7 +22,14 @@ impl Metrics {
 /// Reads `/metrics/snapshot` on a master or agent.
 pub async fn metrics(http: &Http, addr: &str, port: u16) -> Result<Metrics, ProbeError> {
     let url = format!("http://{}/metrics/snapshot", host_port(addr, port));
-    let raw: HashMap<String, serde_json::Value> = http.get_json(&url).await?;
+    let a = http.get(&url).await?;
+    parse_metrics(&url, &a)
+}
+
+/// Parses a `/metrics/snapshot` answer (numbers, quoted numbers or booleans; escaped slashes).
+pub fn parse_metrics(url: &str, a: &Answer) -> Result<Metrics, ProbeError> {
+    let url = url.to_string();
+    let raw: HashMap<String, serde_json::Value> = parse_json(&url, a)?;
     let mut out = HashMap::new();
     for (k, v) in raw {
         let n = match &v {
@@ -97,13 +104,21 @@ pub fn parse_location_host(loc: &str) -> Option<String> {
     let host = if let Some(h) = authority.strip_prefix('[') {
         h.split(']').next()?.to_string()
     } else {
-        authority.rsplit_once(':').map(|(h, _)| h).unwrap_or(authority).to_string()
+        authority
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or(authority)
+            .to_string()
     };
     (!host.is_empty()).then_some(host)
 }
 
 /// Finds the leader by asking masters in turn; Ok(None) when every reachable one says 503.
-pub async fn find_leader(http: &Http, masters: &[String], port: u16) -> Result<Option<String>, ProbeError> {
+pub async fn find_leader(
+    http: &Http,
+    masters: &[String],
+    port: u16,
+) -> Result<Option<String>, ProbeError> {
     let mut last_err = None;
     let mut any_answer = false;
     for m in masters {
@@ -165,7 +180,12 @@ struct SlavesAnswer {
 pub async fn slaves(http: &Http, leader: &str, port: u16) -> Result<Vec<Slave>, ProbeError> {
     let url = format!("http://{}/slaves", host_port(leader, port));
     let a = http.get(&url).await?;
-    let s: SlavesAnswer = parse_json(&url, &a)?;
+    parse_slaves(&url, &a)
+}
+
+/// Parses a `/slaves` answer.
+pub fn parse_slaves(url: &str, a: &Answer) -> Result<Vec<Slave>, ProbeError> {
+    let s: SlavesAnswer = parse_json(url, a)?;
     Ok(s.slaves)
 }
 
@@ -175,10 +195,19 @@ mod tests {
 
     #[test]
     fn redirect_locations_are_protocol_relative() {
-        assert_eq!(parse_location_host("//10.0.0.11:5050").as_deref(), Some("10.0.0.11"));
-        assert_eq!(parse_location_host("//10.0.0.11:5050/state").as_deref(), Some("10.0.0.11"));
+        assert_eq!(
+            parse_location_host("//10.0.0.11:5050").as_deref(),
+            Some("10.0.0.11")
+        );
+        assert_eq!(
+            parse_location_host("//10.0.0.11:5050/state").as_deref(),
+            Some("10.0.0.11")
+        );
         assert_eq!(parse_location_host("http://m1:5050").as_deref(), Some("m1"));
-        assert_eq!(parse_location_host("//[fd00::1]:5050").as_deref(), Some("fd00::1"));
+        assert_eq!(
+            parse_location_host("//[fd00::1]:5050").as_deref(),
+            Some("fd00::1")
+        );
         assert_eq!(parse_location_host("garbage"), None);
     }
 

@@ -6,5 +6,6 @@ pub mod http;
 pub mod marathon;
 pub mod mesos;
 pub mod wait;
+pub mod zk;
 
 pub use http::{Http, HttpOptions, ProbeError};

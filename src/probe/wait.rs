@@ -38,7 +38,12 @@ pub enum WaitError {
 }
 
 /// Polls `check` every `interval` until it is ready, aborts, or `timeout` passes.
-pub async fn until<T, F, Fut>(what: &str, timeout: Duration, interval: Duration, mut check: F) -> Result<T, WaitError>
+pub async fn until<T, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    interval: Duration,
+    mut check: F,
+) -> Result<T, WaitError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Poll<T>>,
@@ -63,7 +68,12 @@ where
                 }
             }
         }
-        tokio::time::sleep(interval.min(deadline.saturating_duration_since(Instant::now())).max(Duration::from_millis(10))).await;
+        tokio::time::sleep(
+            interval
+                .min(deadline.saturating_duration_since(Instant::now()))
+                .max(Duration::from_millis(10)),
+        )
+        .await;
     }
 }
 
@@ -73,9 +83,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_check_that_never_passes_times_out_with_its_last_reason() {
-        let e = until::<(), _, _>("x", Duration::from_millis(50), Duration::from_millis(10), || async {
-            Poll::NotYet("still 0".into())
-        })
+        let e = until::<(), _, _>(
+            "x",
+            Duration::from_millis(50),
+            Duration::from_millis(10),
+            || async { Poll::NotYet("still 0".into()) },
+        )
         .await
         .unwrap_err();
         assert!(e.to_string().contains("still 0"));
@@ -84,17 +97,22 @@ mod tests {
     #[tokio::test]
     async fn a_check_passes_on_the_third_poll() {
         let mut n = 0;
-        let v = until("x", Duration::from_secs(5), Duration::from_millis(1), || {
-            n += 1;
-            let k = n;
-            async move {
-                if k >= 3 {
-                    Poll::Ready(k)
-                } else {
-                    Poll::NotYet(String::new())
+        let v = until(
+            "x",
+            Duration::from_secs(5),
+            Duration::from_millis(1),
+            || {
+                n += 1;
+                let k = n;
+                async move {
+                    if k >= 3 {
+                        Poll::Ready(k)
+                    } else {
+                        Poll::NotYet(String::new())
+                    }
                 }
-            }
-        })
+            },
+        )
         .await
         .unwrap();
         assert_eq!(v, 3);

@@ -148,10 +148,14 @@ impl Ssh {
         if let Some(s) = self.sessions.lock().await.get(node) {
             return Ok(s.clone());
         }
-        let _permit = self.connect_limit.acquire().await.map_err(|e| RemoteError::Connect {
-            node: node.address.clone(),
-            reason: e.to_string(),
-        })?;
+        let _permit = self
+            .connect_limit
+            .acquire()
+            .await
+            .map_err(|e| RemoteError::Connect {
+                node: node.address.clone(),
+                reason: e.to_string(),
+            })?;
         if let Some(s) = self.sessions.lock().await.get(node) {
             return Ok(s.clone());
         }
@@ -161,7 +165,9 @@ impl Ssh {
             .connect_timeout(self.opts.connect_timeout)
             .server_alive_interval(Duration::from_secs(5))
             .control_directory(self.control_dir.path())
-            .control_persist(ControlPersist::IdleFor(NonZeroUsize::new(60).expect("60 > 0")))
+            .control_persist(ControlPersist::IdleFor(
+                NonZeroUsize::new(60).expect("60 > 0"),
+            ))
             .known_hosts_check(match self.opts.host_keys {
                 HostKeyPolicy::Strict => KnownHosts::Strict,
                 HostKeyPolicy::TrustNew => KnownHosts::Add,
@@ -262,7 +268,8 @@ impl Ssh {
 
     /// Closes every connection.
     pub async fn close(&self) {
-        let sessions: Vec<Arc<Session>> = self.sessions.lock().await.drain().map(|(_, s)| s).collect();
+        let sessions: Vec<Arc<Session>> =
+            self.sessions.lock().await.drain().map(|(_, s)| s).collect();
         for s in sessions {
             if let Ok(s) = Arc::try_unwrap(s) {
                 let _ = s.close().await;
@@ -280,7 +287,9 @@ fn describe_ssh_error(e: &openssh::Error) -> String {
         chain.push_str(&s.to_string());
         source = s.source();
     }
-    if chain.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") || chain.contains("Host key verification failed") {
+    if chain.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+        || chain.contains("Host key verification failed")
+    {
         chain.push_str(" (the host key is unknown or has changed: check known_hosts; a changed key is never accepted)");
     }
     chain

@@ -41,9 +41,51 @@ impl Store {
     pub fn open(dir: &Path) -> StoreResult<Store> {
         ensure_private_dir(dir)?;
         let path = dir.join("state.sled");
+        // The sidecar is read before sled opens (and rewrites) anything: a newer schema or a
+        // database that has gone missing is refused with the files left exactly as they are.
+        let sidecar = read_sidecar(dir, &path)?;
+        if let Some(sc) = &sidecar {
+            if sc.schema > SCHEMA_VERSION {
+                return Err(StoreError::NewerSchema {
+                    path,
+                    found: sc.schema,
+                });
+            }
+            if sc.runs > 0 && !path.join("db").exists() {
+                return Err(StoreError::Open {
+                    path: path.clone(),
+                    reason: format!(
+                        "{} records {} run(s) but the database file is missing",
+                        SIDECAR, sc.runs
+                    ),
+                });
+            }
+        }
         if path.exists() {
             check_readable(&path)?;
         }
+        // sled rewrites its files while it opens (and "recovers" a damaged file into an empty
+        // database): open over a saved copy, and put the copy back if the database is refused.
+        let saved = save_copy(dir, &path);
+        let res = Store::open_sled(dir, &path, sidecar.as_ref());
+        match (&res, saved) {
+            (Ok(_), Some(copy)) => {
+                let _ = fs::remove_dir_all(copy);
+            }
+            // Held by a running dcos-upgrade: its files are live, never put anything back.
+            (Err(StoreError::Open { reason, .. }), Some(copy))
+                if reason.contains("WouldBlock") || reason.contains("lock") =>
+            {
+                let _ = fs::remove_dir_all(copy);
+            }
+            (Err(_), Some(copy)) => restore_copy(&path, &copy),
+            (_, None) => {}
+        }
+        res
+    }
+
+    fn open_sled(dir: &Path, path: &Path, sidecar: Option<&Sidecar>) -> StoreResult<Store> {
+        let path = path.to_path_buf();
         let db = sled::Config::new()
             .path(&path)
             .mode(sled::Mode::HighThroughput)
@@ -68,14 +110,12 @@ impl Store {
         };
         match store.meta.get("schema").map_err(db_err)? {
             Some(v) => {
-                let found = v
-                    .as_ref()
-                    .try_into()
-                    .map(u64::from_be_bytes)
-                    .map_err(|_| StoreError::Corrupt {
+                let found = v.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| {
+                    StoreError::Corrupt {
                         key: "meta/schema".into(),
                         reason: "not an 8-byte number".into(),
-                    })?;
+                    }
+                })?;
                 if found > SCHEMA_VERSION {
                     return Err(StoreError::NewerSchema { path, found });
                 }
@@ -88,8 +128,51 @@ impl Store {
                 store.flush()?;
             }
         }
+        store.check_sidecar(sidecar, &path)?;
         restrict_files(&path);
         Ok(store)
+    }
+
+    /// Compares the database with the sidecar: a damaged sled file can open as an empty
+    /// database, which must be refused rather than written over.
+    fn check_sidecar(&self, sidecar: Option<&Sidecar>, path: &Path) -> StoreResult<()> {
+        let found = self.runs.len() as u64;
+        match sidecar {
+            Some(sc) => {
+                let latest_ok = match &sc.latest {
+                    Some(id) => self.runs.contains_key(id.as_bytes()).map_err(db_err)?,
+                    None => true,
+                };
+                if found < sc.runs || !latest_ok {
+                    return Err(StoreError::Open {
+                        path: path.to_path_buf(),
+                        reason: format!(
+                            "the database is damaged: {SIDECAR} records {} run(s) (latest {}), the database holds {found}",
+                            sc.runs,
+                            sc.latest.as_deref().unwrap_or("-")
+                        ),
+                    });
+                }
+                Ok(())
+            }
+            // A state directory from before the sidecar existed: write it now.
+            None if found > 0 => {
+                let latest = self
+                    .meta
+                    .get("latest")
+                    .map_err(db_err)?
+                    .map(|v| String::from_utf8_lossy(&v).into_owned());
+                write_sidecar(
+                    &self.dir,
+                    &Sidecar {
+                        schema: SCHEMA_VERSION,
+                        runs: found,
+                        latest,
+                    },
+                )
+            }
+            None => Ok(()),
+        }
     }
 
     /// The state directory.
@@ -111,7 +194,15 @@ impl Store {
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
             .map_err(|e: TransactionError<()>| db_err(format!("{e:?}")))?;
-        self.flush()
+        self.flush()?;
+        write_sidecar(
+            &self.dir,
+            &Sidecar {
+                schema: SCHEMA_VERSION,
+                runs: self.runs.len() as u64,
+                latest: Some(run.id.clone()),
+            },
+        )
     }
 
     /// A run's record.
@@ -129,21 +220,41 @@ impl Store {
 
     /// The latest run's id.
     pub fn latest_run(&self) -> StoreResult<String> {
-        let v = self.meta.get("latest").map_err(db_err)?.ok_or(StoreError::NoRuns)?;
+        let v = self
+            .meta
+            .get("latest")
+            .map_err(db_err)?
+            .ok_or(StoreError::NoRuns)?;
         Ok(String::from_utf8_lossy(&v).into_owned())
     }
 
     /// Appends a journal record durably (transaction, then flush) and returns its sequence number.
     pub fn append(&self, run: &str, rec: &Record) -> StoreResult<u64> {
-        self.append_to(&self.journal, "journal-seq", run, serde_json::to_vec(rec).map_err(db_err)?)
+        self.append_to(
+            &self.journal,
+            "journal-seq",
+            run,
+            serde_json::to_vec(rec).map_err(db_err)?,
+        )
     }
 
     /// Appends an audit entry durably.
     pub fn append_audit(&self, run: &str, entry: &AuditEntry) -> StoreResult<u64> {
-        self.append_to(&self.audit, "audit-seq", run, serde_json::to_vec(entry).map_err(db_err)?)
+        self.append_to(
+            &self.audit,
+            "audit-seq",
+            run,
+            serde_json::to_vec(entry).map_err(db_err)?,
+        )
     }
 
-    fn append_to(&self, tree: &sled::Tree, counter: &str, run: &str, body: Vec<u8>) -> StoreResult<u64> {
+    fn append_to(
+        &self,
+        tree: &sled::Tree,
+        counter: &str,
+        run: &str,
+        body: Vec<u8>,
+    ) -> StoreResult<u64> {
         let counter_key = format!("{counter}/{run}");
         let seq = (tree, &self.meta)
             .transaction(|(t, meta)| {
@@ -170,7 +281,12 @@ impl Store {
         self.read_all(&self.audit, run, "audit")
     }
 
-    fn read_all<T: serde::de::DeserializeOwned>(&self, tree: &sled::Tree, run: &str, what: &str) -> StoreResult<Vec<T>> {
+    fn read_all<T: serde::de::DeserializeOwned>(
+        &self,
+        tree: &sled::Tree,
+        run: &str,
+        what: &str,
+    ) -> StoreResult<Vec<T>> {
         let mut out = Vec::new();
         for item in tree.scan_prefix(prefix(run)) {
             let (k, v) = item.map_err(db_err)?;
@@ -192,6 +308,109 @@ impl Store {
     }
 }
 
+/// Copies the database aside before sled opens it; None when there is nothing to copy or the
+/// copy cannot be made (e.g. a full disk: sled then opens the files as they are).
+fn save_copy(dir: &Path, db: &Path) -> Option<PathBuf> {
+    let copy = dir.join(".state.sled.opening");
+    if copy.exists() {
+        if db.exists() {
+            let _ = fs::remove_dir_all(&copy);
+        } else {
+            // An earlier open died while putting the copy back: finish it.
+            let _ = fs::rename(&copy, db);
+        }
+    }
+    if !db.is_dir() {
+        return None;
+    }
+    match copy_tree(db, &copy) {
+        Ok(()) => Some(copy),
+        Err(e) => {
+            tracing::warn!("cannot copy {} before opening it: {e}", db.display());
+            let _ = fs::remove_dir_all(&copy);
+            None
+        }
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    fs::DirBuilder::new().mode(0o700).create(to)?;
+    for e in fs::read_dir(from)? {
+        let e = e?;
+        let dest = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_tree(&e.path(), &dest)?;
+        } else {
+            fs::copy(e.path(), &dest)?;
+        }
+    }
+    Ok(())
+}
+
+/// Puts the saved copy back in place of what sled left (the refused database is unchanged).
+fn restore_copy(db: &Path, copy: &Path) {
+    let aside = db.with_extension("sled.refused");
+    let _ = fs::remove_dir_all(&aside);
+    if fs::rename(db, &aside).is_ok() && fs::rename(copy, db).is_ok() {
+        let _ = fs::remove_dir_all(&aside);
+    }
+}
+
+/// The sidecar file next to the database: what the database must contain at least.
+const SIDECAR: &str = "state.json";
+
+/// Written atomically after every new run; read before sled opens the database.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Sidecar {
+    /// The layout version that wrote it.
+    schema: u64,
+    /// How many runs the database holds at least.
+    runs: u64,
+    /// The latest run.
+    latest: Option<String>,
+}
+
+fn read_sidecar(dir: &Path, db: &Path) -> StoreResult<Option<Sidecar>> {
+    let p = dir.join(SIDECAR);
+    match fs::read(&p) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Open {
+                path: db.to_path_buf(),
+                reason: format!("{} is damaged: {e}", p.display()),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StoreError::Open {
+            path: db.to_path_buf(),
+            reason: format!("{}: {e}", p.display()),
+        }),
+    }
+}
+
+fn write_sidecar(dir: &Path, sc: &Sidecar) -> StoreResult<()> {
+    let p = dir.join(SIDECAR);
+    let tmp = dir.join(format!("{SIDECAR}.tmp"));
+    let err = |source| StoreError::Dir {
+        path: p.clone(),
+        source,
+    };
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(err)?;
+    f.write_all(&serde_json::to_vec(sc).map_err(db_err)?)
+        .map_err(err)?;
+    f.sync_all().map_err(err)?;
+    fs::rename(&tmp, &p).map_err(err)?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
 /// Reads the status snapshot of a run without opening the database.
 pub fn read_snapshot(dir: &Path, run: &str) -> Option<RunView> {
     let text = fs::read(dir.join("runs").join(run).join("status.json")).ok()?;
@@ -200,7 +419,10 @@ pub fn read_snapshot(dir: &Path, run: &str) -> Option<RunView> {
 
 fn write_snapshot_file(dir: &Path, run: &str, view: &RunView) -> std::io::Result<()> {
     let d = dir.join("runs").join(run);
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(&d)?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&d)?;
     let tmp = d.join("status.json.tmp");
     let mut f = fs::OpenOptions::new()
         .write(true)
@@ -219,7 +441,11 @@ fn ensure_private_dir(dir: &Path) -> StoreResult<()> {
         source,
     };
     if !dir.exists() {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(err)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(err)?;
     }
     let meta = fs::metadata(dir).map_err(err)?;
     if !meta.is_dir() {
@@ -250,8 +476,6 @@ fn restrict_files(path: &Path) {
     }
     let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o700));
 }
-
-
 
 #[cfg(test)]
 mod tests {
@@ -299,14 +523,25 @@ mod tests {
             let s = Store::open(dir.path()).unwrap();
             s.create_run(&record("r1")).unwrap();
             for i in 0..300 {
-                s.append("r1", &Record::RunPaused { reason: format!("{i}") }).unwrap();
+                s.append(
+                    "r1",
+                    &Record::RunPaused {
+                        reason: format!("{i}"),
+                    },
+                )
+                .unwrap();
             }
         }
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.latest_run().unwrap(), "r1");
         let j = s.journal("r1").unwrap();
         assert_eq!(j.len(), 300);
-        assert_eq!(j[299], Record::RunPaused { reason: "299".into() });
+        assert_eq!(
+            j[299],
+            Record::RunPaused {
+                reason: "299".into()
+            }
+        );
         assert!(s.journal("r2").unwrap().is_empty());
     }
 
@@ -328,6 +563,9 @@ mod tests {
             s.flush().unwrap();
         }
         let e = Store::open(dir.path()).err().unwrap();
-        assert!(matches!(e, StoreError::NewerSchema { found: 99, .. }), "{e}");
+        assert!(
+            matches!(e, StoreError::NewerSchema { found: 99, .. }),
+            "{e}"
+        );
     }
 }

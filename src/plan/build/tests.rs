@@ -1,9 +1,9 @@
 //! Unit tests of the planner: ordering, skips, batches. No I/O.
 
 use super::*;
-use crate::plan::{Action, PhaseId, Plan, Step};
 use crate::facts::{AppFacts, ClusterFacts, NodeFacts};
 use crate::model::Role;
+use crate::plan::{Action, PhaseId, Plan, Step};
 
 fn node(addr: &str, role: Role, version: &str, leader: bool) -> NodeFacts {
     NodeFacts {
@@ -48,7 +48,7 @@ fn opts(max: u32) -> PlanOptions {
     }
 }
 
-fn phase<'a>(p: &'a Plan, id: PhaseId) -> &'a [Step] {
+fn phase(p: &Plan, id: PhaseId) -> &[Step] {
     &p.phases.iter().find(|ph| ph.id == id).unwrap().steps
 }
 
@@ -144,7 +144,10 @@ fn framework_steps_carry_from_and_to_images() {
     assert_eq!(s.to.as_deref(), Some("nginx:1.20.0"));
     assert_eq!(s.action, Action::Upgrade);
     o.frameworks[0].app = "/nope".into();
-    assert!(matches!(build(&cluster(), &o), Err(PlanError::UnknownApp(_))));
+    assert!(matches!(
+        build(&cluster(), &o),
+        Err(PlanError::UnknownApp(_))
+    ));
 }
 
 #[test]

@@ -147,6 +147,8 @@ struct Cluster {
     maintenance: Value,
     listeners: HashMap<(usize, u16), JoinHandle<()>>,
     record_path: PathBuf,
+    /// Real ZooKeeper mode: when each master's server was last started (restarts are throttled).
+    zk_started: HashMap<usize, Instant>,
 }
 
 type Shared = Arc<Mutex<Cluster>>;
@@ -175,6 +177,8 @@ fn units_for(role: Role) -> Vec<&'static str> {
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
+    /// ZooKeeper's client port (four-letter words only), served while Exhibitor is up.
+    Zk,
     Master,
     Marathon,
     Exhibitor,
@@ -190,6 +194,7 @@ fn ports_for(def: &SimDef, role: Role) -> Vec<(u16, &'static str, Kind)> {
             (5050, "dcos-mesos-master", Kind::Master),
             (8080, "dcos-marathon", Kind::Marathon),
             (8181, "dcos-exhibitor", Kind::Exhibitor),
+            (2181, "dcos-exhibitor", Kind::Zk),
             (1050, "dcos-diagnostics", Kind::Diagnostics),
             (def.admin_port, "dcos-adminrouter", Kind::Admin),
         ],
@@ -281,6 +286,7 @@ impl Cluster {
             maintenance: json!({"windows": []}),
             listeners: HashMap::new(),
             record_path,
+            zk_started: HashMap::new(),
         };
         let ids: Vec<String> = c.apps.iter().map(|a| a.id.clone()).collect();
         for id in ids {
@@ -597,16 +603,73 @@ impl Cluster {
         }
     }
 
+    /// Real ZooKeeper mode: starts the server of every master whose Exhibitor is up and not
+    /// running one, and returns the masters whose Exhibitor is down while their server still runs
+    /// (the caller stops those outside the lock, see [`stop_zookeepers`]).
+    fn zk_reconcile(&mut self) -> Vec<NodeDef> {
+        let mut stop = Vec::new();
+        if !self.def.real_zookeeper {
+            return stop;
+        }
+        let masters: Vec<usize> = self.masters().collect();
+        for i in masters {
+            let want = self.nodes[i].unit_up("dcos-exhibitor");
+            let running = crate::zk::running_pid(&self.def, &self.nodes[i].def).is_some();
+            if want && !running {
+                let recent = self
+                    .zk_started
+                    .get(&i)
+                    .map(|t| t.elapsed() < Duration::from_secs(2))
+                    .unwrap_or(false);
+                if recent {
+                    continue;
+                }
+                self.zk_started.insert(i, Instant::now());
+                let name = self.nodes[i].def.name.clone();
+                match crate::zk::spawn(&self.def, &self.nodes[i].def) {
+                    Ok(pid) => self.record("zookeeper", json!({"node": name, "started": pid})),
+                    Err(e) => {
+                        eprintln!("dcos-sim: cannot start ZooKeeper on {name}: {e:#}");
+                        self.record(
+                            "zookeeper",
+                            json!({"node": name, "error": format!("{e:#}")}),
+                        );
+                    }
+                }
+            } else if !want && running {
+                stop.push(self.nodes[i].def.clone());
+            }
+        }
+        stop
+    }
+
     fn desired_listeners(&self) -> Vec<(usize, u16, Kind, String)> {
         let mut out = Vec::new();
         for (i, n) in self.nodes.iter().enumerate() {
             for (port, unit, kind) in ports_for(&self.def, n.def.role) {
+                if kind == Kind::Zk && self.def.real_zookeeper {
+                    // The real server owns :2181.
+                    continue;
+                }
                 if n.unit_up(unit) {
                     out.push((i, port, kind, unit.to_string()));
                 }
             }
         }
         out
+    }
+}
+
+/// Stops real ZooKeeper servers (blocking kills, off the async workers) and records it.
+async fn stop_zookeepers(shared: &Shared, nodes: Vec<NodeDef>) {
+    for n in nodes {
+        let def = shared.lock().unwrap().def.clone();
+        let name = n.name.clone();
+        let _ = tokio::task::spawn_blocking(move || crate::zk::stop(&def, &n)).await;
+        shared
+            .lock()
+            .unwrap()
+            .record("zookeeper", json!({"node": name, "stopped": true}));
     }
 }
 
@@ -642,10 +705,78 @@ fn sync_listeners(shared: &Shared, c: &mut Cluster) {
             node: i,
             unit,
         };
-        if let Some(h) = spawn_listener(&addr, node_router(kind, ctx)) {
+        let h = if kind == Kind::Zk {
+            spawn_zk(&addr, ctx)
+        } else {
+            spawn_listener(&addr, node_router(kind, ctx))
+        };
+        if let Some(h) = h {
             c.listeners.insert((i, port), h);
         }
     }
+}
+
+/// The answer of a simulated ZooKeeper server to a four-letter word, from the cluster state:
+/// the ensemble serves while a majority of Exhibitors is up; the Exhibitor leader leads.
+fn zk_answer(c: &Cluster, me: usize, word: &str) -> String {
+    let total = c.masters().count();
+    let up: Vec<usize> = c
+        .masters()
+        .filter(|i| c.nodes[*i].unit_up("dcos-exhibitor"))
+        .collect();
+    let serving = up.len() > total / 2;
+    let leader = serving && c.zk_leader == Some(me);
+    let mode = if leader { "leader" } else { "follower" };
+    match word {
+        "ruok" => "imok".into(),
+        "srvr" if serving => format!(
+            "Zookeeper version: 3.4.14-dcos-sim, built on 01/01/2020\nLatency min/avg/max: 0/0/1\nReceived: 10\nSent: 10\nConnections: 1\nOutstanding: 0\nZxid: 0x100000005\nMode: {mode}\nNode count: 12\n"
+        ),
+        "mntr" if serving => {
+            let mut s = format!(
+                "zk_version\t3.4.14-dcos-sim\nzk_server_state\t{mode}\nzk_num_alive_connections\t1\nzk_znode_count\t12\n"
+            );
+            if leader {
+                s.push_str(&format!("zk_synced_followers\t{}\n", up.len() - 1));
+            }
+            s
+        }
+        "srvr" | "mntr" => "This ZooKeeper instance is not currently serving requests\n".into(),
+        _ => String::new(),
+    }
+}
+
+/// Serves the four-letter words on a master's ZooKeeper client port.
+fn spawn_zk(addr: &str, ctx: Ctx) -> Option<JoinHandle<()>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let std_l = match std::net::TcpListener::bind(addr) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("dcos-sim: cannot bind {addr}: {e} (will retry)");
+            return None;
+        }
+    };
+    std_l.set_nonblocking(true).ok()?;
+    let l = tokio::net::TcpListener::from_std(std_l).ok()?;
+    Some(tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                let mut word = [0u8; 4];
+                let read =
+                    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut word)).await;
+                if !matches!(read, Ok(Ok(_))) {
+                    return;
+                }
+                let answer = {
+                    let c = ctx.shared.lock().unwrap();
+                    zk_answer(&c, ctx.node, &String::from_utf8_lossy(&word))
+                };
+                let _ = s.write_all(answer.as_bytes()).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    }))
 }
 
 fn spawn_listener(addr: &str, router: Router) -> Option<JoinHandle<()>> {
@@ -728,6 +859,7 @@ async fn guard(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
 
 fn node_router(kind: Kind, ctx: Ctx) -> Router {
     let r: Router<Ctx> = match kind {
+        Kind::Zk => Router::new(),
         Kind::Master => Router::new()
             .route("/metrics/snapshot", get(master_metrics))
             .route("/master/redirect", get(master_redirect))
@@ -1293,7 +1425,63 @@ async fn marathon_deployments(State(ctx): State<Ctx>) -> Response {
     ok_json(Value::Array(deps))
 }
 
+/// Real ZooKeeper mode: Exhibitor's view is each server's own answer to `srvr` (leader or
+/// follower: 3 "serving"; another answer: 2 "not serving"; no answer: 1 "down").
+async fn exhibitor_status_real(masters: Vec<String>) -> Response {
+    let mut set = tokio::task::JoinSet::new();
+    for (k, host) in masters.iter().enumerate() {
+        let host = host.clone();
+        set.spawn(async move { (k, srvr_mode(&host).await) });
+    }
+    let mut modes: Vec<Option<Option<String>>> = vec![None; masters.len()];
+    while let Some(Ok((k, m))) = set.join_next().await {
+        modes[k] = m;
+    }
+    let v: Vec<Value> = masters
+        .iter()
+        .zip(modes)
+        .map(|(host, m)| {
+            let (code, desc, leader) = match m.as_ref().map(|m| m.as_deref()) {
+                Some(Some("leader")) => (3, "serving", true),
+                Some(Some("follower")) => (3, "serving", false),
+                Some(_) => (2, "not serving", false),
+                None => (1, "down", false),
+            };
+            json!({"code": code, "description": desc, "hostname": host, "isLeader": leader})
+        })
+        .collect();
+    ok_json(Value::Array(v))
+}
+
+/// `srvr` on `host:2181`: `None` when it does not answer, `Some(mode)` otherwise.
+async fn srvr_mode(host: &str) -> Option<Option<String>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = format!("{host}:{}", crate::zk::CLIENT_PORT);
+    let fut = async {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.ok()?;
+        s.write_all(b"srvr").await.ok()?;
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf).await;
+        Some(crate::zk::parse_mode(&String::from_utf8_lossy(&buf)))
+    };
+    tokio::time::timeout(Duration::from_secs(1), fut)
+        .await
+        .ok()
+        .flatten()
+}
+
 async fn exhibitor_status(State(ctx): State<Ctx>) -> Response {
+    let real = {
+        let c = ctx.shared.lock().unwrap();
+        c.def.real_zookeeper.then(|| {
+            c.masters()
+                .map(|i| c.nodes[i].def.address.clone())
+                .collect::<Vec<_>>()
+        })
+    };
+    if let Some(masters) = real {
+        return exhibitor_status_real(masters).await;
+    }
     let c = ctx.shared.lock().unwrap();
     let total = c.masters().count();
     let serving: Vec<usize> = c
@@ -1455,7 +1643,7 @@ async fn ctl_unit_action(
             "action must be start, stop or restart",
         );
     }
-    {
+    let stop = {
         let mut c = s.lock().unwrap();
         let Some(i) = c.idx(&node) else {
             return text(StatusCode::NOT_FOUND, "no such node");
@@ -1464,7 +1652,10 @@ async fn ctl_unit_action(
             return text(StatusCode::NOT_FOUND, "no such unit");
         }
         sync_listeners(&s, &mut c);
-    }
+        c.zk_reconcile()
+    };
+    // A stopped Exhibitor takes its ZooKeeper down before systemctl returns.
+    stop_zookeepers(&s, stop).await;
     // Give aborted listeners a moment to close.
     tokio::time::sleep(Duration::from_millis(30)).await;
     text(StatusCode::OK, "ok")
@@ -1659,9 +1850,13 @@ pub fn serve(dir: &Path) -> anyhow::Result<()> {
         let mut iv = tokio::time::interval(Duration::from_millis(100));
         loop {
             iv.tick().await;
-            let mut c = shared.lock().unwrap();
-            c.tick();
-            sync_listeners(&shared, &mut c);
+            let stop = {
+                let mut c = shared.lock().unwrap();
+                c.tick();
+                sync_listeners(&shared, &mut c);
+                c.zk_reconcile()
+            };
+            stop_zookeepers(&shared, stop).await;
         }
     })
 }

@@ -13,6 +13,7 @@ pub mod http;
 pub mod model;
 pub mod scripts;
 pub mod setup;
+pub mod zk;
 
 pub use model::{AppReport, NodeDef, NodeReport, Report, Role, SimDef, UpgradeRecord};
 
@@ -34,6 +35,7 @@ pub struct TestbedBuilder {
     activation_ms: u64,
     reregister_window_ms: u64,
     deploy_ms: u64,
+    real_zookeeper: bool,
     dir: Option<PathBuf>,
 }
 
@@ -49,6 +51,7 @@ impl Default for TestbedBuilder {
             activation_ms: 1000,
             reregister_window_ms: 20000,
             deploy_ms: 1000,
+            real_zookeeper: false,
             dir: None,
         }
     }
@@ -100,6 +103,12 @@ impl TestbedBuilder {
         self.deploy_ms = ms;
         self
     }
+    /// Run a real ZooKeeper server on every master (`up --zookeeper real`; needs Debian's
+    /// `zookeeper` package) instead of the simulated four-letter words (the default).
+    pub fn real_zookeeper(mut self, real: bool) -> Self {
+        self.real_zookeeper = real;
+        self
+    }
     /// Use this directory instead of a fresh temporary one (it is not deleted on drop).
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = Some(dir.into());
@@ -132,6 +141,9 @@ impl TestbedBuilder {
                 &self.reregister_window_ms.to_string(),
             ])
             .args(["--deploy-ms", &self.deploy_ms.to_string()]);
+        if self.real_zookeeper {
+            cmd.args(["--zookeeper", "real"]);
+        }
         if !self.at_target.is_empty() {
             cmd.args(["--at-target", &self.at_target.join(",")]);
         }

@@ -13,6 +13,15 @@ struct Cli {
     cmd: Cmd,
 }
 
+/// How the masters' ZooKeeper is provided.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ZkMode {
+    /// Simulated by the daemon.
+    Sim,
+    /// Real servers.
+    Real,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Create a testbed in DIR and start it; returns once the cluster is healthy (leader elected,
@@ -51,6 +60,10 @@ enum Cmd {
         /// Nodes already at the --upgrade-to version (comma-separated names, e.g. m2,a3).
         #[arg(long, value_delimiter = ',')]
         at_target: Vec<String>,
+        /// ZooKeeper on the masters: `sim` (four-letter words answered by the daemon) or `real`
+        /// (one real server per master, Debian's `zookeeper` package, seeded with a few znodes).
+        #[arg(long, value_enum, default_value_t = ZkMode::Sim)]
+        zookeeper: ZkMode,
     },
     /// Stop everything the testbed in DIR started (daemon, every sshd, leftover node scripts);
     /// saves the final report to DIR/report.json. Idempotent.
@@ -109,6 +122,7 @@ fn main() -> Result<()> {
             deploy_ms,
             subnet,
             at_target,
+            zookeeper,
         } => {
             let def = setup::up(&setup::UpOptions {
                 dir,
@@ -122,6 +136,7 @@ fn main() -> Result<()> {
                 deploy_ms,
                 subnet,
                 at_target,
+                real_zookeeper: zookeeper == ZkMode::Real,
             })?;
             println!(
                 "dcos-sim: cluster up in {} (subnet {})",

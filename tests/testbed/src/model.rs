@@ -84,6 +84,10 @@ pub struct SimDef {
     pub as_root: bool,
     /// The user the nodes' sshd accepts.
     pub user: String,
+    /// Whether every master runs a real ZooKeeper server (`up --zookeeper real`) instead of the
+    /// simulated four-letter words.
+    #[serde(default)]
+    pub real_zookeeper: bool,
 }
 
 impl SimDef {

@@ -287,7 +287,9 @@ pub const DETECT_IP: &str = "#!/bin/sh\necho @ADDRESS@\n";
 /// `opt/mesosphere/bin/mesos-master` / `mesos-slave` stand-ins.
 pub const MESOS_BIN: &str = "#!/bin/sh\necho \"mesos @MESOS_VERSION@\"\n";
 
-/// `opt/mesosphere/bin/dcos-zk`: `backup PATH [-v]` and `restore PATH [-v]`.
+/// `opt/mesosphere/bin/dcos-zk`: `backup PATH [-v]` and `restore PATH [-v]` of
+/// `var/lib/dcos/exhibitor/zookeeper` (without `myid` and `zookeeper.out`), refused while
+/// ZooKeeper runs.
 pub const DCOS_ZK: &str = r#"#!/bin/bash
 # dcos-zk (dcos-sim)
 set -o errexit -o pipefail -o nounset
@@ -296,7 +298,14 @@ EXH="$R/var/lib/dcos/exhibitor"
 sub="${1:-}"
 path="${2:-}"
 usage() { echo "usage: dcos-zk {backup,restore} <backup_path> [-v]" >&2; exit 2; }
-zk_running() { [ "$(curl -fsS --max-time 5 "$SIM_CTL/node/$SIM_NODE/unit/dcos-exhibitor" 2>/dev/null || echo unknown)" != "inactive" ]; }
+# Running while Exhibitor's zk.pid names a live process (a real server), or while the testbed
+# says dcos-exhibitor is not stopped (the simulated one).
+zk_pid_alive() {
+    local p
+    p="$(cat "$EXH/zk.pid" 2>/dev/null || true)"
+    [ -n "$p" ] && kill -0 "$p" 2>/dev/null
+}
+zk_running() { zk_pid_alive || [ "$(curl -fsS --max-time 5 "$SIM_CTL/node/$SIM_NODE/unit/dcos-exhibitor" 2>/dev/null || echo unknown)" != "inactive" ]; }
 [ -n "$path" ] || usage
 case "$sub" in
 backup)

@@ -36,6 +36,8 @@ pub struct UpOptions {
     pub subnet: Option<String>,
     /// Nodes that start at `upgrade_to`.
     pub at_target: Vec<String>,
+    /// Run a real ZooKeeper server on every master (`--zookeeper real`).
+    pub real_zookeeper: bool,
 }
 
 /// 64-bit FNV-1a, used for stable fake hashes.
@@ -266,7 +268,10 @@ fn build_node_fs(def: &SimDef, n: &NodeDef, index: usize) -> Result<()> {
     fs::create_dir_all(root.join("var/lib/mesos"))?;
     fs::create_dir_all(root.join("var/lib/docker"))?;
     fs::create_dir_all(root.join("var/log"))?;
-    if n.role == Role::Master {
+    if n.role == Role::Master && def.real_zookeeper {
+        // The real server writes version-2/ and zookeeper.out itself.
+        crate::zk::write_config(def, n, index)?;
+    } else if n.role == Role::Master {
         let zk = root.join("var/lib/dcos/exhibitor/zookeeper");
         write(&zk.join("myid"), &format!("{}\n", index + 1))?;
         write(&zk.join("zookeeper.out"), "zookeeper log\n")?;
@@ -382,7 +387,8 @@ fn sshd_config(def: &SimDef, n: &NodeDef) -> String {
     )
 }
 
-fn spawn_detached(cmd: &mut Command, log: &Path) -> Result<u32> {
+/// Spawns `cmd` in its own session, output appended to `log`, reaped by a background thread.
+pub(crate) fn spawn_detached(cmd: &mut Command, log: &Path) -> Result<u32> {
     let f = fs::OpenOptions::new().create(true).append(true).open(log)?;
     let f2 = f.try_clone()?;
     cmd.stdin(Stdio::null()).stdout(f).stderr(f2);
@@ -463,6 +469,9 @@ fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         bail!("--masters must be at least 1");
     }
     let sshd = sshd_path()?;
+    if opts.real_zookeeper {
+        crate::zk::require()?;
+    }
     let subnet = opts.subnet.clone().unwrap_or_else(pick_subnet);
     let as_root = is_root();
     let boot = format!("{subnet}.2");
@@ -528,6 +537,7 @@ fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         rollback_script_url: format!("http://{boot}:8080/upgrade/{down_hex}/dcos_node_upgrade.sh"),
         as_root,
         user: current_user(),
+        real_zookeeper: opts.real_zookeeper,
     };
     for sub in ["pids", "keys", "bootstrap", "nodes"] {
         fs::create_dir_all(dir.join(sub))?;
@@ -610,6 +620,31 @@ fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
             bail!("the cluster did not become healthy within 10 s; daemon log:\n{log}");
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+    if def.real_zookeeper {
+        // The daemon starts a server per master with its Exhibitor; wait for the whole ensemble
+        // (a JVM start and an election), then seed a few znodes.
+        let hosts: Vec<String> = def
+            .nodes
+            .iter()
+            .filter(|n| n.role == Role::Master)
+            .map(|n| n.address.clone())
+            .collect();
+        let zk_deadline = Instant::now() + Duration::from_secs(30);
+        if let Err(e) = crate::zk::wait_ensemble(&hosts, zk_deadline) {
+            let mut logs = String::new();
+            for n in def.nodes.iter().filter(|n| n.role == Role::Master) {
+                let out = fs::read_to_string(crate::zk::data_dir(&n.root).join("zookeeper.out"))
+                    .unwrap_or_default();
+                let tail: String = out.lines().rev().take(15).collect::<Vec<_>>().join("\n");
+                logs.push_str(&format!(
+                    "--- {} zookeeper.out (last lines, reversed)\n{tail}\n",
+                    n.name
+                ));
+            }
+            bail!("{e:#}\n{logs}");
+        }
+        crate::zk::seed(&hosts, zk_deadline)?;
     }
     Ok(def)
 }
@@ -694,7 +729,8 @@ fn inventory(def: &SimDef) -> Result<String> {
     ))
 }
 
-fn pid_alive(pid: i32) -> bool {
+/// Whether `pid` exists and is not a zombie.
+pub(crate) fn pid_alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks for existence.
     let r = unsafe { libc::kill(pid, 0) } == 0;
     if !r {
@@ -880,12 +916,41 @@ pub fn fault(dir: &Path, node: &str, kind: &str, clear: bool) -> Result<()> {
             }
         } else {
             if let Some(pid) = read_pid(&pidf) {
+                // Established connections go down too: kill the per-connection sshd children
+                // (a node whose sshd dies mid-command), then the listener.
+                for child in children_of(pid as u32) {
+                    kill_pid(child as i32, false);
+                }
                 stop_pid(pid);
             }
             let _ = fs::remove_file(&pidf);
         }
     }
     Ok(())
+}
+
+/// Pids whose parent is `pid` (from /proc).
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    if let Ok(entries) = fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Ok(child) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = fs::read_to_string(e.path().join("stat")) else {
+                continue;
+            };
+            // pid (comm) state ppid ...: comm may contain spaces, so split after the last ')'.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if ppid == Some(pid) {
+                out.push(child);
+            }
+        }
+    }
+    out
 }
 
 /// `dcos-sim report`: asks the daemon, or reads the report saved by `down`.

@@ -1,0 +1,345 @@
+//! The cluster-side lock: two operators on two machines must not upgrade one cluster at once.
+//!
+//! Besides the state-directory lock (one process per machine), a run holds a lock directory on
+//! every master: `<root><work_dir>/cluster.lock/` (default `/var/lib/dcos-upgrade/cluster.lock`),
+//! created atomically with `mkdir`, holding `info` = run id, owner (`user@host`) and the heartbeat
+//! (Unix seconds), one per line. A background heartbeat refreshes it while `run`, `resume` or
+//! `rollback` execute; it is removed at the end. A lock whose heartbeat is older than
+//! `[lock] stale_secs` (default 600) is stale, and is taken over only with `--take-over-lock`.
+//! It is deliberately not kept in ZooKeeper: userland state does not belong in the ZooKeeper
+//! that Mesos and Marathon share.
+//!
+//! Every lock command changes a node, so it goes through the chokepoint (audited).
+
+use super::chokepoint::Changer;
+use crate::cluster::Cluster;
+use crate::playbook::NodeSpec;
+use crate::shell::quote;
+use std::time::Duration;
+
+/// The step name under which lock commands are audited.
+pub const STEP: &str = "cluster-lock";
+
+/// Default staleness (seconds) when the inventory does not set `[lock] stale_secs`.
+pub const DEFAULT_STALE_SECS: u64 = 600;
+
+/// Who holds a cluster lock, as read from a master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// The master the lock was read from.
+    pub node: String,
+    /// The holder's run id.
+    pub run: String,
+    /// `user@host` of the holder.
+    pub owner: String,
+    /// Seconds since the holder's last heartbeat.
+    pub age_secs: u64,
+}
+
+/// Why the cluster lock could not be taken or kept.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterLockError {
+    /// Another run holds it and its heartbeat is fresh.
+    #[error("another dcos-upgrade run holds the cluster lock on master {}: run {} by {} (heartbeat {}s ago); wait for it to finish", .0.node, .0.run, .0.owner, .0.age_secs)]
+    Held(Holder),
+    /// Another run held it but stopped sending heartbeats.
+    #[error("master {} has a stale cluster lock of run {} by {} (no heartbeat for {}s, stale after {stale_secs}s); if that run is really gone, pass --take-over-lock", .holder.node, .holder.run, .holder.owner, .holder.age_secs)]
+    Stale {
+        /// The stale holder.
+        holder: Holder,
+        /// The staleness threshold.
+        stale_secs: u64,
+    },
+    /// The lock command failed on a master.
+    #[error("cluster lock on master {node}: {reason}")]
+    Remote {
+        /// The master.
+        node: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The lock of one run on the cluster's masters.
+pub struct ClusterLock {
+    run: String,
+    owner: String,
+    stale_secs: u64,
+}
+
+/// `user@host` of this process.
+pub fn owner() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown-host".into());
+    format!("{user}@{host}")
+}
+
+fn lock_dir(cluster: &Cluster, node: &NodeSpec) -> String {
+    format!(
+        "{}{}/cluster.lock",
+        node.root, cluster.playbook.paths.work_dir
+    )
+}
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+impl ClusterLock {
+    /// A lock for `run`; `stale_secs` from the inventory (0 means the default).
+    pub fn new(run: &str, stale_secs: u64) -> ClusterLock {
+        ClusterLock {
+            run: run.to_string(),
+            owner: owner(),
+            stale_secs: if stale_secs == 0 {
+                DEFAULT_STALE_SECS
+            } else {
+                stale_secs
+            },
+        }
+    }
+
+    /// The heartbeat interval: a quarter of the staleness, between 5 s and 2 min.
+    pub fn heartbeat_interval(&self) -> Duration {
+        Duration::from_secs((self.stale_secs / 4).clamp(5, 120))
+    }
+
+    /// Takes the lock on every master (in inventory order). A lock of this same run (a resume)
+    /// is taken again; another run's lock is refused, or taken over when stale and `take_over`.
+    /// On refusal, the masters already locked by this call are released.
+    pub async fn acquire(
+        &self,
+        changer: &Changer<'_>,
+        cluster: &Cluster,
+        take_over: bool,
+    ) -> Result<(), ClusterLockError> {
+        let mut taken: Vec<&NodeSpec> = Vec::new();
+        for m in &cluster.inventory.masters {
+            match self.acquire_one(changer, cluster, m, take_over).await {
+                Ok(()) => taken.push(m),
+                Err(e) => {
+                    for t in taken {
+                        let _ = self.release_one(changer, cluster, t).await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn acquire_one(
+        &self,
+        changer: &Changer<'_>,
+        cluster: &Cluster,
+        m: &NodeSpec,
+        take_over: bool,
+    ) -> Result<(), ClusterLockError> {
+        let dir = lock_dir(cluster, m);
+        let script = format!(
+            "d={dir}; mkdir -p \"$(dirname \"$d\")\" || exit 3; now=$(date +%s); \
+             if mkdir \"$d\" 2>/dev/null; then printf '%s\\n' {run} {owner} \"$now\" > \"$d/info.tmp\" && mv \"$d/info.tmp\" \"$d/info\" && echo TAKEN; exit $?; fi; \
+             echo HELD; echo \"NOW $now\"; echo \"MTIME $(stat -c %Y \"$d\" 2>/dev/null || echo 0)\"; cat \"$d/info\" 2>/dev/null; exit 0",
+            dir = quote(&dir),
+            run = quote(&self.run),
+            owner = quote(&self.owner),
+        );
+        let out = self
+            .send(changer, m, "take the cluster lock", &script)
+            .await?;
+        if out.lines().any(|l| l.trim() == "TAKEN") {
+            return Ok(());
+        }
+        let holder = parse_held(&m.address, &out).ok_or_else(|| ClusterLockError::Remote {
+            node: m.address.clone(),
+            reason: format!("unexpected answer from the lock command: {:?}", out.trim()),
+        })?;
+        if holder.run == self.run {
+            return self.heartbeat_one(changer, cluster, m).await;
+        }
+        if holder.age_secs < self.stale_secs {
+            return Err(ClusterLockError::Held(holder));
+        }
+        if !take_over {
+            return Err(ClusterLockError::Stale {
+                holder,
+                stale_secs: self.stale_secs,
+            });
+        }
+        self.write_info(changer, cluster, m, None, "take over a stale cluster lock")
+            .await
+    }
+
+    /// Refreshes the heartbeat on every master (only where this run holds the lock).
+    pub async fn heartbeat(
+        &self,
+        changer: &Changer<'_>,
+        cluster: &Cluster,
+    ) -> Result<(), ClusterLockError> {
+        for m in &cluster.inventory.masters {
+            self.heartbeat_one(changer, cluster, m).await?;
+        }
+        Ok(())
+    }
+
+    async fn heartbeat_one(
+        &self,
+        changer: &Changer<'_>,
+        cluster: &Cluster,
+        m: &NodeSpec,
+    ) -> Result<(), ClusterLockError> {
+        self.write_info(
+            changer,
+            cluster,
+            m,
+            Some(&self.run),
+            "refresh the cluster lock heartbeat",
+        )
+        .await
+    }
+
+    /// Rewrites `info` atomically; when `only_if` is set, only if that run holds the lock.
+    async fn write_info(
+        &self,
+        changer: &Changer<'_>,
+        cluster: &Cluster,
+        m: &NodeSpec,
+        only_if: Option<&str>,
+        what: &str,
+    ) -> Result<(), ClusterLockError> {
+        let dir = lock_dir(cluster, m);
+        let guard = match only_if {
+            Some(r) => format!(
+                "[ \"$(sed -n 1p \"$d/info\" 2>/dev/null)\" = {} ] || {{ echo NOT-OURS; exit 5; }}; ",
+                quote(r)
+            ),
+            None => String::new(),
+        };
+        let script = format!(
+            "d={dir}; mkdir -p \"$d\" || exit 3; {guard}printf '%s\\n' {run} {owner} \"$(date +%s)\" > \"$d/info.tmp\" && mv \"$d/info.tmp\" \"$d/info\"",
+            dir = quote(&dir),
+            run = quote(&self.run),
+            owner = quote(&self.owner),
+        );
+        self.send(changer, m, what, &script).await.map(|_| ())
+    }
+
+    /// Removes the lock on every master where this run holds it (best effort on each).
+    pub async fn release(
+        &self,
+        changer: &Changer<'_>,
+        cluster: &Cluster,
+    ) -> Result<(), ClusterLockError> {
+        let mut first_err = None;
+        for m in &cluster.inventory.masters {
+            if let Err(e) = self.release_one(changer, cluster, m).await {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    async fn release_one(
+        &self,
+        changer: &Changer<'_>,
+        cluster: &Cluster,
+        m: &NodeSpec,
+    ) -> Result<(), ClusterLockError> {
+        let dir = lock_dir(cluster, m);
+        let script = format!(
+            "d={dir}; [ -d \"$d\" ] || exit 0; [ \"$(sed -n 1p \"$d/info\" 2>/dev/null)\" = {run} ] || exit 0; rm -rf \"$d\"",
+            dir = quote(&dir),
+            run = quote(&self.run),
+        );
+        self.send(changer, m, "release the cluster lock", &script)
+            .await
+            .map(|_| ())
+    }
+
+    /// Runs a lock command through the chokepoint; its stdout on exit 0.
+    async fn send(
+        &self,
+        changer: &Changer<'_>,
+        m: &NodeSpec,
+        what: &str,
+        script: &str,
+    ) -> Result<String, ClusterLockError> {
+        let out = changer
+            .change(STEP, m, what, script, TIMEOUT)
+            .await
+            .map_err(|e| ClusterLockError::Remote {
+                node: m.address.clone(),
+                reason: e.to_string(),
+            })?;
+        if out.status == Some(0) {
+            Ok(out.stdout)
+        } else {
+            Err(ClusterLockError::Remote {
+                node: m.address.clone(),
+                reason: format!(
+                    "cannot {what} (exit {:?}): {}",
+                    out.status,
+                    out.tail(300).trim()
+                ),
+            })
+        }
+    }
+}
+
+/// Parses the answer of a held lock: `HELD`, `NOW <t>`, `MTIME <t>`, then run, owner, heartbeat.
+/// A lock whose `info` is missing (its taker died between `mkdir` and writing it) is dated by the
+/// directory's mtime and held by an unknown run.
+pub fn parse_held(node: &str, out: &str) -> Option<Holder> {
+    let mut lines = out.lines().map(str::trim).skip_while(|l| *l != "HELD");
+    lines.next()?;
+    let now: u64 = lines.next()?.strip_prefix("NOW ")?.trim().parse().ok()?;
+    let mtime: u64 = lines.next()?.strip_prefix("MTIME ")?.trim().parse().ok()?;
+    let run = lines.next().unwrap_or("").to_string();
+    let owner = lines.next().unwrap_or("").to_string();
+    let beat = lines
+        .next()
+        .and_then(|h| h.parse::<u64>().ok())
+        .unwrap_or(mtime);
+    Some(Holder {
+        node: node.to_string(),
+        run: if run.is_empty() {
+            "<unknown>".into()
+        } else {
+            run
+        },
+        owner: if owner.is_empty() {
+            "<unknown>".into()
+        } else {
+            owner
+        },
+        age_secs: now.saturating_sub(beat),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_answer_names_the_holder_and_its_age() {
+        let h = parse_held(
+            "10.0.0.11",
+            "HELD\nNOW 1000\nMTIME 900\nrun-1\nops@laptop\n990\n",
+        )
+        .unwrap();
+        assert_eq!(h.run, "run-1");
+        assert_eq!(h.owner, "ops@laptop");
+        assert_eq!(h.age_secs, 10);
+    }
+
+    #[test]
+    fn a_lock_without_info_is_dated_by_its_directory() {
+        let h = parse_held("m", "HELD\nNOW 1000\nMTIME 100\n").unwrap();
+        assert_eq!(h.run, "<unknown>");
+        assert_eq!(h.age_secs, 900);
+        assert!(parse_held("m", "garbage").is_none());
+    }
+}

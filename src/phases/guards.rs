@@ -1,0 +1,491 @@
+//! Rollout guards: while masters and agents are upgraded, the run watches the cluster and stops
+//! when it sees trouble the per-node gates cannot see.
+//!
+//! - **Task failures**: the leading master's `master/tasks_failed`, `master/tasks_lost` and
+//!   `master/tasks_killed`. The baseline is taken at precheck (stored in the precheck step's
+//!   output under `guard_baseline`), with the baseline *rate* = counter / leader uptime (Mesos
+//!   counts since the leader was elected). After each node step the rate since the reference
+//!   sample is compared with the baseline rate. The counters restart when the leader changes:
+//!   a new leader or a counter that went down re-bases the reference on the current sample.
+//! - **Flapping masters**: a master that is not the step's node whose `master/uptime_secs` is
+//!   shorter than the time since the previous probe restarted in between.
+//! - **Agent attributes**: an upgraded agent's Mesos attributes (`/slaves`) must equal those seen
+//!   at precheck.
+//!
+//! Every probe after a node step is saved in that step's output under `guard` (outputs are the
+//! only state steps share), so a resumed run goes on from the last reference. A tripped guard
+//! fails the step with a message starting with [`GUARD_PREFIX`]; when that step is retried
+//! (`resume`, or "retry" at the prompt) the operator has looked, and the reference is re-based.
+
+use super::StepCtx;
+use crate::cluster::Cluster;
+use crate::machine::RunView;
+use crate::model::Role;
+use crate::playbook::model::Guards;
+use crate::probe::mesos;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Every guard failure message starts with this.
+pub const GUARD_PREFIX: &str = "rollout guard";
+
+/// The task counters watched, as Mesos names them.
+pub const TASK_METRICS: [&str; 3] = [
+    "master/tasks_failed",
+    "master/tasks_lost",
+    "master/tasks_killed",
+];
+
+/// One look at the cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// When (Unix milliseconds).
+    pub at_ms: u64,
+    /// The leading master.
+    pub leader: String,
+    /// The leader's `master/uptime_secs`.
+    pub leader_uptime_secs: f64,
+    /// The watched counters on the leader ([`TASK_METRICS`] -> value).
+    pub counters: BTreeMap<String, f64>,
+    /// `master/uptime_secs` of every master that answered.
+    pub masters_uptime_secs: BTreeMap<String, f64>,
+    /// Mesos attributes of the agents that were asked about (address -> attributes).
+    #[serde(default)]
+    pub agent_attributes: BTreeMap<String, serde_json::Value>,
+}
+
+/// What is stored after a node step (`guard` in its output).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    /// The sample rates are measured from (the baseline, or the last re-base).
+    pub reference: Sample,
+    /// This probe.
+    pub probe: Sample,
+}
+
+/// The baseline stored with the precheck (`guard_baseline` in its output).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// The sample.
+    pub sample: Sample,
+    /// Baseline rate per metric (tasks per minute since the leader's election).
+    pub rate_per_min: BTreeMap<String, f64>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Takes a sample: the leader's counters, every master's uptime, and (when `agents` is not
+/// empty) those agents' attributes from the leader's `/slaves`.
+pub async fn sample(c: &Cluster, agents: &[String]) -> Result<Sample, String> {
+    let port = c.playbook.ports.mesos_master;
+    let leader = mesos::find_leader(&c.http, &c.master_addrs(), port)
+        .await
+        .map_err(|e| format!("cannot find the Mesos leader: {e}"))?
+        .ok_or("no Mesos leader is elected")?;
+    let m = mesos::metrics(&c.http, &leader, port)
+        .await
+        .map_err(|e| format!("leader {leader}: /metrics/snapshot: {e}"))?;
+    let mut counters = BTreeMap::new();
+    for k in TASK_METRICS {
+        counters.insert(k.to_string(), m.get(k).unwrap_or(0.0));
+    }
+    let leader_uptime_secs = m.get("master/uptime_secs").unwrap_or(0.0);
+    let mut masters_uptime_secs = BTreeMap::new();
+    for addr in c.master_addrs() {
+        let up = if addr == leader {
+            Some(leader_uptime_secs)
+        } else {
+            mesos::metrics(&c.http, &addr, port)
+                .await
+                .ok()
+                .and_then(|m| m.get("master/uptime_secs"))
+        };
+        if let Some(up) = up {
+            masters_uptime_secs.insert(addr, up);
+        }
+    }
+    let mut agent_attributes = BTreeMap::new();
+    if !agents.is_empty() {
+        let slaves = mesos::slaves(&c.http, &leader, port)
+            .await
+            .map_err(|e| format!("leader {leader}: /slaves: {e}"))?;
+        for s in slaves.into_iter().filter(|s| agents.contains(&s.hostname)) {
+            let attrs: BTreeMap<String, serde_json::Value> = s.attributes.into_iter().collect();
+            agent_attributes.insert(s.hostname, serde_json::json!(attrs));
+        }
+    }
+    Ok(Sample {
+        at_ms: now_ms(),
+        leader,
+        leader_uptime_secs,
+        counters,
+        masters_uptime_secs,
+        agent_attributes,
+    })
+}
+
+/// Adds the guard baseline to the precheck's output. A cluster that cannot be sampled does not
+/// fail the precheck (its own checks judge health); the guards then take their reference at the
+/// first node step and say so.
+pub async fn with_baseline(ctx: &StepCtx<'_>, output: serde_json::Value) -> serde_json::Value {
+    let c = ctx.cluster;
+    if !c.playbook.guards.enabled {
+        return output;
+    }
+    let agents: Vec<String> = c.agents.iter().map(|a| a.address.clone()).collect();
+    let s = match sample(c, &agents).await {
+        Ok(s) => s,
+        Err(e) => {
+            ctx.progress(format!(
+                "rollout guards: no baseline taken at precheck ({e})"
+            ));
+            return output;
+        }
+    };
+    let minutes = (s.leader_uptime_secs / 60.0).max(1.0 / 60.0);
+    let rate_per_min = s
+        .counters
+        .iter()
+        .map(|(k, v)| (k.clone(), v / minutes))
+        .collect();
+    let b = Baseline {
+        sample: s,
+        rate_per_min,
+    };
+    ctx.progress(format!(
+        "rollout guards: baseline on leader {}: {}",
+        b.sample.leader,
+        describe_counters(&b.sample.counters)
+    ));
+    let mut out = match output {
+        serde_json::Value::Object(o) => o,
+        serde_json::Value::Null => serde_json::Map::new(),
+        other => {
+            let mut o = serde_json::Map::new();
+            o.insert("precheck".into(), other);
+            o
+        }
+    };
+    out.insert("guard_baseline".into(), serde_json::json!(b));
+    serde_json::Value::Object(out)
+}
+
+fn describe_counters(c: &BTreeMap<String, f64>) -> String {
+    c.iter()
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The baseline stored by the precheck, if any.
+pub fn baseline(view: &RunView) -> Option<Baseline> {
+    view.steps
+        .iter()
+        .filter_map(|s| s.output.get("guard_baseline"))
+        .find_map(|v| serde_json::from_value(v.clone()).ok())
+}
+
+/// The most recent probe saved by a node step, if any.
+pub fn latest_probe(view: &RunView) -> Option<Probe> {
+    view.steps
+        .iter()
+        .filter_map(|s| s.output.get("guard"))
+        .filter_map(|v| serde_json::from_value::<Probe>(v.clone()).ok())
+        .max_by_key(|p| p.probe.at_ms)
+}
+
+/// What the guards concluded from a probe (pure: see [`judge`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// The reference to store (the old one, or the probe when re-based).
+    pub reference: Sample,
+    /// Why the reference was re-based, if it was.
+    pub rebased: Option<String>,
+    /// Why the guard trips (one line per finding), empty when all is well.
+    pub trips: Vec<String>,
+}
+
+/// Judges a probe against the reference, the previous probe and the baseline.
+///
+/// `node` is the step's node (its own restart is expected), `agent` whether it is an agent
+/// (its attributes are compared with `baseline`'s).
+pub fn judge(
+    g: &Guards,
+    node: &str,
+    agent: bool,
+    baseline: Option<&Baseline>,
+    reference: &Sample,
+    previous: &Sample,
+    now: &Sample,
+) -> Verdict {
+    let mut trips = Vec::new();
+    // Task counters: re-base when the leader changed or a counter went down (metrics reset).
+    let decreased = TASK_METRICS.iter().find(|k| {
+        now.counters.get(**k).copied().unwrap_or(0.0)
+            < reference.counters.get(**k).copied().unwrap_or(0.0)
+    });
+    let rebased = if now.leader != reference.leader {
+        Some(format!(
+            "the Mesos leader changed from {} to {} (its metrics start again): the task counters are re-based",
+            reference.leader, now.leader
+        ))
+    } else {
+        decreased.map(|k| {
+            format!(
+                "{k} went down on leader {} ({} -> {}): the task counters are re-based",
+                now.leader,
+                reference.counters.get(*k).copied().unwrap_or(0.0),
+                now.counters.get(*k).copied().unwrap_or(0.0)
+            )
+        })
+    };
+    let reference = if rebased.is_some() {
+        now.clone()
+    } else {
+        reference.clone()
+    };
+    let secs = (now.at_ms.saturating_sub(reference.at_ms) as f64 / 1000.0).max(1.0);
+    for k in TASK_METRICS {
+        let before = reference.counters.get(k).copied().unwrap_or(0.0);
+        let after = now.counters.get(k).copied().unwrap_or(0.0);
+        let new = after - before;
+        if new < g.min_new_tasks as f64 || new <= 0.0 {
+            continue;
+        }
+        let rate = new / (secs / 60.0);
+        let base = baseline
+            .and_then(|b| b.rate_per_min.get(k))
+            .copied()
+            .unwrap_or(0.0);
+        if rate - base > g.task_rate_above_baseline_per_min {
+            trips.push(format!(
+                "{k} rose from {before} to {after} on leader {} ({new} new in {secs:.0} s = {rate:.1}/min; baseline {base:.1}/min, allowed {:.1}/min above it)",
+                now.leader, g.task_rate_above_baseline_per_min
+            ));
+        }
+    }
+    // Flapping masters: restarted since the previous probe although not being upgraded.
+    let elapsed = now.at_ms.saturating_sub(previous.at_ms) as f64 / 1000.0;
+    for (addr, up) in &now.masters_uptime_secs {
+        if addr == node {
+            continue;
+        }
+        if *up + g.master_restart_slack_secs < elapsed {
+            let before = previous
+                .masters_uptime_secs
+                .get(addr)
+                .map(|u| format!("{u}"))
+                .unwrap_or_else(|| "nothing".into());
+            trips.push(format!(
+                "master {addr} is flapping: master/uptime_secs = {up} although it was not being upgraded (the previous probe {elapsed:.0} s earlier saw {before})"
+            ));
+        }
+    }
+    // Agent attributes.
+    if agent && g.agent_attributes_unchanged {
+        let before = baseline.and_then(|b| b.sample.agent_attributes.get(node));
+        let after = now.agent_attributes.get(node);
+        if let (Some(b), Some(a)) = (before, after) {
+            if a != b {
+                trips.push(format!("agent {node}: its Mesos attributes changed during the upgrade: before {b}, after {a}"));
+            }
+        }
+    }
+    Verdict {
+        reference,
+        rebased,
+        trips,
+    }
+}
+
+/// Checks the guards after a node step succeeded; the step's output gets the probe, or the step
+/// fails with a message naming the metric and the numbers.
+pub async fn after_node_step(
+    ctx: &StepCtx<'_>,
+    view: &RunView,
+    output: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let c = ctx.cluster;
+    let g = &c.playbook.guards;
+    if !g.enabled {
+        return Ok(output);
+    }
+    let node = ctx.node()?;
+    let agent = node.role != Role::Master;
+    let asked: Vec<String> = if agent {
+        vec![node.address.clone()]
+    } else {
+        Vec::new()
+    };
+    let now = sample(c, &asked).await.map_err(|e| {
+        format!(
+            "{GUARD_PREFIX} after upgrading {}: cannot probe the cluster: {e}",
+            node.address
+        )
+    })?;
+    let base = baseline(view);
+    let last = latest_probe(view);
+    // A retry of a step the guards stopped: the operator has looked; start from here.
+    let retried_after_trip = view
+        .step(&ctx.step.id)
+        .and_then(|s| s.message.as_deref())
+        .is_some_and(|m| m.starts_with(GUARD_PREFIX));
+    let (reference, previous) = match (&last, &base) {
+        _ if retried_after_trip => {
+            ctx.progress("rollout guards: retried after a guard stopped the run: re-based on the current counters");
+            (now.clone(), now.clone())
+        }
+        (Some(p), _) => (p.reference.clone(), p.probe.clone()),
+        (None, Some(b)) => (b.sample.clone(), b.sample.clone()),
+        (None, None) => {
+            ctx.progress(
+                "rollout guards: no baseline from the precheck: the reference is taken now",
+            );
+            (now.clone(), now.clone())
+        }
+    };
+    let v = judge(
+        g,
+        &node.address,
+        agent,
+        base.as_ref(),
+        &reference,
+        &previous,
+        &now,
+    );
+    if let Some(r) = &v.rebased {
+        ctx.progress(format!("rollout guards: {r}"));
+    }
+    if !v.trips.is_empty() {
+        return Err(format!(
+            "{GUARD_PREFIX} tripped after upgrading {} ({}): {}",
+            node.address,
+            ctx.step.id,
+            v.trips.join("; ")
+        ));
+    }
+    ctx.progress(format!(
+        "rollout guards ok on leader {}: {}",
+        now.leader,
+        describe_counters(&now.counters)
+    ));
+    let probe = Probe {
+        reference: v.reference,
+        probe: now,
+    };
+    let mut out = match output {
+        serde_json::Value::Object(o) => o,
+        other => {
+            let mut o = serde_json::Map::new();
+            o.insert("result".into(), other);
+            o
+        }
+    };
+    out.insert("guard".into(), serde_json::json!(probe));
+    Ok(serde_json::Value::Object(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(at_s: u64, leader: &str, failed: f64, uptimes: &[(&str, f64)]) -> Sample {
+        let mut counters = BTreeMap::new();
+        for k in TASK_METRICS {
+            counters.insert(k.to_string(), 0.0);
+        }
+        counters.insert("master/tasks_failed".into(), failed);
+        Sample {
+            at_ms: at_s * 1000,
+            leader: leader.into(),
+            leader_uptime_secs: 100.0,
+            counters,
+            masters_uptime_secs: uptimes.iter().map(|(a, u)| (a.to_string(), *u)).collect(),
+            agent_attributes: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_rising_failure_rate_trips_and_names_the_metric_and_numbers() {
+        let g = Guards::default();
+        let r = s(0, "m1", 2.0, &[("m1", 100.0)]);
+        let now = s(30, "m1", 12.0, &[("m1", 130.0)]);
+        let v = judge(&g, "a1", true, None, &r, &r, &now);
+        assert_eq!(v.trips.len(), 1, "{:?}", v.trips);
+        assert!(
+            v.trips[0].contains("master/tasks_failed rose from 2 to 12"),
+            "{}",
+            v.trips[0]
+        );
+    }
+
+    #[test]
+    fn a_few_failures_or_the_baseline_rate_do_not_trip() {
+        let g = Guards::default();
+        let r = s(0, "m1", 2.0, &[]);
+        let v = judge(&g, "a1", true, None, &r, &r, &s(1, "m1", 4.0, &[]));
+        assert!(v.trips.is_empty());
+        let mut rate = BTreeMap::new();
+        rate.insert("master/tasks_failed".to_string(), 60.0);
+        let b = Baseline {
+            sample: r.clone(),
+            rate_per_min: rate,
+        };
+        let v = judge(&g, "a1", true, Some(&b), &r, &r, &s(60, "m1", 62.0, &[]));
+        assert!(v.trips.is_empty(), "{:?}", v.trips);
+    }
+
+    #[test]
+    fn a_new_leader_or_a_reset_counter_rebases() {
+        let g = Guards::default();
+        let r = s(0, "m1", 50.0, &[]);
+        let v = judge(&g, "m1", false, None, &r, &r, &s(10, "m2", 0.0, &[]));
+        assert!(v.rebased.is_some() && v.trips.is_empty());
+        assert_eq!(v.reference.leader, "m2");
+        let v = judge(&g, "m1", false, None, &r, &r, &s(10, "m1", 1.0, &[]));
+        assert!(v.rebased.unwrap().contains("went down"));
+    }
+
+    #[test]
+    fn a_master_restarting_while_not_upgraded_is_flapping() {
+        let g = Guards::default();
+        let prev = s(0, "m1", 0.0, &[("m1", 100.0), ("m2", 100.0)]);
+        let now = s(20, "m1", 0.0, &[("m1", 120.0), ("m2", 0.4)]);
+        let v = judge(&g, "a1", true, None, &prev, &prev, &now);
+        assert!(
+            v.trips.iter().any(|t| t.contains("master m2 is flapping")),
+            "{:?}",
+            v.trips
+        );
+        // The step's own master restarts: expected.
+        let v = judge(&g, "m2", false, None, &prev, &prev, &now);
+        assert!(v.trips.is_empty());
+    }
+
+    #[test]
+    fn changed_agent_attributes_trip() {
+        let g = Guards::default();
+        let mut b = s(0, "m1", 0.0, &[]);
+        b.agent_attributes
+            .insert("a1".into(), serde_json::json!({"public_ip": "true"}));
+        let base = Baseline {
+            sample: b.clone(),
+            rate_per_min: BTreeMap::new(),
+        };
+        let mut now = s(10, "m1", 0.0, &[]);
+        now.agent_attributes
+            .insert("a1".into(), serde_json::json!({}));
+        let v = judge(&g, "a1", true, Some(&base), &b, &b, &now);
+        assert!(
+            v.trips.iter().any(|t| t.contains("attributes changed")),
+            "{:?}",
+            v.trips
+        );
+    }
+}

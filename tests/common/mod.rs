@@ -1,0 +1,162 @@
+//! Test support shared by the integration tests: a testbed cluster plus a state directory, and
+//! helpers to run the real `dcos-upgrade` binary against it.
+#![allow(dead_code)]
+
+use dcos_sim::{Report, Testbed};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_dcos-upgrade")
+}
+
+/// A testbed cluster and a private state directory for dcos-upgrade.
+pub struct Env {
+    /// The cluster (torn down on drop).
+    pub tb: Testbed,
+    /// dcos-upgrade's state directory.
+    pub state: tempfile::TempDir,
+}
+
+impl Env {
+    /// A cluster of `masters` + `agents` + `public` at 2.1.3 (target 2.2.1), fast timings.
+    pub fn new(masters: usize, agents: usize, public: usize, at_target: &[&str]) -> Env {
+        let tb = Testbed::builder()
+            .masters(masters)
+            .agents(agents)
+            .public_agents(public)
+            .version("2.1.3")
+            .upgrade_to("2.2.1")
+            .at_target(at_target)
+            .activation_ms(400)
+            .start()
+            .expect("testbed up");
+        append(
+            &tb.inventory_path(),
+            "\n[timeouts]\nnode_script_secs = 60\nmaster_gate_secs = 30\nagent_gate_secs = 30\nbackup_secs = 30\npoll_ms = 200\n",
+        );
+        Env {
+            tb,
+            state: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// The inventory path.
+    pub fn inventory(&self) -> PathBuf {
+        self.tb.inventory_path()
+    }
+
+    /// A dcos-upgrade command with the state dir set and stdin closed (no terminal).
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.arg("--state-dir").arg(self.state.path());
+        c.args(args);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    /// `run` with the inventory and target, plus extra args; waits for it.
+    pub fn run(&self, extra: &[&str]) -> Output {
+        let inv = self.inventory();
+        let mut args = vec![
+            "run",
+            "--inventory",
+            inv.to_str().unwrap(),
+            "--to",
+            "2.2.1",
+            "--ack-release-notes",
+            "2.2.1",
+        ];
+        args.extend_from_slice(extra);
+        self.cmd(&args).output().expect("run dcos-upgrade")
+    }
+
+    /// The testbed's record.
+    pub fn report(&self) -> Report {
+        self.tb.report().expect("report")
+    }
+
+    /// `status --output json` as a value.
+    pub fn status(&self) -> serde_json::Value {
+        let out = self.cmd(&["--output", "json", "status"]).output().unwrap();
+        assert!(out.status.success(), "status failed: {}", text(&out));
+        serde_json::from_slice(&out.stdout).expect("status json")
+    }
+
+    /// Starts a command with JSON output and kills it (SIGKILL) once `when` matches an event.
+    /// Returns the events seen before the kill, or panics if the process ended first.
+    pub fn kill_when(
+        &self,
+        args: &[&str],
+        when: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let mut all = vec!["--output", "json"];
+        all.extend_from_slice(args);
+        let mut child: Child = self
+            .cmd(&all)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let stdout = child.stdout.take().unwrap();
+        let mut seen = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("read");
+            let v: serde_json::Value = serde_json::from_str(&line).expect("json event");
+            let hit = when(&v);
+            seen.push(v);
+            if hit {
+                child.kill().expect("kill -9");
+                let _ = child.wait();
+                return seen;
+            }
+        }
+        let status = child.wait().unwrap();
+        panic!("the process ended ({status}) before the kill point; events: {seen:#?}");
+    }
+}
+
+/// Appends text to a file.
+pub fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+/// stdout + stderr for assertion messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Asserts the upgrade's outcome: every node at `to`, each upgraded node's script started
+/// exactly once (nodes in `untouched` never), quorum kept, agents down at once within the limit.
+pub fn assert_upgraded(r: &Report, to: &str, untouched: &[&str], max_unavailable: u64) {
+    for n in &r.nodes {
+        assert_eq!(n.version, to, "node {} not at {to}: {r:#?}", n.name);
+        let expected = if untouched.contains(&n.name.as_str()) {
+            0
+        } else {
+            1
+        };
+        assert_eq!(
+            n.upgrade_attempts, expected,
+            "node {} script starts: {r:#?}",
+            n.name
+        );
+        assert!(n.services_up, "node {} services down", n.name);
+    }
+    assert_eq!(r.quorum_loss_events, 0, "quorum lost: {r:#?}");
+    assert!(
+        r.max_agents_down <= max_unavailable,
+        "agents down at once {} > {max_unavailable}",
+        r.max_agents_down
+    );
+    assert!(r.max_masters_down <= 1, "more than one master down at once");
+}

@@ -1,0 +1,214 @@
+//! The fault matrix: each testbed fault on a standby master, on the leader and on an agent, in
+//! `--on-failure pause` and `rollback` mode. Each run must end in the documented state with the
+//! documented exit code, a message naming the node and the cause, and nothing lost.
+//!
+//! The suite runs every fault in both modes with the role rotating (12 cases); the whole
+//! 6 x 3 x 2 matrix runs with `DCOS_UPGRADE_FULL_MATRIX=1`.
+
+mod common;
+
+use common::{text, Env};
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Target {
+    Standby,
+    Leader,
+    Agent,
+}
+
+/// What must be true at the end.
+struct Expect {
+    exit: i32,
+    state: &'static str,
+    /// Words the final message must contain (besides the node's address).
+    cause: &'static [&'static str],
+}
+
+fn expect(fault: &str, mode: &str) -> Expect {
+    match (fault, mode) {
+        ("slow-healthy", _) => Expect {
+            exit: 0,
+            state: "done",
+            cause: &[],
+        },
+        ("upgrade-fails", "pause") => Expect {
+            exit: 1,
+            state: "failed",
+            cause: &["exited with status"],
+        },
+        ("upgrade-fails", _) => Expect {
+            exit: 1,
+            state: "rolled_back",
+            cause: &["exited with status"],
+        },
+        ("hang", _) => Expect {
+            exit: 1,
+            state: "failed",
+            cause: &["did not finish", "not met within"],
+        },
+        ("never-healthy", _) => Expect {
+            exit: 1,
+            state: "failed",
+            cause: &["not met within"],
+        },
+        ("ssh-down", _) => Expect {
+            exit: 1,
+            state: "failed",
+            cause: &["SSH"],
+        },
+        ("http-garbage", _) => Expect {
+            exit: 1,
+            state: "failed",
+            cause: &["unexpected answer"],
+        },
+        _ => unreachable!(),
+    }
+}
+
+fn case(fault: &str, target: Target, mode: &str) {
+    let env = Env::new(3, 1, 0, &[]);
+    let report = env.report();
+    let leader = report.leader.clone().expect("leader");
+    let (name, addr) = {
+        let n = match target {
+            Target::Leader => report.nodes.iter().find(|n| n.address == leader).unwrap(),
+            Target::Standby => report
+                .nodes
+                .iter()
+                .find(|n| n.role == "master" && n.address != leader)
+                .unwrap(),
+            Target::Agent => report.nodes.iter().find(|n| n.role == "agent").unwrap(),
+        };
+        (n.name.clone(), n.address.clone())
+    };
+    let inv = env.inventory();
+    let mut child = env
+        .cmd(&[
+            "--output",
+            "json",
+            "run",
+            "--inventory",
+            inv.to_str().unwrap(),
+            "--to",
+            "2.2.1",
+            "--ack-release-notes",
+            "2.2.1",
+            "--yes",
+            "--on-failure",
+            mode,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut injected = false;
+    let mut last = serde_json::Value::Null;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if !injected
+            && v["event"] == "step_started"
+            && v["node"] == addr.as_str()
+            && !v["description"].as_str().unwrap_or("").starts_with("undo")
+            && v["step"].as_str().unwrap_or("").ends_with("/upgrade")
+        {
+            env.tb.fault(&name, fault).expect("inject fault");
+            injected = true;
+        }
+        last = v;
+    }
+    let out = child.wait_with_output().unwrap();
+    let label = format!("{fault} on {target:?} {name} ({addr}), --on-failure {mode}");
+    assert!(injected, "{label}: the node's step never started");
+    let e = expect(fault, mode);
+    assert_eq!(out.status.code(), Some(e.exit), "{label}: {}", text(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "{label}"
+    );
+    assert_eq!(last["event"], "run_finished", "{label}");
+    let msg = last["message"].as_str().unwrap_or("").to_string();
+    if e.exit != 0 {
+        assert!(
+            msg.contains(&addr),
+            "{label}: message names the node: {msg}"
+        );
+        assert!(
+            e.cause.iter().any(|c| msg.contains(c)),
+            "{label}: message names the cause {:?}: {msg}",
+            e.cause
+        );
+    }
+    let st = env.status();
+    assert_eq!(st["state"], e.state, "{label}: {st:#}");
+    // Nothing lost: the journal replays, and no node's script was started twice per direction.
+    let r = env.report();
+    assert_eq!(r.quorum_loss_events, 0, "{label}: quorum lost: {r:#?}");
+    for n in &r.nodes {
+        assert!(
+            n.upgrade_attempts <= 2,
+            "{label}: {} started {} times",
+            n.name,
+            n.upgrade_attempts
+        );
+        let ups = r
+            .upgrade_order
+            .iter()
+            .filter(|u| u.node == n.name && u.to == "2.2.1")
+            .count();
+        assert!(ups <= 1, "{label}: {} upgraded twice", n.name);
+    }
+    match e.state {
+        "done" => assert!(r.nodes.iter().all(|n| n.version == "2.2.1"), "{label}"),
+        "rolled_back" => assert!(
+            r.nodes.iter().all(|n| n.version == "2.1.3"),
+            "{label}: {r:#?}"
+        ),
+        _ => {}
+    }
+}
+
+fn matrix(fault: &str, rotate: usize) {
+    let full = std::env::var("DCOS_UPGRADE_FULL_MATRIX").is_ok_and(|v| v == "1");
+    let roles = [Target::Standby, Target::Leader, Target::Agent];
+    for (i, mode) in ["pause", "rollback"].iter().enumerate() {
+        if full {
+            for r in roles {
+                case(fault, r, mode);
+            }
+        } else {
+            case(fault, roles[(rotate + i) % 3], mode);
+        }
+    }
+}
+
+#[test]
+fn upgrade_fails() {
+    matrix("upgrade-fails", 0);
+}
+
+#[test]
+fn hang() {
+    matrix("hang", 1);
+}
+
+#[test]
+fn never_healthy() {
+    matrix("never-healthy", 2);
+}
+
+#[test]
+fn slow_healthy() {
+    matrix("slow-healthy", 0);
+}
+
+#[test]
+fn ssh_down_mid_command() {
+    matrix("ssh-down", 1);
+}
+
+#[test]
+fn http_garbage() {
+    matrix("http-garbage", 2);
+}

@@ -1,0 +1,64 @@
+//! The interactive flow through a pseudo-terminal: answering the gate prompts continues, stops
+//! and resumes a run (dialoguer on a real pty, driven by expectrl).
+
+mod common;
+
+use common::{assert_upgraded, Env};
+use expectrl::process::unix::WaitStatus;
+use expectrl::{Eof, Expect, Session};
+use std::process::Command;
+use std::time::Duration;
+
+const DOWN: &str = "\x1b[B";
+
+fn spawn(env: &Env, args: &[&str]) -> expectrl::session::OsSession {
+    let mut c = Command::new(common::bin());
+    c.arg("--state-dir").arg(env.state.path()).args(args);
+    let mut s = Session::spawn(c).expect("spawn in a pty");
+    s.set_expect_timeout(Some(Duration::from_secs(90)));
+    s
+}
+
+fn exit_code(s: &expectrl::session::OsSession) -> i32 {
+    match s.get_process().wait().expect("wait") {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("not exited: {other:?}"),
+    }
+}
+
+#[test]
+fn answering_the_prompts_continues_stops_and_resumes() {
+    let env = Env::new(3, 1, 0, &[]);
+    let inv = env.inventory();
+    let mut s = spawn(
+        &env,
+        &["run", "--inventory", inv.to_str().unwrap(), "--to", "2.2.1"],
+    );
+    s.expect("release notes").expect("release notes shown");
+    s.expect("allow this upgrade?")
+        .expect("release notes acknowledgement asked");
+    s.send("y").unwrap();
+    s.expect("before:backup").expect("backup gate asked");
+    s.send("\r").unwrap(); // continue (the default)
+    s.expect("before:masters").expect("masters gate asked");
+    s.send(DOWN).unwrap(); // "stop here (resume later)"
+    s.send("\r").unwrap();
+    s.expect(Eof).unwrap();
+    assert_eq!(exit_code(&s), 3);
+    let r = env.report();
+    assert!(
+        r.nodes.iter().all(|n| n.upgrade_attempts == 0),
+        "nothing upgraded yet"
+    );
+    assert_eq!(env.status()["state"], "paused");
+
+    let mut s = spawn(&env, &["resume"]);
+    s.expect("before:masters")
+        .expect("masters gate asked again");
+    s.send("\r").unwrap();
+    s.expect("before:agents").expect("agents gate asked");
+    s.send("\r").unwrap();
+    s.expect(Eof).unwrap();
+    assert_eq!(exit_code(&s), 0);
+    assert_upgraded(&env.report(), "2.2.1", &[], 1);
+}

@@ -1,0 +1,431 @@
+//! Frameworks phase, rollback at any step and rollout guards, against the testbed (issue 5).
+//! Every test judges outcomes from `dcos-sim report` (what really happened on the cluster).
+
+use dcos_sim::{Report, Testbed};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const FROM: &str = "2.1.3";
+const TO: &str = "2.2.1";
+const BIN: &str = env!("CARGO_BIN_EXE_dcos-upgrade");
+
+fn bed(masters: usize, agents: usize) -> Testbed {
+    Testbed::builder()
+        .masters(masters)
+        .agents(agents)
+        .public_agents(0)
+        .version(FROM)
+        .upgrade_to(TO)
+        .activation_ms(300)
+        .deploy_ms(500)
+        .start()
+        .expect("testbed starts")
+}
+
+/// Appends text to the testbed's inventory (timeouts, frameworks).
+fn add_to_inventory(tb: &Testbed, text: &str) {
+    let p = tb.inventory_path();
+    let mut s = std::fs::read_to_string(&p).unwrap();
+    s.push('\n');
+    s.push_str(text);
+    std::fs::write(&p, s).unwrap();
+}
+
+const FAST: &str = "[timeouts]\npoll_ms = 200\nmaster_gate_secs = 60\nagent_gate_secs = 60\nnode_script_secs = 120\n";
+
+const TWO_APPS: &str = "[[frameworks]]\napp = \"/web\"\nimage = \"nginx:1.21.0\"\n\n[[frameworks]]\napp = \"/api\"\nimage = \"example/api:3.0.0\"\n";
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn cli(state: &Path, args: &[&str]) -> Out {
+    let o = Command::new(BIN)
+        .arg("--state-dir")
+        .arg(state)
+        .args(["--output", "json"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("dcos-upgrade runs");
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn run_args<'a>(inv: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "run",
+        "--inventory",
+        inv,
+        "--to",
+        TO,
+        "--yes",
+        "--skip-backup",
+        "--ack-release-notes",
+        TO,
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+fn status(state: &Path) -> serde_json::Value {
+    let o = cli(state, &["status"]);
+    assert_eq!(o.code, 0, "status: {}", o.stderr);
+    serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("status JSON: {e}: {}", o.stdout))
+}
+
+fn events(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn app_images(r: &Report) -> HashMap<String, String> {
+    r.apps
+        .iter()
+        .map(|a| (a.id.clone(), a.image.clone()))
+        .collect()
+}
+
+/// Every node at `v` with every service up.
+fn assert_all_at(r: &Report, v: &str) {
+    for n in &r.nodes {
+        assert_eq!(
+            n.version, v,
+            "node {} is at {}, expected {v}: {r:#?}",
+            n.name, n.version
+        );
+        assert!(n.services_up, "node {} has services down: {r:#?}", n.name);
+    }
+}
+
+/// How many times the rollback script (to = FROM) ran on each node.
+fn rollback_attempts(r: &Report) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for u in r.upgrade_order.iter().filter(|u| u.to == FROM) {
+        *m.entry(u.node.clone()).or_insert(0) += 1;
+    }
+    m
+}
+
+fn state_dir() -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("state");
+    (t, p)
+}
+
+#[test]
+fn a_full_upgrade_upgrades_two_marathon_apps_and_keeps_their_tasks_healthy() {
+    let tb = bed(3, 2);
+    add_to_inventory(&tb, FAST);
+    add_to_inventory(&tb, TWO_APPS);
+    let before = app_images(&tb.report().unwrap());
+    let (_t, st) = state_dir();
+    let inv = tb.inventory_path();
+    let o = cli(&st, &run_args(inv.to_str().unwrap(), &[]));
+    assert_eq!(o.code, 0, "run failed:\n{}\n{}", o.stdout, o.stderr);
+    let r = tb.report().unwrap();
+    assert_all_at(&r, TO);
+    let images = app_images(&r);
+    assert_eq!(images["/web"], "nginx:1.21.0");
+    assert_eq!(images["/api"], "example/api:3.0.0");
+    assert_eq!(
+        images["/worker"], before["/worker"],
+        "an app not listed is left alone"
+    );
+    for a in &r.apps {
+        assert_eq!(
+            a.tasks_healthy, a.instances,
+            "app {} is not fully healthy: {r:#?}",
+            a.id
+        );
+    }
+    assert_eq!(r.tasks_lost, 0);
+    assert_eq!(r.quorum_loss_events, 0);
+    // One app at a time, each after every node.
+    let ev = events(&o.stdout);
+    let order: Vec<&str> = ev
+        .iter()
+        .filter(|e| e["event"] == "step_finished")
+        .filter_map(|e| e["step"].as_str())
+        .filter(|s| s.starts_with("frameworks/"))
+        .collect();
+    assert_eq!(order.len(), 2, "{order:?}");
+    // The previous definitions are journaled, for rollback.
+    let s = status(&st);
+    assert_eq!(s["state"], "done");
+    let saved: Vec<&serde_json::Value> = s["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["id"].as_str().unwrap_or("").starts_with("frameworks/"))
+        .map(|x| &x["output"]["previous"])
+        .collect();
+    assert_eq!(saved.len(), 2);
+    assert_eq!(
+        saved[0]["container"]["docker"]["image"],
+        before["/web"].as_str()
+    );
+}
+
+#[test]
+fn a_failure_on_the_third_agent_with_on_failure_rollback_returns_everything() {
+    let tb = bed(3, 3);
+    add_to_inventory(&tb, FAST);
+    add_to_inventory(&tb, TWO_APPS);
+    let before = app_images(&tb.report().unwrap());
+    tb.fault("a3", "upgrade-fails").unwrap();
+    let (_t, st) = state_dir();
+    let inv = tb.inventory_path();
+    let o = cli(
+        &st,
+        &run_args(inv.to_str().unwrap(), &["--on-failure", "rollback"]),
+    );
+    assert_eq!(o.code, 1, "expected exit 1:\n{}\n{}", o.stdout, o.stderr);
+    let r = tb.report().unwrap();
+    assert_all_at(&r, FROM);
+    assert_eq!(app_images(&r), before, "apps are back at their definitions");
+    assert_eq!(r.quorum_loss_events, 0, "quorum was lost: {r:#?}");
+    let s = status(&st);
+    assert_eq!(s["state"], "rolled_back", "{s:#}");
+    let undone: Vec<&str> = s["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["state"] == "undone")
+        .filter_map(|x| x["id"].as_str())
+        .collect();
+    // 3 masters, a1, a2 and the failed a3 step.
+    assert_eq!(undone.len(), 6, "{undone:?}");
+    // Each upgraded node was rolled back exactly once; a3 was never touched.
+    let rb = rollback_attempts(&r);
+    for n in ["m1", "m2", "m3", "a1", "a2"] {
+        assert_eq!(rb.get(n), Some(&1), "rollback attempts on {n}: {rb:?}");
+    }
+    assert_eq!(rb.get("a3"), None);
+    // Masters: the leader at the time is rolled back last.
+    let masters: Vec<_> = r
+        .upgrade_order
+        .iter()
+        .filter(|u| u.to == FROM && u.node.starts_with('m'))
+        .collect();
+    assert!(
+        !masters[0].was_leader && !masters[1].was_leader,
+        "{masters:?}"
+    );
+}
+
+#[test]
+fn rollback_by_hand_after_a_run_paused_in_the_masters_phase() {
+    let tb = bed(3, 1);
+    add_to_inventory(
+        &tb,
+        "[timeouts]\npoll_ms = 200\nmaster_gate_secs = 4\nagent_gate_secs = 60\nnode_script_secs = 120\n",
+    );
+    // The masters are upgraded standbys first (inventory order), the leader last.
+    let leader = tb.report().unwrap().leader.unwrap_or_default();
+    let standbys: Vec<String> = tb
+        .nodes()
+        .into_iter()
+        .filter(|n| n.name.starts_with('m') && n.address != leader)
+        .map(|n| n.name)
+        .collect();
+    let second = standbys[1].clone();
+    tb.fault(&second, "never-healthy").unwrap();
+    let (_t, st) = state_dir();
+    let inv = tb.inventory_path();
+    let o = cli(&st, &run_args(inv.to_str().unwrap(), &[]));
+    assert_eq!(o.code, 1, "expected a failure:\n{}\n{}", o.stdout, o.stderr);
+    assert_eq!(status(&st)["state"], "failed");
+    assert_eq!(status(&st)["phase"], "masters");
+    // The operator repairs the node, then rolls back.
+    tb.clear_fault(&second, "never-healthy").unwrap();
+    let o = cli(&st, &["rollback", "--yes"]);
+    assert_eq!(
+        o.code, 0,
+        "a finished rollback exits 0:\n{}\n{}",
+        o.stdout, o.stderr
+    );
+    let r = tb.report().unwrap();
+    assert_all_at(&r, FROM);
+    assert_eq!(r.quorum_loss_events, 0, "{r:#?}");
+    assert_eq!(status(&st)["state"], "rolled_back");
+    let rb = rollback_attempts(&r);
+    assert_eq!(rb.get(&standbys[0]), Some(&1), "{rb:?}");
+    assert_eq!(rb.get(&second), Some(&1), "{rb:?}");
+    assert_eq!(rb.get("a1"), None, "the agent was never upgraded: {rb:?}");
+}
+
+#[test]
+fn rollback_by_hand_after_a_completed_run() {
+    let tb = bed(3, 1);
+    add_to_inventory(&tb, FAST);
+    add_to_inventory(
+        &tb,
+        "[[frameworks]]\napp = \"/web\"\nimage = \"nginx:1.21.0\"\n",
+    );
+    let before = app_images(&tb.report().unwrap());
+    let (_t, st) = state_dir();
+    let inv = tb.inventory_path();
+    let o = cli(&st, &run_args(inv.to_str().unwrap(), &[]));
+    assert_eq!(o.code, 0, "run failed:\n{}\n{}", o.stdout, o.stderr);
+    assert_eq!(app_images(&tb.report().unwrap())["/web"], "nginx:1.21.0");
+    let o = cli(&st, &["rollback", "--yes"]);
+    let r = tb.report().unwrap();
+    assert_all_at(&r, FROM);
+    assert_eq!(app_images(&r), before);
+    assert_eq!(r.quorum_loss_events, 0, "{r:#?}");
+    assert_eq!(
+        status(&st)["state"],
+        "rolled_back",
+        "rollback said:\n{}\n{}",
+        o.stdout,
+        o.stderr
+    );
+    let rb = rollback_attempts(&r);
+    for n in ["m1", "m2", "m3", "a1"] {
+        assert_eq!(rb.get(n), Some(&1), "{rb:?}");
+    }
+}
+
+#[test]
+fn a_rollback_killed_with_sigkill_completes_when_run_again_and_undoes_nothing_twice() {
+    let tb = bed(3, 2);
+    add_to_inventory(&tb, FAST);
+    tb.fault("a2", "upgrade-fails").unwrap();
+    let (_t, st) = state_dir();
+    let inv = tb.inventory_path();
+    let mut child = Command::new(BIN)
+        .arg("--state-dir")
+        .arg(&st)
+        .args(["--output", "json"])
+        .args(run_args(
+            inv.to_str().unwrap(),
+            &["--on-failure", "rollback"],
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut undoing = false;
+    let mut killed_at = None;
+    let mut seen = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        seen.push(line.clone());
+        let Ok(e) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        let desc = e["description"].as_str().unwrap_or("");
+        if e["event"] == "step_started" && desc.starts_with("undo:") && e["node"].is_string() {
+            undoing = true;
+        }
+        // Kill once the rollback script of an upgraded node is running, detached, on the node.
+        if undoing
+            && e["event"] == "step_progress"
+            && e["message"].as_str().unwrap_or("").contains("started (")
+        {
+            child.kill().unwrap();
+            killed_at = e["step"].as_str().map(String::from);
+            break;
+        }
+        if Instant::now() > deadline {
+            break;
+        }
+    }
+    let _ = child.wait();
+    let killed_at = killed_at.unwrap_or_else(|| {
+        panic!(
+            "the run was not killed during a rollback:\n{}",
+            seen.join("\n")
+        )
+    });
+    // An unfinished rollback shows as running, with `rollback` set.
+    let s = status(&st);
+    assert_eq!(s["rollback"], true, "killed during {killed_at}: {s:#}");
+    assert_ne!(
+        s["state"], "rolled_back",
+        "killed during {killed_at}: {s:#}"
+    );
+    let o = cli(&st, &["rollback", "--yes"]);
+    let r = tb.report().unwrap();
+    assert_all_at(&r, FROM);
+    assert_eq!(
+        status(&st)["state"],
+        "rolled_back",
+        "rollback said:\n{}\n{}",
+        o.stdout,
+        o.stderr
+    );
+    assert_eq!(r.quorum_loss_events, 0);
+    let rb = rollback_attempts(&r);
+    for n in ["m1", "m2", "m3", "a1"] {
+        assert_eq!(
+            rb.get(n),
+            Some(&1),
+            "undone twice or never (killed during {killed_at}): {rb:?}"
+        );
+    }
+    assert_eq!(rb.get("a2"), None);
+}
+
+#[test]
+fn a_guard_trips_when_tasks_fail_during_the_agents_phase() {
+    let tb = bed(1, 3);
+    add_to_inventory(&tb, FAST);
+    let (_t, st) = state_dir();
+    let inv = tb.inventory_path();
+    let mut child = Command::new(BIN)
+        .arg("--state-dir")
+        .arg(&st)
+        .args(["--output", "json"])
+        .args(run_args(inv.to_str().unwrap(), &[]))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    let mut faulted = false;
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        if !faulted && line.contains("\"phase_started\"") && line.contains("\"agents\"") {
+            tb.fault("a3", "tasks-failing").unwrap();
+            faulted = true;
+        }
+        lines.push(line);
+    }
+    let code = child.wait().unwrap().code();
+    assert!(
+        faulted,
+        "the agents phase never started:\n{}",
+        lines.join("\n")
+    );
+    assert_eq!(code, Some(1), "{}", lines.join("\n"));
+    let ev = events(&lines.join("\n"));
+    let failed = ev
+        .iter()
+        .find(|e| e["event"] == "step_finished" && e["state"] == "failed")
+        .unwrap_or_else(|| panic!("no failed step:\n{}", lines.join("\n")));
+    let msg = failed["message"].as_str().unwrap();
+    assert!(msg.starts_with("rollout guard"), "{msg}");
+    assert!(msg.contains("master/tasks_failed rose from 0 to "), "{msg}");
+    assert!(msg.contains("/min"), "{msg}");
+    let s = status(&st);
+    assert_eq!(s["state"], "failed");
+    assert_eq!(s["phase"], "agents");
+    tb.clear_fault("a3", "tasks-failing").unwrap();
+}
