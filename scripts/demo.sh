@@ -9,5 +9,5 @@ dir=$(mktemp -d /tmp/dcos-demo.XXXXXX)
 trap './target/debug/dcos-sim down --dir "$dir" >/dev/null 2>&1 || true' EXIT
 ./target/debug/dcos-sim up --dir "$dir" --masters 3 --agents 4 --public-agents 1 --version 2.1.3 --upgrade-to 2.2.1
 ./target/debug/dcos-upgrade --state-dir "$dir/state" plan --inventory "$dir/inventory.toml" --to 2.2.1
-./target/debug/dcos-upgrade --state-dir "$dir/state" run --inventory "$dir/inventory.toml" --to 2.2.1 --yes
+./target/debug/dcos-upgrade --state-dir "$dir/state" run --inventory "$dir/inventory.toml" --to 2.2.1 --yes --ack-release-notes 2.2.1
 ./target/debug/dcos-sim report --dir "$dir"

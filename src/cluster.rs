@@ -95,6 +95,41 @@ impl Cluster {
         parse_identity(&out.stdout).map_err(|e| format!("{}: {e}", node.address))
     }
 
+    /// The leading master's inventory address: `/master/redirect` names the leader by its Mesos
+    /// hostname, which in DC/OS is the IP but may be a DNS name elsewhere, so the answer is
+    /// matched against the masters' addresses, names, and the addresses the name resolves to.
+    pub async fn leader_address(&self) -> Result<Option<String>, crate::probe::ProbeError> {
+        let port = self.playbook.ports.mesos_master;
+        let Some(host) =
+            crate::probe::mesos::find_leader(&self.http, &self.master_addrs(), port).await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(self.match_master(&host).await.unwrap_or(host)))
+    }
+
+    async fn match_master(&self, host: &str) -> Option<String> {
+        let masters = &self.inventory.masters;
+        if let Some(m) = masters
+            .iter()
+            .find(|m| m.address.eq_ignore_ascii_case(host) || m.name.eq_ignore_ascii_case(host))
+        {
+            return Some(m.address.clone());
+        }
+        let resolved: Vec<std::net::IpAddr> = tokio::net::lookup_host((host, 0))
+            .await
+            .map(|it| it.map(|a| a.ip()).collect())
+            .unwrap_or_default();
+        masters
+            .iter()
+            .find(|m| {
+                m.address
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| resolved.contains(&ip))
+            })
+            .map(|m| m.address.clone())
+    }
+
     /// HTTP timeout helper.
     pub fn poll(&self) -> Duration {
         self.timeouts.poll()

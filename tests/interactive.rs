@@ -62,3 +62,55 @@ fn answering_the_prompts_continues_stops_and_resumes() {
     assert_eq!(exit_code(&s), 0);
     assert_upgraded(&env.report(), "2.2.1", &[], 1);
 }
+
+#[test]
+fn rollback_stops_before_a_step_without_a_safe_undo_and_asks() {
+    let env = Env::new(3, 1, 0, &[]);
+    // No node script back to 2.1.3: no upgraded node can be undone safely.
+    let inv = env.inventory();
+    let text = std::fs::read_to_string(&inv).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("rollback_script_url"))
+        .collect();
+    std::fs::write(&inv, kept.join("\n") + "\n").unwrap();
+    let out = env.run(&["--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::text(&out));
+
+    let mut s = spawn(&env, &["rollback"]);
+    s.expect("Roll back run")
+        .expect("rollback confirmation asked");
+    s.send("y").unwrap();
+    s.expect("has no safe undo").expect("the step is named");
+    s.expect("Leave it as it is")
+        .expect("asked before leaving it");
+    s.send("n").unwrap();
+    s.expect(Eof).unwrap();
+    assert_eq!(exit_code(&s), 3);
+    let st = env.status();
+    assert_eq!(st["state"], "paused", "{st:#}");
+    let r = env.report();
+    assert!(
+        r.nodes
+            .iter()
+            .all(|n| n.version == "2.2.1" && n.upgrade_attempts == 1),
+        "{r:#?}"
+    );
+
+    // With --yes every such step is left as it is, on the record, and the rollback finishes.
+    let out = env
+        .cmd(&["--output", "json", "rollback", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", common::text(&out));
+    let events = String::from_utf8_lossy(&out.stdout);
+    assert!(events.contains("no safe undo"), "{events}");
+    assert_eq!(env.status()["state"], "rolled_back");
+    let r = env.report();
+    assert!(
+        r.nodes
+            .iter()
+            .all(|n| n.version == "2.2.1" && n.upgrade_attempts == 1),
+        "left as they were: {r:#?}"
+    );
+}

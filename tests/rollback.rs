@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const FROM: &str = "2.1.3";
@@ -131,8 +133,61 @@ fn a_full_upgrade_upgrades_two_marathon_apps_and_keeps_their_tasks_healthy() {
     let before = app_images(&tb.report().unwrap());
     let (_t, st) = state_dir();
     let inv = tb.inventory_path();
-    let o = cli(&st, &run_args(inv.to_str().unwrap(), &[]));
-    assert_eq!(o.code, 0, "run failed:\n{}\n{}", o.stdout, o.stderr);
+    // Sample the apps' healthy tasks during the frameworks phase: the strategy
+    // (minimumHealthCapacity 1.0) allows no healthy task fewer than the instances.
+    let (stop, sampling) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let sampler = {
+        let (stop, sampling, dir) = (stop.clone(), sampling.clone(), tb.dir().to_path_buf());
+        std::thread::spawn(move || {
+            let (mut dips, mut samples) = (Vec::new(), 0);
+            while !stop.load(Ordering::SeqCst) {
+                if sampling.load(Ordering::SeqCst) {
+                    if let Ok(r) = dcos_sim::setup::report(&dir) {
+                        samples += 1;
+                        for a in r.apps.iter().filter(|a| a.tasks_healthy < a.instances) {
+                            dips.push(format!(
+                                "{}: {} of {} healthy",
+                                a.id, a.tasks_healthy, a.instances
+                            ));
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            (dips, samples)
+        })
+    };
+    let mut child = Command::new(BIN)
+        .arg("--state-dir")
+        .arg(&st)
+        .args(["--output", "json"])
+        .args(run_args(inv.to_str().unwrap(), &[]))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let Ok(line) = line else { break };
+        if line.contains("\"phase_started\"") {
+            sampling.store(line.contains("\"frameworks\""), Ordering::SeqCst);
+        }
+        lines.push(line);
+    }
+    let code = child.wait().unwrap().code();
+    stop.store(true, Ordering::SeqCst);
+    let (dips, samples) = sampler.join().unwrap();
+    let stdout = lines.join("\n");
+    assert_eq!(code, Some(0), "run failed:\n{stdout}");
+    assert!(samples > 0, "the frameworks phase was never sampled");
+    assert!(
+        dips.is_empty(),
+        "tasks dipped below the upgrade strategy: {dips:?}"
+    );
     let r = tb.report().unwrap();
     assert_all_at(&r, TO);
     let images = app_images(&r);
@@ -152,7 +207,7 @@ fn a_full_upgrade_upgrades_two_marathon_apps_and_keeps_their_tasks_healthy() {
     assert_eq!(r.tasks_lost, 0);
     assert_eq!(r.quorum_loss_events, 0);
     // One app at a time, each after every node.
-    let ev = events(&o.stdout);
+    let ev = events(&stdout);
     let order: Vec<&str> = ev
         .iter()
         .filter(|e| e["event"] == "step_finished")

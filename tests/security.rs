@@ -85,7 +85,7 @@ fn two_operators_cannot_upgrade_one_cluster_at_once() {
     let inv = env.inventory();
     let inv = inv.to_str().expect("utf-8");
     // Operator A starts; operator B (another state directory) tries while A runs.
-    let mut a = env
+    let a = env
         .cmd(&[
             "--output",
             "json",
@@ -280,6 +280,7 @@ fn hostile_names_and_app_ids_are_inert_and_secrets_stay_out_of_everything() {
             named += 1;
         }
     }
+    let names_only = out.clone();
     out.push_str(&format!(
         "\n[[frameworks]]\napp = {}\n",
         toml_str(&format!("/web;touch {m}"))
@@ -302,6 +303,12 @@ fn hostile_names_and_app_ids_are_inert_and_secrets_stay_out_of_everything() {
         .expect("plan");
     let plan_out = text(&o);
     assert!(!marker.exists(), "plan ran a hostile value as a command");
+    assert!(
+        plan_out.contains(&format!("/web;touch {m}")),
+        "the hostile app id is not named: {plan_out}"
+    );
+    // The run: hostile node names (the unknown hostile app would stop it at planning).
+    std::fs::write(&inv_path, names_only).expect("write inventory");
     let o = env
         .cmd(&[
             "--output",
@@ -324,6 +331,11 @@ fn hostile_names_and_app_ids_are_inert_and_secrets_stay_out_of_everything() {
         "run ran a hostile value as a command: {run_out}"
     );
     assert!(!run_out.contains("panicked"), "{run_out}");
+    // The run went far enough to send commands to the nodes under the hostile names.
+    assert!(
+        run_out.contains("run_started"),
+        "the run did not start: {run_out}"
+    );
     // The token never appears in the events, errors, audit log or any state file.
     assert!(
         !plan_out.contains(token),

@@ -121,6 +121,10 @@ pub struct ResumeArgs {
     /// Acknowledge the release notes of this version (when the run stopped at their gate).
     #[arg(long, value_name = "VERSION")]
     pub ack_release_notes: Option<String>,
+    /// rollback only: after undoing the nodes, restore the run's ZooKeeper backup on every
+    /// master. A last resort: ZooKeeper is down on all masters meanwhile. Needs confirmation.
+    #[arg(long)]
+    pub restore_zookeeper: bool,
 }
 
 /// Selects a run.

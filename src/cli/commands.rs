@@ -19,6 +19,7 @@ use crate::probe::{facts, Http, HttpOptions};
 use crate::remote::{HostKeyPolicy, Ssh, SshOptions};
 use crate::store::{read_snapshot, LockError, LockInfo, RunRecord, StateLock, Store, StoreError};
 use std::io::IsTerminal;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -262,12 +263,16 @@ fn prompter(yes: bool, human: Option<Arc<HumanSink>>, cluster: &str) -> Option<A
 }
 
 fn lock(dir: &Path, run: &str, command: &str) -> CliResult<StateLock> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        CliError::new(
-            exit::FAILED,
-            format!("state directory {}: {e}", dir.display()),
-        )
-    })?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| {
+            CliError::new(
+                exit::FAILED,
+                format!("state directory {}: {e}", dir.display()),
+            )
+        })?;
     StateLock::acquire(
         dir,
         &LockInfo {
@@ -351,8 +356,7 @@ async fn run_cmd(a: RunArgs, json: bool, dir: &Path) -> CliResult<i32> {
         options,
         prompter,
         events.as_ref(),
-        false,
-        false,
+        Action::Run,
         a.take_over_lock,
     )
     .await
@@ -369,7 +373,9 @@ async fn resume_cmd(a: ResumeArgs, json: bool, dir: &Path, rollback: bool) -> Cl
     let record = store.run(&id).map_err(store_error)?;
     let view = RunView::replay(&record.plan, &store.journal(&id).map_err(store_error)?)
         .map_err(|e| CliError::new(exit::FAILED, format!("run {id}: {e}")))?;
-    let rollback_after_done = rollback && view.state == crate::machine::RunState::Done;
+    let rollback_after_done = rollback
+        && (view.state == crate::machine::RunState::Done
+            || (a.restore_zookeeper && view.state == crate::machine::RunState::RolledBack));
     if !view.state.is_unfinished() && !rollback_after_done {
         let msg = format!("run {id} is {}; nothing to {command}", view.state.as_str());
         eprintln!("{msg}");
@@ -421,8 +427,13 @@ async fn resume_cmd(a: ResumeArgs, json: bool, dir: &Path, rollback: bool) -> Cl
         options,
         prompter,
         events.as_ref(),
-        true,
-        rollback,
+        if rollback {
+            Action::Rollback {
+                restore_zookeeper: a.restore_zookeeper,
+            }
+        } else {
+            Action::Resume
+        },
         a.take_over_lock,
     )
     .await
@@ -447,6 +458,20 @@ fn add_planned_agents(cluster: &mut Cluster, plan: &Plan) {
     }
 }
 
+/// What `execute` does with the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    /// A new run.
+    Run,
+    /// Continue a run.
+    Resume,
+    /// Undo a run (then, on request, restore the ZooKeeper backup).
+    Rollback {
+        /// `--restore-zookeeper` was given.
+        restore_zookeeper: bool,
+    },
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn execute(
     store: &Store,
@@ -455,8 +480,7 @@ async fn execute(
     options: RunOptions,
     prompter: Option<Arc<dyn Prompter>>,
     events: &dyn EventSink,
-    resumed: bool,
-    rollback: bool,
+    action: Action,
     take_over_lock: bool,
 ) -> CliResult<i32> {
     let engine = Engine::new(store, record, cluster, options, prompter, events, secrets())
@@ -484,10 +508,25 @@ async fn execute(
         }
     };
     let work = async {
-        if rollback {
-            engine.rollback(None).await
-        } else {
-            engine.execute(resumed).await
+        match action {
+            Action::Run => engine.execute(false).await,
+            Action::Resume => engine.execute(true).await,
+            Action::Rollback { restore_zookeeper } => {
+                let already = engine.view().state == crate::machine::RunState::RolledBack;
+                let outcome = if already {
+                    Outcome::RolledBack {
+                        after_failure: None,
+                    }
+                } else {
+                    engine.rollback(None).await?
+                };
+                match outcome {
+                    Outcome::RolledBack { .. } if restore_zookeeper => {
+                        engine.restore_zookeeper().await
+                    }
+                    other => Ok(other),
+                }
+            }
         }
     };
     let result = tokio::select! {
@@ -515,6 +554,14 @@ async fn execute(
     cluster.ssh.close().await;
     let (state, code, message) = match &outcome {
         Outcome::Done => ("done", exit::OK, format!("run {} done: every node at {}", record.id, record.plan.to)),
+        Outcome::AtGate { gate } if gate.starts_with("no-undo:") || gate == "restore-zookeeper" => (
+            "paused",
+            exit::GATE,
+            format!(
+                "rollback stopped at gate {gate}: it needs an explicit approval (see above). Approve with: dcos-upgrade rollback --run {} --yes",
+                record.id
+            ),
+        ),
         Outcome::AtGate { gate } if gate.starts_with("release-notes") => (
             "paused",
             exit::GATE,
@@ -542,6 +589,11 @@ async fn execute(
                 Some(e) => format!("rolled back after a failure: {e}"),
                 None => format!("run {} rolled back", record.id),
             },
+        ),
+        Outcome::Restored { archive } => (
+            "rolled_back",
+            exit::OK,
+            format!("ZooKeeper restored on every master from {archive}; check the cluster's services before using it"),
         ),
         Outcome::RollbackFailed { step, error } => (
             "failed",

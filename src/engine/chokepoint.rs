@@ -60,7 +60,24 @@ impl<'a> Changer<'a> {
         script: &str,
         timeout: Duration,
     ) -> Result<Output, ChangeError> {
-        let command = self.redact(&self.cluster.ssh.command_line(script));
+        self.change_with_input(step, node, description, script, None, timeout)
+            .await
+    }
+
+    /// As `change`, with bytes sent on the command's standard input (recorded by size only).
+    pub async fn change_with_input(
+        &self,
+        step: &str,
+        node: &NodeSpec,
+        description: &str,
+        script: &str,
+        input: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<Output, ChangeError> {
+        let mut command = self.redact(&self.cluster.ssh.command_line(script));
+        if let Some(i) = input {
+            command.push_str(&format!(" < ({} bytes on stdin)", i.len()));
+        }
         let mut entry = AuditEntry {
             at: now(),
             step: step.to_string(),
@@ -74,11 +91,16 @@ impl<'a> Changer<'a> {
         };
         self.store.append_audit(self.run, &entry)?;
         checkpoint::hit(&format!("before-remote:{step}:{description}"));
-        let res = self
-            .cluster
-            .ssh
-            .run(&Cluster::target(node), script, timeout)
-            .await;
+        let target = Cluster::target(node);
+        let res = match input {
+            Some(i) => {
+                self.cluster
+                    .ssh
+                    .run_with_input(&target, script, i, timeout)
+                    .await
+            }
+            None => self.cluster.ssh.run(&target, script, timeout).await,
+        };
         checkpoint::hit(&format!("after-remote:{step}:{description}"));
         entry.at = now();
         entry.phase = "outcome".into();

@@ -12,7 +12,6 @@ use crate::events::{stamp, Event, EventSink};
 use crate::machine::{Record, RunView, StepState};
 use crate::phases::{self, node_upgrade::Direction, StepCtx};
 use crate::plan::{Action, Phase, PhaseId, Step, StepKind};
-use crate::probe::mesos;
 use crate::store::{RunRecord, Store, StoreError};
 use chokepoint::Changer;
 use futures::future::join_all;
@@ -104,6 +103,11 @@ pub enum Outcome {
     RolledBack {
         /// The failure that caused it, if any.
         after_failure: Option<String>,
+    },
+    /// The ZooKeeper backup was restored on every master (the last resort).
+    Restored {
+        /// The archive restored.
+        archive: String,
     },
     /// Rollback could not finish.
     RollbackFailed {
@@ -501,11 +505,7 @@ impl<'a> Engine<'a> {
                 s
             } else {
                 let c = self.cluster;
-                let leader =
-                    mesos::find_leader(&c.http, &c.master_addrs(), c.playbook.ports.mesos_master)
-                        .await
-                        .ok()
-                        .flatten();
+                let leader = c.leader_address().await.ok().flatten();
                 if let Some(l) = &leader {
                     self.emit(Event::Warning {
                         message: format!("Mesos leader is {l}; it is upgraded last"),

@@ -6,8 +6,12 @@ use crate::events::Event;
 use crate::machine::{Record, StepState};
 use crate::phases::{self, node_upgrade::Direction};
 use crate::plan::{PhaseId, Step, StepKind};
-use crate::probe::mesos;
 use std::time::Instant;
+
+/// The gate that approves leaving a step without a safe undo as it is.
+fn no_undo_gate(step: &Step) -> String {
+    format!("no-undo:{}", step.id)
+}
 
 fn needs_undo(state: StepState) -> bool {
     matches!(
@@ -46,17 +50,13 @@ impl Engine<'_> {
         loop {
             let pending: Vec<&Step> = undoable(PhaseId::Masters)
                 .into_iter()
-                .filter(|s| needs_undo(self.state_of(&s.id).0))
+                .filter(|s| self.undo_pending(s))
                 .collect();
             if pending.is_empty() {
                 break;
             }
             let c = self.cluster;
-            let leader =
-                mesos::find_leader(&c.http, &c.master_addrs(), c.playbook.ports.mesos_master)
-                    .await
-                    .ok()
-                    .flatten();
+            let leader = c.leader_address().await.ok().flatten();
             let next = pending
                 .iter()
                 .find(|s| self.state_of(&s.id).0 == StepState::Undoing)
@@ -74,10 +74,151 @@ impl Engine<'_> {
         Ok(Outcome::RolledBack { after_failure })
     }
 
+    /// The last resort, only on explicit request and confirmation: restores the run's
+    /// ZooKeeper backup on every master. The cluster is unavailable while it runs.
+    pub async fn restore_zookeeper(&self) -> Result<Outcome, EngineError> {
+        let gate = "restore-zookeeper".to_string();
+        let Some(step) = self.record.plan.step("backup/zookeeper") else {
+            return Ok(Outcome::Failed {
+                step: gate,
+                error: "the plan has no backup step".into(),
+            });
+        };
+        let output = self
+            .view()
+            .step(&step.id)
+            .map(|s| s.output.clone())
+            .unwrap_or_default();
+        let (Some(archive), Some(sha)) = (
+            output
+                .get("archive")
+                .and_then(|a| a.as_str())
+                .map(String::from),
+            output
+                .get("sha256")
+                .and_then(|a| a.as_str())
+                .map(String::from),
+        ) else {
+            return Ok(Outcome::Failed {
+                step: gate,
+                error: "this run took no ZooKeeper backup (skipped or failed): nothing to restore"
+                    .into(),
+            });
+        };
+        let message = format!(
+            "LAST RESORT: restore ZooKeeper on every master from {archive}. ZooKeeper is stopped on all masters meanwhile (the cluster is unavailable), and every change made to ZooKeeper since the backup is lost"
+        );
+        let by = if self.options.yes {
+            Some("--yes")
+        } else if let Some(p) = self.prompter.clone() {
+            let q = format!("{message}. Restore now?");
+            tokio::task::block_in_place(move || p.confirm(&q)).then_some("operator")
+        } else {
+            None
+        };
+        let Some(by) = by else {
+            self.emit(Event::Gate {
+                gate: gate.clone(),
+                decision: "waiting".into(),
+                message,
+            });
+            return Ok(Outcome::AtGate { gate });
+        };
+        self.record(Record::GateApproved {
+            gate: gate.clone(),
+            by: by.into(),
+        })?;
+        self.emit(Event::Gate {
+            gate,
+            decision: "approved".into(),
+            message,
+        });
+        let ctx = self.ctx(step, 1);
+        match phases::backup::restore(&ctx, std::path::Path::new(&archive), &sha).await {
+            Ok(()) => Ok(Outcome::Restored { archive }),
+            Err(error) => Ok(Outcome::Failed {
+                step: "restore-zookeeper".into(),
+                error: self.changer.redact(&error),
+            }),
+        }
+    }
+
+    /// Whether a step still has to be undone (not undone, and not left as it is on purpose).
+    fn undo_pending(&self, step: &Step) -> bool {
+        needs_undo(self.state_of(&step.id).0)
+            && !self.view().approved_gates.contains(&no_undo_gate(step))
+    }
+
+    /// Why a step that changed the cluster cannot be undone safely, if it cannot.
+    async fn no_safe_undo(&self, step: &Step, output: &serde_json::Value) -> Option<String> {
+        let c = self.cluster;
+        match step.kind {
+            StepKind::NodeUpgrade if c.inventory.bootstrap.rollback_script_url.is_none() => {
+                let from = step.from.as_deref()?;
+                let node = c.node(step.node.as_deref()?)?;
+                match c.identity(node).await {
+                    Ok(id) if phases::gates::same_version(&id.version, from) => None,
+                    Ok(id) => Some(format!(
+                        "{} runs {} and the inventory names no rollback_script_url (a node script generated from {} back to {from}); DC/OS documents no downgrade",
+                        node.address, id.version, id.version
+                    )),
+                    Err(e) => Some(format!("its node cannot be read ({e}) and no rollback_script_url is named")),
+                }
+            }
+            StepKind::AppUpgrade
+                if self.state_of(&step.id).0 == StepState::Done
+                    && output.get("previous").is_none() =>
+            {
+                Some("the previous app definition was not recorded".into())
+            }
+            _ => None,
+        }
+    }
+
+    /// A step with no safe undo: leave it as it is only with approval (prompt or `--yes`);
+    /// otherwise the rollback stops before it. Some(outcome) when it stops.
+    async fn leave_as_is(&self, step: &Step, reason: &str) -> Result<Option<Outcome>, EngineError> {
+        let gate = no_undo_gate(step);
+        let message = format!("{} has no safe undo: {reason}", step.id);
+        let by = if self.options.yes {
+            Some("--yes")
+        } else if let Some(p) = self.prompter.clone() {
+            let q = format!("{message}. Leave it as it is and roll back the rest?");
+            tokio::task::block_in_place(move || p.confirm(&q)).then_some("operator")
+        } else {
+            None
+        };
+        match by {
+            Some(by) => {
+                self.record(Record::GateApproved {
+                    gate: gate.clone(),
+                    by: by.into(),
+                })?;
+                self.emit(Event::Gate {
+                    gate,
+                    decision: "approved".into(),
+                    message: format!("{message}; left as it is"),
+                });
+                Ok(None)
+            }
+            None => {
+                self.record(Record::RunPaused {
+                    reason: format!("rollback stopped before {}: {message}", step.id),
+                })?;
+                self.emit(Event::Gate {
+                    gate: gate.clone(),
+                    decision: "waiting".into(),
+                    message,
+                });
+                Ok(Some(Outcome::AtGate { gate }))
+            }
+        }
+    }
+
     /// Undoes one step; Some(outcome) when the rollback must stop.
     async fn undo(&self, step: &Step) -> Result<Option<Outcome>, EngineError> {
         let (state, _, _) = self.state_of(&step.id);
-        if !needs_undo(state) {
+        if !self.undo_pending(step) {
             return Ok(None);
         }
         let output = self
@@ -85,6 +226,11 @@ impl Engine<'_> {
             .step(&step.id)
             .map(|s| s.output.clone())
             .unwrap_or_default();
+        if state != StepState::Undoing {
+            if let Some(reason) = self.no_safe_undo(step, &output).await {
+                return self.leave_as_is(step, &reason).await;
+            }
+        }
         if state != StepState::Undoing {
             self.record(Record::UndoStarted {
                 step: step.id.clone(),

@@ -159,9 +159,7 @@ impl RunView {
                 }
                 Record::RunPaused { reason } => {
                     pause_reason = Some(reason.clone());
-                    if state != RunState::RollingBack {
-                        state = RunState::Paused;
-                    }
+                    state = RunState::Paused;
                 }
                 Record::RunResumed => {
                     pause_reason = None;

@@ -198,3 +198,109 @@ fn write_private(path: &std::path::Path, data: &[u8]) -> Result<(), String> {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The last resort: restores the run's ZooKeeper backup on every master (Exhibitor stopped on
+/// all of them first, as the DC/OS backup-restore procedure says), then waits for a quorum.
+pub async fn restore(
+    ctx: &StepCtx<'_>,
+    archive: &std::path::Path,
+    sha256: &str,
+) -> Result<(), String> {
+    let c = ctx.cluster;
+    let data = std::fs::read(archive).map_err(|e| format!("{}: {e}", archive.display()))?;
+    let sum = hex(&Sha256::digest(&data));
+    if sum != sha256 {
+        return Err(format!(
+            "{} has SHA-256 {sum}, but the backup was recorded as {sha256}: refusing to restore it",
+            archive.display()
+        ));
+    }
+    let b = &c.playbook.backup;
+    let timeout = Duration::from_secs(c.timeouts.backup_secs);
+    let masters = c.inventory.masters.clone();
+    let remote = |m: &crate::playbook::NodeSpec| {
+        format!(
+            "{}{}/{}/restore/zookeeper-backup.tar.gz",
+            m.root, c.playbook.paths.work_dir, ctx.run
+        )
+    };
+    for m in &masters {
+        let path = remote(m);
+        let dir = path
+            .rsplit_once('/')
+            .map(|(d, _)| d)
+            .unwrap_or(&path)
+            .to_string();
+        let script = format!(
+            "mkdir -p {d} && cat > {p}.tmp && mv {p}.tmp {p} && sha256sum {p} | cut -d' ' -f1",
+            d = quote(&dir),
+            p = quote(&path)
+        );
+        let out = ctx
+            .changer
+            .change_with_input(
+                &ctx.step.id,
+                m,
+                "copy the ZooKeeper backup to the master",
+                &script,
+                Some(&data),
+                timeout,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if !out.ok() || out.stdout.trim() != sha256 {
+            return Err(format!(
+                "{}: the copied backup does not match ({})",
+                m.address,
+                out.tail(200)
+            ));
+        }
+    }
+    let mut result = Ok(());
+    for m in &masters {
+        let stop = shell::render(&b.stop_exhibitor, &[("root", m.root.as_str())])
+            .map_err(|e| e.to_string())?;
+        if let Err(e) = change(
+            ctx,
+            m,
+            "stop Exhibitor on every master for the restore",
+            &stop,
+            timeout,
+        )
+        .await
+        {
+            result = Err(e);
+            break;
+        }
+    }
+    if result.is_ok() {
+        for m in &masters {
+            let path = remote(m);
+            let cmd = shell::render(&b.restore, &[("root", m.root.as_str()), ("archive", &path)])
+                .map_err(|e| e.to_string())?;
+            if let Err(e) = change(ctx, m, "dcos-zk restore", &cmd, timeout).await {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    // Exhibitor is started again on every master whatever happened above.
+    for m in &masters {
+        let start = shell::render(&b.start_exhibitor, &[("root", m.root.as_str())])
+            .map_err(|e| e.to_string())?;
+        if let Err(e) = change(ctx, m, "start Exhibitor after the restore", &start, timeout).await {
+            if result.is_ok() {
+                result = Err(e);
+            }
+        }
+    }
+    result?;
+    wait::until(
+        "ZooKeeper serving again after the restore",
+        timeout,
+        c.poll(),
+        || zk_serving(c),
+    )
+    .await
+    .map_err(|e| e.to_string())
+}

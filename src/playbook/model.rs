@@ -125,6 +125,13 @@ pub struct Backup {
     pub backup: String,
     /// Starts Exhibitor again.
     pub start_exhibitor: String,
+    /// Restores an archive on one master (`{root}`, `{archive}`); a last resort.
+    #[serde(default = "default_restore")]
+    pub restore: String,
+}
+
+fn default_restore() -> String {
+    "{root}/opt/mesosphere/bin/dcos-shell dcos-zk restore {archive} -v".to_string()
 }
 
 /// Timeouts (seconds unless `_ms`).

@@ -65,11 +65,7 @@ pub async fn resolve_agents(cluster: &mut Cluster) -> Result<(), String> {
 
 /// Reads every node (bounded concurrency) and the leader.
 pub async fn gather(cluster: &Cluster, with_apps: bool) -> ClusterFacts {
-    let port = cluster.playbook.ports.mesos_master;
-    let leader = mesos::find_leader(&cluster.http, &cluster.master_addrs(), port)
-        .await
-        .ok()
-        .flatten();
+    let leader = cluster.leader_address().await.ok().flatten();
     let nodes: Vec<&NodeSpec> = cluster.nodes().collect();
     let facts: Vec<NodeFacts> = stream::iter(nodes)
         .map(|n| {

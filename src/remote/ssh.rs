@@ -225,6 +225,55 @@ impl Ssh {
         }
     }
 
+    /// Runs a script with `input` on its standard input (e.g. to copy a file to the node).
+    pub async fn run_with_input(
+        &self,
+        node: &NodeTarget,
+        script: &str,
+        input: &[u8],
+        timeout: Duration,
+    ) -> Result<Output, RemoteError> {
+        use tokio::io::AsyncWriteExt;
+        let line = self.command_line(script);
+        let session = self.session(node).await?;
+        let started = Instant::now();
+        let err = |reason: String| RemoteError::Command {
+            node: node.address.clone(),
+            reason,
+        };
+        let work = async {
+            let mut cmd = session.raw_command(&line);
+            cmd.stdin(openssh::Stdio::piped())
+                .stdout(openssh::Stdio::piped())
+                .stderr(openssh::Stdio::piped());
+            let mut child = cmd.spawn().await.map_err(|e| err(describe_ssh_error(&e)))?;
+            if let Some(mut stdin) = child.stdin().take() {
+                stdin
+                    .write_all(input)
+                    .await
+                    .map_err(|e| err(e.to_string()))?;
+                stdin.shutdown().await.map_err(|e| err(e.to_string()))?;
+            }
+            child
+                .wait_with_output()
+                .await
+                .map_err(|e| err(describe_ssh_error(&e)))
+        };
+        let out =
+            tokio::time::timeout(timeout, work)
+                .await
+                .map_err(|_| RemoteError::Timeout {
+                    node: node.address.clone(),
+                    secs: timeout.as_secs(),
+                })??;
+        Ok(Output {
+            status: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            duration: started.elapsed(),
+        })
+    }
+
     /// The exact command line sent for a script (for the audit log).
     pub fn command_line(&self, script: &str) -> String {
         if self.opts.sudo {

@@ -451,6 +451,11 @@ fn ensure_private_dir(dir: &Path) -> StoreResult<()> {
     if !meta.is_dir() {
         return Err(err(std::io::Error::other("exists and is not a directory")));
     }
+    // An existing directory open to others (e.g. made by `mkdir` with the default umask) is
+    // made private: it holds the journal, the audit log and the ZooKeeper backups.
+    if meta.permissions().mode() & 0o077 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(err)?;
+    }
     Ok(())
 }
 
