@@ -14,5 +14,11 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 fi
 # Two cores: the testbed clusters are real processes; run two test threads at most.
+# cargo-nextest (on the machine) runs tests of different files side by side; cargo test runs
+# one test file at a time.
 cargo build --workspace --all-targets --features test-checkpoints
-cargo test --workspace --features test-checkpoints -- --test-threads 2
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --features test-checkpoints --test-threads 2 --no-fail-fast
+else
+  cargo test --workspace --features test-checkpoints -- --test-threads 2
+fi

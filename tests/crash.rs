@@ -9,21 +9,71 @@ mod common;
 use common::{assert_upgraded, text, Env};
 use std::path::Path;
 
-/// Distinct checkpoint names a normal (uncrashed) invocation passes.
-fn enumerate(env: &Env, args: &[&str], log: &Path) -> usize {
-    let out = env
-        .cmd(args)
-        .env("DCOS_UPGRADE_CHECKPOINT_LOG", log)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "enumeration run failed: {}",
-        text(&out)
-    );
-    let text = std::fs::read_to_string(log).unwrap();
-    let distinct: std::collections::HashSet<&str> = text.lines().collect();
-    distinct.len()
+/// The checkpoints every upgrade (or rollback) of this plan must pass, derived from the plan:
+/// each journal write around each step, each node-changing command, each gate.
+fn expected(plan: &serde_json::Value, rollback: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let (started, done, target) = if rollback {
+        ("undo_started", "undo_succeeded", "2.1.3")
+    } else {
+        ("step_started", "step_succeeded", "2.2.1")
+    };
+    if rollback {
+        out.push("before-journal:rollback_started:run".to_string());
+        out.push("after-journal:rolled_back:run".to_string());
+    }
+    for phase in plan["phases"].as_array().unwrap() {
+        let id = phase["id"].as_str().unwrap();
+        let steps: Vec<&serde_json::Value> = phase["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["action"] != "skip")
+            .collect();
+        if steps.is_empty() {
+            continue;
+        }
+        if !rollback {
+            out.push(format!("phase:{id}"));
+            if ["backup", "masters", "agents"].contains(&id) {
+                out.push(format!("in-gate:before:{id}"));
+            }
+        }
+        for s in steps {
+            let sid = s["id"].as_str().unwrap();
+            let node_step = id == "masters" || id == "agents";
+            if rollback && !node_step {
+                continue;
+            }
+            for rec in [started, done] {
+                out.push(format!("before-journal:{rec}:{sid}"));
+                out.push(format!("after-journal:{rec}:{sid}"));
+            }
+            if node_step {
+                out.push(format!(
+                    "before-remote:{sid}:start dcos_node_upgrade.sh detached"
+                ));
+                out.push(format!(
+                    "after-remote:{sid}:start dcos_node_upgrade.sh detached"
+                ));
+                out.push(format!("in-gate:health:{sid}:{target}"));
+            }
+            if id == "masters" {
+                out.push(format!("in-gate:quorum:{sid}"));
+            }
+            if id == "backup" {
+                for what in [
+                    "stop Exhibitor for the ZooKeeper backup",
+                    "dcos-zk backup",
+                    "start Exhibitor after the backup",
+                ] {
+                    out.push(format!("before-remote:{sid}:{what}"));
+                    out.push(format!("after-remote:{sid}:{what}"));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Runs `first`, then `then` again and again, each dying at a new checkpoint, until one
@@ -57,28 +107,22 @@ fn visit_all(env: &Env, first: &[&str], then: &[&str], visited: &Path) -> Vec<St
 
 #[test]
 fn killed_at_every_checkpoint_of_an_upgrade_and_a_rollback_it_still_finishes_correctly() {
-    let probe = Env::new(3, 4, 1, &[]);
-    let inv = probe.inventory();
-    let run = [
-        "run",
-        "--inventory",
-        inv.to_str().unwrap(),
-        "--to",
-        "2.2.1",
-        "--ack-release-notes",
-        "2.2.1",
-        "--yes",
-    ];
-    let up_points = enumerate(&probe, &run, &probe.state.path().join("up"));
-    let down_points = enumerate(
-        &probe,
-        &["rollback", "--yes"],
-        &probe.state.path().join("down"),
-    );
-    drop(probe);
-
     let env = Env::new(3, 4, 1, &[]);
     let inv = env.inventory();
+    let plan = env
+        .cmd(&[
+            "--output",
+            "json",
+            "plan",
+            "--inventory",
+            inv.to_str().unwrap(),
+            "--to",
+            "2.2.1",
+        ])
+        .output()
+        .unwrap();
+    assert!(plan.status.success(), "{}", text(&plan));
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
     let run = [
         "run",
         "--inventory",
@@ -117,11 +161,19 @@ fn killed_at_every_checkpoint_of_an_upgrade_and_a_rollback_it_still_finishes_cor
     assert_eq!(r.quorum_loss_events, 0);
     assert!(r.max_agents_down <= 1);
     eprintln!(
-        "crash points: upgrade {} visited, killed and survived (an uncrashed run passes {up_points}); rollback {} (uncrashed: {down_points})",
+        "crash points: upgrade {} visited, killed and survived; rollback {} visited, killed and survived",
         up.len(),
         down.len()
     );
-    // Every point an uncrashed run passes was visited (resumes add their own, e.g. run_resumed).
-    assert!(up.len() >= up_points, "{} < {up_points}", up.len());
-    assert!(down.len() >= down_points, "{} < {down_points}", down.len());
+    // Every journal write, node change and gate of the plan was a kill point.
+    for (visited, rollback) in [(&up, false), (&down, true)] {
+        let missing: Vec<String> = expected(&plan, rollback)
+            .into_iter()
+            .filter(|p| !visited.contains(p))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "never killed at {missing:#?}\nvisited: {visited:#?}"
+        );
+    }
 }

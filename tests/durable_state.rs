@@ -72,6 +72,7 @@ fn writer() {
     }
     let mut next = store.journal(RUN).expect("writer: journal").len() as u64;
     let stdout = std::io::stdout();
+    let started = std::time::Instant::now();
     loop {
         let seq = store
             .append(
@@ -99,8 +100,14 @@ fn writer() {
         }
         use std::io::Write;
         let mut out = stdout.lock();
-        let _ = writeln!(out, "flushed {seq}");
-        let _ = out.flush();
+        // The parent reads every line; when it is gone (the pipe broke), or after two minutes
+        // whatever happens, the writer stops instead of running on as an orphan.
+        if writeln!(out, "flushed {seq}").is_err()
+            || out.flush().is_err()
+            || started.elapsed() > std::time::Duration::from_secs(120)
+        {
+            std::process::exit(0);
+        }
         next += 1;
     }
 }

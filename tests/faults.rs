@@ -68,7 +68,15 @@ fn expect(fault: &str, mode: &str) -> Expect {
 }
 
 fn case(fault: &str, target: Target, mode: &str) {
-    let env = Env::new(3, 1, 0, &[]);
+    // Short limits: a failing gate or a hung script is given up on quickly (slow-healthy's
+    // services return after 5 x 400 ms, well within them).
+    let env = Env::with_timeouts(
+        3,
+        1,
+        0,
+        &[],
+        "node_script_secs = 12\nmaster_gate_secs = 8\nagent_gate_secs = 8\nbackup_secs = 30\npoll_ms = 150\n",
+    );
     let report = env.report();
     let leader = report.leader.clone().expect("leader");
     let (name, addr) = {

@@ -23,6 +23,23 @@ pub struct Env {
 impl Env {
     /// A cluster of `masters` + `agents` + `public` at 2.1.3 (target 2.2.1), fast timings.
     pub fn new(masters: usize, agents: usize, public: usize, at_target: &[&str]) -> Env {
+        Env::with_timeouts(
+            masters,
+            agents,
+            public,
+            at_target,
+            "node_script_secs = 60\nmaster_gate_secs = 30\nagent_gate_secs = 30\nbackup_secs = 30\npoll_ms = 200\n",
+        )
+    }
+
+    /// As `new`, with the inventory's `[timeouts]` table body given.
+    pub fn with_timeouts(
+        masters: usize,
+        agents: usize,
+        public: usize,
+        at_target: &[&str],
+        timeouts: &str,
+    ) -> Env {
         let tb = Testbed::builder()
             .masters(masters)
             .agents(agents)
@@ -33,10 +50,7 @@ impl Env {
             .activation_ms(400)
             .start()
             .expect("testbed up");
-        append(
-            &tb.inventory_path(),
-            "\n[timeouts]\nnode_script_secs = 60\nmaster_gate_secs = 30\nagent_gate_secs = 30\nbackup_secs = 30\npoll_ms = 200\n",
-        );
+        append(&tb.inventory_path(), &format!("\n[timeouts]\n{timeouts}"));
         Env {
             tb,
             state: tempfile::tempdir().expect("tempdir"),

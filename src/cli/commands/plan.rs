@@ -1,0 +1,97 @@
+//! `plan`: observe the cluster, build the plan and print it (as a table or as JSON).
+
+use super::{connect, load_inputs, observe, CliResult};
+use crate::cli::args::PlanArgs;
+use crate::cli::exit;
+use crate::cli::CliError;
+use crate::cluster::Cluster;
+use crate::plan::{self, Plan, PlanOptions};
+use crate::playbook::Inventory;
+
+pub(super) fn plan_options(inventory: &Inventory, a: &PlanArgs) -> CliResult<PlanOptions> {
+    crate::versions::DcosVersion::parse(&a.to)
+        .map_err(|e| CliError::new(exit::BAD_INPUT, format!("--to {:?}: {e}", a.to)))?;
+    if a.max_unavailable == 0 {
+        return Err(CliError::new(
+            exit::BAD_INPUT,
+            "--max-unavailable must be at least 1",
+        ));
+    }
+    Ok(PlanOptions {
+        cluster: inventory.cluster_name.clone(),
+        to: a.to.clone(),
+        max_unavailable: a.max_unavailable,
+        frameworks: inventory.frameworks.clone(),
+    })
+}
+
+pub(super) async fn make_plan(a: &PlanArgs) -> CliResult<(Cluster, Plan, Option<String>)> {
+    let (inventory, playbook, pb_text) = load_inputs(&a.inputs)?;
+    let opts = plan_options(&inventory, a)?;
+    let mut cluster = connect(inventory, playbook, a.inputs.trust_new_host_keys)?;
+    let facts = observe(&mut cluster, !opts.frameworks.is_empty()).await?;
+    let plan =
+        plan::build(&facts, &opts).map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
+    Ok((cluster, plan, pb_text))
+}
+
+/// Runs `plan`.
+pub(super) async fn exec(a: PlanArgs, json: bool) -> CliResult<i32> {
+    let (cluster, plan, _) = make_plan(&a).await?;
+    cluster.ssh.close().await;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&plan).unwrap_or_default()
+        );
+    } else {
+        print!("{}", render_plan(&plan));
+    }
+    Ok(exit::OK)
+}
+
+/// The plan as a table for people.
+pub fn render_plan(plan: &Plan) -> String {
+    let mut s = format!(
+        "Plan for cluster {}: {} -> {} (agents: canary, then batches of {})\n",
+        plan.cluster,
+        plan.from.as_deref().unwrap_or("?"),
+        plan.to,
+        plan.max_unavailable
+    );
+    for ph in &plan.phases {
+        s.push_str(&format!("\n{}\n", ph.id));
+        if ph.steps.is_empty() {
+            s.push_str("  (nothing to do)\n");
+        }
+        for st in &ph.steps {
+            let mut extra = Vec::new();
+            if let Some(r) = st.role {
+                extra.push(r.to_string());
+            }
+            if st.leader == Some(true) {
+                extra.push("leader".into());
+            }
+            if let Some(b) = st.batch {
+                extra.push(if b == 0 {
+                    "canary".into()
+                } else {
+                    format!("batch {b}")
+                });
+            }
+            if let (Some(f), Some(t)) = (&st.from, &st.to) {
+                extra.push(format!("{f} -> {t}"));
+            }
+            if let Some(r) = &st.reason {
+                extra.push(r.clone());
+            }
+            s.push_str(&format!(
+                "  {:<8} {:<40} {}\n",
+                format!("{:?}", st.action).to_lowercase(),
+                st.id,
+                extra.join(", ")
+            ));
+        }
+    }
+    s
+}

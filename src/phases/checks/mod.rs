@@ -1,0 +1,234 @@
+//! Cluster health checks of the precheck and postcheck steps: the checklist, its entry points,
+//! and the list of every check (each family of checks lives in its own file).
+
+mod agents;
+mod marathon;
+mod masters;
+mod node_probe;
+mod nodes;
+mod observe;
+mod versions;
+mod zookeeper;
+
+pub use agents::HEADROOM_RATIO;
+pub use marathon::image_is_pinned;
+pub use masters::RTT_WARN_MS;
+pub use node_probe::{node_script, parse_node_output, NodeShell, DISK_PATHS};
+pub use nodes::{CLOCK_SKEW_WARN_S, DISK_BLOCK_BYTES, DISK_BLOCK_PCT, DISK_WARN_PCT};
+pub use observe::{observe, MasterObs, NodeObs, Observed, FLAP_PROBE_INTERVAL};
+pub use zookeeper::KNOWN_ZNODES;
+
+use agents::{check_agents, check_attributes, check_headroom};
+use marathon::{check_deployments, check_health_checks, check_image_tags, check_task_baseline};
+use masters::{
+    check_flapping, check_master_count, check_masters_reachable, check_one_leader, check_registrar,
+    check_rtt, check_teardown,
+};
+use nodes::{check_auto_updates, check_clock, check_disks, check_os, check_ssh};
+use versions::{check_mixed_versions, check_path};
+use zookeeper::{check_exhibitor, check_zk_words, check_znodes};
+
+use super::gates::{self, same_version};
+use super::StepCtx;
+use crate::probe::wait::Poll;
+
+/// Before anything changes: the whole checklist. A failed blocker fails the step (nothing has
+/// changed yet); failed warnings are reported and approved at the next gate (or by `--yes`).
+pub async fn precheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
+    let c = ctx.cluster;
+    let facts = crate::probe::facts::gather(c, false).await;
+    let list = checklist(c, &facts, Some(ctx.to)).await;
+    for w in list.warnings() {
+        ctx.events
+            .emit(&crate::events::stamp(crate::events::Event::Warning {
+                message: format!("precheck {}: {} ({})", w.id, w.found, w.remedy),
+            }));
+    }
+    let report = serde_json::to_value(&list).unwrap_or_default();
+    if list.blocked() {
+        let blockers: Vec<String> = list
+            .checks
+            .iter()
+            .filter(|c| !c.passed && c.severity == Severity::Blocker)
+            .map(|c| format!("{}: {}", c.id, c.found))
+            .collect();
+        return Err(format!("precheck blocked: {}", blockers.join("; ")));
+    }
+    Ok(serde_json::json!({"leader": facts.leader, "checklist": report}))
+}
+
+/// At the end: every node at the target and healthy.
+pub async fn postcheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
+    let c = ctx.cluster;
+    let mut problems = Vec::new();
+    for n in c.nodes() {
+        match c.identity(n).await {
+            Ok(id) if same_version(&id.version, ctx.to) => {}
+            Ok(id) => problems.push(format!(
+                "{} is at {}, not {}",
+                n.address, id.version, ctx.to
+            )),
+            Err(e) => problems.push(e),
+        }
+    }
+    if let Poll::NotYet(e) | Poll::Abort(e) = gates::masters_healthy(c).await {
+        problems.push(e);
+    }
+    for a in &c.agents {
+        if let Poll::NotYet(e) | Poll::Abort(e) = gates::agent_registered(c, a).await {
+            problems.push(e);
+        }
+    }
+    if problems.is_empty() {
+        Ok(serde_json::json!({"to": ctx.to}))
+    } else {
+        Err(format!("postcheck: {}", problems.join("; ")))
+    }
+}
+
+/// How much a failed check matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The upgrade must not start.
+    Blocker,
+    /// Needs approval.
+    Warning,
+    /// For the record.
+    Info,
+}
+
+/// One check's result.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CheckResult {
+    /// Stable id, e.g. `masters.odd_count`.
+    pub id: String,
+    /// Severity when it does not pass.
+    pub severity: Severity,
+    /// Whether it passed.
+    pub passed: bool,
+    /// What was found.
+    pub found: String,
+    /// What to do about it (when it did not pass).
+    pub remedy: String,
+    /// What was recorded for later comparison (agent attributes, task baseline, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+}
+
+/// The checklist.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Checklist {
+    /// Every check, in order.
+    pub checks: Vec<CheckResult>,
+}
+
+impl Checklist {
+    /// Whether a blocker failed.
+    pub fn blocked(&self) -> bool {
+        self.checks
+            .iter()
+            .any(|c| !c.passed && c.severity == Severity::Blocker)
+    }
+
+    /// Failed warnings.
+    pub fn warnings(&self) -> Vec<&CheckResult> {
+        self.checks
+            .iter()
+            .filter(|c| !c.passed && c.severity == Severity::Warning)
+            .collect()
+    }
+
+    /// The checklist for people.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        for c in &self.checks {
+            let mark = if c.passed {
+                "pass".to_string()
+            } else {
+                format!("{:?}", c.severity).to_uppercase()
+            };
+            s.push_str(&format!("[{mark:>7}] {:<32} {}\n", c.id, c.found));
+            if !c.passed {
+                s.push_str(&format!("          -> {}\n", c.remedy));
+            }
+        }
+        let blockers = self
+            .checks
+            .iter()
+            .filter(|c| !c.passed && c.severity == Severity::Blocker)
+            .count();
+        s.push_str(&format!(
+            "\n{} checks, {} blocker(s), {} warning(s)\n",
+            self.checks.len(),
+            blockers,
+            self.warnings().len()
+        ));
+        s
+    }
+}
+
+/// A check: a name and a pure function of the observations.
+pub type CheckFn = fn(&Observed) -> Vec<CheckResult>;
+
+/// Every check, in the order the checklist shows them. Add a check by adding a line here.
+pub const CHECKS: &[(&str, CheckFn)] = &[
+    ("nodes.ssh", check_ssh),
+    ("masters.count", check_master_count),
+    ("masters.reachable", check_masters_reachable),
+    ("masters.registrar_recovered", check_registrar),
+    ("masters.one_leader", check_one_leader),
+    ("masters.not_flapping", check_flapping),
+    ("zookeeper.exhibitor", check_exhibitor),
+    ("zookeeper.four_letter_words", check_zk_words),
+    ("zookeeper.unknown_znodes", check_znodes),
+    ("masters.rtt", check_rtt),
+    ("agents.registered", check_agents),
+    ("agents.attributes", check_attributes),
+    ("agents.headroom", check_headroom),
+    ("nodes.disk_free", check_disks),
+    ("nodes.auto_updates", check_auto_updates),
+    ("nodes.clock_skew", check_clock),
+    ("nodes.os_tested", check_os),
+    ("marathon.no_deployment", check_deployments),
+    ("marathon.image_tags", check_image_tags),
+    ("marathon.health_checks", check_health_checks),
+    ("tasks.baseline", check_task_baseline),
+    ("masters.teardown_auth", check_teardown),
+    ("versions.mixed", check_mixed_versions),
+    ("versions.path", check_path),
+];
+
+fn result(
+    id: &str,
+    severity: Severity,
+    passed: bool,
+    found: impl Into<String>,
+    remedy: &str,
+) -> CheckResult {
+    CheckResult {
+        id: id.into(),
+        severity,
+        passed,
+        found: found.into(),
+        remedy: if passed { String::new() } else { remedy.into() },
+        data: None,
+    }
+}
+
+/// Runs every check of [`CHECKS`] on the observations.
+pub fn judge(o: &Observed) -> Checklist {
+    Checklist {
+        checks: CHECKS.iter().flat_map(|(_, f)| f(o)).collect(),
+    }
+}
+
+/// Runs the production checklist against the live cluster (read-only). `to` is the target
+/// version when known (the path and the tested-OS checks use it).
+pub async fn checklist(
+    c: &crate::cluster::Cluster,
+    facts: &crate::facts::ClusterFacts,
+    to: Option<&str>,
+) -> Checklist {
+    judge(&observe(c, facts, to).await)
+}

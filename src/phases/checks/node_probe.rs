@@ -1,0 +1,160 @@
+//! The read-only shell probe of one node: the script that runs there and the parser of its
+//! output.
+
+/// The directories whose free space is checked (those that exist, under the node root).
+pub const DISK_PATHS: [&str; 4] = [
+    "/var/lib/docker",
+    "/var/log",
+    "/var/lib/mesos",
+    "/opt/mesosphere",
+];
+
+/// What one node's read-only shell probe found.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct NodeShell {
+    /// `id -u` after privilege escalation.
+    pub uid: Option<u32>,
+    /// The node's clock minus this machine's clock, in seconds.
+    pub clock_offset_s: Option<f64>,
+    /// (path, size bytes, available bytes) of each existing disk path.
+    pub disks: Vec<(String, u64, u64)>,
+    /// `ID` and `VERSION_ID` of os-release.
+    pub os: Option<(String, String)>,
+    /// Lines saying automatic updates are on.
+    pub auto_updates: Vec<String>,
+    /// Round-trip (TCP connect) times to the other masters in ms; None = not reachable.
+    pub rtt_ms: Vec<(String, Option<f64>)>,
+}
+
+const SECTION: &str = "@@dcos-upgrade@@";
+
+/// The read-only shell probe of one node (run through `bash`, every value quoted).
+pub fn node_script(
+    node: &crate::playbook::NodeSpec,
+    other_masters: &[String],
+    mesos_port: u16,
+) -> String {
+    use crate::cluster::Cluster;
+    let q = crate::shell::quote;
+    let mut s = String::new();
+    s.push_str(&format!("echo {SECTION}uid; id -u\n"));
+    s.push_str(&format!("echo {SECTION}time; date +%s.%N\n"));
+    s.push_str(&format!("echo {SECTION}df\n"));
+    for p in DISK_PATHS {
+        let path = Cluster::path(node, p);
+        s.push_str(&format!(
+            "if [ -d {path} ]; then echo \"@path \"{pq}; df -Pk {path} | tail -n 1; fi\n",
+            pq = q(p)
+        ));
+    }
+    s.push_str(&format!(
+        "echo {SECTION}os; cat {} 2>/dev/null || cat /etc/os-release 2>/dev/null || true\n",
+        Cluster::path(node, "/etc/os-release")
+    ));
+    s.push_str(&format!("echo {SECTION}auto\n"));
+    for f in ["/etc/yum/yum-cron.conf", "/etc/dnf/automatic.conf"] {
+        let path = Cluster::path(node, f);
+        s.push_str(&format!(
+            "[ -f {path} ] && grep -E '^[[:space:]]*apply_updates[[:space:]]*=[[:space:]]*(yes|true|1)' {path} >/dev/null && echo {}\n",
+            q(&format!("{f}: apply_updates = yes"))
+        ));
+    }
+    let apt = Cluster::path(node, "/etc/apt/apt.conf.d/20auto-upgrades");
+    s.push_str(&format!(
+        "[ -f {apt} ] && grep -q 'Unattended-Upgrade \"1\"' {apt} && echo {}\n",
+        q("/etc/apt/apt.conf.d/20auto-upgrades: Unattended-Upgrade \"1\"")
+    ));
+    for t in [
+        "dnf-automatic.timer",
+        "dnf-automatic-install.timer",
+        "yum-cron.service",
+    ] {
+        for dir in [
+            "/etc/systemd/system/timers.target.wants",
+            "/etc/systemd/system/multi-user.target.wants",
+        ] {
+            let path = Cluster::path(node, &format!("{dir}/{t}"));
+            s.push_str(&format!(
+                "[ -e {path} ] && echo {}\n",
+                q(&format!("{t} enabled"))
+            ));
+        }
+    }
+    s.push_str(&format!("echo {SECTION}rtt\n"));
+    for m in other_masters {
+        let hp = format!("/dev/tcp/{m}/{mesos_port}");
+        s.push_str(&format!(
+            "st=$(date +%s%N); if (exec 3<>{hp}) 2>/dev/null; then en=$(date +%s%N); echo {m} $(( (en - st) / 1000 )); else echo {m} x; fi\n",
+            hp = q(&hp),
+            m = q(m)
+        ));
+    }
+    s.push_str(&format!("echo {SECTION}end\n"));
+    format!("bash -c {}", q(&s))
+}
+
+/// Parses the node probe's output; `local_mid` is this machine's clock (Unix seconds) halfway
+/// through the query.
+pub fn parse_node_output(out: &str, local_mid: Option<f64>) -> NodeShell {
+    let mut shell = NodeShell::default();
+    let mut section = "";
+    let mut path: Option<String> = None;
+    let mut os_id = None;
+    let mut os_ver = None;
+    for line in out.lines() {
+        if let Some(s) = line.strip_prefix(SECTION) {
+            section = match s.trim() {
+                "uid" => "uid",
+                "time" => "time",
+                "df" => "df",
+                "os" => "os",
+                "auto" => "auto",
+                "rtt" => "rtt",
+                _ => "",
+            };
+            continue;
+        }
+        let line = line.trim();
+        match section {
+            "uid" => shell.uid = line.parse().ok(),
+            "time" => {
+                if let (Ok(t), Some(mid)) = (line.parse::<f64>(), local_mid) {
+                    shell.clock_offset_s = Some(t - mid);
+                }
+            }
+            "df" => {
+                if let Some(p) = line.strip_prefix("@path ") {
+                    path = Some(p.to_string());
+                } else if let Some(p) = path.take() {
+                    let f: Vec<&str> = line.split_whitespace().collect();
+                    if let (Some(size), Some(avail)) = (
+                        f.get(1).and_then(|x| x.parse::<u64>().ok()),
+                        f.get(3).and_then(|x| x.parse::<u64>().ok()),
+                    ) {
+                        shell.disks.push((p, size * 1024, avail * 1024));
+                    }
+                }
+            }
+            "os" => {
+                if let Some(v) = line.strip_prefix("ID=") {
+                    os_id = Some(v.trim_matches('"').to_string());
+                } else if let Some(v) = line.strip_prefix("VERSION_ID=") {
+                    os_ver = Some(v.trim_matches('"').to_string());
+                }
+            }
+            "auto" if !line.is_empty() => shell.auto_updates.push(line.to_string()),
+            "rtt" => {
+                if let Some((h, us)) = line.split_once(' ') {
+                    shell
+                        .rtt_ms
+                        .push((h.to_string(), us.parse::<f64>().ok().map(|u| u / 1000.0)));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(id) = os_id {
+        shell.os = Some((id, os_ver.unwrap_or_default()));
+    }
+    shell
+}
