@@ -240,3 +240,30 @@ fn a_second_run_on_the_same_state_directory_is_refused_with_the_holders_run_id()
     assert_eq!(r.nodes[0].version, "2.2.1");
     assert_eq!(r.nodes[0].upgrade_attempts, 1);
 }
+
+#[test]
+fn public_agents_are_found_by_the_public_ip_attribute_when_the_inventory_does_not_say() {
+    let env = Env::new(1, 2, 1, &[]);
+    let inv = env.inventory();
+    let text = std::fs::read_to_string(&inv).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("public = "))
+        .collect();
+    std::fs::write(&inv, kept.join("\n") + "\n").unwrap();
+    let plan = plan_json(&env, &[]);
+    let p1 = env.tb.node("p1").unwrap().address;
+    let agents = plan["phases"][4]["steps"].as_array().unwrap();
+    let role_of = |addr: &str| agents.iter().find(|s| s["node"] == addr).unwrap()["role"].clone();
+    assert_eq!(
+        role_of(&p1),
+        "public_agent",
+        "from the leader's /slaves attributes"
+    );
+    assert_eq!(role_of(&env.tb.node("a1").unwrap().address), "agent");
+    assert_eq!(
+        agents.last().unwrap()["node"],
+        p1.as_str(),
+        "public agents last"
+    );
+}

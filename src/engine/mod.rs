@@ -222,6 +222,46 @@ impl<'a> Engine<'a> {
         self.events.emit(&stamp(e));
     }
 
+    /// Who approves a yes/no gate: `--yes`, the operator at a prompt, or nobody (None, when
+    /// there is no terminal or the operator said no).
+    fn confirm_gate(&self, question: String) -> Option<&'static str> {
+        if self.options.yes {
+            return Some("--yes");
+        }
+        let p = self.prompter.clone()?;
+        tokio::task::block_in_place(move || p.confirm(&question)).then_some("operator")
+    }
+
+    /// Journals and announces an approved gate.
+    fn approve(&self, gate: String, by: &str, message: String) -> Result<(), EngineError> {
+        self.record(Record::GateApproved {
+            gate: gate.clone(),
+            by: by.into(),
+        })?;
+        self.emit(Event::Gate {
+            gate,
+            decision: "approved".into(),
+            message,
+        });
+        Ok(())
+    }
+
+    /// Journals a pause at a gate, announces it waiting, and returns the outcome.
+    fn wait_at(
+        &self,
+        gate: String,
+        reason: String,
+        message: String,
+    ) -> Result<Outcome, EngineError> {
+        self.record(Record::RunPaused { reason })?;
+        self.emit(Event::Gate {
+            gate: gate.clone(),
+            decision: "waiting".into(),
+            message,
+        });
+        Ok(Outcome::AtGate { gate })
+    }
+
     /// Runs (or resumes) the run to its end or to the next stop.
     pub async fn execute(&self, resumed: bool) -> Result<Outcome, EngineError> {
         let view = self.view();
@@ -338,27 +378,12 @@ impl<'a> Engine<'a> {
             phase.id
         );
         if self.options.yes {
-            self.record(Record::GateApproved {
-                gate: gate.clone(),
-                by: "--yes".into(),
-            })?;
-            self.emit(Event::Gate {
-                gate,
-                decision: "approved".into(),
-                message,
-            });
+            self.approve(gate, "--yes", message)?;
             return Ok(Flow::Continue);
         }
         let Some(p) = self.prompter.clone() else {
-            self.record(Record::RunPaused {
-                reason: format!("waiting for approval at gate {gate}"),
-            })?;
-            self.emit(Event::Gate {
-                gate: gate.clone(),
-                decision: "waiting".into(),
-                message,
-            });
-            return Ok(Flow::Halt(Outcome::AtGate { gate }));
+            let reason = format!("waiting for approval at gate {gate}");
+            return Ok(Flow::Halt(self.wait_at(gate, reason, message)?));
         };
         let (g, m) = (gate.clone(), message.clone());
         let choice = tokio::task::block_in_place(move || p.gate(&g, &m));
@@ -454,15 +479,8 @@ impl<'a> Engine<'a> {
         self.emit(Event::Warning { message: shown });
         let message = format!("acknowledge the release notes of DC/OS {to} (non-interactively: --ack-release-notes {to})");
         let Some(p) = self.prompter.clone() else {
-            self.record(Record::RunPaused {
-                reason: format!("waiting for the release notes of {to} to be acknowledged (--ack-release-notes {to})"),
-            })?;
-            self.emit(Event::Gate {
-                gate: gate.clone(),
-                decision: "waiting".into(),
-                message,
-            });
-            return Ok(Flow::Halt(Outcome::AtGate { gate }));
+            let reason = format!("waiting for the release notes of {to} to be acknowledged (--ack-release-notes {to})");
+            return Ok(Flow::Halt(self.wait_at(gate, reason, message)?));
         };
         let question = format!(
             "Have you read the release notes of DC/OS {to} above, and do they allow this upgrade?"

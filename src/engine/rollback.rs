@@ -108,15 +108,8 @@ impl Engine<'_> {
         let message = format!(
             "LAST RESORT: restore ZooKeeper on every master from {archive}. ZooKeeper is stopped on all masters meanwhile (the cluster is unavailable), and every change made to ZooKeeper since the backup is lost"
         );
-        let by = if self.options.yes {
-            Some("--yes")
-        } else if let Some(p) = self.prompter.clone() {
-            let q = format!("{message}. Restore now?");
-            tokio::task::block_in_place(move || p.confirm(&q)).then_some("operator")
-        } else {
-            None
-        };
-        let Some(by) = by else {
+        let Some(by) = self.confirm_gate(format!("{message}. Restore now?")) else {
+            // Not journaled as a pause: the run itself is rolled back and stays so.
             self.emit(Event::Gate {
                 gate: gate.clone(),
                 decision: "waiting".into(),
@@ -124,15 +117,7 @@ impl Engine<'_> {
             });
             return Ok(Outcome::AtGate { gate });
         };
-        self.record(Record::GateApproved {
-            gate: gate.clone(),
-            by: by.into(),
-        })?;
-        self.emit(Event::Gate {
-            gate,
-            decision: "approved".into(),
-            message,
-        });
+        self.approve(gate, by, message)?;
         let ctx = self.ctx(step, 1);
         match phases::backup::restore(&ctx, std::path::Path::new(&archive), &sha).await {
             Ok(()) => Ok(Outcome::Restored { archive }),
@@ -180,37 +165,16 @@ impl Engine<'_> {
     async fn leave_as_is(&self, step: &Step, reason: &str) -> Result<Option<Outcome>, EngineError> {
         let gate = no_undo_gate(step);
         let message = format!("{} has no safe undo: {reason}", step.id);
-        let by = if self.options.yes {
-            Some("--yes")
-        } else if let Some(p) = self.prompter.clone() {
-            let q = format!("{message}. Leave it as it is and roll back the rest?");
-            tokio::task::block_in_place(move || p.confirm(&q)).then_some("operator")
-        } else {
-            None
-        };
-        match by {
+        match self.confirm_gate(format!(
+            "{message}. Leave it as it is and roll back the rest?"
+        )) {
             Some(by) => {
-                self.record(Record::GateApproved {
-                    gate: gate.clone(),
-                    by: by.into(),
-                })?;
-                self.emit(Event::Gate {
-                    gate,
-                    decision: "approved".into(),
-                    message: format!("{message}; left as it is"),
-                });
+                self.approve(gate, by, format!("{message}; left as it is"))?;
                 Ok(None)
             }
             None => {
-                self.record(Record::RunPaused {
-                    reason: format!("rollback stopped before {}: {message}", step.id),
-                })?;
-                self.emit(Event::Gate {
-                    gate: gate.clone(),
-                    decision: "waiting".into(),
-                    message,
-                });
-                Ok(Some(Outcome::AtGate { gate }))
+                let reason = format!("rollback stopped before {}: {message}", step.id);
+                Ok(Some(self.wait_at(gate, reason, message)?))
             }
         }
     }

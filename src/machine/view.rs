@@ -157,6 +157,9 @@ impl RunView {
                 Record::GateApproved { gate, .. } => {
                     approved.insert(gate.clone());
                 }
+                // A finished run stays finished (e.g. Ctrl-C while the lock is released).
+                Record::RunPaused { .. }
+                    if matches!(state, RunState::Done | RunState::RolledBack) => {}
                 Record::RunPaused { reason } => {
                     pause_reason = Some(reason.clone());
                     state = RunState::Paused;
@@ -198,5 +201,113 @@ impl RunView {
     /// A step's view by id.
     pub fn step(&self, id: &str) -> Option<&StepView> {
         self.steps.iter().find(|s| s.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{ClusterFacts, NodeFacts};
+    use crate::model::Role;
+    use crate::plan::{build, PlanOptions};
+
+    fn plan() -> Plan {
+        let facts = ClusterFacts {
+            masters: vec![NodeFacts {
+                address: "10.0.0.1".into(),
+                name: "m1".into(),
+                role: Role::Master,
+                version: Some("2.1.3".into()),
+                is_leader: true,
+                error: None,
+            }],
+            ..Default::default()
+        };
+        let opts = PlanOptions {
+            cluster: "c".into(),
+            to: "2.2.1".into(),
+            max_unavailable: 1,
+            frameworks: vec![],
+        };
+        build(&facts, &opts).unwrap()
+    }
+
+    const STEP: &str = "masters/10.0.0.1/upgrade";
+
+    fn started() -> Record {
+        Record::StepStarted { step: STEP.into() }
+    }
+
+    fn done() -> Record {
+        Record::StepSucceeded {
+            step: STEP.into(),
+            output: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn a_step_in_flight_is_running_and_counts_one_attempt() {
+        let v = RunView::replay(&plan(), &[started()]).unwrap();
+        assert_eq!(v.step(STEP).unwrap().state, StepState::Running);
+        assert_eq!(v.step(STEP).unwrap().attempts, 1);
+        assert_eq!(v.phase, PhaseId::Precheck);
+    }
+
+    #[test]
+    fn a_pause_after_the_end_does_not_reopen_the_run() {
+        let v = RunView::replay(
+            &plan(),
+            &[
+                Record::RunFinished,
+                Record::RunPaused { reason: "x".into() },
+            ],
+        )
+        .unwrap();
+        assert_eq!(v.state, RunState::Done);
+        let v = RunView::replay(
+            &plan(),
+            &[Record::RolledBack, Record::RunPaused { reason: "x".into() }],
+        )
+        .unwrap();
+        assert_eq!(v.state, RunState::RolledBack);
+    }
+
+    #[test]
+    fn an_interrupted_rollback_is_still_a_rollback_and_counts_undo_attempts() {
+        let undo = Record::UndoStarted { step: STEP.into() };
+        let failed = Record::UndoFailed {
+            step: STEP.into(),
+            error: "e".into(),
+        };
+        let recs = vec![
+            started(),
+            done(),
+            Record::RollbackStarted,
+            undo.clone(),
+            undo.clone(),
+            failed,
+            undo,
+            Record::RunPaused {
+                reason: "ctrl-c".into(),
+            },
+        ];
+        let v = RunView::replay(&plan(), &recs).unwrap();
+        assert!(v.rollback);
+        assert_eq!(v.state, RunState::Paused);
+        let s = v.step(STEP).unwrap();
+        assert_eq!(s.state, StepState::Undoing);
+        assert_eq!(
+            s.undo_attempts, 2,
+            "a restart in flight is the same attempt"
+        );
+    }
+
+    #[test]
+    fn an_illegal_sequence_is_an_error_not_a_guess() {
+        assert!(RunView::replay(&plan(), &[done()]).is_err());
+        let unknown = Record::StepStarted {
+            step: "nope".into(),
+        };
+        assert!(RunView::replay(&plan(), &[unknown]).is_err());
     }
 }
