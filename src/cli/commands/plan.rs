@@ -69,6 +69,11 @@ pub fn render_plan(plan: &Plan) -> String {
             if let Some(r) = st.role {
                 extra.push(r.to_string());
             }
+            match (&st.name, &st.node) {
+                (Some(n), Some(a)) if n != a => extra.push(format!("{n} ({a})")),
+                (_, Some(a)) if !st.id.contains(a.as_str()) => extra.push(a.clone()),
+                _ => {}
+            }
             if st.leader == Some(true) {
                 extra.push("leader".into());
             }
