@@ -29,7 +29,7 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         .await
         .map_err(|e| e.to_string())?
         .ok();
-    if !exists {
+    let backed_up = if !exists {
         // The archive must not exist and its parent must (dcos-zk's rules).
         let mk = format!("mkdir -p {} && rm -f {}", quote(&dir), quote(&archive));
         change(ctx, node, "prepare the backup directory", &mk, timeout).await?;
@@ -45,30 +45,23 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         .await?;
         let backup = shell::render(&b.backup, &[("root", root), ("archive", &archive)])
             .map_err(|e| e.to_string())?;
-        let res = change(ctx, node, "dcos-zk backup", &backup, timeout).await;
-        let start =
-            shell::render(&b.start_exhibitor, &[("root", root)]).map_err(|e| e.to_string())?;
-        change(
-            ctx,
-            node,
-            "start Exhibitor after the backup",
-            &start,
-            timeout,
-        )
-        .await?;
-        res?;
+        Some(change(ctx, node, "dcos-zk backup", &backup, timeout).await)
     } else {
-        // In flight when interrupted: Exhibitor may still be stopped.
-        let start =
-            shell::render(&b.start_exhibitor, &[("root", root)]).map_err(|e| e.to_string())?;
-        change(
-            ctx,
-            node,
-            "start Exhibitor after the backup",
-            &start,
-            timeout,
-        )
-        .await?;
+        None
+    };
+    // Exhibitor is started again whatever the backup did (and on resume, when the step was
+    // interrupted while it was stopped).
+    let start = shell::render(&b.start_exhibitor, &[("root", root)]).map_err(|e| e.to_string())?;
+    change(
+        ctx,
+        node,
+        "start Exhibitor after the backup",
+        &start,
+        timeout,
+    )
+    .await?;
+    if let Some(backed_up) = backed_up {
+        backed_up?;
     }
     wait::until(
         "ZooKeeper serving again after the backup",

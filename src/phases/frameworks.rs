@@ -19,12 +19,8 @@ async fn marathon_base(ctx: &StepCtx<'_>) -> Result<String, String> {
     ))
 }
 
-/// Applies the app change and waits for its deployment.
-pub async fn upgrade(
-    ctx: &StepCtx<'_>,
-    previous: Option<serde_json::Value>,
-) -> Result<serde_json::Value, String> {
-    let c = ctx.cluster;
+/// The step's app id, the Marathon base URL and the app's URL.
+async fn app_url(ctx: &StepCtx<'_>) -> Result<(String, String, String), String> {
     let app = ctx
         .step
         .app
@@ -32,6 +28,16 @@ pub async fn upgrade(
         .ok_or("framework step without an app")?;
     let base = marathon_base(ctx).await?;
     let url = format!("{base}/v2/apps{app}");
+    Ok((app, base, url))
+}
+
+/// Applies the app change and waits for its deployment.
+pub async fn upgrade(
+    ctx: &StepCtx<'_>,
+    previous: Option<serde_json::Value>,
+) -> Result<serde_json::Value, String> {
+    let c = ctx.cluster;
+    let (app, base, url) = app_url(ctx).await?;
     let current: serde_json::Value = c.http.get_json(&url).await.map_err(|e| e.to_string())?;
     let current = current.get("app").cloned().unwrap_or(current);
     let saved = previous.unwrap_or_else(|| current.clone());
@@ -53,13 +59,7 @@ pub async fn upgrade(
 
 /// Puts a saved app definition back.
 pub async fn restore(ctx: &StepCtx<'_>, saved: &serde_json::Value) -> Result<(), String> {
-    let app = ctx
-        .step
-        .app
-        .clone()
-        .ok_or("framework step without an app")?;
-    let base = marathon_base(ctx).await?;
-    let url = format!("{base}/v2/apps{app}");
+    let (app, base, url) = app_url(ctx).await?;
     let mut body = saved.clone();
     if let Some(o) = body.as_object_mut() {
         for k in [
