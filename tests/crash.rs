@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{assert_upgraded, text, Env};
+use common::{assert_upgraded, strs, text, Env};
 use std::path::Path;
 
 /// The checkpoints every upgrade (or rollback) of this plan must pass, derived from the plan:
@@ -123,19 +123,10 @@ fn killed_at_every_checkpoint_of_an_upgrade_and_a_rollback_it_still_finishes_cor
         .unwrap();
     assert!(plan.status.success(), "{}", text(&plan));
     let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
-    let run = [
-        "run",
-        "--inventory",
-        inv.to_str().unwrap(),
-        "--to",
-        "2.2.1",
-        "--ack-release-notes",
-        "2.2.1",
-        "--yes",
-    ];
+    let run = env.run_args(&["--yes"]);
     let up = visit_all(
         &env,
-        &run,
+        &strs(&run),
         &["resume", "--yes"],
         &env.state.path().join("visited-up"),
     );

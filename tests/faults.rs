@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{text, Env};
+use common::{strs, text, Env};
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
@@ -91,22 +91,14 @@ fn case(fault: &str, target: Target, mode: &str) {
         };
         (n.name.clone(), n.address.clone())
     };
-    let inv = env.inventory();
     let mut child = env
-        .cmd(&[
-            "--output",
-            "json",
-            "run",
-            "--inventory",
-            inv.to_str().unwrap(),
-            "--to",
-            "2.2.1",
-            "--ack-release-notes",
-            "2.2.1",
-            "--yes",
-            "--on-failure",
-            mode,
-        ])
+        .cmd(
+            &[
+                &["--output", "json"][..],
+                &strs(&env.run_args(&["--yes", "--on-failure", mode])),
+            ]
+            .concat(),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_upgraded, text, Env};
+use common::{assert_upgraded, strs, text, Env};
 
 fn plan_json(env: &Env, extra: &[&str]) -> serde_json::Value {
     let inv = env.inventory();
@@ -158,20 +158,9 @@ fn is_script_started(e: &serde_json::Value, phase: &str) -> bool {
 #[test]
 fn kill_9_while_a_master_script_runs_then_resume_finishes_without_a_second_start() {
     let env = Env::new(3, 2, 0, &[]);
-    let inv = env.inventory();
-    env.kill_when(
-        &[
-            "run",
-            "--inventory",
-            inv.to_str().unwrap(),
-            "--to",
-            "2.2.1",
-            "--ack-release-notes",
-            "2.2.1",
-            "--yes",
-        ],
-        |e| is_script_started(e, "masters/"),
-    );
+    env.kill_when(&strs(&env.run_args(&["--yes"])), |e| {
+        is_script_started(e, "masters/")
+    });
     // The detached script survives the CLI and finishes on its own node.
     let out = env.cmd(&["resume", "--yes"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -181,21 +170,10 @@ fn kill_9_while_a_master_script_runs_then_resume_finishes_without_a_second_start
 #[test]
 fn kill_9_in_the_agents_phase_then_resume_finishes_without_a_second_start() {
     let env = Env::new(3, 3, 0, &[]);
-    let inv = env.inventory();
     // Killed right after an agent step is journaled as started, before its script starts.
-    env.kill_when(
-        &[
-            "run",
-            "--inventory",
-            inv.to_str().unwrap(),
-            "--to",
-            "2.2.1",
-            "--ack-release-notes",
-            "2.2.1",
-            "--yes",
-        ],
-        |e| e["event"] == "step_started" && e["step"].as_str().unwrap_or("").starts_with("agents/"),
-    );
+    env.kill_when(&strs(&env.run_args(&["--yes"])), |e| {
+        e["event"] == "step_started" && e["step"].as_str().unwrap_or("").starts_with("agents/")
+    });
     // And once more while the next agent's script runs.
     env.kill_when(&["resume", "--yes"], |e| is_script_started(e, "agents/"));
     let out = env.cmd(&["resume", "--yes"]).output().unwrap();
@@ -206,20 +184,8 @@ fn kill_9_in_the_agents_phase_then_resume_finishes_without_a_second_start() {
 #[test]
 fn a_second_run_on_the_same_state_directory_is_refused_with_the_holders_run_id() {
     let env = Env::new(1, 0, 0, &[]);
-    let inv = env.inventory();
     let mut first = env
-        .cmd(&[
-            "--output",
-            "json",
-            "run",
-            "--inventory",
-            inv.to_str().unwrap(),
-            "--to",
-            "2.2.1",
-            "--ack-release-notes",
-            "2.2.1",
-            "--yes",
-        ])
+        .cmd(&[&["--output", "json"][..], &strs(&env.run_args(&["--yes"]))].concat())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{text, Env};
+use common::{strs, text, Env};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -53,8 +53,7 @@ fn random_kills_during_upgrades_and_rollbacks_lose_nothing_and_upgrade_nothing_t
     eprintln!("soak: {kills} kills, seed {seed}");
     let mut rng = Lcg(seed);
     let env = Env::new(3, 4, 1, &[]);
-    let inv = env.inventory();
-    let inv = inv.to_str().unwrap().to_string();
+    let run = env.run_args(&["--yes"]);
     let mut killed = 0;
     let mut cycles = 0u64;
     let mut upgrading = true;
@@ -91,16 +90,7 @@ fn random_kills_during_upgrades_and_rollbacks_lose_nothing_and_upgrade_nothing_t
         let args: Vec<&str> = if !upgrading {
             vec!["rollback", "--yes"]
         } else if now.as_ref().map(|n| &n.0) == base.as_ref() {
-            vec![
-                "run",
-                "--inventory",
-                &inv,
-                "--to",
-                "2.2.1",
-                "--ack-release-notes",
-                "2.2.1",
-                "--yes",
-            ]
+            strs(&run)
         } else {
             vec!["resume", "--yes"]
         };

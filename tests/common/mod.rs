@@ -71,10 +71,11 @@ impl Env {
         c
     }
 
-    /// `run` with the inventory and target, plus extra args; waits for it.
-    pub fn run(&self, extra: &[&str]) -> Output {
+    /// The arguments of a non-interactive `run` of this cluster to 2.2.1 (release notes
+    /// acknowledged, every gate approved), plus `extra`.
+    pub fn run_args(&self, extra: &[&str]) -> Vec<String> {
         let inv = self.inventory();
-        let mut args = vec![
+        let mut args: Vec<String> = [
             "run",
             "--inventory",
             inv.to_str().unwrap(),
@@ -82,9 +83,18 @@ impl Env {
             "2.2.1",
             "--ack-release-notes",
             "2.2.1",
-        ];
-        args.extend_from_slice(extra);
-        self.cmd(&args).output().expect("run dcos-upgrade")
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    /// `run` with the inventory and target, plus extra args; waits for it.
+    pub fn run(&self, extra: &[&str]) -> Output {
+        let args = self.run_args(extra);
+        self.cmd(&strs(&args)).output().expect("run dcos-upgrade")
     }
 
     /// The testbed's record.
@@ -130,6 +140,11 @@ impl Env {
         let status = child.wait().unwrap();
         panic!("the process ended ({status}) before the kill point; events: {seen:#?}");
     }
+}
+
+/// Borrows owned arguments as `&str`s.
+pub fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }
 
 /// Appends text to a file.
