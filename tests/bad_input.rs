@@ -8,7 +8,8 @@
 //! arguments were right, the machine's state is the problem and the operator must act on it.
 
 use dcos_upgrade::machine::Record;
-use dcos_upgrade::plan::{build, PlanOptions};
+mod common;
+
 use dcos_upgrade::playbook::{Inventory, Playbook, SourceFile};
 use dcos_upgrade::probe::http::{parse_json, Answer};
 use dcos_upgrade::probe::{exhibitor, marathon, mesos, zk};
@@ -67,36 +68,10 @@ fn snapshot(dir: &Path) -> BTreeMap<String, String> {
 }
 
 fn run_record(id: &str) -> RunRecord {
-    let facts = dcos_upgrade::facts::ClusterFacts {
-        masters: vec![dcos_upgrade::facts::NodeFacts {
-            address: "127.0.0.11".into(),
-            name: "m1".into(),
-            role: dcos_upgrade::model::Role::Master,
-            version: Some("2.1.3".into()),
-            is_leader: true,
-            error: None,
-        }],
-        ..Default::default()
-    };
-    let plan = build(
-        &facts,
-        &PlanOptions {
-            cluster: "bad-input".into(),
-            to: "2.2.1".into(),
-            max_unavailable: 1,
-            frameworks: vec![],
-        },
-    )
-    .expect("plan");
     RunRecord {
-        id: id.into(),
-        created_at: "2024-01-01T00:00:00Z".into(),
-        cluster: "bad-input".into(),
-        plan,
         inventory_path: data("inv-good-shape.toml"),
         inventory_text: std::fs::read_to_string(data("inv-good-shape.toml")).unwrap_or_default(),
-        playbook_text: None,
-        options: serde_json::Value::Null,
+        ..common::one_master_run(id, "bad-input")
     }
 }
 

@@ -13,7 +13,8 @@
 //! Kills: `DCOS_UPGRADE_DURABLE_KILLS` (default 30).
 
 use dcos_upgrade::machine::Record;
-use dcos_upgrade::plan::{build, PlanOptions};
+mod common;
+
 use dcos_upgrade::store::{AuditEntry, RunRecord, Store};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -25,37 +26,7 @@ const ENV_DIR: &str = "DCOS_UPGRADE_DURABLE_WRITER";
 const RUN: &str = "durable-run";
 
 fn run_record() -> RunRecord {
-    let facts = dcos_upgrade::facts::ClusterFacts {
-        masters: vec![dcos_upgrade::facts::NodeFacts {
-            address: "10.0.0.1".into(),
-            name: "m1".into(),
-            role: dcos_upgrade::model::Role::Master,
-            version: Some("2.1.3".into()),
-            is_leader: true,
-            error: None,
-        }],
-        ..Default::default()
-    };
-    let plan = build(
-        &facts,
-        &PlanOptions {
-            cluster: "c".into(),
-            to: "2.2.1".into(),
-            max_unavailable: 1,
-            frameworks: vec![],
-        },
-    )
-    .expect("plan");
-    RunRecord {
-        id: RUN.into(),
-        created_at: "2024-01-01T00:00:00Z".into(),
-        cluster: "c".into(),
-        plan,
-        inventory_path: "/x".into(),
-        inventory_text: String::new(),
-        playbook_text: None,
-        options: serde_json::Value::Null,
-    }
+    common::one_master_run(RUN, "c")
 }
 
 /// The writer (only runs in the child, selected by the environment).

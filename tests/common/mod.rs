@@ -142,6 +142,40 @@ impl Env {
     }
 }
 
+/// A run record of a plan for one master at 2.1.3 (target 2.2.1), for tests of the state
+/// directory that need a run but no cluster.
+pub fn one_master_run(id: &str, cluster: &str) -> dcos_upgrade::store::RunRecord {
+    use dcos_upgrade::facts::{ClusterFacts, NodeFacts};
+    use dcos_upgrade::plan::{build, PlanOptions};
+    let facts = ClusterFacts {
+        masters: vec![NodeFacts {
+            address: "127.0.0.11".into(),
+            name: "m1".into(),
+            role: dcos_upgrade::model::Role::Master,
+            version: Some("2.1.3".into()),
+            is_leader: true,
+            error: None,
+        }],
+        ..Default::default()
+    };
+    let options = PlanOptions {
+        cluster: cluster.into(),
+        to: "2.2.1".into(),
+        max_unavailable: 1,
+        frameworks: vec![],
+    };
+    dcos_upgrade::store::RunRecord {
+        id: id.into(),
+        created_at: "2024-01-01T00:00:00Z".into(),
+        cluster: cluster.into(),
+        plan: build(&facts, &options).expect("plan"),
+        inventory_path: "/x".into(),
+        inventory_text: String::new(),
+        playbook_text: None,
+        options: serde_json::Value::Null,
+    }
+}
+
 /// Borrows owned arguments as `&str`s.
 pub fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
