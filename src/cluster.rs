@@ -1,12 +1,13 @@
-//! The cluster as the engine reaches it: inventory nodes, the SSH pool, the HTTP client and the
-//! playbook's paths and ports, with read-only helpers shared by facts, gates and phases.
+//! The cluster as the engine sees it: inventory nodes, the playbook's paths and ports, and the
+//! observe door, with read-only helpers shared by facts, gates and phases. Changes go through
+//! the change door (`door::Change`), which a `Cluster` does not hold.
 
 use crate::model::Role;
 use crate::playbook::model::Timeouts;
 use crate::playbook::{Inventory, NodeSpec, Playbook};
-use crate::probe::Http;
-use crate::remote::{NodeTarget, Output, RemoteError, Ssh};
+use crate::door::{NodeTarget, Observe, Output, RemoteError};
 use crate::shell::quote;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Everything needed to observe and act on the cluster.
@@ -17,10 +18,8 @@ pub struct Cluster {
     pub playbook: Playbook,
     /// Timeouts (playbook, overridden by the inventory).
     pub timeouts: Timeouts,
-    /// SSH pool.
-    pub ssh: Ssh,
-    /// HTTP client.
-    pub http: Http,
+    /// The read-only door (real transports, or an in-process cluster in tests).
+    pub observe: Arc<dyn Observe>,
     /// Agents: the inventory's, or those discovered from the leading master.
     pub agents: Vec<NodeSpec>,
 }
@@ -71,8 +70,8 @@ impl Cluster {
 
     /// Runs a read-only command (never journaled; also used by `plan` and `check`).
     pub async fn query(&self, node: &NodeSpec, script: &str) -> Result<Output, RemoteError> {
-        self.ssh
-            .run(&Self::target(node), script, Duration::from_secs(60))
+        self.observe
+            .query(&Self::target(node), script, Duration::from_secs(60))
             .await
     }
 
@@ -101,7 +100,7 @@ impl Cluster {
     pub async fn leader_address(&self) -> Result<Option<String>, crate::probe::ProbeError> {
         let port = self.playbook.ports.mesos_master;
         let Some(host) =
-            crate::probe::mesos::find_leader(&self.http, &self.master_addrs(), port).await?
+            crate::probe::mesos::find_leader(self.observe.as_ref(), &self.master_addrs(), port).await?
         else {
             return Ok(None);
         };
@@ -130,7 +129,7 @@ impl Cluster {
             .map(|m| m.address.clone())
     }
 
-    /// HTTP timeout helper.
+    /// The playbook's poll interval.
     pub fn poll(&self) -> Duration {
         self.timeouts.poll()
     }

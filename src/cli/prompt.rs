@@ -9,11 +9,15 @@ use std::sync::Arc;
 pub struct TerminalPrompter {
     /// The human renderer (its bars are hidden during a prompt).
     pub sink: Option<Arc<HumanSink>>,
-    /// Cluster name shown in questions.
-    pub cluster: String,
+    /// Cluster name shown in questions (set once the run is known, see `Prompter::cluster`).
+    pub cluster: std::sync::Mutex<String>,
 }
 
 impl TerminalPrompter {
+    fn name(&self) -> String {
+        self.cluster.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
     fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
         match &self.sink {
             Some(s) => s.suspend(f),
@@ -23,6 +27,12 @@ impl TerminalPrompter {
 }
 
 impl Prompter for TerminalPrompter {
+    fn cluster(&self, name: &str) {
+        if let Ok(mut c) = self.cluster.lock() {
+            *c = name.to_string();
+        }
+    }
+
     fn gate(&self, gate: &str, message: &str) -> GateChoice {
         self.suspend(|| {
             let items = [
@@ -32,7 +42,7 @@ impl Prompter for TerminalPrompter {
                 "abort",
             ];
             let r = Select::new()
-                .with_prompt(format!("[{}] {gate}: {message}", self.cluster))
+                .with_prompt(format!("[{}] {gate}: {message}", self.name()))
                 .items(items)
                 .default(0)
                 .interact();
@@ -53,7 +63,7 @@ impl Prompter for TerminalPrompter {
                 "stop (resume later)",
             ];
             let r = Select::new()
-                .with_prompt(format!("[{}] step {step} failed: {error}", self.cluster))
+                .with_prompt(format!("[{}] step {step} failed: {error}", self.name()))
                 .items(items)
                 .default(2)
                 .interact();

@@ -1,17 +1,15 @@
 //! Rollback: undo what a run did, in reverse — framework changes, then agents, then masters
 //! (the leader last again). Every undo is journaled like every do, so a rollback resumes too.
+//! Which steps need undoing, and how, is each action's own answer (`Action::undo_plan`).
 
-use super::{Engine, EngineError, Outcome};
+use super::walk::{Ended, Flow};
+use super::{Engine, EngineError, GateId, Outcome};
+use crate::action::Undo;
 use crate::events::Event;
 use crate::machine::{Record, StepState};
-use crate::phases::{self, node_upgrade::Direction};
+use crate::phases;
 use crate::plan::{PhaseId, Step, StepKind};
 use std::time::Instant;
-
-/// The gate that approves leaving a step without a safe undo as it is.
-fn no_undo_gate(step: &Step) -> String {
-    format!("no-undo:{}", step.id)
-}
 
 fn needs_undo(state: StepState) -> bool {
     matches!(
@@ -25,22 +23,25 @@ fn needs_undo(state: StepState) -> bool {
 }
 
 impl Engine<'_> {
+    /// The steps of a phase that changed the cluster, last first.
+    fn undoable(&self, phase: PhaseId) -> Vec<&Step> {
+        self.record
+            .plan
+            .phases
+            .iter()
+            .filter(|p| p.id == phase)
+            .flat_map(|p| p.steps.iter().rev())
+            .filter(|s| self.registry.action(s.kind).changes_cluster())
+            .collect()
+    }
+
     /// Undoes every step this run changed, in reverse order.
     pub async fn rollback(&self, after_failure: Option<String>) -> Result<Outcome, EngineError> {
         if !self.view().rollback {
             self.record(Record::RollbackStarted)?;
         }
-        let plan = &self.record.plan;
-        let undoable = |phase: PhaseId| -> Vec<&Step> {
-            plan.phases
-                .iter()
-                .filter(|p| p.id == phase)
-                .flat_map(|p| p.steps.iter().rev())
-                .filter(|s| matches!(s.kind, StepKind::NodeUpgrade | StepKind::AppUpgrade))
-                .collect()
-        };
         for phase in [PhaseId::Frameworks, PhaseId::Agents] {
-            for s in undoable(phase) {
+            for s in self.undoable(phase) {
                 if let Some(o) = self.undo(s).await? {
                     return Ok(o);
                 }
@@ -48,24 +49,15 @@ impl Engine<'_> {
         }
         // Masters: re-resolve the leader before each and keep it for last.
         loop {
-            let pending: Vec<&Step> = undoable(PhaseId::Masters)
+            let pending: Vec<&Step> = self
+                .undoable(PhaseId::Masters)
                 .into_iter()
                 .filter(|s| self.undo_pending(s))
                 .collect();
-            if pending.is_empty() {
+            let undoing = |s: &Step| self.state_of(&s.id).0 == StepState::Undoing;
+            let Some(next) = self.next_leader_last(&pending, undoing, false).await else {
                 break;
-            }
-            let c = self.cluster;
-            let leader = c.leader_address().await.ok().flatten();
-            let next = pending
-                .iter()
-                .find(|s| self.state_of(&s.id).0 == StepState::Undoing)
-                .or_else(|| {
-                    pending
-                        .iter()
-                        .find(|s| s.node.as_deref() != leader.as_deref())
-                })
-                .unwrap_or(&pending[0]);
+            };
             if let Some(o) = self.undo(next).await? {
                 return Ok(o);
             }
@@ -77,10 +69,10 @@ impl Engine<'_> {
     /// The last resort, only on explicit request and confirmation: restores the run's
     /// ZooKeeper backup on every master. The cluster is unavailable while it runs.
     pub async fn restore_zookeeper(&self) -> Result<Outcome, EngineError> {
-        let gate = "restore-zookeeper".to_string();
+        let gate = GateId::RestoreZookeeper;
         let Some(step) = self.record.plan.step("backup/zookeeper") else {
             return Ok(Outcome::Failed {
-                step: gate,
+                step: gate.to_string(),
                 error: "the plan has no backup step".into(),
             });
         };
@@ -100,7 +92,7 @@ impl Engine<'_> {
                 .map(String::from),
         ) else {
             return Ok(Outcome::Failed {
-                step: gate,
+                step: gate.to_string(),
                 error: "this run took no ZooKeeper backup (skipped or failed): nothing to restore"
                     .into(),
             });
@@ -111,19 +103,20 @@ impl Engine<'_> {
         let Some(by) = self.confirm_gate(format!("{message}. Restore now?")) else {
             // Not journaled as a pause: the run itself is rolled back and stays so.
             self.emit(Event::Gate {
-                gate: gate.clone(),
+                gate: gate.to_string(),
                 decision: "waiting".into(),
                 message,
             });
             return Ok(Outcome::AtGate { gate });
         };
-        self.approve(gate, by, message)?;
-        let ctx = self.ctx(step, 1);
+        self.approve(&gate, by, message)?;
+        let view = self.view();
+        let ctx = self.ctx(step, 1, &view);
         match phases::backup::restore(&ctx, std::path::Path::new(&archive), &sha).await {
             Ok(()) => Ok(Outcome::Restored { archive }),
             Err(error) => Ok(Outcome::Failed {
-                step: "restore-zookeeper".into(),
-                error: self.changer.redact(&error),
+                step: gate.to_string(),
+                error: self.change.redact(&error),
             }),
         }
     }
@@ -131,45 +124,19 @@ impl Engine<'_> {
     /// Whether a step still has to be undone (not undone, and not left as it is on purpose).
     fn undo_pending(&self, step: &Step) -> bool {
         needs_undo(self.state_of(&step.id).0)
-            && !self.view().approved_gates.contains(&no_undo_gate(step))
-    }
-
-    /// Why a step that changed the cluster cannot be undone safely, if it cannot.
-    async fn no_safe_undo(&self, step: &Step, output: &serde_json::Value) -> Option<String> {
-        let c = self.cluster;
-        match step.kind {
-            StepKind::NodeUpgrade if c.inventory.bootstrap.rollback_script_url.is_none() => {
-                let from = step.from.as_deref()?;
-                let node = c.node(step.node.as_deref()?)?;
-                match c.identity(node).await {
-                    Ok(id) if phases::gates::same_version(&id.version, from) => None,
-                    Ok(id) => Some(format!(
-                        "{} runs {} and the inventory names no rollback_script_url (a node script generated from {} back to {from}); DC/OS documents no downgrade",
-                        node.address, id.version, id.version
-                    )),
-                    Err(e) => Some(format!("its node cannot be read ({e}) and no rollback_script_url is named")),
-                }
-            }
-            StepKind::AppUpgrade
-                if self.state_of(&step.id).0 == StepState::Done
-                    && output.get("previous").is_none() =>
-            {
-                Some("the previous app definition was not recorded".into())
-            }
-            _ => None,
-        }
+            && !self.passed(&GateId::NoUndo(step.id.clone()))
     }
 
     /// A step with no safe undo: leave it as it is only with approval (prompt or `--yes`);
     /// otherwise the rollback stops before it. Some(outcome) when it stops.
     async fn leave_as_is(&self, step: &Step, reason: &str) -> Result<Option<Outcome>, EngineError> {
-        let gate = no_undo_gate(step);
+        let gate = GateId::NoUndo(step.id.clone());
         let message = format!("{} has no safe undo: {reason}", step.id);
         match self.confirm_gate(format!(
             "{message}. Leave it as it is and roll back the rest?"
         )) {
             Some(by) => {
-                self.approve(gate, by, format!("{message}; left as it is"))?;
+                self.approve(&gate, by, format!("{message}; left as it is"))?;
                 Ok(None)
             }
             None => {
@@ -185,17 +152,20 @@ impl Engine<'_> {
         if !self.undo_pending(step) {
             return Ok(None);
         }
-        let output = self
-            .view()
+        let action = self.registry.action(step.kind);
+        let view = self.view();
+        let output = view
             .step(&step.id)
             .map(|s| s.output.clone())
             .unwrap_or_default();
+        let mut compensate = true;
         if state != StepState::Undoing {
-            if let Some(reason) = self.no_safe_undo(step, &output).await {
-                return self.leave_as_is(step, &reason).await;
+            let ctx = self.ctx(step, 1, &view);
+            match action.undo_plan(&ctx, &output, state).await {
+                Undo::Compensate => {}
+                Undo::Nothing => compensate = false,
+                Undo::NoSafeUndo(reason) => return self.leave_as_is(step, &reason).await,
             }
-        }
-        if state != StepState::Undoing {
             self.record(Record::UndoStarted {
                 step: step.id.clone(),
             })?;
@@ -207,49 +177,20 @@ impl Engine<'_> {
             description: format!("undo: {}", step.description),
         });
         let started = Instant::now();
-        let ctx = self.ctx(step, undo_attempt.max(1));
-        let res = match step.kind {
-            StepKind::NodeUpgrade => phases::node_upgrade::run(&ctx, Direction::Rollback)
-                .await
-                .map(|_| ()),
-            StepKind::AppUpgrade => match output.get("previous") {
-                Some(prev) => phases::frameworks::restore(&ctx, prev).await,
-                // Failed before the change was made: nothing to put back.
-                None => Ok(()),
-            },
-            _ => Ok(()),
+        let view = self.view();
+        let ctx = self.ctx(step, undo_attempt.max(1), &view);
+        let res = if compensate {
+            action.undo(&ctx, &output).await
+        } else {
+            Ok(())
         };
-        let duration_ms = started.elapsed().as_millis() as u64;
-        match res {
-            Ok(()) => {
-                self.record(Record::UndoSucceeded {
-                    step: step.id.clone(),
-                })?;
-                self.emit(Event::StepFinished {
-                    step: step.id.clone(),
-                    state: "undone".into(),
-                    message: None,
-                    duration_ms,
-                });
-                Ok(None)
-            }
-            Err(error) => {
-                let error = self.changer.redact(&error);
-                self.record(Record::UndoFailed {
-                    step: step.id.clone(),
-                    error: error.clone(),
-                })?;
-                self.emit(Event::StepFinished {
-                    step: step.id.clone(),
-                    state: "undo_failed".into(),
-                    message: Some(error.clone()),
-                    duration_ms,
-                });
-                Ok(Some(Outcome::RollbackFailed {
-                    step: step.id.clone(),
-                    error,
-                }))
-            }
+        let ended = match res {
+            Ok(()) => Ended::Undone,
+            Err(e) => Ended::Failed(self.change.redact(&e.to_string())),
+        };
+        match self.finish(step, ended, started)? {
+            Flow::Failed(step, error) => Ok(Some(Outcome::RollbackFailed { step, error })),
+            _ => Ok(None),
         }
     }
 }
@@ -266,7 +207,10 @@ pub struct TargetState {
 }
 
 /// The state of every node and app a run's plan touches, from the plan and the journal (pure).
-pub fn target_states(plan: &crate::plan::Plan, view: &crate::machine::RunView) -> Vec<TargetState> {
+pub fn target_states(
+    plan: &crate::plan::Plan,
+    view: &crate::machine::RunView,
+) -> Vec<TargetState> {
     plan.steps()
         .map(|(_, s)| s)
         .filter(|s| {

@@ -142,8 +142,7 @@ async fn change(
     timeout: Duration,
 ) -> Result<(), String> {
     let out = ctx
-        .changer
-        .change(&ctx.step.id, node, what, script, timeout)
+        .change(node, what, script, None, timeout)
         .await
         .map_err(|e| e.to_string())?;
     if out.ok() {
@@ -162,7 +161,7 @@ async fn zk_serving(c: &Cluster) -> Poll<()> {
     let masters = c.master_addrs();
     let mut last = String::new();
     for m in &masters {
-        match exhibitor::status(&c.http, m, c.playbook.ports.exhibitor).await {
+        match exhibitor::status(c.observe.as_ref(), m, c.playbook.ports.exhibitor).await {
             Ok(s) => {
                 return match exhibitor::judge(&s, masters.len()) {
                     Ok(()) => Poll::Ready(()),
@@ -230,9 +229,7 @@ pub async fn restore(
             p = quote(&path)
         );
         let out = ctx
-            .changer
-            .change_with_input(
-                &ctx.step.id,
+            .change(
                 m,
                 "copy the ZooKeeper backup to the master",
                 &script,

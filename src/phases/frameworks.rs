@@ -8,7 +8,7 @@ use std::time::Duration;
 
 async fn marathon_base(ctx: &StepCtx<'_>) -> Result<String, String> {
     let c = ctx.cluster;
-    let leader = find_leader(&c.http, &c.master_addrs(), c.playbook.ports.mesos_master)
+    let leader = find_leader(c.observe.as_ref(), &c.master_addrs(), c.playbook.ports.mesos_master)
         .await
         .map_err(|e| e.to_string())?
         .or_else(|| c.master_addrs().first().cloned())
@@ -38,7 +38,7 @@ pub async fn upgrade(
 ) -> Result<serde_json::Value, String> {
     let c = ctx.cluster;
     let (app, base, url) = app_url(ctx).await?;
-    let current: serde_json::Value = c.http.get_json(&url).await.map_err(|e| e.to_string())?;
+    let current: serde_json::Value = crate::door::get_json(c.observe.as_ref(), &url).await.map_err(|e| e.to_string())?;
     let current = current.get("app").cloned().unwrap_or(current);
     let saved = previous.unwrap_or_else(|| current.clone());
     let image = ctx
@@ -81,10 +81,16 @@ pub async fn restore(ctx: &StepCtx<'_>, saved: &serde_json::Value) -> Result<(),
 }
 
 async fn put(ctx: &StepCtx<'_>, url: &str, body: &serde_json::Value) -> Result<(), String> {
+    // Through the change door: audited before and after, with crash checkpoints on both sides.
     let a = ctx
-        .cluster
-        .http
-        .send(reqwest::Method::PUT, url, Some(body))
+        .change
+        .http(crate::door::HttpChange {
+            step: &ctx.step.id,
+            description: "PUT the Marathon app definition",
+            method: crate::door::WriteMethod::Put,
+            url,
+            body: Some(body),
+        })
         .await
         .map_err(|e| e.to_string())?;
     if !(200..300).contains(&a.status) {
@@ -106,7 +112,7 @@ async fn wait_deployed(ctx: &StepCtx<'_>, base: &str, app: &str) -> Result<(), S
         c.poll(),
         || async {
             let deps: Vec<serde_json::Value> =
-                match c.http.get_json(&format!("{base}/v2/deployments")).await {
+                match crate::door::get_json(c.observe.as_ref(), &format!("{base}/v2/deployments")).await {
                     Ok(d) => d,
                     Err(e) => return Poll::NotYet(e.to_string()),
                 };
@@ -118,7 +124,7 @@ async fn wait_deployed(ctx: &StepCtx<'_>, base: &str, app: &str) -> Result<(), S
             if busy {
                 return Poll::NotYet(format!("deployment of {app} in progress"));
             }
-            let v: serde_json::Value = match c.http.get_json(&format!("{base}/v2/apps{app}")).await
+            let v: serde_json::Value = match crate::door::get_json(c.observe.as_ref(), &format!("{base}/v2/apps{app}")).await
             {
                 Ok(v) => v,
                 Err(e) => return Poll::NotYet(e.to_string()),

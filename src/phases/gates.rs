@@ -20,7 +20,7 @@ pub async fn masters_healthy(c: &Cluster) -> Poll<String> {
     let masters = c.master_addrs();
     let ports = &c.playbook.ports;
     for m in &masters {
-        match mesos::metrics(&c.http, m, ports.mesos_master).await {
+        match mesos::metrics(c.observe.as_ref(), m, ports.mesos_master).await {
             Ok(metrics) => match metrics.get("registrar/log/recovered") {
                 Some(1.0) => {}
                 Some(v) => {
@@ -38,7 +38,7 @@ pub async fn masters_healthy(c: &Cluster) -> Poll<String> {
     let mut last = String::from("no Exhibitor answered");
     let mut zk_ok = false;
     for m in &masters {
-        match exhibitor::status(&c.http, m, ports.exhibitor).await {
+        match exhibitor::status(c.observe.as_ref(), m, ports.exhibitor).await {
             Ok(s) => match exhibitor::judge(&s, masters.len()) {
                 Ok(()) => {
                     zk_ok = true;
@@ -55,7 +55,7 @@ pub async fn masters_healthy(c: &Cluster) -> Poll<String> {
     if !zk_ok {
         return Poll::NotYet(last);
     }
-    match mesos::find_leader(&c.http, &masters, ports.mesos_master).await {
+    match mesos::find_leader(c.observe.as_ref(), &masters, ports.mesos_master).await {
         Ok(Some(l)) => Poll::Ready(l),
         Ok(None) => Poll::NotYet("no Mesos leader elected".into()),
         Err(e) => Poll::NotYet(format!("no master answers /master/redirect: {e}")),
@@ -64,7 +64,7 @@ pub async fn masters_healthy(c: &Cluster) -> Poll<String> {
 
 /// The agent reports `slave/registered` = 1.
 pub async fn agent_registered(c: &Cluster, node: &NodeSpec) -> Poll<()> {
-    match mesos::metrics(&c.http, &node.address, c.playbook.ports.mesos_agent).await {
+    match mesos::metrics(c.observe.as_ref(), &node.address, c.playbook.ports.mesos_agent).await {
         Ok(m) => match m.get("slave/registered") {
             Some(1.0) => Poll::Ready(()),
             Some(v) => Poll::NotYet(format!("slave/registered = {v} on agent {}", node.address)),

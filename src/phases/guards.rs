@@ -84,11 +84,11 @@ fn now_ms() -> u64 {
 /// empty) those agents' attributes from the leader's `/slaves`.
 pub async fn sample(c: &Cluster, agents: &[String]) -> Result<Sample, String> {
     let port = c.playbook.ports.mesos_master;
-    let leader = mesos::find_leader(&c.http, &c.master_addrs(), port)
+    let leader = mesos::find_leader(c.observe.as_ref(), &c.master_addrs(), port)
         .await
         .map_err(|e| format!("cannot find the Mesos leader: {e}"))?
         .ok_or("no Mesos leader is elected")?;
-    let m = mesos::metrics(&c.http, &leader, port)
+    let m = mesos::metrics(c.observe.as_ref(), &leader, port)
         .await
         .map_err(|e| format!("leader {leader}: /metrics/snapshot: {e}"))?;
     let mut counters = BTreeMap::new();
@@ -101,7 +101,7 @@ pub async fn sample(c: &Cluster, agents: &[String]) -> Result<Sample, String> {
         let up = if addr == leader {
             Some(leader_uptime_secs)
         } else {
-            mesos::metrics(&c.http, &addr, port)
+            mesos::metrics(c.observe.as_ref(), &addr, port)
                 .await
                 .ok()
                 .and_then(|m| m.get("master/uptime_secs"))
@@ -112,7 +112,7 @@ pub async fn sample(c: &Cluster, agents: &[String]) -> Result<Sample, String> {
     }
     let mut agent_attributes = BTreeMap::new();
     if !agents.is_empty() {
-        let slaves = mesos::slaves(&c.http, &leader, port)
+        let slaves = mesos::slaves(c.observe.as_ref(), &leader, port)
             .await
             .map_err(|e| format!("leader {leader}: /slaves: {e}"))?;
         for s in slaves.into_iter().filter(|s| agents.contains(&s.hostname)) {

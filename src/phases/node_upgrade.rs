@@ -7,6 +7,7 @@
 
 use super::gates::{self, same_version};
 use super::StepCtx;
+use crate::action::StepError;
 use crate::cluster::Cluster;
 use crate::model::Role;
 use crate::playbook::NodeSpec;
@@ -34,6 +35,37 @@ pub enum Detached {
     /// The process is gone and left no exit status (e.g. the node rebooted).
     Died {
         /// End of the output.
+        tail: String,
+    },
+}
+
+/// Why the node script did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeUpgradeError {
+    /// The script ended with a non-zero exit status.
+    #[error("{node}: dcos_node_upgrade.sh exited with status {status}: {tail}")]
+    ScriptExited {
+        /// The node's address.
+        node: String,
+        /// Its exit status.
+        status: i32,
+        /// The last lines of its output.
+        tail: String,
+    },
+    /// The script's process vanished without an exit status.
+    #[error("{node}: dcos_node_upgrade.sh ended without an exit status (was the node restarted?): {tail}")]
+    Vanished {
+        /// The node's address.
+        node: String,
+        /// The last lines of its output.
+        tail: String,
+    },
+    /// The script could not be started.
+    #[error("{node}: could not start the node upgrade script: {tail}")]
+    NotStarted {
+        /// The node's address.
+        node: String,
+        /// The end of the launcher's output.
         tail: String,
     },
 }
@@ -143,16 +175,19 @@ fn launch_script(
 }
 
 /// Upgrades (or rolls back) the step's node and gates on its health. Returns the step output.
-pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::Value, String> {
+pub async fn run(
+    ctx: &StepCtx<'_>,
+    direction: Direction,
+) -> Result<serde_json::Value, StepError> {
     let c = ctx.cluster;
     let node = ctx.node()?;
     let (target, url) = match direction {
         Direction::Upgrade => (ctx.to.to_string(), c.inventory.bootstrap.upgrade_script_url.clone()),
         Direction::Rollback => (
-            ctx.step.from.clone().ok_or("the step records no from-version to go back to")?,
-            c.inventory.bootstrap.rollback_script_url.clone().ok_or(
+            ctx.step.from.clone().ok_or(StepError::from("the step records no from-version to go back to"))?,
+            c.inventory.bootstrap.rollback_script_url.clone().ok_or(StepError::from(
                 "no rollback_script_url in the inventory's [bootstrap]: generate the node script from the target back to the from-version and list it",
-            )?,
+            ))?,
         ),
     };
     let dir = attempt_dir(ctx, node, direction);
@@ -175,22 +210,20 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
             }
             let script = launch_script(c, node, &dir, &url, &target)?;
             let out = ctx
-                .changer
                 .change(
-                    &ctx.step.id,
                     node,
                     "start dcos_node_upgrade.sh detached",
                     &script,
+                    None,
                     Duration::from_secs(60),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             if !out.ok() {
-                return Err(format!(
-                    "{}: could not start the node upgrade script: {}",
-                    node.address,
-                    out.tail(500)
-                ));
+                return Err(NodeUpgradeError::NotStarted {
+                    node: node.address.clone(),
+                    tail: out.tail(500),
+                }
+                .into());
             }
             ctx.progress(format!(
                 "{}: dcos_node_upgrade.sh started ({} -> {target})",
@@ -234,23 +267,23 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
             }
         },
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     match ended {
         Detached::Exited { rc: 0, .. } => {}
         Detached::Exited { rc, tail } => {
-            return Err(format!(
-                "{}: dcos_node_upgrade.sh exited with status {rc}: {}",
-                node.address,
-                last_lines(&tail, 6)
-            ))
+            return Err(NodeUpgradeError::ScriptExited {
+                node: node.address.clone(),
+                status: rc,
+                tail: last_lines(&tail, 6),
+            }
+            .into())
         }
         Detached::Died { tail } => {
-            return Err(format!(
-            "{}: dcos_node_upgrade.sh ended without an exit status (was the node restarted?): {}",
-            node.address,
-            last_lines(&tail, 6)
-        ))
+            return Err(NodeUpgradeError::Vanished {
+                node: node.address.clone(),
+                tail: last_lines(&tail, 6),
+            }
+            .into())
         }
         _ => unreachable!("wait returns only ended states"),
     }

@@ -44,7 +44,7 @@ pub async fn upgrade_script(ctx: &StepCtx<'_>) -> Result<serde_json::Value, Stri
     let url = &ctx.cluster.inventory.bootstrap.upgrade_script_url;
     let a = ctx
         .cluster
-        .http
+        .observe
         .get(url)
         .await
         .map_err(|e| format!("upgrade script: {e}"))?;

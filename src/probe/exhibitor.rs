@@ -1,6 +1,6 @@
 //! Exhibitor's cluster status: every ZooKeeper server "serving" and exactly one leader.
 
-use super::http::{Http, ProbeError};
+use crate::door::{get_json, Observe, ProbeError};
 use super::mesos::host_port;
 use serde::Deserialize;
 
@@ -19,12 +19,12 @@ pub struct ServerStatus {
 }
 
 /// Reads the status from one master's Exhibitor.
-pub async fn status(http: &Http, master: &str, port: u16) -> Result<Vec<ServerStatus>, ProbeError> {
+pub async fn status(http: &dyn Observe, master: &str, port: u16) -> Result<Vec<ServerStatus>, ProbeError> {
     let url = format!(
         "http://{}/exhibitor/v1/cluster/status",
         host_port(master, port)
     );
-    http.get_json(&url).await
+    get_json(http, &url).await
 }
 
 /// Judges a status: `Ok` when `expected` servers all serve and exactly one leads.

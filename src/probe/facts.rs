@@ -23,11 +23,11 @@ pub async fn resolve_agents(cluster: &mut Cluster) -> Result<(), String> {
         cluster.agents = listed.unwrap_or_default();
         return Ok(());
     }
-    let leader = mesos::find_leader(&cluster.http, &cluster.master_addrs(), port)
+    let leader = mesos::find_leader(cluster.observe.as_ref(), &cluster.master_addrs(), port)
         .await
         .map_err(|e| format!("cannot find the Mesos leader to discover agents: {e}"))?;
     let slaves = match leader {
-        Some(l) => mesos::slaves(&cluster.http, &l, port)
+        Some(l) => mesos::slaves(cluster.observe.as_ref(), &l, port)
             .await
             .map_err(|e| format!("cannot list agents from the leading master {l}: {e}"))?,
         None if listed.is_some() => Vec::new(),
@@ -67,10 +67,47 @@ pub async fn resolve_agents(cluster: &mut Cluster) -> Result<(), String> {
 pub async fn gather(cluster: &Cluster, with_apps: bool) -> ClusterFacts {
     let leader = cluster.leader_address().await.ok().flatten();
     let nodes: Vec<&NodeSpec> = cluster.nodes().collect();
-    let facts: Vec<NodeFacts> = stream::iter(nodes)
-        .map(|n| {
-            let leader = leader.clone();
-            async move {
+    // The futures are made first, so the stream holds no closure over borrowed nodes (which
+    // would not be `Send` for every lifetime inside an `async_trait` method).
+    let futures: Vec<_> = nodes
+        .into_iter()
+        .map(|n| node_facts(cluster, n, leader.clone()))
+        .collect();
+    let facts: Vec<NodeFacts> = stream::iter(futures)
+        .buffered(PARALLEL_NODES)
+        .collect()
+        .await;
+    let (masters, agents): (Vec<_>, Vec<_>) =
+        facts.into_iter().partition(|n| n.role == Role::Master);
+    let apps = if with_apps {
+        match &leader {
+            Some(l) => marathon::apps(cluster.observe.as_ref(), l, cluster.playbook.ports.marathon)
+                .await
+                .map(|apps| {
+                    apps.into_iter()
+                        .map(|a| AppFacts {
+                            image: a.image(),
+                            id: a.id,
+                            version: a.version,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            None => Vec::new(),
+        }
+    } else {
+        Vec::new()
+    };
+    ClusterFacts {
+        masters,
+        agents,
+        leader,
+        apps,
+    }
+}
+
+/// One node's facts: its version and role files, checked against the inventory.
+async fn node_facts(cluster: &Cluster, n: &NodeSpec, leader: Option<String>) -> NodeFacts {
                 let (version, error) = match cluster.identity(n).await {
                     Ok(id) => {
                         let consistent = id.roles.is_empty()
@@ -99,36 +136,4 @@ pub async fn gather(cluster: &Cluster, with_apps: bool) -> ClusterFacts {
                         && leader.as_deref() == Some(n.address.as_str()),
                     error,
                 }
-            }
-        })
-        .buffered(PARALLEL_NODES)
-        .collect()
-        .await;
-    let (masters, agents): (Vec<_>, Vec<_>) =
-        facts.into_iter().partition(|n| n.role == Role::Master);
-    let apps = if with_apps {
-        match &leader {
-            Some(l) => marathon::apps(&cluster.http, l, cluster.playbook.ports.marathon)
-                .await
-                .map(|apps| {
-                    apps.into_iter()
-                        .map(|a| AppFacts {
-                            image: a.image(),
-                            id: a.id,
-                            version: a.version,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            None => Vec::new(),
-        }
-    } else {
-        Vec::new()
-    };
-    ClusterFacts {
-        masters,
-        agents,
-        leader,
-        apps,
-    }
 }

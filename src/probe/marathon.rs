@@ -1,6 +1,6 @@
 //! Marathon: apps, one app's definition, and running deployments.
 
-use super::http::{parse_json, Http, ProbeError};
+use crate::door::{get_json, parse_json, Observe, ProbeError};
 use super::mesos::host_port;
 use serde::Deserialize;
 
@@ -51,7 +51,7 @@ struct Apps {
 }
 
 /// Lists apps.
-pub async fn apps(http: &Http, master: &str, port: u16) -> Result<Vec<App>, ProbeError> {
+pub async fn apps(http: &dyn Observe, master: &str, port: u16) -> Result<Vec<App>, ProbeError> {
     let url = format!("http://{}/v2/apps", host_port(master, port));
     let a = http.get(&url).await?;
     Ok(parse_json::<Apps>(&url, &a)?.apps)
@@ -59,12 +59,12 @@ pub async fn apps(http: &Http, master: &str, port: u16) -> Result<Vec<App>, Prob
 
 /// Lists deployments in progress (their ids and affected apps).
 pub async fn deployments(
-    http: &Http,
+    http: &dyn Observe,
     master: &str,
     port: u16,
 ) -> Result<Vec<serde_json::Value>, ProbeError> {
     let url = format!("http://{}/v2/deployments", host_port(master, port));
-    http.get_json(&url).await
+    get_json(http, &url).await
 }
 
 #[cfg(test)]

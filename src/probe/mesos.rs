@@ -1,6 +1,6 @@
 //! Mesos master and agent: leader, metrics, registered agents.
 
-use super::http::{parse_json, Answer, Http, ProbeError};
+use crate::door::{parse_json, Answer, Observe, ProbeError};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -20,7 +20,7 @@ impl Metrics {
 }
 
 /// Reads `/metrics/snapshot` on a master or agent.
-pub async fn metrics(http: &Http, addr: &str, port: u16) -> Result<Metrics, ProbeError> {
+pub async fn metrics(http: &dyn Observe, addr: &str, port: u16) -> Result<Metrics, ProbeError> {
     let url = format!("http://{}/metrics/snapshot", host_port(addr, port));
     let a = http.get(&url).await?;
     parse_metrics(&url, &a)
@@ -72,7 +72,7 @@ pub enum LeaderAnswer {
 }
 
 /// Asks one master who leads (`/master/redirect`: 307 `//<leader>:<port>`, or 503).
-pub async fn ask_leader(http: &Http, master: &str, port: u16) -> Result<LeaderAnswer, ProbeError> {
+pub async fn ask_leader(http: &dyn Observe, master: &str, port: u16) -> Result<LeaderAnswer, ProbeError> {
     let url = format!("http://{}/master/redirect", host_port(master, port));
     let a = http.get(&url).await?;
     match a.status {
@@ -115,7 +115,7 @@ pub fn parse_location_host(loc: &str) -> Option<String> {
 
 /// Finds the leader by asking masters in turn; Ok(None) when every reachable one says 503.
 pub async fn find_leader(
-    http: &Http,
+    http: &dyn Observe,
     masters: &[String],
     port: u16,
 ) -> Result<Option<String>, ProbeError> {
@@ -177,7 +177,7 @@ struct SlavesAnswer {
 }
 
 /// Lists agents from the leading master (`/slaves`).
-pub async fn slaves(http: &Http, leader: &str, port: u16) -> Result<Vec<Slave>, ProbeError> {
+pub async fn slaves(http: &dyn Observe, leader: &str, port: u16) -> Result<Vec<Slave>, ProbeError> {
     let url = format!("http://{}/slaves", host_port(leader, port));
     let a = http.get(&url).await?;
     parse_slaves(&url, &a)

@@ -2,10 +2,9 @@
 
 pub mod exhibitor;
 pub mod facts;
-pub mod http;
 pub mod marathon;
 pub mod mesos;
 pub mod wait;
 pub mod zk;
 
-pub use http::{Http, HttpOptions, ProbeError};
+pub use crate::door::{Answer, ProbeError};

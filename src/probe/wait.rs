@@ -48,7 +48,8 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Poll<T>>,
 {
-    let deadline = Instant::now() + timeout;
+    // A timeout too large to add (e.g. u64::MAX seconds) means "no deadline", never a panic.
+    let deadline = Instant::now().checked_add(timeout);
     loop {
         match check().await {
             Poll::Ready(v) => return Ok(v),
@@ -59,7 +60,7 @@ where
                 })
             }
             Poll::NotYet(last) => {
-                if Instant::now() >= deadline {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
                     return Err(WaitError::TimedOut {
                         what: what.to_string(),
                         secs: timeout.as_secs(),
@@ -68,12 +69,8 @@ where
                 }
             }
         }
-        tokio::time::sleep(
-            interval
-                .min(deadline.saturating_duration_since(Instant::now()))
-                .max(Duration::from_millis(10)),
-        )
-        .await;
+        let left = deadline.map_or(interval, |d| d.saturating_duration_since(Instant::now()));
+        tokio::time::sleep(interval.min(left).max(Duration::from_millis(10))).await;
     }
 }
 
@@ -92,6 +89,19 @@ mod tests {
         .await
         .unwrap_err();
         assert!(e.to_string().contains("still 0"));
+    }
+
+    #[tokio::test]
+    async fn a_timeout_too_large_to_add_never_panics() {
+        let v = until(
+            "x",
+            Duration::from_secs(u64::MAX),
+            Duration::from_millis(1),
+            || async { Poll::Ready(1) },
+        )
+        .await
+        .unwrap();
+        assert_eq!(v, 1);
     }
 
     #[tokio::test]

@@ -1,16 +1,20 @@
 //! `check`: observe the cluster and print the prechecks checklist; exit 1 if it blocks.
 
-use super::{connect, load_inputs, observe, CliResult};
+use super::CliResult;
 use crate::cli::args::Inputs;
 use crate::cli::exit;
+use crate::cli::CliError;
+use crate::ops::{self, InputFiles};
 
 /// Runs `check`.
 pub(super) async fn exec(a: Inputs, json: bool) -> CliResult<i32> {
-    let (inventory, playbook, _) = load_inputs(&a)?;
-    let mut cluster = connect(inventory, playbook, a.trust_new_host_keys)?;
-    let facts = observe(&mut cluster, false).await?;
-    let report = crate::phases::checks::checklist(&cluster, &facts, None).await;
-    cluster.ssh.close().await;
+    let report = ops::check(&InputFiles {
+        inventory: a.inventory.clone(),
+        playbook: a.playbook.clone(),
+        trust_new_host_keys: a.trust_new_host_keys,
+    })
+    .await
+    .map_err(CliError::from)?;
     if json {
         println!(
             "{}",

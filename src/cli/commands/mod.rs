@@ -1,8 +1,7 @@
-//! The subcommands, one file each, and the helpers they share: the state directory, loading
-//! the inputs, connecting to the cluster, the event sink, the prompter and the state lock.
+//! The subcommands, one file each, and what they share: the state directory, the event sink,
+//! the prompter, and the one function that turns an operation's end into an exit code.
 
 mod check;
-mod execute;
 mod log;
 mod plan;
 mod run;
@@ -10,24 +9,18 @@ mod status;
 
 pub use plan::render_plan;
 
-use super::args::{Cli, Command, Inputs, OutputMode};
+use super::args::{Cli, Command, OutputMode};
 use super::exit;
 use super::prompt::TerminalPrompter;
 use super::render::{HumanSink, JsonSink};
 use super::CliError;
-use crate::cluster::Cluster;
-use crate::engine::Prompter;
-use crate::events::EventSink;
-use crate::facts::ClusterFacts;
-use crate::playbook::{Become, ConfigError, Inventory, Playbook};
-use crate::probe::{facts, Http, HttpOptions};
-use crate::remote::{HostKeyPolicy, Ssh, SshOptions};
-use crate::store::{LockError, LockInfo, StateLock, StoreError};
+use crate::engine::{GateId, Outcome, Prompter};
+use crate::events::{stamp, Event, EventSink};
+use crate::ops::{End, Finished, OpsError};
+use crate::store::StoreError;
 use std::io::IsTerminal;
-use std::os::unix::fs::DirBuilderExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 type CliResult<T> = Result<T, CliError>;
 
@@ -62,82 +55,20 @@ fn state_dir(given: Option<PathBuf>) -> CliResult<PathBuf> {
     }
 }
 
-fn bad_input(e: ConfigError) -> CliError {
-    CliError::new(exit::BAD_INPUT, e.to_string())
-}
-
 fn store_error(e: StoreError) -> CliError {
-    let code = match e {
-        StoreError::NoRun(_) | StoreError::NoRuns => exit::BAD_INPUT,
-        _ => exit::FAILED,
-    };
-    CliError::new(code, e.to_string())
+    CliError::from(OpsError::from(e))
 }
 
-fn load_inputs(inputs: &Inputs) -> CliResult<(Inventory, Playbook, Option<String>)> {
-    let inventory = Inventory::load(&inputs.inventory).map_err(bad_input)?;
-    let playbook = Playbook::load(inputs.playbook.as_deref()).map_err(bad_input)?;
-    let text = match &inputs.playbook {
-        Some(p) => Some(
-            std::fs::read_to_string(p)
-                .map_err(|e| CliError::new(exit::BAD_INPUT, format!("{}: {e}", p.display())))?,
-        ),
-        None => None,
-    };
-    Ok((inventory, playbook, text))
-}
-
-fn secrets() -> Vec<String> {
-    ["DCOS_ACS_TOKEN", "DCOS_UPGRADE_TOKEN"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok())
-        .filter(|v| !v.is_empty())
-        .collect()
-}
-
-/// Connects the edges: SSH pool and HTTP client.
-fn connect(inventory: Inventory, playbook: Playbook, trust_new: bool) -> CliResult<Cluster> {
-    let timeouts = playbook.timeouts.with_overrides(&inventory.timeouts);
-    let ssh = Ssh::new(SshOptions {
-        user: inventory.ssh.user.clone(),
-        identity_file: inventory.ssh.identity_file.clone(),
-        known_hosts: inventory.ssh.known_hosts.clone(),
-        jump_host: inventory.ssh.jump_host.clone(),
-        connect_timeout: Duration::from_secs(inventory.ssh.connect_timeout_secs),
-        sudo: inventory.ssh.become_ == Become::Sudo,
-        host_keys: if trust_new {
-            HostKeyPolicy::TrustNew
-        } else {
-            HostKeyPolicy::Strict
-        },
-        max_parallel_connects: 8,
-    })
-    .map_err(|e| CliError::new(exit::FAILED, format!("cannot prepare SSH: {e}")))?;
-    let http = Http::new(&HttpOptions {
-        timeout: Duration::from_secs(playbook.timeouts.http_secs),
-        ca_file: inventory
-            .http
-            .ca_file
-            .clone()
-            .or_else(|| std::env::var_os("DCOS_UPGRADE_CA_FILE").map(PathBuf::from)),
-        token: secrets().into_iter().next(),
-    })
-    .map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))?;
-    Ok(Cluster {
-        agents: inventory.agents.clone().unwrap_or_default(),
-        inventory,
-        playbook,
-        timeouts,
-        ssh,
-        http,
-    })
-}
-
-async fn observe(cluster: &mut Cluster, with_apps: bool) -> CliResult<ClusterFacts> {
-    facts::resolve_agents(cluster)
-        .await
-        .map_err(|e| CliError::new(exit::FAILED, e))?;
-    Ok(facts::gather(cluster, with_apps).await)
+impl From<OpsError> for CliError {
+    fn from(e: OpsError) -> CliError {
+        let code = match &e {
+            OpsError::BadInput(_) => exit::BAD_INPUT,
+            OpsError::Locked(_) => exit::LOCKED,
+            OpsError::NeedsApproval(_) => exit::GATE,
+            OpsError::Failed(_) => exit::FAILED,
+        };
+        CliError::new(code, e.to_string())
+    }
 }
 
 fn sink(json: bool) -> (Arc<dyn EventSink>, Option<Arc<HumanSink>>) {
@@ -155,34 +86,80 @@ fn prompter(yes: bool, human: Option<Arc<HumanSink>>, cluster: &str) -> Option<A
     }
     Some(Arc::new(TerminalPrompter {
         sink: human,
-        cluster: cluster.to_string(),
+        cluster: std::sync::Mutex::new(cluster.to_string()),
     }))
 }
 
-fn lock(dir: &Path, run: &str, command: &str) -> CliResult<StateLock> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| {
-            CliError::new(
-                exit::FAILED,
-                format!("state directory {}: {e}", dir.display()),
-            )
-        })?;
-    StateLock::acquire(
-        dir,
-        &LockInfo {
-            run: run.to_string(),
-            pid: std::process::id(),
-            command: command.to_string(),
-            since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        },
-    )
-    .map_err(|e| match e {
-        LockError::Held(_) | LockError::HeldUnknown(_) => {
-            CliError::new(exit::LOCKED, e.to_string())
+/// The run's state, exit code and closing message after `run`, `resume` or `rollback`: the one
+/// place where an outcome becomes an exit code. Announces `run_finished` and returns the code.
+fn exit_for(f: &Finished, events: &dyn EventSink) -> i32 {
+    let id = &f.run;
+    let (state, code, message) = match &f.end {
+        End::NothingToDo { state } => {
+            eprintln!("run {id} is {state}; nothing to do");
+            return exit::OK;
         }
-        LockError::Io { .. } => CliError::new(exit::FAILED, e.to_string()),
-    })
+        End::Interrupted { signal } => (
+            "paused",
+            exit::INTERRUPTED,
+            format!("interrupted ({signal}); the state is saved. A node script already started keeps running on its node. Continue with `dcos-upgrade resume --run {id}`"),
+        ),
+        End::Engine(outcome) => match outcome {
+            Outcome::Done => ("done", exit::OK, format!("run {id} done: every node at {}", f.to)),
+            Outcome::AtGate { gate } if gate.is_rollback_gate() => (
+                "paused",
+                exit::GATE,
+                format!(
+                    "rollback stopped at gate {gate}: it needs an explicit approval (see above). Approve with: dcos-upgrade rollback --run {id} --yes"
+                ),
+            ),
+            Outcome::AtGate { gate: gate @ GateId::ReleaseNotes(to) } => (
+                "paused",
+                exit::GATE,
+                format!(
+                    "stopped at gate {gate}: the release notes of DC/OS {to} must be acknowledged. Read them (playbooks/release-notes/), then continue with: dcos-upgrade resume --run {id} --yes --ack-release-notes {to}"
+                ),
+            ),
+            Outcome::AtGate { gate } => (
+                "paused",
+                exit::GATE,
+                format!("stopped at gate {gate}, waiting for approval (no terminal and no --yes). Continue with: dcos-upgrade resume --run {id} --yes"),
+            ),
+            Outcome::Stopped { reason } => (
+                "paused",
+                exit::GATE,
+                format!("{reason}. Continue with: dcos-upgrade resume --run {id}"),
+            ),
+            Outcome::Failed { step, error } => (
+                "failed",
+                exit::FAILED,
+                format!("step {step} failed: {error}\nthe run is paused and its state saved. Choices: `dcos-upgrade resume --run {id}` retries the step; `dcos-upgrade rollback --run {id}` undoes this run's changes"),
+            ),
+            Outcome::RolledBack { after_failure } => (
+                "rolled_back",
+                if after_failure.is_some() { exit::FAILED } else { exit::OK },
+                match after_failure {
+                    Some(e) => format!("rolled back after a failure: {e}"),
+                    None => format!("run {id} rolled back"),
+                },
+            ),
+            Outcome::Restored { archive } => (
+                "rolled_back",
+                exit::OK,
+                format!("ZooKeeper restored on every master from {archive}; check the cluster's services before using it"),
+            ),
+            Outcome::RollbackFailed { step, error } => (
+                "failed",
+                exit::FAILED,
+                format!("rollback stopped at {step}: {error}\n`dcos-upgrade rollback --run {id}` tries again"),
+            ),
+        },
+    };
+    events.emit(&stamp(Event::RunFinished {
+        run: id.clone(),
+        state: state.into(),
+        exit_code: code,
+        message: format!("{}{message}", f.summary),
+    }));
+    code
 }

@@ -1,44 +1,19 @@
 //! `plan`: observe the cluster, build the plan and print it (as a table or as JSON).
 
-use super::{connect, load_inputs, observe, CliResult};
+use super::CliResult;
 use crate::cli::args::PlanArgs;
 use crate::cli::exit;
 use crate::cli::CliError;
-use crate::cluster::Cluster;
-use crate::plan::{self, Plan, PlanOptions};
-use crate::playbook::Inventory;
-
-pub(super) fn plan_options(inventory: &Inventory, a: &PlanArgs) -> CliResult<PlanOptions> {
-    crate::versions::DcosVersion::parse(&a.to)
-        .map_err(|e| CliError::new(exit::BAD_INPUT, format!("--to {:?}: {e}", a.to)))?;
-    if a.max_unavailable == 0 {
-        return Err(CliError::new(
-            exit::BAD_INPUT,
-            "--max-unavailable must be at least 1",
-        ));
-    }
-    Ok(PlanOptions {
-        cluster: inventory.cluster_name.clone(),
-        to: a.to.clone(),
-        max_unavailable: a.max_unavailable,
-        frameworks: inventory.frameworks.clone(),
-    })
-}
-
-pub(super) async fn make_plan(a: &PlanArgs) -> CliResult<(Cluster, Plan, Option<String>)> {
-    let (inventory, playbook, pb_text) = load_inputs(&a.inputs)?;
-    let opts = plan_options(&inventory, a)?;
-    let mut cluster = connect(inventory, playbook, a.inputs.trust_new_host_keys)?;
-    let facts = observe(&mut cluster, !opts.frameworks.is_empty()).await?;
-    let plan =
-        plan::build(&facts, &opts).map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
-    Ok((cluster, plan, pb_text))
-}
+use crate::ops;
+use crate::plan::Plan;
 
 /// Runs `plan`.
 pub(super) async fn exec(a: PlanArgs, json: bool) -> CliResult<i32> {
-    let (cluster, plan, _) = make_plan(&a).await?;
-    cluster.ssh.close().await;
+    let planned = ops::plan(&super::run::plan_request(&a))
+        .await
+        .map_err(CliError::from)?;
+    planned.transport.close().await;
+    let plan = planned.plan;
     if json {
         println!(
             "{}",

@@ -171,12 +171,15 @@ pub(super) fn check_rtt(o: &Observed) -> Vec<CheckResult> {
 
 pub(super) fn check_teardown(o: &Observed) -> Vec<CheckResult> {
     let (ok, found) = match &o.teardown {
-        Ok(401) | Ok(403) => (true, "POST /master/teardown requires authentication".to_string()),
-        Ok(s) => (
-            false,
-            format!("POST /master/teardown without credentials answered HTTP {s} (not 401/403): anyone who reaches :5050 can remove a framework"),
+        Ok(true) => (
+            true,
+            "authenticate_http_readwrite = true: the master's write endpoints (e.g. /master/teardown) require authentication".to_string(),
         ),
-        Err(e) => (false, format!("could not probe /master/teardown: {e}")),
+        Ok(false) => (
+            false,
+            "authenticate_http_readwrite = false: anyone who reaches :5050 can POST /master/teardown and remove a framework".to_string(),
+        ),
+        Err(e) => (false, format!("could not read the master's flags: {e}")),
     };
     vec![result(
         "masters.teardown_auth",

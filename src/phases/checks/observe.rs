@@ -55,8 +55,8 @@ pub struct Observed {
     pub apps: Result<Vec<marathon::App>, String>,
     /// Marathon deployments in progress.
     pub deployments: Result<usize, String>,
-    /// Status of an unauthenticated `POST /master/teardown` without a framework id.
-    pub teardown: Result<u16, String>,
+    /// The leader's `authenticate_http_readwrite` flag (from `GET /flags`).
+    pub teardown: Result<bool, String>,
 }
 
 fn now_secs() -> f64 {
@@ -67,8 +67,7 @@ fn now_secs() -> f64 {
 }
 
 /// Probes everything the checks need: every node's shell and every HTTP/ZooKeeper endpoint,
-/// in parallel across nodes. Read-only except for the harmless teardown probe (no framework
-/// id: nothing can be torn down).
+/// in parallel across nodes. Read-only: only `GET`s and query scripts.
 pub async fn observe(
     c: &crate::cluster::Cluster,
     facts: &crate::facts::ClusterFacts,
@@ -84,14 +83,14 @@ pub async fn observe(
         let first = join_all(
             masters
                 .iter()
-                .map(|m| mesos::metrics(&c.http, m, ports.mesos_master)),
+                .map(|m| mesos::metrics(c.observe.as_ref(), m, ports.mesos_master)),
         )
         .await;
         tokio::time::sleep(FLAP_PROBE_INTERVAL).await;
         let second = join_all(
             masters
                 .iter()
-                .map(|m| mesos::metrics(&c.http, m, ports.mesos_master)),
+                .map(|m| mesos::metrics(c.observe.as_ref(), m, ports.mesos_master)),
         )
         .await;
         masters
@@ -136,7 +135,7 @@ pub async fn observe(
     let exhib = async {
         let mut last = Err("no master to ask".to_string());
         for m in &masters {
-            match exhibitor::status(&c.http, m, ports.exhibitor).await {
+            match exhibitor::status(c.observe.as_ref(), m, ports.exhibitor).await {
                 Ok(s) => return Ok(s),
                 Err(e) => last = Err(format!("Exhibitor on {m}: {e}")),
             }
@@ -151,7 +150,7 @@ pub async fn observe(
     let agent_metrics = join_all(c.agents.iter().map(|a| async move {
         (
             a.address.clone(),
-            mesos::metrics(&c.http, &a.address, ports.mesos_agent)
+            mesos::metrics(c.observe.as_ref(), &a.address, ports.mesos_agent)
                 .await
                 .map_err(|e| e.to_string()),
         )
@@ -162,26 +161,30 @@ pub async fn observe(
             let e = "no Mesos leader elected".to_string();
             return (Err(e.clone()), Err(e.clone()), Err(e.clone()), Err(e));
         };
-        let slaves = mesos::slaves(&c.http, l, ports.mesos_master)
+        let slaves = mesos::slaves(c.observe.as_ref(), l, ports.mesos_master)
             .await
             .map_err(|e| e.to_string());
-        let apps = marathon::apps(&c.http, l, ports.marathon)
+        let apps = marathon::apps(c.observe.as_ref(), l, ports.marathon)
             .await
             .map_err(|e| e.to_string());
-        let deps = marathon::deployments(&c.http, l, ports.marathon)
+        let deps = marathon::deployments(c.observe.as_ref(), l, ports.marathon)
             .await
             .map(|d| d.len())
             .map_err(|e| e.to_string());
-        let url = format!(
-            "http://{}/master/teardown",
-            mesos::host_port(l, ports.mesos_master)
-        );
-        let teardown = c
-            .http
-            .send(reqwest::Method::POST, &url, None)
+        // Read-only: the master's own flags say whether its write endpoints need credentials
+        // (`authenticate_http_readwrite`, Mesos configuration docs); no check sends a POST.
+        let url = format!("http://{}/flags", mesos::host_port(l, ports.mesos_master));
+        let teardown = crate::door::get_json::<serde_json::Value>(c.observe.as_ref(), &url)
             .await
-            .map(|a| a.status)
-            .map_err(|e| e.to_string());
+            .map_err(|e| e.to_string())
+            .and_then(|v| {
+                v.pointer("/flags/authenticate_http_readwrite")
+                    .map(|f| match f {
+                        serde_json::Value::String(s) => s == "true",
+                        other => other.as_bool().unwrap_or(false),
+                    })
+                    .ok_or_else(|| format!("{url} has no flags.authenticate_http_readwrite"))
+            });
         (slaves, apps, deps, teardown)
     };
     let znodes = async {
@@ -214,7 +217,7 @@ pub async fn observe(
     Observed {
         facts: facts.clone(),
         to: to.map(String::from),
-        sudo: c.ssh.uses_sudo(),
+        sudo: c.observe.uses_sudo(),
         masters: masters_obs,
         exhibitor,
         zk,

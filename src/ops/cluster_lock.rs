@@ -9,10 +9,12 @@
 //! It is deliberately not kept in ZooKeeper: userland state does not belong in the ZooKeeper
 //! that Mesos and Marathon share.
 //!
-//! Every lock command changes a node, so it goes through the chokepoint (audited).
+//! Every lock command changes a node, so it goes through the change door (audited). The masters
+//! are locked in one canonical order (by address), whatever order an inventory lists them in, so
+//! two operators never livelock holding half the masters each.
 
-use super::chokepoint::Changer;
 use crate::cluster::Cluster;
+use crate::door::{Change, ScriptChange};
 use crate::playbook::NodeSpec;
 use crate::shell::quote;
 use std::time::Duration;
@@ -107,22 +109,22 @@ impl ClusterLock {
         Duration::from_secs((self.stale_secs / 4).clamp(5, 120))
     }
 
-    /// Takes the lock on every master (in inventory order). A lock of this same run (a resume)
+    /// Takes the lock on every master (in canonical order, see the module doc). A lock of this same run (a resume)
     /// is taken again; another run's lock is refused, or taken over when stale and `take_over`.
     /// On refusal, the masters already locked by this call are released.
     pub async fn acquire(
         &self,
-        changer: &Changer<'_>,
+        change: &dyn Change,
         cluster: &Cluster,
         take_over: bool,
     ) -> Result<(), ClusterLockError> {
         let mut taken: Vec<&NodeSpec> = Vec::new();
-        for m in &cluster.inventory.masters {
-            match self.acquire_one(changer, cluster, m, take_over).await {
+        for m in canonical(&cluster.inventory.masters) {
+            match self.acquire_one(change, cluster, m, take_over).await {
                 Ok(()) => taken.push(m),
                 Err(e) => {
                     for t in taken {
-                        let _ = self.release_one(changer, cluster, t).await;
+                        let _ = self.release_one(change, cluster, t).await;
                     }
                     return Err(e);
                 }
@@ -133,7 +135,7 @@ impl ClusterLock {
 
     async fn acquire_one(
         &self,
-        changer: &Changer<'_>,
+        change: &dyn Change,
         cluster: &Cluster,
         m: &NodeSpec,
         take_over: bool,
@@ -148,7 +150,7 @@ impl ClusterLock {
             owner = quote(&self.owner),
         );
         let out = self
-            .send(changer, m, "take the cluster lock", &script)
+            .send(change, m, "take the cluster lock", &script)
             .await?;
         if out.lines().any(|l| l.trim() == "TAKEN") {
             return Ok(());
@@ -158,7 +160,7 @@ impl ClusterLock {
             reason: format!("unexpected answer from the lock command: {:?}", out.trim()),
         })?;
         if holder.run == self.run {
-            return self.heartbeat_one(changer, cluster, m).await;
+            return self.heartbeat_one(change, cluster, m).await;
         }
         if holder.age_secs < self.stale_secs {
             return Err(ClusterLockError::Held(holder));
@@ -169,30 +171,30 @@ impl ClusterLock {
                 stale_secs: self.stale_secs,
             });
         }
-        self.write_info(changer, cluster, m, None, "take over a stale cluster lock")
+        self.write_info(change, cluster, m, None, "take over a stale cluster lock")
             .await
     }
 
     /// Refreshes the heartbeat on every master (only where this run holds the lock).
     pub async fn heartbeat(
         &self,
-        changer: &Changer<'_>,
+        change: &dyn Change,
         cluster: &Cluster,
     ) -> Result<(), ClusterLockError> {
         for m in &cluster.inventory.masters {
-            self.heartbeat_one(changer, cluster, m).await?;
+            self.heartbeat_one(change, cluster, m).await?;
         }
         Ok(())
     }
 
     async fn heartbeat_one(
         &self,
-        changer: &Changer<'_>,
+        change: &dyn Change,
         cluster: &Cluster,
         m: &NodeSpec,
     ) -> Result<(), ClusterLockError> {
         self.write_info(
-            changer,
+            change,
             cluster,
             m,
             Some(&self.run),
@@ -204,7 +206,7 @@ impl ClusterLock {
     /// Rewrites `info` atomically; when `only_if` is set, only if that run holds the lock.
     async fn write_info(
         &self,
-        changer: &Changer<'_>,
+        change: &dyn Change,
         cluster: &Cluster,
         m: &NodeSpec,
         only_if: Option<&str>,
@@ -224,18 +226,18 @@ impl ClusterLock {
             run = quote(&self.run),
             owner = quote(&self.owner),
         );
-        self.send(changer, m, what, &script).await.map(|_| ())
+        self.send(change, m, what, &script).await.map(|_| ())
     }
 
     /// Removes the lock on every master where this run holds it (best effort on each).
     pub async fn release(
         &self,
-        changer: &Changer<'_>,
+        change: &dyn Change,
         cluster: &Cluster,
     ) -> Result<(), ClusterLockError> {
         let mut first_err = None;
         for m in &cluster.inventory.masters {
-            if let Err(e) = self.release_one(changer, cluster, m).await {
+            if let Err(e) = self.release_one(change, cluster, m).await {
                 first_err.get_or_insert(e);
             }
         }
@@ -244,7 +246,7 @@ impl ClusterLock {
 
     async fn release_one(
         &self,
-        changer: &Changer<'_>,
+        change: &dyn Change,
         cluster: &Cluster,
         m: &NodeSpec,
     ) -> Result<(), ClusterLockError> {
@@ -254,7 +256,7 @@ impl ClusterLock {
             dir = quote(&dir),
             run = quote(&self.run),
         );
-        self.send(changer, m, "release the cluster lock", &script)
+        self.send(change, m, "release the cluster lock", &script)
             .await
             .map(|_| ())
     }
@@ -262,13 +264,20 @@ impl ClusterLock {
     /// Runs a lock command through the chokepoint; its stdout on exit 0.
     async fn send(
         &self,
-        changer: &Changer<'_>,
+        change: &dyn Change,
         m: &NodeSpec,
         what: &str,
         script: &str,
     ) -> Result<String, ClusterLockError> {
-        let out = changer
-            .change(STEP, m, what, script, TIMEOUT)
+        let out = change
+            .script(ScriptChange {
+                step: STEP,
+                node: &Cluster::target(m),
+                description: what,
+                script,
+                input: None,
+                timeout: TIMEOUT,
+            })
             .await
             .map_err(|e| ClusterLockError::Remote {
                 node: m.address.clone(),
@@ -287,6 +296,13 @@ impl ClusterLock {
             })
         }
     }
+}
+
+/// The masters in the order every run locks them: by address.
+fn canonical(masters: &[NodeSpec]) -> Vec<&NodeSpec> {
+    let mut v: Vec<&NodeSpec> = masters.iter().collect();
+    v.sort_by(|a, b| a.address.cmp(&b.address).then(a.ssh_port.cmp(&b.ssh_port)));
+    v
 }
 
 /// Parses the answer of a held lock: `HELD`, `NOW <t>`, `MTIME <t>`, then run, owner, heartbeat.

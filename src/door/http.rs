@@ -141,17 +141,6 @@ impl Http {
             body: String::from_utf8_lossy(bytes).into_owned(),
         })
     }
-
-    /// GET, any status.
-    pub async fn get(&self, url: &str) -> Result<Answer, ProbeError> {
-        self.send(reqwest::Method::GET, url, None).await
-    }
-
-    /// GET a 200 answer parsed as `T`.
-    pub async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, ProbeError> {
-        let a = self.get(url).await?;
-        parse_json(url, &a)
-    }
 }
 
 /// Parses a 2xx answer as `T`, or says what came instead.

@@ -200,11 +200,6 @@ impl Ssh {
         self.sessions.lock().await.remove(node);
     }
 
-    /// Checks that a connection can be made (and that privilege escalation works when used).
-    pub async fn connect(&self, node: &NodeTarget) -> Result<(), RemoteError> {
-        self.session(node).await.map(|_| ())
-    }
-
     /// Runs a shell script on a node (as root when the inventory says `become = "sudo"`).
     ///
     /// The script is passed as one quoted word to `bash -c`, so nothing in it is interpreted

@@ -1,0 +1,193 @@
+//! The contract every step kind implements ([`Action`]), what an implementation is handed
+//! ([`StepCtx`]), and how it fails ([`StepError`]).
+//!
+//! Steps share state only through their journaled outputs (steno): `run` returns a serializable
+//! output, which the journal keeps and `undo` gets back. The engine calls these and nothing else;
+//! `phases::registry` says which action runs which [`StepKind`].
+
+use crate::cluster::Cluster;
+use crate::door::{Change, ChangeError, ProbeError, RemoteError};
+use crate::events::{stamp, Event, EventSink};
+use crate::machine::StepState;
+use crate::options::RunOptions;
+use crate::plan::{Step, StepKind};
+use crate::playbook::NodeSpec;
+use crate::probe::wait::WaitError;
+use async_trait::async_trait;
+use std::path::Path;
+
+/// Why a step failed, as a type (the journal keeps its message).
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// A read-only SSH command could not run (connection, timeout).
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    /// An HTTP read did not get the documented answer.
+    #[error(transparent)]
+    Probe(#[from] ProbeError),
+    /// A change could not be made or audited.
+    #[error(transparent)]
+    Change(#[from] ChangeError),
+    /// A gate was not met in time, or can never be met.
+    #[error(transparent)]
+    Gate(#[from] WaitError),
+    /// The node upgrade script failed.
+    #[error(transparent)]
+    NodeUpgrade(#[from] crate::phases::node_upgrade::NodeUpgradeError),
+    /// Any other failure, in words that name the node and the check.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<String> for StepError {
+    fn from(s: String) -> StepError {
+        StepError::Failed(s)
+    }
+}
+
+impl From<&str> for StepError {
+    fn from(s: &str) -> StepError {
+        StepError::Failed(s.to_string())
+    }
+}
+
+/// What undoing a step means, decided before the undo starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Undo {
+    /// The step changed nothing that needs putting back.
+    Nothing,
+    /// [`Action::undo`] puts it back.
+    Compensate,
+    /// It cannot be undone safely; the rollback stops and asks, naming the reason.
+    NoSafeUndo(String),
+}
+
+/// One kind of step: how it is done, checked on resume, and undone.
+#[async_trait]
+pub trait Action: Send + Sync {
+    /// Whether steps of this kind change the cluster (and so are undone by a rollback).
+    fn changes_cluster(&self) -> bool {
+        false
+    }
+
+    /// Why the step is skipped without running, if it is (decided before `Started` is written).
+    fn skip(&self, _step: &Step, _options: &RunOptions) -> Option<String> {
+        None
+    }
+
+    /// On resume of a step found in flight (`Started` without an outcome): the output if it
+    /// already took effect, so it is not done again. `None` runs it again (the default; `run`
+    /// must then be idempotent, as node upgrades are through their attempt directory).
+    async fn verify(&self, _ctx: &StepCtx<'_>) -> Result<Option<serde_json::Value>, StepError> {
+        Ok(None)
+    }
+
+    /// Does the step and returns its output (journaled; later steps and `undo` read it).
+    async fn run(&self, ctx: &StepCtx<'_>) -> Result<serde_json::Value, StepError>;
+
+    /// Whether the step, in `state` with `output`, can be undone.
+    async fn undo_plan(
+        &self,
+        _ctx: &StepCtx<'_>,
+        _output: &serde_json::Value,
+        _state: StepState,
+    ) -> Undo {
+        Undo::Nothing
+    }
+
+    /// The compensation (only called after `undo_plan` said [`Undo::Compensate`]).
+    async fn undo(&self, _ctx: &StepCtx<'_>, _output: &serde_json::Value) -> Result<(), StepError> {
+        Ok(())
+    }
+}
+
+/// Which action runs each step kind.
+pub trait Registry: Send + Sync {
+    /// The action for `kind`.
+    fn action(&self, kind: StepKind) -> &dyn Action;
+}
+
+/// What a step implementation gets.
+pub struct StepCtx<'a> {
+    /// The cluster (and its observe door).
+    pub cluster: &'a Cluster,
+    /// The change door.
+    pub change: &'a dyn Change,
+    /// Run id.
+    pub run: &'a str,
+    /// The step.
+    pub step: &'a Step,
+    /// Attempt number (1 for the first).
+    pub attempt: u32,
+    /// Target version.
+    pub to: &'a str,
+    /// From version (the plan's).
+    pub from: Option<&'a str>,
+    /// Events.
+    pub events: &'a dyn EventSink,
+    /// The state directory (backups are copied under it).
+    pub state_dir: &'a Path,
+    /// The run's journal view when the step started (guards read earlier outputs from it).
+    pub view: &'a crate::machine::RunView,
+}
+
+impl StepCtx<'_> {
+    /// Says something about the step's progress.
+    pub fn progress(&self, message: impl Into<String>) {
+        self.events.emit(&stamp(Event::StepProgress {
+            step: self.step.id.clone(),
+            message: message.into(),
+        }));
+    }
+
+    /// The step's node as the inventory names it.
+    pub fn node(&self) -> Result<&NodeSpec, String> {
+        let addr = self
+            .step
+            .node
+            .as_deref()
+            .ok_or_else(|| format!("step {} names no node", self.step.id))?;
+        self.cluster.node(addr).ok_or_else(|| {
+            format!(
+                "node {addr} of step {} is not in the inventory",
+                self.step.id
+            )
+        })
+    }
+
+    /// A node-changing script on `node`, through the change door, audited under this step.
+    pub async fn change(
+        &self,
+        node: &NodeSpec,
+        description: &str,
+        script: &str,
+        input: Option<&[u8]>,
+        timeout: std::time::Duration,
+    ) -> Result<crate::door::Output, ChangeError> {
+        self.change
+            .script(crate::door::ScriptChange {
+                step: &self.step.id,
+                node: &Cluster::target(node),
+                description,
+                script,
+                input,
+                timeout,
+            })
+            .await
+    }
+
+    /// A directory name derived from the step id.
+    pub fn slug(&self) -> String {
+        self.step
+            .id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,131 @@
+//! Schedules, as values: the order in which a phase's steps run. One list says which phase uses
+//! which schedule.
+
+use super::walk::Flow;
+use super::{Engine, EngineError};
+use crate::events::Event;
+use crate::machine::StepState;
+use crate::plan::{Phase, PhaseId, Step, StepKind};
+use futures::future::join_all;
+
+/// How the steps of one phase are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// One after the other, in plan order.
+    InOrder,
+    /// One at a time; before each, the Mesos leader is re-resolved and kept for last.
+    LeaderLast,
+    /// Steps without a batch first (one by one), then batch by batch; a batch's steps at once.
+    Batches,
+}
+
+/// Which schedule each phase uses.
+const SCHEDULES: [(PhaseId, Schedule); 7] = [
+    (PhaseId::Precheck, Schedule::InOrder),
+    (PhaseId::Backup, Schedule::InOrder),
+    (PhaseId::Validate, Schedule::InOrder),
+    (PhaseId::Masters, Schedule::LeaderLast),
+    (PhaseId::Agents, Schedule::Batches),
+    (PhaseId::Frameworks, Schedule::InOrder),
+    (PhaseId::Postcheck, Schedule::InOrder),
+];
+
+impl Schedule {
+    /// The schedule of a phase.
+    pub fn of(phase: PhaseId) -> Schedule {
+        SCHEDULES
+            .iter()
+            .find(|(p, _)| *p == phase)
+            .map(|(_, s)| *s)
+            .unwrap_or(Schedule::InOrder)
+    }
+
+    /// Runs the phase's unfinished steps in this order; stops at the first that does not
+    /// continue.
+    pub(super) async fn walk(self, engine: &Engine<'_>, phase: &Phase) -> Result<Flow, EngineError> {
+        match self {
+            Schedule::InOrder => {
+                for s in &phase.steps {
+                    match engine.step(s).await? {
+                        Flow::Continue => {}
+                        other => return Ok(other),
+                    }
+                }
+                Ok(Flow::Continue)
+            }
+            Schedule::LeaderLast => loop {
+                let pending: Vec<&Step> = phase
+                    .steps
+                    .iter()
+                    .filter(|s| !engine.is_finished(&s.id))
+                    .collect();
+                let first = |s: &Step| {
+                    engine.state_of(&s.id).0 == StepState::Running || s.kind == StepKind::NodeSkip
+                };
+                let Some(next) = engine.next_leader_last(&pending, first, true).await else {
+                    return Ok(Flow::Continue);
+                };
+                match engine.step(next).await? {
+                    Flow::Continue => {}
+                    other => return Ok(other),
+                }
+            },
+            Schedule::Batches => {
+                for s in phase.steps.iter().filter(|s| s.batch.is_none()) {
+                    match engine.step(s).await? {
+                        Flow::Continue => {}
+                        other => return Ok(other),
+                    }
+                }
+                let mut batches: Vec<u32> = phase.steps.iter().filter_map(|s| s.batch).collect();
+                batches.sort_unstable();
+                batches.dedup();
+                for b in batches {
+                    let steps: Vec<&Step> = phase
+                        .steps
+                        .iter()
+                        .filter(|s| s.batch == Some(b) && !engine.is_finished(&s.id))
+                        .collect();
+                    let results = join_all(steps.iter().map(|s| engine.step(s))).await;
+                    for r in results {
+                        match r? {
+                            Flow::Continue => {}
+                            other => return Ok(other),
+                        }
+                    }
+                }
+                Ok(Flow::Continue)
+            }
+        }
+    }
+}
+
+impl Engine<'_> {
+    /// The next master step of `pending` with the leader kept for last: a step for which
+    /// `first` holds (one in flight, or one that changes nothing) goes first; otherwise the
+    /// leader is re-resolved now and the first step on another node is taken.
+    pub(super) async fn next_leader_last<'s>(
+        &self,
+        pending: &[&'s Step],
+        first: impl Fn(&Step) -> bool,
+        announce: bool,
+    ) -> Option<&'s Step> {
+        if pending.is_empty() {
+            return None;
+        }
+        if let Some(s) = pending.iter().find(|s| first(s)) {
+            return Some(s);
+        }
+        let leader = self.cluster.leader_address().await.ok().flatten();
+        if let (Some(l), true) = (&leader, announce) {
+            self.emit(Event::Warning {
+                message: format!("Mesos leader is {l}; it is upgraded last"),
+            })
+        }
+        pending
+            .iter()
+            .find(|s| s.node.as_deref() != leader.as_deref())
+            .or(pending.first())
+            .copied()
+    }
+}

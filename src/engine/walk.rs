@@ -1,0 +1,252 @@
+//! The forward walk: phases in order, each with its gate and its schedule, and the one place a
+//! step is started, run through its action and recorded.
+
+use super::{Engine, EngineError, FailureChoice, OnFailure, Outcome};
+use crate::action::{StepCtx, StepError};
+use crate::checkpoint;
+use crate::events::Event;
+use crate::machine::{Record, RunView, StepState};
+use crate::plan::{Action, PhaseId, Step};
+use std::time::Instant;
+
+/// What the walk does next.
+pub(super) enum Flow {
+    /// Go on.
+    Continue,
+    /// A step failed (step, error).
+    Failed(String, String),
+    /// Stop here with this outcome.
+    Halt(Outcome),
+    /// The operator asked for a rollback.
+    Rollback,
+}
+
+/// How a step (or its undo) ended, for [`Engine::finish`].
+pub(super) enum Ended {
+    /// Done, with its output.
+    Done(serde_json::Value),
+    /// Undone.
+    Undone,
+    /// Failed (do or undo), with the redacted error.
+    Failed(String),
+}
+
+impl Engine<'_> {
+    /// Runs (or resumes) the run to its end or to the next stop.
+    pub async fn execute(&self, resumed: bool) -> Result<Outcome, EngineError> {
+        let view = self.view();
+        if view.rollback {
+            return self.rollback(None).await;
+        }
+        if resumed {
+            self.record(Record::RunResumed)?;
+        }
+        let total = self.record.plan.steps().count();
+        let done = view
+            .steps
+            .iter()
+            .filter(|s| matches!(s.state, StepState::Done | StepState::Skipped))
+            .count();
+        self.emit(Event::RunStarted {
+            run: self.record.id.clone(),
+            cluster: self.record.cluster.clone(),
+            to: self.record.plan.to.clone(),
+            resumed,
+            total_steps: total,
+            done_steps: done,
+        });
+        loop {
+            match self.forward().await? {
+                Flow::Continue => break,
+                Flow::Halt(o) => return Ok(o),
+                Flow::Rollback => return self.rollback(None).await,
+                Flow::Failed(step, error) => match self.after_failure(&step, &error) {
+                    FailureChoice::Retry => continue,
+                    FailureChoice::Rollback => return self.rollback(Some(error)).await,
+                    FailureChoice::Stop => return Ok(Outcome::Failed { step, error }),
+                },
+            }
+        }
+        self.record(Record::RunFinished)?;
+        Ok(Outcome::Done)
+    }
+
+    /// The operator's choice after a failure, or the run's `--on-failure` without a terminal.
+    fn after_failure(&self, step: &str, error: &str) -> FailureChoice {
+        match &self.prompter {
+            Some(p) => {
+                let p = p.clone();
+                let (s, e) = (step.to_string(), error.to_string());
+                tokio::task::block_in_place(move || p.failure(&s, &e))
+            }
+            None => match self.options.on_failure {
+                OnFailure::Pause => FailureChoice::Stop,
+                OnFailure::Rollback => FailureChoice::Rollback,
+            },
+        }
+    }
+
+    async fn forward(&self) -> Result<Flow, EngineError> {
+        for phase in &self.record.plan.phases {
+            let pending: Vec<&Step> = phase
+                .steps
+                .iter()
+                .filter(|s| !self.is_finished(&s.id))
+                .collect();
+            if pending.is_empty() {
+                continue;
+            }
+            if phase.id.changes_cluster() || phase.id == PhaseId::Validate {
+                match self.release_notes_gate().await? {
+                    Flow::Continue => {}
+                    stop => return Ok(stop),
+                }
+            }
+            if phase.id.changes_cluster() && pending.iter().any(|s| s.action != Action::Skip) {
+                match self.gate(phase).await? {
+                    Flow::Continue => {}
+                    stop => return Ok(stop),
+                }
+            }
+            self.emit(Event::PhaseStarted {
+                phase: phase.id.to_string(),
+            });
+            checkpoint::hit(&format!("phase:{}", phase.id));
+            match super::Schedule::of(phase.id).walk(self, phase).await? {
+                Flow::Continue => {}
+                other => return Ok(other),
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// What a step's action is handed.
+    pub(super) fn ctx<'b>(&'b self, step: &'b Step, attempt: u32, view: &'b RunView) -> StepCtx<'b> {
+        StepCtx {
+            cluster: self.cluster,
+            change: self.change,
+            run: &self.record.id,
+            step,
+            attempt,
+            to: &self.record.plan.to,
+            from: self.record.plan.from.as_deref(),
+            events: self.events,
+            state_dir: self.store.dir(),
+            view,
+        }
+    }
+
+    /// One step: skip rule, journal Started (unless resuming one in flight), verify on resume,
+    /// run, journal the outcome.
+    pub(super) async fn step(&self, step: &Step) -> Result<Flow, EngineError> {
+        let (state, _, _) = self.state_of(&step.id);
+        if matches!(state, StepState::Done | StepState::Skipped) {
+            return Ok(Flow::Continue);
+        }
+        let action = self.registry.action(step.kind);
+        if let Some(reason) = action.skip(step, &self.options) {
+            self.record(Record::StepSkipped {
+                step: step.id.clone(),
+                reason: reason.clone(),
+            })?;
+            self.emit(Event::StepFinished {
+                step: step.id.clone(),
+                state: "skipped".into(),
+                message: Some(reason),
+                duration_ms: 0,
+            });
+            return Ok(Flow::Continue);
+        }
+        let in_flight = state == StepState::Running;
+        if !in_flight {
+            self.record(Record::StepStarted {
+                step: step.id.clone(),
+            })?;
+        }
+        let (_, attempt, _) = self.state_of(&step.id);
+        self.emit(Event::StepStarted {
+            step: step.id.clone(),
+            node: step.node.clone(),
+            description: step.description.clone(),
+        });
+        let started = Instant::now();
+        let view = self.view();
+        let ctx = self.ctx(step, attempt.max(1), &view);
+        let res: Result<serde_json::Value, StepError> = async {
+            if in_flight {
+                if let Some(out) = action.verify(&ctx).await? {
+                    return Ok(out);
+                }
+            }
+            action.run(&ctx).await
+        }
+        .await;
+        let ended = match res {
+            Ok(output) => Ended::Done(output),
+            Err(e) => Ended::Failed(self.change.redact(&e.to_string())),
+        };
+        self.finish(step, ended, started)
+    }
+
+    /// Records how a step or its undo ended, announces it, and says what the walk does next:
+    /// the one place that finishes a step.
+    pub(super) fn finish(
+        &self,
+        step: &Step,
+        ended: Ended,
+        started: Instant,
+    ) -> Result<Flow, EngineError> {
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let id = step.id.clone();
+        let (record, state, message, flow) = match ended {
+            Ended::Done(output) => (
+                Record::StepSucceeded {
+                    step: id.clone(),
+                    output,
+                },
+                "done",
+                None,
+                Flow::Continue,
+            ),
+            Ended::Undone => (
+                Record::UndoSucceeded { step: id.clone() },
+                "undone",
+                None,
+                Flow::Continue,
+            ),
+            Ended::Failed(error) => {
+                let undoing = self.state_of(&id).0 == StepState::Undoing;
+                let flow = Flow::Failed(id.clone(), error.clone());
+                if undoing {
+                    (
+                        Record::UndoFailed {
+                            step: id.clone(),
+                            error: error.clone(),
+                        },
+                        "undo_failed",
+                        Some(error),
+                        flow,
+                    )
+                } else {
+                    (
+                        Record::StepFailed {
+                            step: id.clone(),
+                            error: error.clone(),
+                        },
+                        "failed",
+                        Some(error),
+                        flow,
+                    )
+                }
+            }
+        };
+        self.record(record)?;
+        self.emit(Event::StepFinished {
+            step: id,
+            state: state.into(),
+            message,
+            duration_ms,
+        });
+        Ok(flow)
+    }
+}

@@ -1,0 +1,100 @@
+//! The operations that change nothing: `check` (the precheck checklist) and `plan`.
+
+use super::{connect, load, InputFiles, OpsError};
+use crate::cluster::Cluster;
+use crate::door::Transport;
+use crate::facts::ClusterFacts;
+use crate::phases::checks::Checklist;
+use crate::plan::{self, Plan, PlanOptions};
+use crate::playbook::Inventory;
+use crate::probe::facts;
+use std::sync::Arc;
+
+/// What `plan` (and `run`) ask for.
+#[derive(Debug, Clone)]
+pub struct PlanRequest {
+    /// Inventory and playbook.
+    pub inputs: InputFiles,
+    /// Target DC/OS version.
+    pub to: String,
+    /// Agents upgraded at once after the canary.
+    pub max_unavailable: u32,
+}
+
+/// A plan with the cluster it was made from (still connected).
+pub struct Planned {
+    /// The cluster, behind its observe door.
+    pub cluster: Cluster,
+    /// The transports (closed by whoever finishes with them).
+    pub transport: Arc<Transport>,
+    /// The plan.
+    pub plan: Plan,
+    /// The playbook file's text, if not the built-in one.
+    pub playbook_text: Option<String>,
+}
+
+/// Validates a plan request against the inventory, before anything is contacted.
+pub fn plan_options(inventory: &Inventory, r: &PlanRequest) -> Result<PlanOptions, OpsError> {
+    crate::versions::DcosVersion::parse(&r.to)
+        .map_err(|e| OpsError::BadInput(format!("--to {:?}: {e}", r.to)))?;
+    if r.max_unavailable == 0 {
+        return Err(OpsError::BadInput(
+            "--max-unavailable must be at least 1".into(),
+        ));
+    }
+    Ok(PlanOptions {
+        cluster: inventory.cluster_name.clone(),
+        to: r.to.clone(),
+        max_unavailable: r.max_unavailable,
+        frameworks: inventory.frameworks.clone(),
+    })
+}
+
+async fn observe(cluster: &mut Cluster, with_apps: bool) -> Result<ClusterFacts, OpsError> {
+    facts::resolve_agents(cluster)
+        .await
+        .map_err(OpsError::Failed)?;
+    Ok(facts::gather(cluster, with_apps).await)
+}
+
+/// Observes the cluster and builds the plan; changes nothing.
+pub async fn plan(r: &PlanRequest) -> Result<Planned, OpsError> {
+    let inputs = load(&r.inputs)?;
+    let opts = plan_options(&inputs.inventory, r)?;
+    let (mut cluster, transport) =
+        connect(inputs.inventory, inputs.playbook, r.inputs.trust_new_host_keys)?;
+    let facts = match observe(&mut cluster, !opts.frameworks.is_empty()).await {
+        Ok(f) => f,
+        Err(e) => {
+            transport.close().await;
+            return Err(e);
+        }
+    };
+    let plan = plan::build(&facts, &opts).map_err(|e| OpsError::Failed(e.to_string()));
+    match plan {
+        Ok(plan) => Ok(Planned {
+            cluster,
+            transport,
+            plan,
+            playbook_text: inputs.playbook_text,
+        }),
+        Err(e) => {
+            transport.close().await;
+            Err(e)
+        }
+    }
+}
+
+/// Observes the cluster and judges the precheck checklist; changes nothing.
+pub async fn check(files: &InputFiles) -> Result<Checklist, OpsError> {
+    let inputs = load(files)?;
+    let (mut cluster, transport) =
+        connect(inputs.inventory, inputs.playbook, files.trust_new_host_keys)?;
+    let facts = observe(&mut cluster, false).await;
+    let report = match facts {
+        Ok(f) => Ok(crate::phases::checks::checklist(&cluster, &f, None).await),
+        Err(e) => Err(e),
+    };
+    transport.close().await;
+    report
+}

@@ -1,0 +1,253 @@
+//! `run`, `resume` and `rollback`: take the local lock, record a new run or reopen a saved one,
+//! then execute it.
+
+use super::execute::{execute, Action, End, Exec, Finished};
+use super::observe::{plan, plan_options, PlanRequest};
+use super::{connect, load, Io, OpsError};
+use crate::cluster::Cluster;
+use crate::engine::RunOptions;
+use crate::machine::{RunState, RunView};
+use crate::model::Role;
+use crate::plan::Plan;
+use crate::playbook::{Inventory, NodeSpec, Playbook, SourceFile};
+use crate::probe::facts;
+use crate::store::{LockError, LockInfo, RunRecord, StateLock, Store};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+
+/// What `run` asks for.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// The plan to make and execute.
+    pub plan: PlanRequest,
+    /// The run's options (persisted with it).
+    pub options: RunOptions,
+    /// Take over a stale cluster lock.
+    pub take_over_lock: bool,
+}
+
+/// What `resume` and `rollback` ask for.
+#[derive(Debug, Clone, Default)]
+pub struct ResumeRequest {
+    /// The run (default: the latest).
+    pub run: Option<String>,
+    /// Approve every gate.
+    pub yes: bool,
+    /// Take over a stale cluster lock.
+    pub take_over_lock: bool,
+    /// Acknowledge the release notes of this version.
+    pub ack_release_notes: Option<String>,
+    /// rollback only: restore the ZooKeeper backup afterwards.
+    pub restore_zookeeper: bool,
+}
+
+fn new_run_id() -> String {
+    let r: u16 = rand::random();
+    format!("{}-{r:04x}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"))
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Takes the state directory's lock (created private if missing).
+fn lock(dir: &Path, run: &str, command: &str) -> Result<StateLock, OpsError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| OpsError::Failed(format!("state directory {}: {e}", dir.display())))?;
+    StateLock::acquire(
+        dir,
+        &LockInfo {
+            run: run.to_string(),
+            pid: std::process::id(),
+            command: command.to_string(),
+            since: now(),
+        },
+    )
+    .map_err(|e| match e {
+        LockError::Held(_) | LockError::HeldUnknown(_) => OpsError::Locked(e.to_string()),
+        LockError::Io { .. } => OpsError::Failed(e.to_string()),
+    })
+}
+
+/// `run`: a new run. `on_plan` is shown the plan before anything changes.
+pub async fn run(
+    r: &RunRequest,
+    dir: &Path,
+    io: &Io,
+    on_plan: &dyn Fn(&Plan),
+) -> Result<Finished, OpsError> {
+    let run_id = new_run_id();
+    // Bad input is refused before the state directory is touched (not even its lock file).
+    let inputs = load(&r.plan.inputs)?;
+    plan_options(&inputs.inventory, &r.plan)?;
+    let mut lk = lock(dir, &run_id, "run")?;
+    let store = Store::open(dir)?;
+    let planned = plan(&r.plan).await?;
+    on_plan(&planned.plan);
+    let inventory_text = std::fs::read_to_string(&r.plan.inputs.inventory).unwrap_or_default();
+    let record = RunRecord {
+        id: run_id.clone(),
+        created_at: now(),
+        cluster: planned.plan.cluster.clone(),
+        plan: planned.plan,
+        inventory_path: std::fs::canonicalize(&r.plan.inputs.inventory)
+            .unwrap_or(r.plan.inputs.inventory.clone()),
+        inventory_text,
+        playbook_text: planned.playbook_text,
+        options: serde_json::to_value(&r.options).unwrap_or_default(),
+    };
+    store.create_run(&record)?;
+    let _ = lk.update(&LockInfo {
+        run: run_id.clone(),
+        pid: std::process::id(),
+        command: "run".into(),
+        since: record.created_at.clone(),
+    });
+    if r.options.skip_backup {
+        let _ = store.append_audit(
+            &run_id,
+            &crate::store::AuditEntry {
+                at: record.created_at.clone(),
+                step: "backup/zookeeper".into(),
+                node: "-".into(),
+                description: "--skip-backup given: the ZooKeeper backup will not be taken".into(),
+                command: String::new(),
+                exit_status: None,
+                duration_ms: 0,
+                output_tail: String::new(),
+                phase: "decision".into(),
+            },
+        );
+    }
+    execute(
+        Exec {
+            store: &store,
+            record: &record,
+            cluster: &planned.cluster,
+            options: r.options.clone(),
+            io,
+            action: Action::Run,
+            take_over_lock: r.take_over_lock,
+        },
+        &planned.transport,
+    )
+    .await
+}
+
+/// `resume`, or `rollback` when `rollback` is set: reopens a saved run and executes it.
+pub async fn resume(
+    r: &ResumeRequest,
+    dir: &Path,
+    io: &Io,
+    rollback: bool,
+) -> Result<Finished, OpsError> {
+    let command = if rollback { "rollback" } else { "resume" };
+    let _lk = lock(dir, r.run.as_deref().unwrap_or("?"), command)?;
+    let store = Store::open(dir)?;
+    let id = match &r.run {
+        Some(x) => x.clone(),
+        None => store.latest_run()?,
+    };
+    let record = store.run(&id)?;
+    let view = RunView::replay(&record.plan, &store.journal(&id)?)
+        .map_err(|e| OpsError::Failed(format!("run {id}: {e}")))?;
+    let rollback_after_done = rollback
+        && (view.state == RunState::Done
+            || (r.restore_zookeeper && view.state == RunState::RolledBack));
+    if !view.state.is_unfinished() && !rollback_after_done {
+        return Ok(Finished {
+            run: id,
+            to: record.plan.to.clone(),
+            end: End::NothingToDo {
+                state: view.state.as_str().to_string(),
+            },
+            summary: String::new(),
+        });
+    }
+    let src = SourceFile::from_text(
+        &record.inventory_path.to_string_lossy(),
+        &record.inventory_text,
+    );
+    let inventory = Inventory::parse(&src).map_err(OpsError::bad_input)?;
+    let playbook = match &record.playbook_text {
+        Some(t) => Playbook::parse(&SourceFile::from_text("<playbook saved with the run>", t))
+            .map_err(OpsError::bad_input)?,
+        None => Playbook::builtin(),
+    };
+    if let Some(p) = &io.prompter {
+        p.cluster(&record.cluster);
+    }
+    let (mut cluster, transport) = connect(inventory, playbook, false)?;
+    if facts::resolve_agents(&mut cluster).await.is_err() {
+        cluster.agents = cluster.inventory.agents.clone().unwrap_or_default();
+    }
+    add_planned_agents(&mut cluster, &record.plan);
+    let mut options: RunOptions =
+        serde_json::from_value(record.options.clone()).unwrap_or_default();
+    options.yes = r.yes;
+    if r.ack_release_notes.is_some() {
+        options.ack_release_notes = r.ack_release_notes.clone();
+    }
+    if rollback && !r.yes {
+        let confirmed = match &io.prompter {
+            None => {
+                transport.close().await;
+                return Err(OpsError::NeedsApproval(format!(
+                    "rollback of run {id} changes every upgraded node: run `dcos-upgrade rollback --run {id} --yes` to confirm"
+                )));
+            }
+            Some(p) => p.confirm(&format!(
+                "Roll back run {id} on cluster {}?",
+                record.cluster
+            )),
+        };
+        if !confirmed {
+            transport.close().await;
+            return Err(OpsError::NeedsApproval(format!(
+                "rollback of run {id} not confirmed; nothing was changed"
+            )));
+        }
+    }
+    let action = if rollback {
+        Action::Rollback {
+            restore_zookeeper: r.restore_zookeeper,
+        }
+    } else {
+        Action::Resume
+    };
+    execute(
+        Exec {
+            store: &store,
+            record: &record,
+            cluster: &cluster,
+            options,
+            io,
+            action,
+            take_over_lock: r.take_over_lock,
+        },
+        &transport,
+    )
+    .await
+}
+
+/// Agents named in the plan but not discovered now (e.g. down) still need their step.
+fn add_planned_agents(cluster: &mut Cluster, plan: &Plan) {
+    for (_, s) in plan.steps() {
+        let (Some(addr), Some(role)) = (&s.node, s.role) else {
+            continue;
+        };
+        if role != Role::Master && cluster.node(addr).is_none() {
+            cluster.agents.push(NodeSpec {
+                address: addr.clone(),
+                name: s.name.clone().unwrap_or_else(|| addr.clone()),
+                ssh_port: cluster.inventory.ssh.port,
+                root: String::new(),
+                role,
+                public_listed: true,
+            });
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! Support for the hermetic unit tests of the engine and the operations layer: a small cluster
+//! behind the in-process doors, a hand-made plan, fake actions that record what ran, and a
+//! prompter with scripted answers. Compiled for tests only.
+
+use crate::action::{Action, Registry, StepCtx, StepError, Undo};
+use crate::cluster::Cluster;
+use crate::door::fake::{answer, ok, FakeCluster};
+use crate::door::Answer;
+use crate::engine::{FailureChoice, GateChoice, Prompter};
+use crate::events::{EventSink, Stamped};
+use crate::machine::StepState;
+use crate::model::Role;
+use crate::options::RunOptions;
+use crate::plan::{Action as PlanAction, Phase, PhaseId, Plan, Step, StepKind};
+use crate::playbook::{Inventory, Playbook, SourceFile};
+use crate::store::{RunRecord, Store};
+use async_trait::async_trait;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+/// The masters' addresses of the test cluster.
+pub const MASTERS: [&str; 3] = ["10.9.0.11", "10.9.0.12", "10.9.0.13"];
+
+/// Who leads, shared between the test and the fake cluster's `/master/redirect`.
+pub type Leader = Arc<Mutex<String>>;
+
+/// An inventory of the three masters and `agents` private agents (10.9.1.x).
+pub fn inventory(agents: usize) -> Inventory {
+    let mut t = String::from(
+        "[cluster]\nname = \"unit\"\n[ssh]\nuser = \"root\"\nbecome = \"none\"\n[bootstrap]\nupgrade_script_url = \"http://10.9.0.2:8080/upgrade/0123456789abcdef0123456789abcdef/dcos_node_upgrade.sh\"\n",
+    );
+    for m in MASTERS {
+        t.push_str(&format!("[[masters]]\naddress = \"{m}\"\n"));
+    }
+    for i in 0..agents {
+        t.push_str(&format!("[[agents]]\naddress = \"10.9.1.{}\"\n", 21 + i));
+    }
+    Inventory::parse(&SourceFile::from_text("unit.toml", &t)).expect("test inventory")
+}
+
+/// The fake cluster: `/master/redirect` names `leader` on every master, and the cluster-lock
+/// scripts succeed.
+pub fn fake_cluster(leader: Leader) -> FakeCluster {
+    FakeCluster::new()
+        .on_get(move |url| {
+            url.ends_with("/master/redirect").then(|| {
+                let l = leader.lock().expect("leader").clone();
+                Answer {
+                    status: 307,
+                    location: Some(format!("//{l}:5050")),
+                    body: String::new(),
+                }
+            })
+        })
+        .on_get(|_| Some(answer(404, "")))
+        .on_script(|_, script| {
+            script.contains("cluster.lock").then(|| {
+                if script.contains("echo TAKEN") {
+                    ok("TAKEN\n")
+                } else {
+                    ok("")
+                }
+            })
+        })
+}
+
+/// A cluster seen through `fake`.
+pub fn cluster(agents: usize, fake: Arc<FakeCluster>) -> Cluster {
+    let inventory = inventory(agents);
+    let playbook = Playbook::builtin();
+    Cluster {
+        timeouts: playbook.timeouts.with_overrides(&inventory.timeouts),
+        agents: inventory.agents.clone().unwrap_or_default(),
+        inventory,
+        playbook,
+        observe: fake,
+    }
+}
+
+fn step(id: &str, kind: StepKind, node: Option<&str>, role: Option<Role>) -> Step {
+    Step {
+        id: id.to_string(),
+        action: match kind {
+            StepKind::Precheck | StepKind::Postcheck => PlanAction::Check,
+            StepKind::ZkBackup => PlanAction::Backup,
+            StepKind::ValidateVersions | StepKind::ValidateScript => PlanAction::Validate,
+            StepKind::NodeSkip => PlanAction::Skip,
+            _ => PlanAction::Upgrade,
+        },
+        kind,
+        description: format!("test step {id}"),
+        node: node.map(String::from),
+        name: node.map(String::from),
+        role,
+        leader: None,
+        batch: None,
+        app: None,
+        from: Some("2.1.3".into()),
+        to: None,
+        reason: None,
+    }
+}
+
+/// A plan: precheck, the three masters, agents (the first a canary, then batches of
+/// `batch_size`), one app, postcheck.
+pub fn plan(agents: usize, batch_size: usize) -> Plan {
+    let masters = MASTERS
+        .iter()
+        .map(|m| {
+            step(
+                &format!("masters/{m}/upgrade"),
+                StepKind::NodeUpgrade,
+                Some(m),
+                Some(Role::Master),
+            )
+        })
+        .collect();
+    let agent_steps = (0..agents)
+        .map(|i| {
+            let a = format!("10.9.1.{}", 21 + i);
+            let mut s = step(
+                &format!("agents/{a}/upgrade"),
+                StepKind::NodeUpgrade,
+                Some(&a),
+                Some(Role::Agent),
+            );
+            s.batch = Some(if i == 0 {
+                0
+            } else {
+                1 + ((i - 1) / batch_size) as u32
+            });
+            s
+        })
+        .collect();
+    let mut app = step("frameworks/web", StepKind::AppUpgrade, None, None);
+    app.app = Some("/web".into());
+    app.to = Some("nginx:2".into());
+    Plan {
+        cluster: "unit".into(),
+        to: "2.2.1".into(),
+        from: Some("2.1.3".into()),
+        max_unavailable: batch_size as u32,
+        phases: vec![
+            Phase {
+                id: PhaseId::Precheck,
+                steps: vec![step("precheck/cluster", StepKind::Precheck, None, None)],
+            },
+            Phase {
+                id: PhaseId::Masters,
+                steps: masters,
+            },
+            Phase {
+                id: PhaseId::Agents,
+                steps: agent_steps,
+            },
+            Phase {
+                id: PhaseId::Frameworks,
+                steps: vec![app],
+            },
+            Phase {
+                id: PhaseId::Postcheck,
+                steps: vec![step("postcheck/cluster", StepKind::Postcheck, None, None)],
+            },
+        ],
+    }
+}
+
+/// A state directory with `plan` recorded as run `run-1`.
+pub fn store_with(plan: Plan, options: &RunOptions) -> (tempfile::TempDir, Store, RunRecord) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("store");
+    let record = RunRecord {
+        id: "run-1".into(),
+        created_at: "2026-12-01T00:00:00Z".into(),
+        cluster: plan.cluster.clone(),
+        plan,
+        inventory_path: "unit.toml".into(),
+        inventory_text: String::new(),
+        playbook_text: None,
+        options: serde_json::to_value(options).expect("options"),
+    };
+    store.create_run(&record).expect("create run");
+    (dir, store, record)
+}
+
+/// What the fake actions saw, in order: `do <step>`, `undo <step>`, `verify <step>`, and for
+/// masters the leader at the moment they started (`leader <addr>`).
+#[derive(Default)]
+pub struct Trace {
+    /// The entries.
+    pub entries: Mutex<Vec<String>>,
+}
+
+impl Trace {
+    /// Appends an entry.
+    pub fn push(&self, e: impl Into<String>) {
+        self.entries.lock().expect("trace").push(e.into());
+    }
+
+    /// Every entry so far.
+    pub fn all(&self) -> Vec<String> {
+        self.entries.lock().expect("trace").clone()
+    }
+
+    /// The entries starting with `prefix`, without it.
+    pub fn with(&self, prefix: &str) -> Vec<String> {
+        self.all()
+            .iter()
+            .filter_map(|e| e.strip_prefix(prefix).map(String::from))
+            .collect()
+    }
+}
+
+/// Actions that record what ran. Node steps fail for the nodes in `fail`, have no safe undo for
+/// the steps in `no_undo`, and move the leader to `next_leader` after upgrading the leader's
+/// successor chosen by the test (`move_after`).
+#[derive(Default)]
+pub struct FakeActions {
+    /// What ran.
+    pub trace: Arc<Trace>,
+    /// Step ids whose `run` fails.
+    pub fail: Mutex<BTreeSet<String>>,
+    /// Step ids with no safe undo.
+    pub no_undo: BTreeSet<String>,
+    /// When this step succeeds, the leader moves to the given address.
+    pub move_after: Option<(String, String)>,
+    /// The leader shared with the fake cluster.
+    pub leader: Option<Leader>,
+    /// Notified when this step starts (to interrupt the run there).
+    pub on_start: Option<(String, tokio::sync::mpsc::UnboundedSender<()>)>,
+}
+
+impl Registry for FakeActions {
+    fn action(&self, _kind: StepKind) -> &dyn Action {
+        self
+    }
+}
+
+#[async_trait]
+impl Action for FakeActions {
+    fn changes_cluster(&self) -> bool {
+        true
+    }
+
+    async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Option<serde_json::Value>, StepError> {
+        self.trace.push(format!("verify {}", ctx.step.id));
+        Ok(None)
+    }
+
+    async fn run(&self, ctx: &StepCtx<'_>) -> Result<serde_json::Value, StepError> {
+        let id = &ctx.step.id;
+        if let Some((s, tx)) = &self.on_start {
+            if s == id {
+                let _ = tx.send(());
+                // Parked here until the run is interrupted.
+                std::future::pending::<()>().await;
+            }
+        }
+        if let (Some(l), Some(Role::Master)) = (&self.leader, ctx.step.role) {
+            self.trace
+                .push(format!("leader {}", l.lock().expect("leader")));
+        }
+        self.trace.push(format!("start {id}"));
+        tokio::task::yield_now().await;
+        self.trace.push(format!("do {id}"));
+        if self.fail.lock().expect("fail").contains(id) {
+            return Err(StepError::Failed(format!("{id} failed on purpose")));
+        }
+        if let (Some((after, to)), Some(l)) = (&self.move_after, &self.leader) {
+            if after == id {
+                *l.lock().expect("leader") = to.clone();
+            }
+        }
+        Ok(serde_json::json!({"attempt": ctx.attempt}))
+    }
+
+    async fn undo_plan(&self, ctx: &StepCtx<'_>, _output: &serde_json::Value, _state: StepState) -> Undo {
+        if self.no_undo.contains(&ctx.step.id) {
+            Undo::NoSafeUndo("the test says so".into())
+        } else {
+            Undo::Compensate
+        }
+    }
+
+    async fn undo(&self, ctx: &StepCtx<'_>, _output: &serde_json::Value) -> Result<(), StepError> {
+        self.trace.push(format!("undo {}", ctx.step.id));
+        Ok(())
+    }
+}
+
+/// A prompter that answers every phase gate with `gate`, failures with `failure`, and
+/// confirmations with `confirm`; it records the gates it was asked.
+pub struct Scripted {
+    /// The answer at every gate.
+    pub gate: GateChoice,
+    /// The answer after a failure.
+    pub failure: FailureChoice,
+    /// The answer to yes/no questions.
+    pub confirm: bool,
+    /// The gates asked, in order.
+    pub asked: Mutex<Vec<String>>,
+}
+
+impl Scripted {
+    /// A prompter with these answers.
+    pub fn new(gate: GateChoice, failure: FailureChoice, confirm: bool) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            gate,
+            failure,
+            confirm,
+            asked: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+impl Prompter for Scripted {
+    fn gate(&self, gate: &str, _message: &str) -> GateChoice {
+        self.asked.lock().expect("asked").push(gate.to_string());
+        self.gate
+    }
+
+    fn failure(&self, _step: &str, _error: &str) -> FailureChoice {
+        self.failure
+    }
+
+    fn confirm(&self, _message: &str) -> bool {
+        self.confirm
+    }
+}
+
+/// An event sink that keeps every event.
+#[derive(Default)]
+pub struct Events {
+    /// The events.
+    pub seen: Mutex<Vec<Stamped>>,
+}
+
+impl EventSink for Events {
+    fn emit(&self, event: &Stamped) {
+        self.seen.lock().expect("events").push(event.clone());
+    }
+}
