@@ -2,10 +2,10 @@
 //! observe door, with read-only helpers shared by facts, gates and phases. Changes go through
 //! the change door (`door::Change`), which a `Cluster` does not hold.
 
+use crate::door::{NodeTarget, Observe, Output, RemoteError};
 use crate::model::Role;
 use crate::playbook::model::Timeouts;
 use crate::playbook::{Inventory, NodeSpec, Playbook};
-use crate::door::{NodeTarget, Observe, Output, RemoteError};
 use crate::shell::quote;
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,7 +100,8 @@ impl Cluster {
     pub async fn leader_address(&self) -> Result<Option<String>, crate::probe::ProbeError> {
         let port = self.playbook.ports.mesos_master;
         let Some(host) =
-            crate::probe::mesos::find_leader(self.observe.as_ref(), &self.master_addrs(), port).await?
+            crate::probe::mesos::find_leader(self.observe.as_ref(), &self.master_addrs(), port)
+                .await?
         else {
             return Ok(None);
         };

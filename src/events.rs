@@ -1,10 +1,89 @@
 //! Typed events of a run. The engine emits them; the terminal view and the JSON-lines view are
-//! two consumers of the same stream. Producers never print.
+//! two consumers of the same stream. Producers never print. The enums deserialize with an
+//! `Unknown` fallback, so a reader built today keeps reading the events of a newer version.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+macro_rules! words {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $v:ident => $s:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vdoc])* $v,)+
+            /// A value this version does not know (written by a newer one).
+            #[serde(other)]
+            Unknown,
+        }
+
+        impl $name {
+            /// The word used in JSON and on the terminal.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$v => $s,)+
+                    $name::Unknown => "unknown",
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+words! {
+    /// How a step (or its undo) ended.
+    StepOutcome {
+        /// Done.
+        Done => "done",
+        /// Failed.
+        Failed => "failed",
+        /// Nothing to do.
+        Skipped => "skipped",
+        /// Undone by a rollback.
+        Undone => "undone",
+        /// Its undo failed.
+        UndoFailed => "undo_failed",
+    }
+}
+
+words! {
+    /// What was decided at a gate.
+    Decision {
+        /// Passed.
+        Approved => "approved",
+        /// Waiting for an approval that was not given (no terminal, no `--yes`).
+        Waiting => "waiting",
+        /// The operator stopped the run there.
+        Stopped => "stopped",
+        /// The operator asked for a rollback.
+        Rollback => "rollback",
+        /// The operator aborted the run.
+        Abort => "abort",
+        /// The answer given does not fit the gate (e.g. another version's release notes).
+        Refused => "refused",
+    }
+}
+
+words! {
+    /// The state a run is left in when a command ends.
+    FinalState {
+        /// Every step done.
+        Done => "done",
+        /// Stopped, to be resumed.
+        Paused => "paused",
+        /// A step failed.
+        Failed => "failed",
+        /// Rolled back.
+        RolledBack => "rolled_back",
+    }
+}
 
 /// One thing that happened.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// The run began (or resumed), with the whole plan's size.
@@ -48,8 +127,8 @@ pub enum Event {
     StepFinished {
         /// Step id.
         step: String,
-        /// `done`, `failed`, `skipped`, `undone`.
-        state: String,
+        /// How it ended.
+        state: StepOutcome,
         /// Why, when not done.
         #[serde(skip_serializing_if = "Option::is_none")]
         message: Option<String>,
@@ -60,8 +139,8 @@ pub enum Event {
     Gate {
         /// Gate id.
         gate: String,
-        /// `approved`, `waiting`, `stopped`, `rollback`, `abort`.
-        decision: String,
+        /// What was decided.
+        decision: Decision,
         /// What the gate is about.
         message: String,
     },
@@ -74,17 +153,20 @@ pub enum Event {
     RunFinished {
         /// Run id.
         run: String,
-        /// Run state (`done`, `paused`, `failed`, `rolled_back`).
-        state: String,
+        /// The state the run is left in.
+        state: FinalState,
         /// The process exit code.
         exit_code: i32,
         /// One line for people.
         message: String,
     },
+    /// An event this version does not know (written by a newer one).
+    #[serde(other)]
+    Unknown,
 }
 
 /// An event with its timestamp, as written to JSON lines.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Stamped {
     /// RFC 3339 UTC.
     pub ts: String,
@@ -112,4 +194,48 @@ pub struct NullSink;
 
 impl EventSink for NullSink {
     fn emit(&self, _: &Stamped) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_of_a_newer_version_reads_as_unknown_and_new_words_do_too() {
+        let e: Event = serde_json::from_str(r#"{"event":"node_rebooted","node":"m1"}"#).unwrap();
+        assert_eq!(e, Event::Unknown);
+        let e: Event = serde_json::from_str(
+            r#"{"event":"step_finished","step":"s","state":"teleported","duration_ms":1}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            e,
+            Event::StepFinished {
+                state: StepOutcome::Unknown,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn the_words_on_the_wire_are_unchanged() {
+        let e = Event::StepFinished {
+            step: "s".into(),
+            state: StepOutcome::UndoFailed,
+            message: None,
+            duration_ms: 3,
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["state"], "undo_failed");
+        assert_eq!(v["event"], "step_finished");
+        let g = serde_json::to_value(Event::Gate {
+            gate: "before:masters".into(),
+            decision: Decision::Waiting,
+            message: String::new(),
+        })
+        .unwrap();
+        assert_eq!(g["decision"], "waiting");
+        let f = serde_json::to_value(FinalState::RolledBack).unwrap();
+        assert_eq!(f, "rolled_back");
+    }
 }

@@ -274,7 +274,12 @@ impl Action for FakeActions {
         Ok(serde_json::json!({"attempt": ctx.attempt}))
     }
 
-    async fn undo_plan(&self, ctx: &StepCtx<'_>, _output: &serde_json::Value, _state: StepState) -> Undo {
+    async fn undo_plan(
+        &self,
+        ctx: &StepCtx<'_>,
+        _output: &serde_json::Value,
+        _state: StepState,
+    ) -> Undo {
         if self.no_undo.contains(&ctx.step.id) {
             Undo::NoSafeUndo("the test says so".into())
         } else {

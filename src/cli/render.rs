@@ -1,7 +1,7 @@
 //! The two consumers of the event stream: JSON lines on stdout, or human lines on stderr
 //! (with progress bars when stderr is a terminal).
 
-use crate::events::{Event, EventSink, Stamped};
+use crate::events::{Event, EventSink, Stamped, StepOutcome};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -129,10 +129,10 @@ impl EventSink for HumanSink {
                     pb.finish_and_clear();
                     self.multi.remove(&pb);
                 }
-                let mark = match state.as_str() {
-                    "done" => "ok",
-                    "skipped" => "skip",
-                    "undone" => "undone",
+                let mark = match state {
+                    StepOutcome::Done => "ok",
+                    StepOutcome::Skipped => "skip",
+                    StepOutcome::Undone => "undone",
                     _ => "FAILED",
                 };
                 let mut l = format!("  [{mark}] {step} ({:.1} s)", *duration_ms as f64 / 1000.0);
@@ -156,6 +156,7 @@ impl EventSink for HumanSink {
                 }
                 self.line(message);
             }
+            Event::Unknown => {}
         }
     }
 }

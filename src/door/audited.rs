@@ -178,7 +178,10 @@ mod tests {
 
     #[test]
     fn the_audit_names_the_host_of_an_http_write() {
-        assert_eq!(url_host("http://10.0.0.1:8080/v2/apps/web"), "10.0.0.1:8080");
+        assert_eq!(
+            url_host("http://10.0.0.1:8080/v2/apps/web"),
+            "10.0.0.1:8080"
+        );
         assert_eq!(url_host("https://m1/marathon/v2/apps?force=true"), "m1");
     }
 

@@ -125,7 +125,10 @@ impl FakeCluster {
             .unwrap_or_else(|| Output {
                 status: Some(127),
                 stdout: String::new(),
-                stderr: format!("fake cluster: no rule answers this script on {}", node.address),
+                stderr: format!(
+                    "fake cluster: no rule answers this script on {}",
+                    node.address
+                ),
                 duration: Duration::ZERO,
             })
     }

@@ -5,7 +5,7 @@
 use super::walk::Flow;
 use super::{Engine, EngineError, GateChoice, GateId, Outcome};
 use crate::checkpoint;
-use crate::events::Event;
+use crate::events::{Decision, Event};
 use crate::machine::Record;
 use crate::plan::{Action, Phase};
 
@@ -36,14 +36,14 @@ impl Engine<'_> {
             gate: gate.to_string(),
             by: by.into(),
         })?;
-        self.announce(gate, "approved", message);
+        self.announce(gate, Decision::Approved, message);
         Ok(())
     }
 
-    fn announce(&self, gate: &GateId, decision: &str, message: String) {
+    fn announce(&self, gate: &GateId, decision: Decision, message: String) {
         self.emit(Event::Gate {
             gate: gate.to_string(),
-            decision: decision.into(),
+            decision,
             message,
         });
     }
@@ -56,7 +56,7 @@ impl Engine<'_> {
         message: String,
     ) -> Result<Outcome, EngineError> {
         self.record(Record::RunPaused { reason })?;
-        self.announce(&gate, "waiting", message);
+        self.announce(&gate, Decision::Waiting, message);
         Ok(Outcome::AtGate { gate })
     }
 
@@ -95,10 +95,10 @@ impl Engine<'_> {
         let (g, m) = (gate.to_string(), message.clone());
         let choice = tokio::task::block_in_place(move || p.gate(&g, &m));
         let decision = match choice {
-            GateChoice::Continue => "approved",
-            GateChoice::Stop => "stopped",
-            GateChoice::Rollback => "rollback",
-            GateChoice::Abort => "abort",
+            GateChoice::Continue => Decision::Approved,
+            GateChoice::Stop => Decision::Stopped,
+            GateChoice::Rollback => Decision::Rollback,
+            GateChoice::Abort => Decision::Abort,
         };
         self.announce(&gate, decision, message);
         match choice {
@@ -160,7 +160,7 @@ impl Engine<'_> {
                 self.record(Record::RunPaused {
                     reason: error.clone(),
                 })?;
-                self.announce(&gate, "refused", error.clone());
+                self.announce(&gate, Decision::Refused, error.clone());
                 return Ok(Flow::Halt(Outcome::Failed {
                     step: gate.to_string(),
                     error,
@@ -178,7 +178,15 @@ impl Engine<'_> {
             "Have you read the release notes of DC/OS {to} above, and do they allow this upgrade?"
         );
         let yes = tokio::task::block_in_place(move || p.confirm(&question));
-        self.announce(&gate, if yes { "approved" } else { "stopped" }, message);
+        self.announce(
+            &gate,
+            if yes {
+                Decision::Approved
+            } else {
+                Decision::Stopped
+            },
+            message,
+        );
         if yes {
             self.record(Record::GateApproved {
                 gate: gate.to_string(),

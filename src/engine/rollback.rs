@@ -76,27 +76,22 @@ impl Engine<'_> {
                 error: "the plan has no backup step".into(),
             });
         };
-        let output = self
-            .view()
-            .step(&step.id)
-            .map(|s| s.output.clone())
-            .unwrap_or_default();
-        let (Some(archive), Some(sha)) = (
-            output
-                .get("archive")
-                .and_then(|a| a.as_str())
-                .map(String::from),
-            output
-                .get("sha256")
-                .and_then(|a| a.as_str())
-                .map(String::from),
-        ) else {
+        let backup = self.view().step(&step.id).and_then(|s| {
+            crate::phases::outputs::read::<crate::phases::outputs::BackupOutput>(&s.output)
+        });
+        let Some(crate::phases::outputs::BackupOutput {
+            archive,
+            sha256: sha,
+            ..
+        }) = backup
+        else {
             return Ok(Outcome::Failed {
                 step: gate.to_string(),
                 error: "this run took no ZooKeeper backup (skipped or failed): nothing to restore"
                     .into(),
             });
         };
+        let archive = archive.display().to_string();
         let message = format!(
             "LAST RESORT: restore ZooKeeper on every master from {archive}. ZooKeeper is stopped on all masters meanwhile (the cluster is unavailable), and every change made to ZooKeeper since the backup is lost"
         );
@@ -104,7 +99,7 @@ impl Engine<'_> {
             // Not journaled as a pause: the run itself is rolled back and stays so.
             self.emit(Event::Gate {
                 gate: gate.to_string(),
-                decision: "waiting".into(),
+                decision: crate::events::Decision::Waiting,
                 message,
             });
             return Ok(Outcome::AtGate { gate });
@@ -123,8 +118,7 @@ impl Engine<'_> {
 
     /// Whether a step still has to be undone (not undone, and not left as it is on purpose).
     fn undo_pending(&self, step: &Step) -> bool {
-        needs_undo(self.state_of(&step.id).0)
-            && !self.passed(&GateId::NoUndo(step.id.clone()))
+        needs_undo(self.state_of(&step.id).0) && !self.passed(&GateId::NoUndo(step.id.clone()))
     }
 
     /// A step with no safe undo: leave it as it is only with approval (prompt or `--yes`);
@@ -207,10 +201,7 @@ pub struct TargetState {
 }
 
 /// The state of every node and app a run's plan touches, from the plan and the journal (pure).
-pub fn target_states(
-    plan: &crate::plan::Plan,
-    view: &crate::machine::RunView,
-) -> Vec<TargetState> {
+pub fn target_states(plan: &crate::plan::Plan, view: &crate::machine::RunView) -> Vec<TargetState> {
     plan.steps()
         .map(|(_, s)| s)
         .filter(|s| {

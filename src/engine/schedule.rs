@@ -42,7 +42,11 @@ impl Schedule {
 
     /// Runs the phase's unfinished steps in this order; stops at the first that does not
     /// continue.
-    pub(super) async fn walk(self, engine: &Engine<'_>, phase: &Phase) -> Result<Flow, EngineError> {
+    pub(super) async fn walk(
+        self,
+        engine: &Engine<'_>,
+        phase: &Phase,
+    ) -> Result<Flow, EngineError> {
         match self {
             Schedule::InOrder => {
                 for s in &phase.steps {

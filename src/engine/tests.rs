@@ -115,7 +115,11 @@ async fn agents_run_a_canary_alone_then_each_batch_at_once() {
         .into_iter()
         .filter(|e| e.contains("agents/"))
         .collect();
-    let pos = |e: &str| t.iter().position(|x| x == e).unwrap_or_else(|| panic!("{e} not in {t:?}"));
+    let pos = |e: &str| {
+        t.iter()
+            .position(|x| x == e)
+            .unwrap_or_else(|| panic!("{e} not in {t:?}"))
+    };
     let a = |i: usize| format!("agents/10.9.1.{}/upgrade", 21 + i);
     // The canary ends before any other agent starts.
     for i in 1..5 {
@@ -138,21 +142,38 @@ async fn resume_reruns_only_what_is_not_done_and_verifies_a_step_in_flight() {
     let j = |r: Record| w.store.append(&w.record.id, &r).expect("append");
     // The journal of a run killed mid-way: precheck done, m1 done, m2 failed once, m3 (the
     // leader) in flight, agents pending.
-    j(Record::StepStarted { step: "precheck/cluster".into() });
-    j(Record::StepSucceeded { step: "precheck/cluster".into(), output: serde_json::json!({}) });
+    j(Record::StepStarted {
+        step: "precheck/cluster".into(),
+    });
+    j(Record::StepSucceeded {
+        step: "precheck/cluster".into(),
+        output: serde_json::json!({}),
+    });
     for g in ["release-notes:2.2.1", "before:masters"] {
-        j(Record::GateApproved { gate: g.into(), by: "--yes".into() });
+        j(Record::GateApproved {
+            gate: g.into(),
+            by: "--yes".into(),
+        });
     }
     j(Record::StepStarted { step: m(0) });
-    j(Record::StepSucceeded { step: m(0), output: serde_json::json!({}) });
+    j(Record::StepSucceeded {
+        step: m(0),
+        output: serde_json::json!({}),
+    });
     j(Record::StepStarted { step: m(1) });
-    j(Record::StepFailed { step: m(1), error: "boom".into() });
+    j(Record::StepFailed {
+        step: m(1),
+        error: "boom".into(),
+    });
     j(Record::StepStarted { step: m(2) });
     let actions = FakeActions::default();
     let (outcome, view) = walk(&w, &actions, acked(), None, true).await;
     assert_eq!(outcome, Outcome::Done);
     let done = actions.trace.with("do ");
-    assert!(!done.contains(&"precheck/cluster".to_string()), "a done step ran again");
+    assert!(
+        !done.contains(&"precheck/cluster".to_string()),
+        "a done step ran again"
+    );
     assert!(!done.contains(&m(0)), "a done master was upgraded twice");
     // The step in flight is verified first, then run (verify said "not done").
     assert_eq!(actions.trace.with("verify "), vec![m(2)]);
@@ -161,7 +182,11 @@ async fn resume_reruns_only_what_is_not_done_and_verifies_a_step_in_flight() {
     assert_eq!(done[1], m(1));
     let s = |id: &str| view.step(id).cloned().expect("step");
     assert_eq!(s(&m(1)).attempts, 2, "the failed step is a second attempt");
-    assert_eq!(s(&m(2)).attempts, 1, "resuming in flight is not a new attempt");
+    assert_eq!(
+        s(&m(2)).attempts,
+        1,
+        "resuming in flight is not a new attempt"
+    );
     assert!(view.steps.iter().all(|s| s.state == StepState::Done));
 }
 
@@ -199,7 +224,10 @@ async fn rollback_undoes_in_reverse_and_stops_before_a_step_with_no_safe_undo() 
             format!("masters/{}/upgrade", MASTERS[0]),
         ]
     );
-    assert!(!undone.contains(&middle_agent), "a step with no safe undo was undone");
+    assert!(
+        !undone.contains(&middle_agent),
+        "a step with no safe undo was undone"
+    );
 
     // The same without --yes: the rollback stops at the gate, before the step, and says so.
     let w = world(testkit::plan(3, 1), &l, &acked());
@@ -217,7 +245,13 @@ async fn rollback_undoes_in_reverse_and_stops_before_a_step_with_no_safe_undo() 
     // Approve the phase gates beforehand, as an earlier `--yes` would have.
     for g in ["before:masters", "before:agents"] {
         w.store
-            .append(&w.record.id, &Record::GateApproved { gate: g.into(), by: "--yes".into() })
+            .append(
+                &w.record.id,
+                &Record::GateApproved {
+                    gate: g.into(),
+                    by: "--yes".into(),
+                },
+            )
             .unwrap();
     }
     let (outcome, view) = walk(&w, &actions, options, None, false).await;
@@ -229,7 +263,10 @@ async fn rollback_undoes_in_reverse_and_stops_before_a_step_with_no_safe_undo() 
     );
     assert_eq!(actions.trace.with("undo "), vec![last_agent]);
     assert!(view.rollback, "the rollback is recorded as under way");
-    assert!(view.pause_reason.unwrap_or_default().contains("no safe undo"));
+    assert!(view
+        .pause_reason
+        .unwrap_or_default()
+        .contains("no safe undo"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -254,20 +291,34 @@ async fn the_answers_at_a_phase_gate_continue_stop_roll_back_or_abort() {
     let (o, v, trace, asked) = run(GateChoice::Continue).await;
     assert_eq!(o, Outcome::Done);
     assert_eq!(v.state, RunState::Done);
-    assert_eq!(asked, vec!["before:masters", "before:agents", "before:frameworks"]);
+    assert_eq!(
+        asked,
+        vec!["before:masters", "before:agents", "before:frameworks"]
+    );
     assert!(trace.iter().any(|e| e == "do frameworks/web"));
 
     let (o, v, trace, _) = run(GateChoice::Stop).await;
     assert!(matches!(o, Outcome::Stopped { .. }), "{o:?}");
     assert_eq!(v.state, RunState::Paused);
-    assert!(!trace.iter().any(|e| e.starts_with("do masters/")), "a master changed after stop");
+    assert!(
+        !trace.iter().any(|e| e.starts_with("do masters/")),
+        "a master changed after stop"
+    );
 
     let (o, _, trace, _) = run(GateChoice::Rollback).await;
-    assert_eq!(o, Outcome::RolledBack { after_failure: None });
+    assert_eq!(
+        o,
+        Outcome::RolledBack {
+            after_failure: None
+        }
+    );
     assert!(!trace.iter().any(|e| e.starts_with("do masters/")));
 
     let (o, v, trace, _) = run(GateChoice::Abort).await;
-    assert!(matches!(&o, Outcome::Failed { step, .. } if step == "before:masters"), "{o:?}");
+    assert!(
+        matches!(&o, Outcome::Failed { step, .. } if step == "before:masters"),
+        "{o:?}"
+    );
     assert_ne!(v.state, RunState::Done);
     assert!(!trace.iter().any(|e| e.starts_with("do masters/")));
 }

@@ -136,7 +136,10 @@ mod tests {
 
     #[test]
     fn gate_ids_keep_the_journal_names() {
-        assert_eq!(GateId::Phase(PhaseId::Masters).to_string(), "before:masters");
+        assert_eq!(
+            GateId::Phase(PhaseId::Masters).to_string(),
+            "before:masters"
+        );
         assert_eq!(
             GateId::ReleaseNotes("2.2.1".into()).to_string(),
             "release-notes:2.2.1"

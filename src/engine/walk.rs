@@ -4,7 +4,7 @@
 use super::{Engine, EngineError, FailureChoice, OnFailure, Outcome};
 use crate::action::{StepCtx, StepError};
 use crate::checkpoint;
-use crate::events::Event;
+use crate::events::{Event, StepOutcome};
 use crate::machine::{Record, RunView, StepState};
 use crate::plan::{Action, PhaseId, Step};
 use std::time::Instant;
@@ -121,7 +121,12 @@ impl Engine<'_> {
     }
 
     /// What a step's action is handed.
-    pub(super) fn ctx<'b>(&'b self, step: &'b Step, attempt: u32, view: &'b RunView) -> StepCtx<'b> {
+    pub(super) fn ctx<'b>(
+        &'b self,
+        step: &'b Step,
+        attempt: u32,
+        view: &'b RunView,
+    ) -> StepCtx<'b> {
         StepCtx {
             cluster: self.cluster,
             change: self.change,
@@ -151,7 +156,7 @@ impl Engine<'_> {
             })?;
             self.emit(Event::StepFinished {
                 step: step.id.clone(),
-                state: "skipped".into(),
+                state: StepOutcome::Skipped,
                 message: Some(reason),
                 duration_ms: 0,
             });
@@ -204,13 +209,13 @@ impl Engine<'_> {
                     step: id.clone(),
                     output,
                 },
-                "done",
+                StepOutcome::Done,
                 None,
                 Flow::Continue,
             ),
             Ended::Undone => (
                 Record::UndoSucceeded { step: id.clone() },
-                "undone",
+                StepOutcome::Undone,
                 None,
                 Flow::Continue,
             ),
@@ -223,7 +228,7 @@ impl Engine<'_> {
                             step: id.clone(),
                             error: error.clone(),
                         },
-                        "undo_failed",
+                        StepOutcome::UndoFailed,
                         Some(error),
                         flow,
                     )
@@ -233,7 +238,7 @@ impl Engine<'_> {
                             step: id.clone(),
                             error: error.clone(),
                         },
-                        "failed",
+                        StepOutcome::Failed,
                         Some(error),
                         flow,
                     )
@@ -243,7 +248,7 @@ impl Engine<'_> {
         self.record(record)?;
         self.emit(Event::StepFinished {
             step: id,
-            state: state.into(),
+            state,
             message,
             duration_ms,
         });

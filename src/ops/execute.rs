@@ -3,8 +3,8 @@
 
 use super::cluster_lock::{ClusterLock, ClusterLockError};
 use super::{secrets, Io, OpsError};
-use crate::cluster::Cluster;
 use crate::action::Registry;
+use crate::cluster::Cluster;
 use crate::door::{AuditedChange, Change, Transport};
 use crate::engine::{Engine, EngineParts, Outcome, RunOptions};
 use crate::machine::{Record, RunView, StepState};
@@ -222,11 +222,14 @@ pub fn summary(record: &RunRecord, view: &RunView) -> String {
             st.id,
             state
         ));
-        if let Some(a) = v
-            .and_then(|v| v.output.get("archive"))
-            .and_then(|a| a.as_str())
-        {
-            s.push_str(&format!("             ZooKeeper backup: {a}\n"));
+        if let Some(b) = v.and_then(|v| {
+            crate::phases::outputs::read::<crate::phases::outputs::BackupOutput>(&v.output)
+        }) {
+            s.push_str(&format!(
+                "             ZooKeeper backup: {} (sha256 {})\n",
+                b.archive.display(),
+                b.sha256
+            ));
         }
     }
     let undone: Vec<&str> = view

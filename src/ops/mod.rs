@@ -13,7 +13,7 @@ mod tests;
 
 pub use connect::{connect, load, secrets, InputFiles, Inputs};
 pub use execute::{End, Finished};
-pub use observe::{check, plan, plan_options, Planned, PlanRequest};
+pub use observe::{check, plan, plan_options, PlanRequest, Planned};
 pub use runs::{resume, run, ResumeRequest, RunRequest};
 
 use crate::engine::Prompter;

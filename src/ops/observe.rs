@@ -61,8 +61,11 @@ async fn observe(cluster: &mut Cluster, with_apps: bool) -> Result<ClusterFacts,
 pub async fn plan(r: &PlanRequest) -> Result<Planned, OpsError> {
     let inputs = load(&r.inputs)?;
     let opts = plan_options(&inputs.inventory, r)?;
-    let (mut cluster, transport) =
-        connect(inputs.inventory, inputs.playbook, r.inputs.trust_new_host_keys)?;
+    let (mut cluster, transport) = connect(
+        inputs.inventory,
+        inputs.playbook,
+        r.inputs.trust_new_host_keys,
+    )?;
     let facts = match observe(&mut cluster, !opts.frameworks.is_empty()).await {
         Ok(f) => f,
         Err(e) => {

@@ -85,11 +85,17 @@ async fn a_signal_pauses_the_run_durably_and_releases_the_cluster_lock() {
     ));
     // Every master was locked, then released.
     let locks = lock_scripts(&fake);
-    let released: Vec<&String> = locks.iter().filter(|(w, _)| w == "release").map(|(_, n)| n).collect();
+    let released: Vec<&String> = locks
+        .iter()
+        .filter(|(w, _)| w == "release")
+        .map(|(_, n)| n)
+        .collect();
     assert_eq!(released.len(), 3, "{locks:?}");
     // Every lock command went through the audited change door.
     let audit = store.audit(&record.id).unwrap();
-    assert!(audit.iter().any(|e| e.step == "cluster-lock" && e.phase == "intent"));
+    assert!(audit
+        .iter()
+        .any(|e| e.step == "cluster-lock" && e.phase == "intent"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -137,6 +143,12 @@ async fn a_cluster_lock_held_by_another_run_refuses_with_locked_and_changes_noth
     let err = execute_with(exec, &change, &actions, std::future::pending())
         .await
         .unwrap_err();
-    assert!(matches!(&err, OpsError::Locked(m) if m.contains("other-run")), "{err:?}");
-    assert!(actions.trace.all().is_empty(), "a step ran without the lock");
+    assert!(
+        matches!(&err, OpsError::Locked(m) if m.contains("other-run")),
+        "{err:?}"
+    );
+    assert!(
+        actions.trace.all().is_empty(),
+        "a step ran without the lock"
+    );
 }

@@ -125,12 +125,12 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         "ZooKeeper backup saved to {} (sha256 {local_sum})",
         local.display()
     ));
-    Ok(serde_json::json!({
-        "archive": local,
-        "sha256": local_sum,
-        "node": node.address,
-        "remote_archive": archive,
-        "bytes": data.len(),
+    Ok(super::outputs::write(&super::outputs::BackupOutput {
+        archive: local,
+        sha256: local_sum,
+        node: node.address.clone(),
+        remote_archive: archive,
+        bytes: data.len() as u64,
     }))
 }
 

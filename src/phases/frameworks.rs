@@ -8,11 +8,15 @@ use std::time::Duration;
 
 async fn marathon_base(ctx: &StepCtx<'_>) -> Result<String, String> {
     let c = ctx.cluster;
-    let leader = find_leader(c.observe.as_ref(), &c.master_addrs(), c.playbook.ports.mesos_master)
-        .await
-        .map_err(|e| e.to_string())?
-        .or_else(|| c.master_addrs().first().cloned())
-        .ok_or("no master")?;
+    let leader = find_leader(
+        c.observe.as_ref(),
+        &c.master_addrs(),
+        c.playbook.ports.mesos_master,
+    )
+    .await
+    .map_err(|e| e.to_string())?
+    .or_else(|| c.master_addrs().first().cloned())
+    .ok_or("no master")?;
     Ok(format!(
         "http://{}",
         host_port(&leader, c.playbook.ports.marathon)
@@ -38,7 +42,9 @@ pub async fn upgrade(
 ) -> Result<serde_json::Value, String> {
     let c = ctx.cluster;
     let (app, base, url) = app_url(ctx).await?;
-    let current: serde_json::Value = crate::door::get_json(c.observe.as_ref(), &url).await.map_err(|e| e.to_string())?;
+    let current: serde_json::Value = crate::door::get_json(c.observe.as_ref(), &url)
+        .await
+        .map_err(|e| e.to_string())?;
     let current = current.get("app").cloned().unwrap_or(current);
     let saved = previous.unwrap_or_else(|| current.clone());
     let image = ctx
@@ -54,7 +60,11 @@ pub async fn upgrade(
         put(ctx, &url, &body).await?;
     }
     wait_deployed(ctx, &base, &app).await?;
-    Ok(serde_json::json!({"app": app, "previous": saved, "image": image}))
+    Ok(super::outputs::write(&super::outputs::AppOutput {
+        app,
+        previous: saved,
+        image,
+    }))
 }
 
 /// Puts a saved app definition back.
@@ -112,7 +122,9 @@ async fn wait_deployed(ctx: &StepCtx<'_>, base: &str, app: &str) -> Result<(), S
         c.poll(),
         || async {
             let deps: Vec<serde_json::Value> =
-                match crate::door::get_json(c.observe.as_ref(), &format!("{base}/v2/deployments")).await {
+                match crate::door::get_json(c.observe.as_ref(), &format!("{base}/v2/deployments"))
+                    .await
+                {
                     Ok(d) => d,
                     Err(e) => return Poll::NotYet(e.to_string()),
                 };
@@ -124,11 +136,13 @@ async fn wait_deployed(ctx: &StepCtx<'_>, base: &str, app: &str) -> Result<(), S
             if busy {
                 return Poll::NotYet(format!("deployment of {app} in progress"));
             }
-            let v: serde_json::Value = match crate::door::get_json(c.observe.as_ref(), &format!("{base}/v2/apps{app}")).await
-            {
-                Ok(v) => v,
-                Err(e) => return Poll::NotYet(e.to_string()),
-            };
+            let v: serde_json::Value =
+                match crate::door::get_json(c.observe.as_ref(), &format!("{base}/v2/apps{app}"))
+                    .await
+                {
+                    Ok(v) => v,
+                    Err(e) => return Poll::NotYet(e.to_string()),
+                };
             let a = v.get("app").unwrap_or(&v);
             let instances = a.get("instances").and_then(|x| x.as_u64()).unwrap_or(0);
             let healthy = a.get("tasksHealthy").and_then(|x| x.as_u64()).unwrap_or(0);

@@ -64,7 +64,13 @@ pub async fn masters_healthy(c: &Cluster) -> Poll<String> {
 
 /// The agent reports `slave/registered` = 1.
 pub async fn agent_registered(c: &Cluster, node: &NodeSpec) -> Poll<()> {
-    match mesos::metrics(c.observe.as_ref(), &node.address, c.playbook.ports.mesos_agent).await {
+    match mesos::metrics(
+        c.observe.as_ref(),
+        &node.address,
+        c.playbook.ports.mesos_agent,
+    )
+    .await
+    {
         Ok(m) => match m.get("slave/registered") {
             Some(1.0) => Poll::Ready(()),
             Some(v) => Poll::NotYet(format!("slave/registered = {v} on agent {}", node.address)),

@@ -6,6 +6,7 @@ pub mod frameworks;
 pub mod gates;
 pub mod guards;
 pub mod node_upgrade;
+pub mod outputs;
 pub mod registry;
 pub mod validate;
 

@@ -175,10 +175,7 @@ fn launch_script(
 }
 
 /// Upgrades (or rolls back) the step's node and gates on its health. Returns the step output.
-pub async fn run(
-    ctx: &StepCtx<'_>,
-    direction: Direction,
-) -> Result<serde_json::Value, StepError> {
+pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::Value, StepError> {
     let c = ctx.cluster;
     let node = ctx.node()?;
     let (target, url) = match direction {
@@ -289,12 +286,13 @@ pub async fn run(
     }
     // Exit 0 does not mean healthy (facts §1.10): gate on our own checks.
     post_gates(ctx, node, &target).await?;
-    Ok(serde_json::json!({
-        "node": node.address,
-        "installed_before": installed,
-        "version": target,
-        "attempt": ctx.attempt,
-        "work_dir": dir,
+    Ok(super::outputs::write(&super::outputs::NodeOutput {
+        node: node.address.clone(),
+        installed_before: installed,
+        version: target,
+        attempt: ctx.attempt,
+        work_dir: dir,
+        guard: None,
     }))
 }
 

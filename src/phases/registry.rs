@@ -2,6 +2,7 @@
 //! adapters from the [`Action`] contract to each phase's functions.
 
 use super::node_upgrade::Direction;
+use super::outputs::{self, AppOutput};
 use super::{backup, checks, frameworks, gates, guards, node_upgrade, validate, StepCtx};
 use crate::action::{Action, Registry, StepError, Undo};
 use crate::machine::StepState;
@@ -156,7 +157,7 @@ impl Action for AppUpgrade {
     }
 
     async fn undo_plan(&self, _ctx: &StepCtx<'_>, output: &Value, state: StepState) -> Undo {
-        match output.get("previous") {
+        match outputs::read::<AppOutput>(output) {
             Some(_) => Undo::Compensate,
             None if state == StepState::Done => {
                 Undo::NoSafeUndo("the previous app definition was not recorded".into())
@@ -167,8 +168,8 @@ impl Action for AppUpgrade {
     }
 
     async fn undo(&self, ctx: &StepCtx<'_>, output: &Value) -> Result<(), StepError> {
-        match output.get("previous") {
-            Some(prev) => Ok(frameworks::restore(ctx, prev).await?),
+        match outputs::read::<AppOutput>(output) {
+            Some(out) => Ok(frameworks::restore(ctx, &out.previous).await?),
             None => Ok(()),
         }
     }

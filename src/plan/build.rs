@@ -38,6 +38,21 @@ pub enum PlanError {
     UnknownApp(String),
 }
 
+/// A phase's planner: the steps of that phase, from the facts and the options.
+pub type Planner = fn(&ClusterFacts, &PlanOptions) -> Result<Vec<Step>, PlanError>;
+
+/// The workflow, as data: every phase and its planner, in the order they run. Adding a phase is
+/// one line here, one planner, and one action in `phases::registry`.
+pub const PLANNERS: [(PhaseId, Planner); 7] = [
+    (PhaseId::Precheck, precheck),
+    (PhaseId::Backup, backup),
+    (PhaseId::Validate, validate),
+    (PhaseId::Masters, masters),
+    (PhaseId::Agents, agents),
+    (PhaseId::Frameworks, frameworks),
+    (PhaseId::Postcheck, postcheck),
+];
+
 /// Builds the ordered plan.
 pub fn build(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Plan, PlanError> {
     if opts.max_unavailable == 0 {
@@ -51,19 +66,34 @@ pub fn build(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Plan, PlanError
             });
         }
     }
-    let from = most_common_from(facts, &opts.to);
-    let mut phases = Vec::new();
+    let phases = PLANNERS
+        .iter()
+        .map(|(id, planner)| {
+            Ok(Phase {
+                id: *id,
+                steps: planner(facts, opts)?,
+            })
+        })
+        .collect::<Result<Vec<Phase>, PlanError>>()?;
+    Ok(Plan {
+        cluster: opts.cluster.clone(),
+        to: opts.to.clone(),
+        from: most_common_from(facts, &opts.to),
+        max_unavailable: opts.max_unavailable,
+        phases,
+    })
+}
 
-    phases.push(Phase {
-        id: PhaseId::Precheck,
-        steps: vec![simple(
-            "precheck/cluster",
-            Action::Check,
-            StepKind::Precheck,
-            "cluster health before anything changes",
-        )],
-    });
+fn precheck(_: &ClusterFacts, _: &PlanOptions) -> Result<Vec<Step>, PlanError> {
+    Ok(vec![simple(
+        "precheck/cluster",
+        Action::Check,
+        StepKind::Precheck,
+        "cluster health before anything changes",
+    )])
+}
 
+fn backup(facts: &ClusterFacts, _: &PlanOptions) -> Result<Vec<Step>, PlanError> {
     let backup_node = facts
         .masters
         .iter()
@@ -80,45 +110,42 @@ pub fn build(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Plan, PlanError
         backup.name = Some(n.name.clone());
         backup.role = Some(Role::Master);
     }
-    phases.push(Phase {
-        id: PhaseId::Backup,
-        steps: vec![backup],
-    });
+    Ok(vec![backup])
+}
 
-    phases.push(Phase {
-        id: PhaseId::Validate,
-        steps: vec![
-            simple(
-                "validate/versions",
-                Action::Validate,
-                StepKind::ValidateVersions,
-                "installed versions and the from -> to path are supported",
-            ),
-            simple(
-                "validate/upgrade-script",
-                Action::Validate,
-                StepKind::ValidateScript,
-                "the script at the bootstrap URL upgrades to the requested version",
-            ),
-        ],
-    });
+fn validate(_: &ClusterFacts, _: &PlanOptions) -> Result<Vec<Step>, PlanError> {
+    Ok(vec![
+        simple(
+            "validate/versions",
+            Action::Validate,
+            StepKind::ValidateVersions,
+            "installed versions and the from -> to path are supported",
+        ),
+        simple(
+            "validate/upgrade-script",
+            Action::Validate,
+            StepKind::ValidateScript,
+            "the script at the bootstrap URL upgrades to the requested version",
+        ),
+    ])
+}
 
-    // Masters: one at a time, standbys first (inventory order), the leader last.
+/// Masters: one at a time, standbys first (inventory order), the leader last.
+fn masters(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Vec<Step>, PlanError> {
     let mut masters: Vec<&NodeFacts> = facts.masters.iter().collect();
     masters.sort_by_key(|m| m.is_leader);
-    phases.push(Phase {
-        id: PhaseId::Masters,
-        steps: masters
-            .iter()
-            .map(|m| {
-                let mut s = node_step("masters", m, &opts.to, None);
-                s.leader = Some(m.is_leader);
-                s
-            })
-            .collect(),
-    });
+    Ok(masters
+        .iter()
+        .map(|m| {
+            let mut s = node_step("masters", m, &opts.to, None);
+            s.leader = Some(m.is_leader);
+            s
+        })
+        .collect())
+}
 
-    // Agents: private before public; a canary, then batches of max_unavailable.
+/// Agents: private before public; a canary, then batches of max_unavailable.
+fn agents(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Vec<Step>, PlanError> {
     let mut agents: Vec<&NodeFacts> = facts.agents.iter().collect();
     agents.sort_by_key(|a| a.role == Role::PublicAgent);
     let mut batch: u32 = 0;
@@ -140,11 +167,11 @@ pub fn build(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Plan, PlanError
         last_role = Some(a.role);
         agent_steps.push(node_step("agents", a, &opts.to, Some(batch)));
     }
-    phases.push(Phase {
-        id: PhaseId::Agents,
-        steps: agent_steps,
-    });
+    Ok(agent_steps)
+}
 
+/// Marathon apps named in the inventory's `[[frameworks]]`.
+fn frameworks(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Vec<Step>, PlanError> {
     let apps: HashMap<&str, _> = facts.apps.iter().map(|a| (a.id.as_str(), a)).collect();
     let mut fw_steps = Vec::new();
     for f in &opts.frameworks {
@@ -168,28 +195,16 @@ pub fn build(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Plan, PlanError
             reason: same.then(|| "already runs the requested image".to_string()),
         });
     }
-    phases.push(Phase {
-        id: PhaseId::Frameworks,
-        steps: fw_steps,
-    });
+    Ok(fw_steps)
+}
 
-    phases.push(Phase {
-        id: PhaseId::Postcheck,
-        steps: vec![simple(
-            "postcheck/cluster",
-            Action::Check,
-            StepKind::Postcheck,
-            "every node at the target version and healthy",
-        )],
-    });
-
-    Ok(Plan {
-        cluster: opts.cluster.clone(),
-        to: opts.to.clone(),
-        from,
-        max_unavailable: opts.max_unavailable,
-        phases,
-    })
+fn postcheck(_: &ClusterFacts, _: &PlanOptions) -> Result<Vec<Step>, PlanError> {
+    Ok(vec![simple(
+        "postcheck/cluster",
+        Action::Check,
+        StepKind::Postcheck,
+        "every node at the target version and healthy",
+    )])
 }
 
 fn simple(id: &str, action: Action, kind: StepKind, description: &str) -> Step {

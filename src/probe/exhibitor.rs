@@ -1,7 +1,7 @@
 //! Exhibitor's cluster status: every ZooKeeper server "serving" and exactly one leader.
 
-use crate::door::{get_json, Observe, ProbeError};
 use super::mesos::host_port;
+use crate::door::{get_json, Observe, ProbeError};
 use serde::Deserialize;
 
 /// One server in `/exhibitor/v1/cluster/status`.
@@ -19,7 +19,11 @@ pub struct ServerStatus {
 }
 
 /// Reads the status from one master's Exhibitor.
-pub async fn status(http: &dyn Observe, master: &str, port: u16) -> Result<Vec<ServerStatus>, ProbeError> {
+pub async fn status(
+    http: &dyn Observe,
+    master: &str,
+    port: u16,
+) -> Result<Vec<ServerStatus>, ProbeError> {
     let url = format!(
         "http://{}/exhibitor/v1/cluster/status",
         host_port(master, port)

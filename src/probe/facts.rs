@@ -108,32 +108,31 @@ pub async fn gather(cluster: &Cluster, with_apps: bool) -> ClusterFacts {
 
 /// One node's facts: its version and role files, checked against the inventory.
 async fn node_facts(cluster: &Cluster, n: &NodeSpec, leader: Option<String>) -> NodeFacts {
-                let (version, error) = match cluster.identity(n).await {
-                    Ok(id) => {
-                        let consistent = id.roles.is_empty()
-                            || id.roles.contains(&n.role)
-                            || (n.role.is_agent() && id.roles.iter().any(|r| r.is_agent()));
-                        if !consistent {
-                            (
-                                Some(id.version),
-                                Some(format!(
-                                    "the inventory says {} but the node's role files say {:?}",
-                                    n.role, id.roles
-                                )),
-                            )
-                        } else {
-                            (Some(id.version), None)
-                        }
-                    }
-                    Err(e) => (None, Some(e)),
-                };
-                NodeFacts {
-                    address: n.address.clone(),
-                    name: n.name.clone(),
-                    role: n.role,
-                    version,
-                    is_leader: n.role == Role::Master
-                        && leader.as_deref() == Some(n.address.as_str()),
-                    error,
-                }
+    let (version, error) = match cluster.identity(n).await {
+        Ok(id) => {
+            let consistent = id.roles.is_empty()
+                || id.roles.contains(&n.role)
+                || (n.role.is_agent() && id.roles.iter().any(|r| r.is_agent()));
+            if !consistent {
+                (
+                    Some(id.version),
+                    Some(format!(
+                        "the inventory says {} but the node's role files say {:?}",
+                        n.role, id.roles
+                    )),
+                )
+            } else {
+                (Some(id.version), None)
+            }
+        }
+        Err(e) => (None, Some(e)),
+    };
+    NodeFacts {
+        address: n.address.clone(),
+        name: n.name.clone(),
+        role: n.role,
+        version,
+        is_leader: n.role == Role::Master && leader.as_deref() == Some(n.address.as_str()),
+        error,
+    }
 }

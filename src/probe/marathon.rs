@@ -1,7 +1,7 @@
 //! Marathon: apps, one app's definition, and running deployments.
 
-use crate::door::{get_json, parse_json, Observe, ProbeError};
 use super::mesos::host_port;
+use crate::door::{get_json, parse_json, Observe, ProbeError};
 use serde::Deserialize;
 
 /// The parts of an app the tool looks at (the full definition is kept as JSON).

@@ -72,7 +72,11 @@ pub enum LeaderAnswer {
 }
 
 /// Asks one master who leads (`/master/redirect`: 307 `//<leader>:<port>`, or 503).
-pub async fn ask_leader(http: &dyn Observe, master: &str, port: u16) -> Result<LeaderAnswer, ProbeError> {
+pub async fn ask_leader(
+    http: &dyn Observe,
+    master: &str,
+    port: u16,
+) -> Result<LeaderAnswer, ProbeError> {
     let url = format!("http://{}/master/redirect", host_port(master, port));
     let a = http.get(&url).await?;
     match a.status {

@@ -15,7 +15,7 @@ use super::prompt::TerminalPrompter;
 use super::render::{HumanSink, JsonSink};
 use super::CliError;
 use crate::engine::{GateId, Outcome, Prompter};
-use crate::events::{stamp, Event, EventSink};
+use crate::events::{stamp, Event, EventSink, FinalState};
 use crate::ops::{End, Finished, OpsError};
 use crate::store::StoreError;
 use std::io::IsTerminal;
@@ -100,43 +100,43 @@ fn exit_for(f: &Finished, events: &dyn EventSink) -> i32 {
             return exit::OK;
         }
         End::Interrupted { signal } => (
-            "paused",
+            FinalState::Paused,
             exit::INTERRUPTED,
             format!("interrupted ({signal}); the state is saved. A node script already started keeps running on its node. Continue with `dcos-upgrade resume --run {id}`"),
         ),
         End::Engine(outcome) => match outcome {
-            Outcome::Done => ("done", exit::OK, format!("run {id} done: every node at {}", f.to)),
+            Outcome::Done => (FinalState::Done, exit::OK, format!("run {id} done: every node at {}", f.to)),
             Outcome::AtGate { gate } if gate.is_rollback_gate() => (
-                "paused",
+                FinalState::Paused,
                 exit::GATE,
                 format!(
                     "rollback stopped at gate {gate}: it needs an explicit approval (see above). Approve with: dcos-upgrade rollback --run {id} --yes"
                 ),
             ),
             Outcome::AtGate { gate: gate @ GateId::ReleaseNotes(to) } => (
-                "paused",
+                FinalState::Paused,
                 exit::GATE,
                 format!(
                     "stopped at gate {gate}: the release notes of DC/OS {to} must be acknowledged. Read them (playbooks/release-notes/), then continue with: dcos-upgrade resume --run {id} --yes --ack-release-notes {to}"
                 ),
             ),
             Outcome::AtGate { gate } => (
-                "paused",
+                FinalState::Paused,
                 exit::GATE,
                 format!("stopped at gate {gate}, waiting for approval (no terminal and no --yes). Continue with: dcos-upgrade resume --run {id} --yes"),
             ),
             Outcome::Stopped { reason } => (
-                "paused",
+                FinalState::Paused,
                 exit::GATE,
                 format!("{reason}. Continue with: dcos-upgrade resume --run {id}"),
             ),
             Outcome::Failed { step, error } => (
-                "failed",
+                FinalState::Failed,
                 exit::FAILED,
                 format!("step {step} failed: {error}\nthe run is paused and its state saved. Choices: `dcos-upgrade resume --run {id}` retries the step; `dcos-upgrade rollback --run {id}` undoes this run's changes"),
             ),
             Outcome::RolledBack { after_failure } => (
-                "rolled_back",
+                FinalState::RolledBack,
                 if after_failure.is_some() { exit::FAILED } else { exit::OK },
                 match after_failure {
                     Some(e) => format!("rolled back after a failure: {e}"),
@@ -144,12 +144,12 @@ fn exit_for(f: &Finished, events: &dyn EventSink) -> i32 {
                 },
             ),
             Outcome::Restored { archive } => (
-                "rolled_back",
+                FinalState::RolledBack,
                 exit::OK,
                 format!("ZooKeeper restored on every master from {archive}; check the cluster's services before using it"),
             ),
             Outcome::RollbackFailed { step, error } => (
-                "failed",
+                FinalState::Failed,
                 exit::FAILED,
                 format!("rollback stopped at {step}: {error}\n`dcos-upgrade rollback --run {id}` tries again"),
             ),
@@ -157,7 +157,7 @@ fn exit_for(f: &Finished, events: &dyn EventSink) -> i32 {
     };
     events.emit(&stamp(Event::RunFinished {
         run: id.clone(),
-        state: state.into(),
+        state,
         exit_code: code,
         message: format!("{}{message}", f.summary),
     }));

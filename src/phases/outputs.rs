@@ -1,0 +1,61 @@
+//! The journaled outputs of the steps whose outputs other code reads, as types. Outputs are the
+//! only state steps share (steno): the rollback, the summary and the guards read them back with
+//! [`read`], never by poking at JSON keys.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// What the ZooKeeper backup step leaves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackupOutput {
+    /// The archive on this machine.
+    pub archive: PathBuf,
+    /// Its SHA-256, computed on the node and checked here.
+    pub sha256: String,
+    /// The master it was taken on.
+    pub node: String,
+    /// The archive's path on that master.
+    pub remote_archive: String,
+    /// Its size.
+    pub bytes: u64,
+}
+
+/// What a node upgrade (or its undo) leaves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeOutput {
+    /// The node's address.
+    pub node: String,
+    /// The version it reported before the script started (None when resumed mid-script).
+    pub installed_before: Option<String>,
+    /// The version it reports now.
+    pub version: String,
+    /// The attempt that succeeded.
+    pub attempt: u32,
+    /// The attempt directory on the node (`pid`, `out.log`, `rc`).
+    pub work_dir: String,
+    /// The rollout guards' probe after the step (see `guards`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<serde_json::Value>,
+}
+
+/// What a Marathon app change leaves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppOutput {
+    /// The app id.
+    pub app: String,
+    /// The whole definition before the change (what rollback puts back).
+    pub previous: serde_json::Value,
+    /// The image it runs now.
+    pub image: String,
+}
+
+/// Serializes an output for the journal.
+pub fn write<T: Serialize>(output: &T) -> serde_json::Value {
+    serde_json::to_value(output).unwrap_or(serde_json::Value::Null)
+}
+
+/// Reads a journaled output back; None when the step left none (or another shape).
+pub fn read<T: DeserializeOwned>(output: &serde_json::Value) -> Option<T> {
+    serde_json::from_value(output.clone()).ok()
+}
