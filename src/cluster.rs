@@ -24,6 +24,22 @@ pub struct Cluster {
     pub agents: Vec<NodeSpec>,
 }
 
+/// Why the leading master cannot be told.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LeaderError {
+    /// No master answered `/master/redirect` as documented.
+    #[error(transparent)]
+    Probe(#[from] crate::probe::ProbeError),
+    /// The redirect and the masters' own `master/elected` disagree.
+    #[error("the masters disagree about the Mesos leader: /master/redirect names {redirect}, which does not report master/elected = 1, and {} claim it ({})", .elected.len(), if .elected.is_empty() { "none".to_string() } else { .elected.join(", ") })]
+    Disagree {
+        /// The master the redirect named.
+        redirect: String,
+        /// The masters that report `master/elected = 1`.
+        elected: Vec<String>,
+    },
+}
+
 /// What a node's version file and roles directory say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeIdentity {
@@ -94,18 +110,51 @@ impl Cluster {
         parse_identity(&out.stdout).map_err(|e| format!("{}: {e}", node.address))
     }
 
-    /// The leading master's inventory address: `/master/redirect` names the leader by its Mesos
-    /// hostname, which in DC/OS is the IP but may be a DNS name elsewhere, so the answer is
-    /// matched against the masters' addresses, names, and the addresses the name resolves to.
-    pub async fn leader_address(&self) -> Result<Option<String>, crate::probe::ProbeError> {
+    /// The leading master's inventory address, cross-checked; the one leader lookup.
+    ///
+    /// `/master/redirect` names the leader by its Mesos hostname, which in DC/OS is the IP but may
+    /// be a DNS name elsewhere, so the answer is matched against the masters' addresses, names,
+    /// and the addresses the name resolves to. A master's redirect can be stale, so the master it
+    /// names must itself report `master/elected = 1`; when it does not, the leader is taken from
+    /// the masters' own `master/elected` if exactly one says 1, and otherwise the lookup fails
+    /// with [`LeaderError::Disagree`] (callers re-resolve, then stop before taking a master down).
+    pub async fn leader_address(&self) -> Result<Option<String>, LeaderError> {
         let port = self.playbook.ports.mesos_master;
-        let Some(host) =
-            crate::probe::mesos::find_leader(self.observe.as_ref(), &self.master_addrs(), port)
-                .await?
+        let obs = self.observe.as_ref();
+        let Some(host) = crate::probe::mesos::find_leader(obs, &self.master_addrs(), port).await?
         else {
             return Ok(None);
         };
-        Ok(Some(self.match_master(&host).await.unwrap_or(host)))
+        let named = self.match_master(&host).await.unwrap_or(host);
+        let named_elected = self.elected(&named).await;
+        if named_elected == Some(true) {
+            return Ok(Some(named));
+        }
+        let mut claim = Vec::new();
+        for m in self.master_addrs().into_iter().filter(|m| *m != named) {
+            if self.elected(&m).await == Some(true) {
+                claim.push(m);
+            }
+        }
+        match (claim.len(), named_elected) {
+            // The named master could not be asked and nobody else claims to lead: take it.
+            (0, None) => Ok(Some(named)),
+            (1, _) => Ok(claim.pop()),
+            _ => Err(LeaderError::Disagree {
+                redirect: named,
+                elected: claim,
+            }),
+        }
+    }
+
+    /// What a master's own `master/elected` says (None when it cannot be read).
+    async fn elected(&self, addr: &str) -> Option<bool> {
+        let port = self.playbook.ports.mesos_master;
+        crate::probe::mesos::metrics(self.observe.as_ref(), addr, port)
+            .await
+            .ok()
+            .and_then(|m| m.get("master/elected"))
+            .map(|e| e == 1.0)
     }
 
     async fn match_master(&self, host: &str) -> Option<String> {

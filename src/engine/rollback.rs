@@ -55,8 +55,10 @@ impl Engine<'_> {
                 .filter(|s| self.undo_pending(s))
                 .collect();
             let undoing = |s: &Step| self.state_of(&s.id).0 == StepState::Undoing;
-            let Some(next) = self.next_leader_last(&pending, undoing, false).await else {
-                break;
+            let next = match self.next_leader_last(&pending, undoing, false).await {
+                Ok(Some(next)) => next,
+                Ok(None) => break,
+                Err(e) => return self.leader_unknown(e),
             };
             if let Some(o) = self.undo(next).await? {
                 return Ok(o);

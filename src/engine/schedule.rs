@@ -2,8 +2,10 @@
 //! which schedule.
 
 use super::walk::Flow;
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, Outcome};
+use crate::cluster::LeaderError;
 use crate::events::Event;
+use crate::machine::Record;
 use crate::machine::StepState;
 use crate::plan::{Phase, PhaseId, Step, StepKind};
 use futures::future::join_all;
@@ -18,6 +20,9 @@ pub enum Schedule {
     /// Steps without a batch first (one by one), then batch by batch; a batch's steps at once.
     Batches,
 }
+
+/// How often a disagreement about the leader is re-resolved before the phase stops.
+const LEADER_TRIES: u32 = 5;
 
 /// Which schedule each phase uses.
 const SCHEDULES: [(PhaseId, Schedule); 7] = [
@@ -66,8 +71,10 @@ impl Schedule {
                 let first = |s: &Step| {
                     engine.state_of(&s.id).0 == StepState::Running || s.kind == StepKind::NodeSkip
                 };
-                let Some(next) = engine.next_leader_last(&pending, first, true).await else {
-                    return Ok(Flow::Continue);
+                let next = match engine.next_leader_last(&pending, first, true).await {
+                    Ok(Some(next)) => next,
+                    Ok(None) => return Ok(Flow::Continue),
+                    Err(e) => return engine.leader_unknown(e).map(Flow::Halt),
                 };
                 match engine.step(next).await? {
                     Flow::Continue => {}
@@ -105,31 +112,64 @@ impl Schedule {
 }
 
 impl Engine<'_> {
+    /// Stops the walk before any master goes down, because the leader cannot be told.
+    pub(super) fn leader_unknown(&self, e: LeaderError) -> Result<Outcome, EngineError> {
+        let error = format!("no master is taken down while the leader is unknown: {e}");
+        self.record(Record::RunPaused {
+            reason: error.clone(),
+        })?;
+        Ok(Outcome::Failed {
+            step: "masters".into(),
+            error,
+        })
+    }
+
     /// The next master step of `pending` with the leader kept for last: a step for which
     /// `first` holds (one in flight, or one that changes nothing) goes first; otherwise the
     /// leader is re-resolved now and the first step on another node is taken.
+    ///
+    /// When the masters disagree about the leader (a stale `/master/redirect`), the leader is
+    /// re-resolved a few times; a disagreement that persists is an error, so that no master is
+    /// taken down while the leader is unknown.
     pub(super) async fn next_leader_last<'s>(
         &self,
         pending: &[&'s Step],
         first: impl Fn(&Step) -> bool,
         announce: bool,
-    ) -> Option<&'s Step> {
+    ) -> Result<Option<&'s Step>, LeaderError> {
         if pending.is_empty() {
-            return None;
+            return Ok(None);
         }
         if let Some(s) = pending.iter().find(|s| first(s)) {
-            return Some(s);
+            return Ok(Some(s));
         }
-        let leader = self.cluster.leader_address().await.ok().flatten();
+        let mut tries = 0;
+        let leader = loop {
+            match self.cluster.leader_address().await {
+                Ok(l) => break l,
+                Err(e @ LeaderError::Disagree { .. }) => {
+                    tries += 1;
+                    if tries >= LEADER_TRIES {
+                        return Err(e);
+                    }
+                    self.emit(Event::Warning {
+                        message: format!("{e}; asking again"),
+                    });
+                    tokio::time::sleep(self.cluster.poll()).await;
+                }
+                // Unreachable masters: the quorum gate of the step judges them.
+                Err(LeaderError::Probe(_)) => break None,
+            }
+        };
         if let (Some(l), true) = (&leader, announce) {
             self.emit(Event::Warning {
                 message: format!("Mesos leader is {l}; it is upgraded last"),
             })
         }
-        pending
+        Ok(pending
             .iter()
             .find(|s| s.node.as_deref() != leader.as_deref())
             .or(pending.first())
-            .copied()
+            .copied())
     }
 }

@@ -2,21 +2,18 @@
 //! deployment to finish and every instance to be healthy. Undo puts the saved definition back.
 
 use super::StepCtx;
-use crate::probe::mesos::{find_leader, host_port};
+use crate::probe::mesos::host_port;
 use crate::probe::wait::{self, Poll};
 use std::time::Duration;
 
 async fn marathon_base(ctx: &StepCtx<'_>) -> Result<String, String> {
     let c = ctx.cluster;
-    let leader = find_leader(
-        c.observe.as_ref(),
-        &c.master_addrs(),
-        c.playbook.ports.mesos_master,
-    )
-    .await
-    .map_err(|e| e.to_string())?
-    .or_else(|| c.master_addrs().first().cloned())
-    .ok_or("no master")?;
+    let leader = c
+        .leader_address()
+        .await
+        .map_err(|e| e.to_string())?
+        .or_else(|| c.master_addrs().first().cloned())
+        .ok_or("no master")?;
     Ok(format!(
         "http://{}",
         host_port(&leader, c.playbook.ports.marathon)

@@ -55,10 +55,10 @@ pub async fn masters_healthy(c: &Cluster) -> Poll<String> {
     if !zk_ok {
         return Poll::NotYet(last);
     }
-    match mesos::find_leader(c.observe.as_ref(), &masters, ports.mesos_master).await {
+    match c.leader_address().await {
         Ok(Some(l)) => Poll::Ready(l),
         Ok(None) => Poll::NotYet("no Mesos leader elected".into()),
-        Err(e) => Poll::NotYet(format!("no master answers /master/redirect: {e}")),
+        Err(e) => Poll::NotYet(format!("cannot tell the Mesos leader: {e}")),
     }
 }
 

@@ -23,7 +23,8 @@ pub async fn resolve_agents(cluster: &mut Cluster) -> Result<(), String> {
         cluster.agents = listed.unwrap_or_default();
         return Ok(());
     }
-    let leader = mesos::find_leader(cluster.observe.as_ref(), &cluster.master_addrs(), port)
+    let leader = cluster
+        .leader_address()
         .await
         .map_err(|e| format!("cannot find the Mesos leader to discover agents: {e}"))?;
     let slaves = match leader {
