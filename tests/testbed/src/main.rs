@@ -73,7 +73,7 @@ enum Cmd {
         dir: PathBuf,
     },
     /// Set (or with --clear remove) a fault on a node: upgrade-fails, hang, never-healthy,
-    /// slow-healthy, ssh-down, http-garbage, disk-full, tasks-failing, flapping.
+    /// slow-healthy, ssh-down, http-garbage, disk-full, tasks-failing, flapping, stale-redirect.
     Fault {
         /// Testbed directory.
         #[arg(long)]

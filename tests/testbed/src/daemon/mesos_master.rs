@@ -81,9 +81,18 @@ pub(super) fn leader_redirect(c: &Cluster, me: usize, path: &str) -> Option<Resp
     })
 }
 
+/// `/master/redirect` and `/redirect`: a 307 to the leader, or 503 while none is elected. With the
+/// `stale-redirect` fault the master names a stale leader instead: itself while it is a standby,
+/// else the first other master that does not lead (issue 13 defect 2); `master/elected` in its
+/// metrics stays the truth.
 pub(super) async fn master_redirect(State(ctx): State<Ctx>) -> Response {
     let c = ctx.shared.lock().unwrap();
-    match c.leader {
+    let named = if c.nodes[ctx.node].fault("stale-redirect") {
+        stale_leader(&c, ctx.node).or(c.leader)
+    } else {
+        c.leader
+    };
+    match named {
         Some(l) => (
             StatusCode::TEMPORARY_REDIRECT,
             [(
@@ -95,6 +104,15 @@ pub(super) async fn master_redirect(State(ctx): State<Ctx>) -> Response {
             .into_response(),
         None => text(StatusCode::SERVICE_UNAVAILABLE, "No leader elected"),
     }
+}
+
+/// The master a stale redirect names: `me` unless it leads, else the first other non-leader
+/// (`None` with a single master, whose redirect then stays the truth).
+fn stale_leader(c: &Cluster, me: usize) -> Option<usize> {
+    if c.leader != Some(me) {
+        return Some(me);
+    }
+    c.masters().find(|i| Some(*i) != c.leader)
 }
 
 pub(super) fn resources(cpus: f64, mem: f64) -> Value {

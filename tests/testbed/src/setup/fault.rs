@@ -20,6 +20,7 @@ pub const FAULT_KINDS: &[&str] = &[
     "disk-full",
     "tasks-failing",
     "flapping",
+    "stale-redirect",
 ];
 
 /// `dcos-sim fault`: sets (or clears) a fault on a node.
