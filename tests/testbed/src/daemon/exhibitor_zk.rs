@@ -39,15 +39,8 @@ pub(super) fn zk_answer(c: &Cluster, me: usize, word: &str) -> String {
 }
 
 /// Serves the four-letter words on a master's ZooKeeper client port.
-pub(super) fn spawn_zk(addr: &str, ctx: Ctx) -> Option<JoinHandle<()>> {
+pub(super) fn serve_zk(std_l: std::net::TcpListener, ctx: Ctx) -> Option<JoinHandle<()>> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let std_l = match std::net::TcpListener::bind(addr) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("dcos-sim: cannot bind {addr}: {e} (will retry)");
-            return None;
-        }
-    };
     std_l.set_nonblocking(true).ok()?;
     let l = tokio::net::TcpListener::from_std(std_l).ok()?;
     Some(tokio::spawn(async move {

@@ -24,6 +24,8 @@ pub(super) enum Kind {
     Admin,
     Agent,
     AgentAdmin,
+    /// The host-side SSH port of a node, proxied into its namespace (firewalled network).
+    Ssh,
 }
 
 pub(super) fn ports_for(def: &SimDef, role: Role) -> Vec<(u16, &'static str, Kind)> {
@@ -70,11 +72,12 @@ pub(super) struct Ctx {
 
 pub(super) fn sync_listeners(shared: &Shared, c: &mut Cluster) {
     let desired = c.desired_listeners();
-    let keys: BTreeSet<(usize, u16)> = desired.iter().map(|(i, p, _, _)| (*i, *p)).collect();
-    let stale: Vec<(usize, u16)> = c
+    let keys: BTreeSet<(usize, usize, u16)> =
+        desired.iter().map(|w| (w.ns, w.node, w.port)).collect();
+    let stale: Vec<(usize, usize, u16)> = c
         .listeners
         .keys()
-        .filter(|k| k.0 != BOOTSTRAP && !keys.contains(k))
+        .filter(|k| k.1 != BOOTSTRAP && !keys.contains(k))
         .copied()
         .collect();
     for k in stale {
@@ -82,35 +85,43 @@ pub(super) fn sync_listeners(shared: &Shared, c: &mut Cluster) {
             h.abort();
         }
     }
-    for (i, port, kind, unit) in desired {
-        if c.listeners.contains_key(&(i, port)) {
+    for w in desired {
+        let key = (w.ns, w.node, w.port);
+        if c.listeners.contains_key(&key) {
             continue;
         }
-        let addr = format!("{}:{port}", c.nodes[i].def.address);
+        let addr = format!("{}:{}", c.nodes[w.node].def.address, w.port);
+        let listener = match c.bind(w.ns, &addr) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!(
+                    "dcos-sim: cannot bind {addr} (namespace {}): {e} (will retry)",
+                    w.ns
+                );
+                continue;
+            }
+        };
         let ctx = Ctx {
             shared: shared.clone(),
-            node: i,
-            unit,
+            node: w.node,
+            unit: w.unit,
         };
-        let h = if kind == Kind::Zk {
-            spawn_zk(&addr, ctx)
-        } else {
-            spawn_listener(&addr, node_router(kind, ctx))
+        let h = match w.kind {
+            Kind::Zk => serve_zk(listener, ctx),
+            Kind::Ssh => match c.ns_thread(w.node) {
+                Ok(ns) => serve_ssh_proxy(listener, ns, addr),
+                Err(_) => None,
+            },
+            kind => serve_router(listener, node_router(kind, ctx)),
         };
         if let Some(h) = h {
-            c.listeners.insert((i, port), h);
+            c.listeners.insert(key, h);
         }
     }
 }
 
-pub(super) fn spawn_listener(addr: &str, router: Router) -> Option<JoinHandle<()>> {
-    let std_l = match std::net::TcpListener::bind(addr) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("dcos-sim: cannot bind {addr}: {e} (will retry)");
-            return None;
-        }
-    };
+/// Serves `router` on an already bound listener (of any namespace).
+pub(super) fn serve_router(std_l: std::net::TcpListener, router: Router) -> Option<JoinHandle<()>> {
     std_l.set_nonblocking(true).ok()?;
     let l = tokio::net::TcpListener::from_std(std_l).ok()?;
     Some(tokio::spawn(async move {
@@ -183,7 +194,7 @@ pub(super) async fn guard(State(ctx): State<Ctx>, req: Request, next: Next) -> R
 
 pub(super) fn node_router(kind: Kind, ctx: Ctx) -> Router {
     let r: Router<Ctx> = match kind {
-        Kind::Zk => Router::new(),
+        Kind::Zk | Kind::Ssh => Router::new(),
         Kind::Master => Router::new()
             .route("/metrics/snapshot", get(master_metrics))
             .route("/master/redirect", get(master_redirect))

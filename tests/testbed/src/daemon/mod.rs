@@ -7,6 +7,7 @@ mod exhibitor_zk;
 mod listeners;
 mod marathon;
 mod mesos_master;
+mod network;
 mod node_http;
 mod state;
 mod tick;
@@ -19,6 +20,7 @@ use exhibitor_zk::*;
 use listeners::*;
 use marathon::*;
 use mesos_master::*;
+use network::*;
 use node_http::*;
 use serde_json::json;
 use state::*;
@@ -27,7 +29,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const REGISTER_DELAY: Duration = Duration::from_millis(300);
+/// The node index of the bootstrap node's listeners.
 const BOOTSTRAP: usize = usize::MAX;
+/// The namespace index of the host (the operator's machine).
+const HOST: usize = usize::MAX;
 
 /// Formats a `SystemTime` as ISO-8601 with milliseconds (`2020-10-01T12:00:00.000Z`).
 pub fn iso8601(t: SystemTime) -> String {
@@ -65,7 +70,9 @@ pub fn serve(dir: &Path) -> anyhow::Result<()> {
     rt.block_on(async move {
         let boot = def.bootstrap_address.clone();
         let serve_dir = def.dir.join("bootstrap/serve");
+        let ns = ns_threads(&def)?;
         let shared: Shared = Arc::new(Mutex::new(Cluster::new(def)));
+        shared.lock().unwrap().ns = ns;
         let ctl = Router::new()
             .route("/health", get(ctl_health))
             .route("/report", get(ctl_report))
@@ -83,14 +90,24 @@ pub fn serve(dir: &Path) -> anyhow::Result<()> {
         let files = Router::new()
             .route("/{*path}", get(static_file))
             .with_state(serve_dir);
-        let ctl_h = spawn_listener(&format!("{boot}:9999"), ctl)
-            .ok_or_else(|| anyhow::anyhow!("cannot bind {boot}:9999"))?;
-        let files_h = spawn_listener(&format!("{boot}:8080"), files)
-            .ok_or_else(|| anyhow::anyhow!("cannot bind {boot}:8080"))?;
         {
             let mut c = shared.lock().unwrap();
-            c.listeners.insert((BOOTSTRAP, 9999), ctl_h);
-            c.listeners.insert((BOOTSTRAP, 8080), files_h);
+            // The bootstrap node's file server and the control API: on the host, and (firewalled)
+            // inside every node's namespace, where the node script and the shims reach them.
+            let spaces: Vec<usize> = std::iter::once(HOST)
+                .chain((0..c.ns.len()).filter(|i| c.ns[*i].is_some()))
+                .collect();
+            for ns in spaces {
+                for (port, router) in [(9999, &ctl), (8080, &files)] {
+                    let addr = format!("{boot}:{port}");
+                    let l = c
+                        .bind(ns, &addr)
+                        .map_err(|e| anyhow::anyhow!("cannot bind {addr} (namespace {ns}): {e}"))?;
+                    let h = serve_router(l, router.clone())
+                        .ok_or_else(|| anyhow::anyhow!("cannot serve {addr}"))?;
+                    c.listeners.insert((ns, BOOTSTRAP, port), h);
+                }
+            }
             c.tick();
             sync_listeners(&shared, &mut c);
             c.record("started", json!({}));

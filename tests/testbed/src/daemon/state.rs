@@ -110,7 +110,10 @@ pub(super) struct Cluster {
     pub(super) start_wall: SystemTime,
     pub(super) elected_wall: SystemTime,
     pub(super) maintenance: Value,
-    pub(super) listeners: HashMap<(usize, u16), JoinHandle<()>>,
+    /// Open listeners by (namespace or `HOST`, node or `BOOTSTRAP`, port).
+    pub(super) listeners: HashMap<(usize, usize, u16), JoinHandle<()>>,
+    /// Firewalled network: a thread inside each node's namespace (by node index); empty when flat.
+    pub(super) ns: Vec<Option<Arc<crate::netns::NsThread>>>,
     pub(super) record_path: PathBuf,
     /// Real ZooKeeper mode: when each master's server was last started (restarts are throttled).
     pub(super) zk_started: HashMap<usize, Instant>,
@@ -216,6 +219,7 @@ impl Cluster {
             elected_wall: SystemTime::now(),
             maintenance: json!({"windows": []}),
             listeners: HashMap::new(),
+            ns: Vec::new(),
             record_path,
             zk_started: HashMap::new(),
         };

@@ -175,20 +175,4 @@ impl Cluster {
         }
         stop
     }
-
-    pub(super) fn desired_listeners(&self) -> Vec<(usize, u16, Kind, String)> {
-        let mut out = Vec::new();
-        for (i, n) in self.nodes.iter().enumerate() {
-            for (port, unit, kind) in ports_for(&self.def, n.def.role) {
-                if kind == Kind::Zk && self.def.real_zookeeper {
-                    // The real server owns :2181.
-                    continue;
-                }
-                if n.unit_up(unit) {
-                    out.push((i, port, kind, unit.to_string()));
-                }
-            }
-        }
-        out
-    }
 }

@@ -51,10 +51,7 @@ pub fn fault(dir: &Path, node: &str, kind: &str, clear: bool) -> Result<()> {
         if clear {
             if !read_pid(&pidf).map(pid_alive).unwrap_or(false) {
                 start_sshd(&def, &n)?;
-                if !wait_port(
-                    &format!("{}:{}", n.address, def.ssh_port),
-                    Instant::now() + Duration::from_secs(5),
-                ) {
+                if !wait_sshd(&def, &n, Instant::now() + Duration::from_secs(5)) {
                     bail!("sshd of {node} did not come back");
                 }
             }

@@ -49,6 +49,8 @@ pub struct UpOptions {
     pub at_target: Vec<String>,
     /// Run a real ZooKeeper server on every master (`--zookeeper real`).
     pub real_zookeeper: bool,
+    /// How the nodes are networked (`--network`).
+    pub network: crate::model::Network,
 }
 
 pub(super) fn write(path: &Path, content: &str) -> Result<()> {

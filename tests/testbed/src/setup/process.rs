@@ -138,7 +138,8 @@ pub(super) fn read_pid(p: &Path) -> Option<i32> {
 /// `dcos-sim down`: saves the final report and stops everything the testbed started. Idempotent.
 pub fn down(dir: &Path) -> Result<()> {
     let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    if let Ok(def) = SimDef::load(&dir) {
+    let def = SimDef::load(&dir).ok();
+    if let Some(def) = &def {
         if let Ok(r) = http::get(&def.ctl_addr(), "/report") {
             if r.status == 200 {
                 let _ = fs::write(dir.join("report.json"), &r.body);
@@ -171,6 +172,28 @@ pub fn down(dir: &Path) -> Result<()> {
         for pid in testbed_processes(&dir) {
             force_kill_single(pid);
         }
+    }
+    if let Some(def) = &def {
+        remove_namespaces(&def.netns_prefix())?;
+    }
+    Ok(())
+}
+
+/// Kills whatever still lives in this testbed's network namespaces (found by name prefix, so a
+/// dead daemon or lost pid files do not leave any behind) and removes them.
+fn remove_namespaces(prefix: &str) -> Result<()> {
+    for ns in crate::netns::list(prefix) {
+        for _ in 0..20 {
+            let pids = crate::netns::pids_in(&ns);
+            if pids.is_empty() {
+                break;
+            }
+            for pid in pids {
+                force_kill_single(pid);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        crate::netns::delete(&ns)?;
     }
     Ok(())
 }

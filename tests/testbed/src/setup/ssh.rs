@@ -6,6 +6,7 @@ use anyhow::{bail, Context, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 pub(super) fn keygen(path: &Path, comment: &str) -> Result<()> {
     let _ = fs::remove_file(path);
@@ -79,12 +80,30 @@ pub fn start_sshd(def: &SimDef, n: &NodeDef) -> Result<u32> {
         .arg("-E")
         .arg(sd.join("sshd.log"));
     cmd.env("DCOS_SIM_DIR", &def.dir);
+    if let Some(ns) = def.netns(&n.name) {
+        crate::netns::enter_on_exec(&mut cmd, &ns)?;
+    }
     let pid = spawn_detached(&mut cmd, &sd.join("sshd.stdout.log"))?;
     write(
         &def.dir.join("pids").join(format!("sshd-{}.pid", n.name)),
         &format!("{pid}\n"),
     )?;
     Ok(pid)
+}
+
+/// Waits until the node's sshd answers: on its address (flat), or inside its namespace and through
+/// the daemon's host-side proxy (firewalled).
+pub(super) fn wait_sshd(def: &SimDef, n: &NodeDef, deadline: Instant) -> bool {
+    let addr = format!("{}:{}", n.address, def.ssh_port);
+    if let Some(ns) = def.netns(&n.name) {
+        while !crate::netns::accepts_in(&ns, &addr) {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+    wait_port(&addr, deadline)
 }
 
 /// Writes the client key, every node's host key and sshd_config, `known_hosts` and `ssh_config`.

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::http;
-use crate::model::{NodeDef, Role, SimDef};
+use crate::model::{Network, NodeDef, Role, SimDef};
 use anyhow::{bail, Result};
 use std::fs;
 use std::path::Path;
@@ -30,6 +30,7 @@ pub(super) fn pick_subnet() -> String {
         if addr_free(&format!("{s}.2:9999"))
             && addr_free(&format!("{s}.11:2222"))
             && addr_free(&format!("{s}.11:5050"))
+            && crate::netns::list(&format!("dcos-sim-{}-", s.replace('.', "-"))).is_empty()
         {
             return s;
         }
@@ -65,6 +66,12 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         bail!("--masters must be at least 1");
     }
     let sshd = sshd_path()?;
+    if opts.real_zookeeper && opts.network == Network::Firewalled {
+        // Real ZooKeeper's quorum and election traffic would have to cross the namespaces.
+        bail!(
+            "--zookeeper real is not supported with --network firewalled yet; use --network flat"
+        );
+    }
     if opts.real_zookeeper {
         crate::zk::require()?;
     }
@@ -134,6 +141,7 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         as_root,
         user: current_user(),
         real_zookeeper: opts.real_zookeeper,
+        network: opts.network,
     };
     for sub in ["pids", "keys", "bootstrap", "nodes"] {
         fs::create_dir_all(dir.join(sub))?;
@@ -150,6 +158,12 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
     build_bootstrap(&def)?;
     write(&dir.join("sim.json"), &serde_json::to_string_pretty(&def)?)?;
     write(&dir.join("inventory.toml"), &inventory(&def)?)?;
+    // Namespaces after sim.json, so that `down` (also after a failed `up`) finds them.
+    for n in &def.nodes {
+        if let Some(ns) = def.netns(&n.name) {
+            crate::netns::create(&ns)?;
+        }
+    }
 
     // Daemon.
     let exe = std::env::current_exe()?;
@@ -165,10 +179,26 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
     for n in &def.nodes {
         start_sshd(&def, n)?;
     }
-    // Wait for health.
+    // Wait for health (failing at once if the daemon died, e.g. on a port it could not bind).
     let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(r) = http::get(&def.ctl_addr(), "/health") {
+            if r.status == 200 && r.body.contains("\"healthy\":true") {
+                break;
+            }
+        }
+        let dead = !pid_alive(pid as i32);
+        if dead || Instant::now() > deadline {
+            let log = fs::read_to_string(dir.join("daemon.log")).unwrap_or_default();
+            if dead {
+                bail!("the testbed daemon exited; daemon log:\n{log}");
+            }
+            bail!("the cluster did not become healthy within 10 s; daemon log:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     for n in &def.nodes {
-        if !wait_port(&format!("{}:{}", n.address, def.ssh_port), deadline) {
+        if !wait_sshd(&def, n, deadline) {
             let log = fs::read_to_string(dir.join("nodes").join(&n.name).join("sshd/sshd.log"))
                 .unwrap_or_default();
             bail!(
@@ -178,18 +208,6 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
                 def.ssh_port
             );
         }
-    }
-    loop {
-        if let Ok(r) = http::get(&def.ctl_addr(), "/health") {
-            if r.status == 200 && r.body.contains("\"healthy\":true") {
-                break;
-            }
-        }
-        if Instant::now() > deadline {
-            let log = fs::read_to_string(dir.join("daemon.log")).unwrap_or_default();
-            bail!("the cluster did not become healthy within 10 s; daemon log:\n{log}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
     if def.real_zookeeper {
         // The daemon starts a server per master with its Exhibitor; wait for the whole ensemble
