@@ -11,11 +11,12 @@
 pub mod daemon;
 pub mod http;
 pub mod model;
+pub mod netns;
 pub mod scripts;
 pub mod setup;
 pub mod zk;
 
-pub use model::{AppReport, NodeDef, NodeReport, Report, Role, SimDef, UpgradeRecord};
+pub use model::{AppReport, Network, NodeDef, NodeReport, Report, Role, SimDef, UpgradeRecord};
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ pub struct TestbedBuilder {
     reregister_window_ms: u64,
     deploy_ms: u64,
     real_zookeeper: bool,
+    network: Network,
     dir: Option<PathBuf>,
 }
 
@@ -52,6 +54,7 @@ impl Default for TestbedBuilder {
             reregister_window_ms: 20000,
             deploy_ms: 1000,
             real_zookeeper: false,
+            network: default_network(),
             dir: None,
         }
     }
@@ -109,6 +112,12 @@ impl TestbedBuilder {
         self.real_zookeeper = real;
         self
     }
+    /// How the nodes are networked (`up --network`; default [`Network::DEFAULT`], or
+    /// `$DCOS_SIM_NETWORK` = `flat` | `firewalled` when set).
+    pub fn network(mut self, network: Network) -> Self {
+        self.network = network;
+        self
+    }
     /// Use this directory instead of a fresh temporary one (it is not deleted on drop).
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = Some(dir.into());
@@ -141,6 +150,7 @@ impl TestbedBuilder {
                 &self.reregister_window_ms.to_string(),
             ])
             .args(["--deploy-ms", &self.deploy_ms.to_string()]);
+        cmd.args(["--network", self.network.as_str()]);
         if self.real_zookeeper {
             cmd.args(["--zookeeper", "real"]);
         }
@@ -165,6 +175,15 @@ impl TestbedBuilder {
             _tmp: tmp,
         })
     }
+}
+
+/// [`Network::DEFAULT`], unless `$DCOS_SIM_NETWORK` names another (so a whole suite can run
+/// firewalled without a code change).
+fn default_network() -> Network {
+    std::env::var("DCOS_SIM_NETWORK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(Network::DEFAULT)
 }
 
 /// A running simulated cluster; `Drop` runs `dcos-sim down`.
@@ -233,6 +252,10 @@ impl Testbed {
             address: n.address.clone(),
             root: n.root.clone(),
         })
+    }
+    /// The network namespace of a node (`None` on a flat network or for an unknown name).
+    pub fn netns(&self, name: &str) -> Option<String> {
+        self.def.node(name).and_then(|n| self.def.netns(&n.name))
     }
     /// All nodes.
     pub fn nodes(&self) -> Vec<NodeInfo> {

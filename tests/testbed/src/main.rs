@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use dcos_sim::setup;
+use dcos_sim::{setup, Network};
 use std::path::PathBuf;
 
 /// A simulated DC/OS cluster (real sshd per node, real HTTP endpoints) for testing dcos-upgrade.
@@ -20,6 +20,30 @@ enum ZkMode {
     Sim,
     /// Real servers.
     Real,
+}
+
+/// How the nodes are networked (see `dcos_sim::Network`).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum NetMode {
+    /// Every node port on the host's loopback.
+    Flat,
+    /// One network namespace per node; from the host only SSH and Admin Router :80.
+    Firewalled,
+}
+
+impl NetMode {
+    fn from_network(n: Network) -> NetMode {
+        match n {
+            Network::Flat => NetMode::Flat,
+            Network::Firewalled => NetMode::Firewalled,
+        }
+    }
+    fn network(self) -> Network {
+        match self {
+            NetMode::Flat => Network::Flat,
+            NetMode::Firewalled => Network::Firewalled,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -64,6 +88,10 @@ enum Cmd {
         /// (one real server per master, Debian's `zookeeper` package, seeded with a few znodes).
         #[arg(long, value_enum, default_value_t = ZkMode::Sim)]
         zookeeper: ZkMode,
+        /// `flat` (every node port reachable from the host) or `firewalled` (one network
+        /// namespace per node: from the host only SSH and the masters' Admin Router; needs root).
+        #[arg(long, value_enum, default_value_t = NetMode::from_network(Network::DEFAULT))]
+        network: NetMode,
     },
     /// Stop everything the testbed in DIR started (daemon, every sshd, leftover node scripts);
     /// saves the final report to DIR/report.json. Idempotent.
@@ -73,7 +101,7 @@ enum Cmd {
         dir: PathBuf,
     },
     /// Set (or with --clear remove) a fault on a node: upgrade-fails, hang, never-healthy,
-    /// slow-healthy, ssh-down, http-garbage, disk-full, tasks-failing, flapping.
+    /// slow-healthy, ssh-down, http-garbage, disk-full, tasks-failing, flapping, stale-redirect.
     Fault {
         /// Testbed directory.
         #[arg(long)]
@@ -123,6 +151,7 @@ fn main() -> Result<()> {
             subnet,
             at_target,
             zookeeper,
+            network,
         } => {
             let def = setup::up(&setup::UpOptions {
                 dir,
@@ -137,11 +166,13 @@ fn main() -> Result<()> {
                 subnet,
                 at_target,
                 real_zookeeper: zookeeper == ZkMode::Real,
+                network: network.network(),
             })?;
             println!(
-                "dcos-sim: cluster up in {} (subnet {})",
+                "dcos-sim: cluster up in {} (subnet {}, network {})",
                 def.dir.display(),
-                def.subnet
+                def.subnet,
+                def.network.as_str()
             );
             println!("inventory: {}", def.dir.join("inventory.toml").display());
             println!(

@@ -34,6 +34,49 @@ impl Role {
     }
 }
 
+/// How the nodes are networked (`dcos-sim up --network`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Network {
+    /// Every node's ports on the host's loopback, reachable from the operator's machine.
+    Flat,
+    /// Every node in its own network namespace: from the host only SSH and the masters' Admin
+    /// Router answer; inside a node, its own services, the masters', the agents' :5051 (from
+    /// masters), the bootstrap URL and the control API (DC/OS docs, facts §8.1).
+    Firewalled,
+}
+
+impl Network {
+    /// What `up` and [`crate::TestbedBuilder`] use when not told (one line to flip).
+    pub const DEFAULT: Network = Network::Flat;
+
+    /// `flat` or `firewalled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Network::Flat => "flat",
+            Network::Firewalled => "firewalled",
+        }
+    }
+
+    /// What a `sim.json` written before `--network` existed means.
+    fn legacy() -> Network {
+        Network::Flat
+    }
+}
+
+impl std::str::FromStr for Network {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Network, String> {
+        match s {
+            "flat" => Ok(Network::Flat),
+            "firewalled" => Ok(Network::Firewalled),
+            _ => Err(format!(
+                "unknown network {s:?}: expected flat or firewalled"
+            )),
+        }
+    }
+}
+
 /// One node of the simulated cluster as recorded in `sim.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NodeDef {
@@ -88,6 +131,9 @@ pub struct SimDef {
     /// simulated four-letter words.
     #[serde(default)]
     pub real_zookeeper: bool,
+    /// How the nodes are networked.
+    #[serde(default = "Network::legacy")]
+    pub network: Network,
 }
 
 impl SimDef {
@@ -105,6 +151,14 @@ impl SimDef {
     /// Finds a node by name.
     pub fn node(&self, name: &str) -> Option<&NodeDef> {
         self.nodes.iter().find(|n| n.name == name)
+    }
+    /// The prefix of this testbed's network namespace names (`dcos-sim-127-A-B-`).
+    pub fn netns_prefix(&self) -> String {
+        format!("dcos-sim-{}-", self.subnet.replace('.', "-"))
+    }
+    /// The network namespace of a node (`None` on a flat network).
+    pub fn netns(&self, node: &str) -> Option<String> {
+        (self.network == Network::Firewalled).then(|| format!("{}{node}", self.netns_prefix()))
     }
     /// `host:port` of the control API.
     pub fn ctl_addr(&self) -> String {

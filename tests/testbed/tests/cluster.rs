@@ -1,10 +1,13 @@
 //! End-to-end tests of the testbed: real ssh, real HTTP, the node script, election and quorum.
 
+mod common;
+
+use common::{get_json, ssh, wait_until};
 use dcos_sim::http;
 use dcos_sim::Testbed;
 use serde_json::Value;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn start() -> Testbed {
     Testbed::builder()
@@ -16,36 +19,6 @@ fn start() -> Testbed {
         .activation_ms(500)
         .start()
         .expect("testbed starts")
-}
-
-fn ssh(tb: &Testbed, node: &str, cmd: &str) -> (i32, String) {
-    let out = Command::new("ssh")
-        .arg("-F")
-        .arg(tb.ssh_config())
-        .args(["-o", "StrictHostKeyChecking=yes", node, cmd])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
-
-fn get_json(addr: &str, path: &str) -> Value {
-    let r = http::get(addr, path).unwrap_or_else(|e| panic!("GET {addr}{path}: {e}"));
-    assert_eq!(r.status, 200, "GET {addr}{path}: {}", r.body);
-    serde_json::from_str(&r.body)
-        .unwrap_or_else(|e| panic!("GET {addr}{path}: not JSON ({e}): {}", r.body))
-}
-
-fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]

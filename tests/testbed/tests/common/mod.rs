@@ -1,0 +1,42 @@
+//! Helpers shared by the testbed's own tests: ssh through the generated config, JSON GETs, waits.
+
+#![allow(dead_code)]
+
+use dcos_sim::http;
+use dcos_sim::Testbed;
+use serde_json::Value;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Runs `cmd` on `node` with `ssh -F DIR/ssh_config`; returns the exit code and stdout+stderr.
+pub fn ssh(tb: &Testbed, node: &str, cmd: &str) -> (i32, String) {
+    let out = Command::new("ssh")
+        .arg("-F")
+        .arg(tb.ssh_config())
+        .args(["-o", "StrictHostKeyChecking=yes", node, cmd])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// `GET addr path`, asserting a 200 with a JSON body.
+pub fn get_json(addr: &str, path: &str) -> Value {
+    let r = http::get(addr, path).unwrap_or_else(|e| panic!("GET {addr}{path}: {e}"));
+    assert_eq!(r.status, 200, "GET {addr}{path}: {}", r.body);
+    serde_json::from_str(&r.body)
+        .unwrap_or_else(|e| panic!("GET {addr}{path}: not JSON ({e}): {}", r.body))
+}
+
+/// Polls `f` every 100 ms until it holds; panics naming `what` after `secs`.
+pub fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
