@@ -5,41 +5,14 @@ use crate::model::Role;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use toml::Spanned;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawInventory {
-    cluster: RawCluster,
-    #[serde(default)]
-    ssh: RawSsh,
-    bootstrap: RawBootstrap,
-    masters: Spanned<Vec<RawNode>>,
-    agents: Option<Vec<RawNode>>,
-    #[serde(default)]
-    timeouts: TimeoutOverrides,
-    #[serde(default)]
-    frameworks: Vec<FrameworkUpgrade>,
-    #[serde(default)]
-    lock: LockSettings,
-    #[serde(default)]
-    http: RawHttp,
-    #[serde(default)]
-    release_notes: Option<RawReleaseNotes>,
-}
+mod fields;
+mod raw;
+#[cfg(test)]
+mod tests;
 
-/// `[release_notes]`: release notes to show instead of the shipped ones.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawReleaseNotes {
-    file: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawHttp {
-    ca_file: Option<String>,
-}
+use fields::{check_address, check_url, current_user, expand_path, normalize_root};
+use raw::{RawInventory, RawNode};
 
 /// The cluster-side lock (`[lock]`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,42 +27,6 @@ pub struct LockSettings {
 pub struct HttpSettings {
     /// A CA bundle (PEM) to verify the cluster's TLS with, e.g. the DC/OS CA.
     pub ca_file: Option<PathBuf>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCluster {
-    name: Spanned<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSsh {
-    user: Option<String>,
-    port: Option<u16>,
-    identity_file: Option<String>,
-    known_hosts: Option<String>,
-    jump_host: Option<String>,
-    #[serde(rename = "become")]
-    become_: Option<Become>,
-    connect_timeout_secs: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawBootstrap {
-    upgrade_script_url: Spanned<String>,
-    rollback_script_url: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawNode {
-    address: Spanned<String>,
-    name: Option<String>,
-    ssh_port: Option<u16>,
-    root: Option<String>,
-    public: Option<bool>,
 }
 
 /// How commands get root on a node.
@@ -318,133 +255,5 @@ impl Inventory {
             },
             path: src.path.clone(),
         })
-    }
-}
-
-fn check_url(src: &SourceFile, url: &Spanned<String>) -> Result<(), ConfigError> {
-    let u = url.get_ref();
-    let ok = (u.starts_with("http://") || u.starts_with("https://"))
-        && u.len() > "https://x".len()
-        && !u.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(())
-    } else {
-        Err(src.error_at(
-            Some(url.span().start),
-            format!("{u:?} is not an http(s) URL; expected e.g. http://10.0.0.5:8080/upgrade/<id>/dcos_node_upgrade.sh"),
-        ))
-    }
-}
-
-fn check_address(src: &SourceFile, addr: &Spanned<String>) -> Result<(), ConfigError> {
-    let a = addr.get_ref().trim();
-    let ok = !a.is_empty()
-        && a.len() <= 253
-        && a.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'))
-        && !a.starts_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(src.error_at(
-            Some(addr.span().start),
-            format!("{a:?} is not a host address; expected an IP address or a DNS name"),
-        ))
-    }
-}
-
-/// `/` (or nothing) becomes "", anything else loses its trailing slash.
-fn normalize_root(root: Option<&str>) -> String {
-    match root.map(|r| r.trim_end_matches('/')) {
-        None | Some("") => String::new(),
-        Some(r) => r.to_string(),
-    }
-}
-
-fn expand_path(p: &str, base: &Path) -> PathBuf {
-    if let Some(rest) = p.strip_prefix("~/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            return PathBuf::from(home).join(rest);
-        }
-    }
-    let pb = PathBuf::from(p);
-    if pb.is_absolute() {
-        pb
-    } else {
-        base.join(pb)
-    }
-}
-
-fn current_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "root".into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = r#"
-[cluster]
-name = "prod-east"
-[ssh]
-user = "centos"
-known_hosts = "/etc/kh"
-[bootstrap]
-upgrade_script_url = "http://10.0.0.5:8080/upgrade/0123456789abcdef0123456789abcdef/dcos_node_upgrade.sh"
-[[masters]]
-address = "10.0.0.11"
-[[masters]]
-address = "10.0.0.12"
-root = "/"
-[[agents]]
-address = "10.0.1.21"
-public = true
-"#;
-
-    fn parse(text: &str) -> Result<Inventory, ConfigError> {
-        Inventory::parse(&SourceFile::from_text("/x/inventory.toml", text))
-    }
-
-    #[test]
-    fn a_documented_inventory_parses_with_defaults() {
-        let inv = parse(GOOD).unwrap();
-        assert_eq!(inv.cluster_name, "prod-east");
-        assert_eq!(inv.ssh.port, 22);
-        assert_eq!(inv.ssh.become_, Become::Sudo);
-        assert_eq!(inv.masters.len(), 2);
-        assert_eq!(inv.masters[1].root, "");
-        assert_eq!(inv.agents.as_ref().unwrap()[0].role, Role::PublicAgent);
-    }
-
-    #[test]
-    fn a_duplicate_node_is_named_with_its_line() {
-        let text = GOOD.replace("10.0.1.21", "10.0.0.11");
-        let e = parse(&text).unwrap_err();
-        assert!(e.message.contains("listed twice"), "{e}");
-        assert_eq!(e.line, Some(15));
-    }
-
-    #[test]
-    fn an_unknown_key_is_refused() {
-        let text = GOOD.replace("user = \"centos\"", "usr = \"centos\"");
-        let e = parse(&text).unwrap_err();
-        assert!(e.to_string().contains("usr"), "{e}");
-        assert_eq!(e.line, Some(5));
-    }
-
-    #[test]
-    fn a_hostile_address_is_refused() {
-        let text = GOOD.replace("10.0.1.21", "$(touch /tmp/pwned)");
-        let e = parse(&text).unwrap_err();
-        assert!(e.message.contains("not a host address"), "{e}");
-    }
-
-    #[test]
-    fn missing_masters_are_refused() {
-        let e = parse("[cluster]\nname='x'\n[bootstrap]\nupgrade_script_url='http://a/b'\n")
-            .unwrap_err();
-        assert!(e.message.contains("masters"), "{e}");
     }
 }
