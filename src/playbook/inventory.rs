@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 mod fields;
+mod numbers;
 mod raw;
 #[cfg(test)]
 mod tests;
@@ -18,7 +19,8 @@ use raw::{RawInventory, RawNode};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LockSettings {
-    /// Seconds without a heartbeat after which another run's lock is stale (default 600).
+    /// Seconds without a heartbeat after which another run's lock is stale (default 600; 30 to
+    /// 604800).
     pub stale_secs: Option<u64>,
 }
 
@@ -40,7 +42,8 @@ pub enum Become {
     None,
 }
 
-/// Optional per-cluster overrides of the playbook's timeouts (seconds unless named `_ms`).
+/// Optional per-cluster overrides of the playbook's timeouts (seconds unless named `_ms`):
+/// every `*_secs` 1 to 604800, `poll_ms` 50 to 60000 ([`super::bounds`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimeoutOverrides {
@@ -73,7 +76,7 @@ pub struct FrameworkUpgrade {
 pub struct SshSettings {
     /// Login user.
     pub user: String,
-    /// Default SSH port.
+    /// Default SSH port (1 to 65535).
     pub port: u16,
     /// Private key, if not from the agent or ~/.ssh/config.
     pub identity_file: Option<PathBuf>,
@@ -83,7 +86,7 @@ pub struct SshSettings {
     pub jump_host: Option<String>,
     /// How commands get root.
     pub become_: Become,
-    /// SSH connect timeout.
+    /// SSH connect timeout (1 to 3600 seconds).
     pub connect_timeout_secs: u64,
 }
 
@@ -162,7 +165,7 @@ impl Inventory {
         }
         let ssh = SshSettings {
             user: raw.ssh.user.clone().unwrap_or_else(current_user),
-            port: raw.ssh.port.unwrap_or(22),
+            port: numbers::port(src, "ssh.port", raw.ssh.port.as_ref())?.unwrap_or(22),
             identity_file: raw
                 .ssh
                 .identity_file
@@ -175,7 +178,13 @@ impl Inventory {
                 .map(|p| expand_path(p, &base)),
             jump_host: raw.ssh.jump_host.clone(),
             become_: raw.ssh.become_.unwrap_or_default(),
-            connect_timeout_secs: raw.ssh.connect_timeout_secs.unwrap_or(10),
+            connect_timeout_secs: numbers::checked(
+                src,
+                "ssh.connect_timeout_secs",
+                raw.ssh.connect_timeout_secs.as_ref(),
+                super::bounds::REQUEST_SECS,
+            )?
+            .unwrap_or(10),
         };
         check_url(src, &raw.bootstrap.upgrade_script_url)?;
         if let Some(u) = &raw.bootstrap.rollback_script_url {
@@ -211,7 +220,7 @@ impl Inventory {
             Ok(NodeSpec {
                 name: n.name.clone().unwrap_or_else(|| addr.clone()),
                 address: addr,
-                ssh_port: n.ssh_port.unwrap_or(ssh.port),
+                ssh_port: numbers::port(src, "ssh_port", n.ssh_port.as_ref())?.unwrap_or(ssh.port),
                 root: normalize_root(n.root.as_deref()),
                 role,
                 public_listed: n.public.is_some(),
@@ -240,7 +249,7 @@ impl Inventory {
             },
             masters,
             agents,
-            timeouts: raw.timeouts,
+            timeouts: numbers::timeouts(src, &raw.timeouts)?,
             frameworks: raw.frameworks,
             release_notes_file: raw.release_notes.map(|r| {
                 let p = PathBuf::from(r.file);
@@ -249,7 +258,7 @@ impl Inventory {
                     _ => p,
                 }
             }),
-            lock: raw.lock,
+            lock: numbers::lock(src, &raw.lock)?,
             http: HttpSettings {
                 ca_file: raw.http.ca_file.as_deref().map(|p| expand_path(p, &base)),
             },
