@@ -197,14 +197,18 @@ impl SupportedPaths {
                 minors.insert((from.0, from.1));
                 let mut targets = BTreeSet::new();
                 for t in &p.to {
-                    for c in [data_core(t)?] {
-                        if (c.0, c.1) != target {
-                            return Err(VersionError::Data(format!(
-                                "matrix {}: target {t} is outside DC/OS {}",
-                                m.target, m.target
-                            )));
-                        }
-                        targets.insert(c);
+                    let c = data_core(t)?;
+                    if (c.0, c.1) != target {
+                        return Err(VersionError::Data(format!(
+                            "matrix {}: target {t} is outside DC/OS {}",
+                            m.target, m.target
+                        )));
+                    }
+                    if !targets.insert(c) {
+                        return Err(VersionError::Data(format!(
+                            "matrix {}: target {t} is listed twice for {}",
+                            m.target, p.from
+                        )));
                     }
                 }
                 if rows.insert(from, targets).is_some() {
