@@ -166,6 +166,51 @@ const INVENTORY_CASES: &[(&str, &[&str], Option<usize>)] = &[
     ("inv-framework-missing-app.toml", &["app"], Some(18)),
     ("inv-non-utf8.toml", &["UTF-8"], Some(2)),
     ("inv-nul-byte.toml", &["string"], Some(2)),
+    // Numbers out of their documented range (issue 13 #5): refused at load, not at use.
+    (
+        "inv-timeout-huge.toml",
+        &[
+            "timeouts.master_gate_secs",
+            "18446744073709551615",
+            "1 to 604800",
+        ],
+        Some(19),
+    ),
+    (
+        "inv-timeout-zero.toml",
+        &["timeouts.node_script_secs", "= 0", "1 to 604800"],
+        Some(19),
+    ),
+    (
+        "inv-poll-huge.toml",
+        &["timeouts.poll_ms", "18446744073709551615", "50 to 60000"],
+        Some(19),
+    ),
+    (
+        "inv-poll-zero.toml",
+        &["timeouts.poll_ms", "50 to 60000"],
+        Some(19),
+    ),
+    (
+        "inv-stale-zero.toml",
+        &["lock.stale_secs", "30 to 604800"],
+        Some(19),
+    ),
+    (
+        "inv-ssh-port-zero.toml",
+        &["ssh.port", "1 to 65535"],
+        Some(6),
+    ),
+    (
+        "inv-connect-timeout-zero.toml",
+        &["ssh.connect_timeout_secs", "1 to 3600"],
+        Some(7),
+    ),
+    (
+        "inv-node-port-zero.toml",
+        &["ssh_port", "1 to 65535"],
+        Some(17),
+    ),
 ];
 
 const PLAYBOOK_CASES: &[(&str, &[&str], Option<usize>)] = &[
@@ -187,8 +232,46 @@ const PLAYBOOK_CASES: &[(&str, &[&str], Option<usize>)] = &[
         Some(21),
     ),
     ("pb-missing-node-upgrade.toml", &["node_upgrade"], Some(1)),
-    ("pb-poll-zero.toml", &["poll_ms"], Some(46)),
+    (
+        "pb-poll-zero.toml",
+        &["timeouts.poll_ms", "50 to 60000"],
+        Some(54),
+    ),
     ("pb-timeout-is-a-float.toml", &["2.5", "u64"], Some(55)),
+    (
+        "pb-timeout-huge.toml",
+        &[
+            "timeouts.master_gate_secs",
+            "18446744073709551615",
+            "1 to 604800",
+        ],
+        Some(52),
+    ),
+    (
+        "pb-timeout-zero.toml",
+        &["timeouts.backup_secs", "1 to 604800"],
+        Some(55),
+    ),
+    (
+        "pb-http-huge.toml",
+        &["timeouts.http_secs", "1 to 3600"],
+        Some(58),
+    ),
+    (
+        "pb-port-zero.toml",
+        &["ports.marathon", "1 to 65535"],
+        Some(26),
+    ),
+    (
+        "pb-guard-nan.toml",
+        &["guards.task_rate_above_baseline_per_min", "0 to 1000000"],
+        Some(66),
+    ),
+    (
+        "pb-guard-huge.toml",
+        &["guards.min_new_tasks", "0 to 1000000"],
+        Some(68),
+    ),
 ];
 
 /// Runs `plan` and `run` on a bad input over a seeded state; checks message, code, state.
@@ -286,6 +369,65 @@ fn huge_missing_and_directory_inputs_are_refused() {
     let missing = dir.path().join("missing.toml");
     check_bad_input(&missing, false, &["cannot read"], None);
     check_bad_input(dir.path(), false, &["is a directory"], None);
+}
+
+/// Runs the CLI, killing it after `secs` (a FIFO input would block it forever): None if killed.
+fn cli_within(state: &Path, args: &[&str], secs: u64) -> Option<Output> {
+    let mut child = Command::new(BIN)
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("DCOS_UPGRADE_STATE_DIR")
+        .spawn()
+        .expect("spawn dcos-upgrade");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if child.try_wait().expect("wait").is_some() {
+            return Some(child.wait_with_output().expect("output"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn non_regular_inputs_are_refused_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("inventory.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().expect("utf-8")).expect("cstring");
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    let good = data("inv-good-shape.toml");
+    let good = good.to_str().expect("utf-8");
+    let state = tempfile::tempdir().expect("tempdir");
+    for input in ["/dev/zero", fifo.to_str().expect("utf-8")] {
+        for args in [
+            vec!["plan", "--to", "2.2.1", "--inventory", input],
+            vec![
+                "plan",
+                "--to",
+                "2.2.1",
+                "--inventory",
+                good,
+                "--playbook",
+                input,
+            ],
+        ] {
+            let what = args.join(" ");
+            let o = cli_within(state.path(), &args, 10)
+                .unwrap_or_else(|| panic!("{what}: still running after 10 s"));
+            assert_no_panic(&o, &what);
+            let e = stderr(&o);
+            assert_eq!(o.status.code(), Some(2), "{what}: {e}");
+            assert!(e.contains(input), "{what}: does not name the file: {e}");
+            assert!(e.contains("not a regular file"), "{what}: {e}");
+        }
+    }
 }
 
 #[test]

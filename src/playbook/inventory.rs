@@ -5,47 +5,22 @@ use crate::model::Role;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use toml::Spanned;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawInventory {
-    cluster: RawCluster,
-    #[serde(default)]
-    ssh: RawSsh,
-    bootstrap: RawBootstrap,
-    masters: Spanned<Vec<RawNode>>,
-    agents: Option<Vec<RawNode>>,
-    #[serde(default)]
-    timeouts: TimeoutOverrides,
-    #[serde(default)]
-    frameworks: Vec<FrameworkUpgrade>,
-    #[serde(default)]
-    lock: LockSettings,
-    #[serde(default)]
-    http: RawHttp,
-    #[serde(default)]
-    release_notes: Option<RawReleaseNotes>,
-}
+mod fields;
+mod numbers;
+mod raw;
+#[cfg(test)]
+mod tests;
 
-/// `[release_notes]`: release notes to show instead of the shipped ones.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawReleaseNotes {
-    file: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawHttp {
-    ca_file: Option<String>,
-}
+use fields::{check_address, check_url, current_user, expand_path, normalize_root};
+use raw::{RawInventory, RawNode};
 
 /// The cluster-side lock (`[lock]`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LockSettings {
-    /// Seconds without a heartbeat after which another run's lock is stale (default 600).
+    /// Seconds without a heartbeat after which another run's lock is stale (default 600; 30 to
+    /// 604800).
     pub stale_secs: Option<u64>,
 }
 
@@ -54,42 +29,6 @@ pub struct LockSettings {
 pub struct HttpSettings {
     /// A CA bundle (PEM) to verify the cluster's TLS with, e.g. the DC/OS CA.
     pub ca_file: Option<PathBuf>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCluster {
-    name: Spanned<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSsh {
-    user: Option<String>,
-    port: Option<u16>,
-    identity_file: Option<String>,
-    known_hosts: Option<String>,
-    jump_host: Option<String>,
-    #[serde(rename = "become")]
-    become_: Option<Become>,
-    connect_timeout_secs: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawBootstrap {
-    upgrade_script_url: Spanned<String>,
-    rollback_script_url: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawNode {
-    address: Spanned<String>,
-    name: Option<String>,
-    ssh_port: Option<u16>,
-    root: Option<String>,
-    public: Option<bool>,
 }
 
 /// How commands get root on a node.
@@ -103,7 +42,8 @@ pub enum Become {
     None,
 }
 
-/// Optional per-cluster overrides of the playbook's timeouts (seconds unless named `_ms`).
+/// Optional per-cluster overrides of the playbook's timeouts (seconds unless named `_ms`):
+/// every `*_secs` 1 to 604800, `poll_ms` 50 to 60000 ([`super::bounds`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimeoutOverrides {
@@ -136,7 +76,7 @@ pub struct FrameworkUpgrade {
 pub struct SshSettings {
     /// Login user.
     pub user: String,
-    /// Default SSH port.
+    /// Default SSH port (1 to 65535).
     pub port: u16,
     /// Private key, if not from the agent or ~/.ssh/config.
     pub identity_file: Option<PathBuf>,
@@ -146,7 +86,7 @@ pub struct SshSettings {
     pub jump_host: Option<String>,
     /// How commands get root.
     pub become_: Become,
-    /// SSH connect timeout.
+    /// SSH connect timeout (1 to 3600 seconds).
     pub connect_timeout_secs: u64,
 }
 
@@ -225,7 +165,7 @@ impl Inventory {
         }
         let ssh = SshSettings {
             user: raw.ssh.user.clone().unwrap_or_else(current_user),
-            port: raw.ssh.port.unwrap_or(22),
+            port: numbers::port(src, "ssh.port", raw.ssh.port.as_ref())?.unwrap_or(22),
             identity_file: raw
                 .ssh
                 .identity_file
@@ -238,7 +178,13 @@ impl Inventory {
                 .map(|p| expand_path(p, &base)),
             jump_host: raw.ssh.jump_host.clone(),
             become_: raw.ssh.become_.unwrap_or_default(),
-            connect_timeout_secs: raw.ssh.connect_timeout_secs.unwrap_or(10),
+            connect_timeout_secs: numbers::checked(
+                src,
+                "ssh.connect_timeout_secs",
+                raw.ssh.connect_timeout_secs.as_ref(),
+                super::bounds::REQUEST_SECS,
+            )?
+            .unwrap_or(10),
         };
         check_url(src, &raw.bootstrap.upgrade_script_url)?;
         if let Some(u) = &raw.bootstrap.rollback_script_url {
@@ -274,7 +220,7 @@ impl Inventory {
             Ok(NodeSpec {
                 name: n.name.clone().unwrap_or_else(|| addr.clone()),
                 address: addr,
-                ssh_port: n.ssh_port.unwrap_or(ssh.port),
+                ssh_port: numbers::port(src, "ssh_port", n.ssh_port.as_ref())?.unwrap_or(ssh.port),
                 root: normalize_root(n.root.as_deref()),
                 role,
                 public_listed: n.public.is_some(),
@@ -303,7 +249,7 @@ impl Inventory {
             },
             masters,
             agents,
-            timeouts: raw.timeouts,
+            timeouts: numbers::timeouts(src, &raw.timeouts)?,
             frameworks: raw.frameworks,
             release_notes_file: raw.release_notes.map(|r| {
                 let p = PathBuf::from(r.file);
@@ -312,139 +258,11 @@ impl Inventory {
                     _ => p,
                 }
             }),
-            lock: raw.lock,
+            lock: numbers::lock(src, &raw.lock)?,
             http: HttpSettings {
                 ca_file: raw.http.ca_file.as_deref().map(|p| expand_path(p, &base)),
             },
             path: src.path.clone(),
         })
-    }
-}
-
-fn check_url(src: &SourceFile, url: &Spanned<String>) -> Result<(), ConfigError> {
-    let u = url.get_ref();
-    let ok = (u.starts_with("http://") || u.starts_with("https://"))
-        && u.len() > "https://x".len()
-        && !u.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(())
-    } else {
-        Err(src.error_at(
-            Some(url.span().start),
-            format!("{u:?} is not an http(s) URL; expected e.g. http://10.0.0.5:8080/upgrade/<id>/dcos_node_upgrade.sh"),
-        ))
-    }
-}
-
-fn check_address(src: &SourceFile, addr: &Spanned<String>) -> Result<(), ConfigError> {
-    let a = addr.get_ref().trim();
-    let ok = !a.is_empty()
-        && a.len() <= 253
-        && a.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'))
-        && !a.starts_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(src.error_at(
-            Some(addr.span().start),
-            format!("{a:?} is not a host address; expected an IP address or a DNS name"),
-        ))
-    }
-}
-
-/// `/` (or nothing) becomes "", anything else loses its trailing slash.
-fn normalize_root(root: Option<&str>) -> String {
-    match root.map(|r| r.trim_end_matches('/')) {
-        None | Some("") => String::new(),
-        Some(r) => r.to_string(),
-    }
-}
-
-fn expand_path(p: &str, base: &Path) -> PathBuf {
-    if let Some(rest) = p.strip_prefix("~/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            return PathBuf::from(home).join(rest);
-        }
-    }
-    let pb = PathBuf::from(p);
-    if pb.is_absolute() {
-        pb
-    } else {
-        base.join(pb)
-    }
-}
-
-fn current_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "root".into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = r#"
-[cluster]
-name = "prod-east"
-[ssh]
-user = "centos"
-known_hosts = "/etc/kh"
-[bootstrap]
-upgrade_script_url = "http://10.0.0.5:8080/upgrade/0123456789abcdef0123456789abcdef/dcos_node_upgrade.sh"
-[[masters]]
-address = "10.0.0.11"
-[[masters]]
-address = "10.0.0.12"
-root = "/"
-[[agents]]
-address = "10.0.1.21"
-public = true
-"#;
-
-    fn parse(text: &str) -> Result<Inventory, ConfigError> {
-        Inventory::parse(&SourceFile::from_text("/x/inventory.toml", text))
-    }
-
-    #[test]
-    fn a_documented_inventory_parses_with_defaults() {
-        let inv = parse(GOOD).unwrap();
-        assert_eq!(inv.cluster_name, "prod-east");
-        assert_eq!(inv.ssh.port, 22);
-        assert_eq!(inv.ssh.become_, Become::Sudo);
-        assert_eq!(inv.masters.len(), 2);
-        assert_eq!(inv.masters[1].root, "");
-        assert_eq!(inv.agents.as_ref().unwrap()[0].role, Role::PublicAgent);
-    }
-
-    #[test]
-    fn a_duplicate_node_is_named_with_its_line() {
-        let text = GOOD.replace("10.0.1.21", "10.0.0.11");
-        let e = parse(&text).unwrap_err();
-        assert!(e.message.contains("listed twice"), "{e}");
-        assert_eq!(e.line, Some(15));
-    }
-
-    #[test]
-    fn an_unknown_key_is_refused() {
-        let text = GOOD.replace("user = \"centos\"", "usr = \"centos\"");
-        let e = parse(&text).unwrap_err();
-        assert!(e.to_string().contains("usr"), "{e}");
-        assert_eq!(e.line, Some(5));
-    }
-
-    #[test]
-    fn a_hostile_address_is_refused() {
-        let text = GOOD.replace("10.0.1.21", "$(touch /tmp/pwned)");
-        let e = parse(&text).unwrap_err();
-        assert!(e.message.contains("not a host address"), "{e}");
-    }
-
-    #[test]
-    fn missing_masters_are_refused() {
-        let e = parse("[cluster]\nname='x'\n[bootstrap]\nupgrade_script_url='http://a/b'\n")
-            .unwrap_err();
-        assert!(e.message.contains("masters"), "{e}");
     }
 }

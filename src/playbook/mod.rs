@@ -1,9 +1,10 @@
 //! Inputs the operator writes: the inventory (the cluster) and the playbook (the procedure).
 
+pub mod bounds;
 pub mod inventory;
 pub mod model;
 pub mod source;
 
 pub use inventory::{Become, Inventory, NodeSpec};
 pub use model::Playbook;
-pub use source::{ConfigError, SourceFile};
+pub use source::{read_bounded, ConfigError, SourceFile, MAX_FILE_BYTES};

@@ -83,7 +83,7 @@ pub struct Paths {
     pub work_dir: String,
 }
 
-/// Ports of the services probed over HTTP or TCP.
+/// Ports of the services probed over HTTP or TCP (each 1 to 65535).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ports {
@@ -134,7 +134,8 @@ fn default_restore() -> String {
     "{root}/opt/mesosphere/bin/dcos-shell dcos-zk restore {archive} -v".to_string()
 }
 
-/// Timeouts (seconds unless `_ms`).
+/// Timeouts (seconds unless `_ms`); ranges in [`super::bounds`]: every `*_secs` wait 1 to 604800,
+/// `poll_ms` 50 to 60000, `http_secs` 1 to 3600.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Timeouts {
@@ -168,9 +169,40 @@ impl Timeouts {
         }
     }
 
-    /// The polling interval as a Duration.
+    /// The polling interval as a Duration (never below 50 ms, whatever the value).
     pub fn poll(&self) -> Duration {
         Duration::from_millis(self.poll_ms.max(50))
+    }
+
+    /// A `*_secs` value as a Duration, clamped to the documented maximum (one week) so that
+    /// `Instant::now() + d` can never overflow even for a value that bypassed the load checks.
+    pub fn secs(value: u64) -> Duration {
+        Duration::from_secs(value.min(super::bounds::TIMEOUT_SECS.max))
+    }
+
+    /// `node_script_secs` as a Duration ([`Timeouts::secs`]).
+    pub fn node_script(&self) -> Duration {
+        Timeouts::secs(self.node_script_secs)
+    }
+
+    /// `master_gate_secs` as a Duration ([`Timeouts::secs`]).
+    pub fn master_gate(&self) -> Duration {
+        Timeouts::secs(self.master_gate_secs)
+    }
+
+    /// `agent_gate_secs` as a Duration ([`Timeouts::secs`]).
+    pub fn agent_gate(&self) -> Duration {
+        Timeouts::secs(self.agent_gate_secs)
+    }
+
+    /// `backup_secs` as a Duration ([`Timeouts::secs`]).
+    pub fn backup(&self) -> Duration {
+        Timeouts::secs(self.backup_secs)
+    }
+
+    /// `deployment_secs` as a Duration ([`Timeouts::secs`]).
+    pub fn deployment(&self) -> Duration {
+        Timeouts::secs(self.deployment_secs)
     }
 }
 
@@ -255,13 +287,48 @@ impl Playbook {
                 ));
             }
         }
-        if pb.timeouts.poll_ms == 0 || pb.timeouts.http_secs == 0 {
-            return Err(src.error_at(
-                src.text.find("[timeouts]"),
-                "timeouts.poll_ms and timeouts.http_secs must be greater than 0",
-            ));
-        }
+        pb.check_bounds(src)?;
         Ok(pb)
+    }
+
+    /// Every number within its documented range ([`super::bounds`]).
+    fn check_bounds(&self, src: &SourceFile) -> Result<(), ConfigError> {
+        use super::bounds::{POLL_MS, PORT, REQUEST_SECS, SLACK_SECS, TASK_COUNT, TIMEOUT_SECS};
+        let t = &self.timeouts;
+        for (key, v) in [
+            ("timeouts.node_script_secs", t.node_script_secs),
+            ("timeouts.master_gate_secs", t.master_gate_secs),
+            ("timeouts.agent_gate_secs", t.agent_gate_secs),
+            ("timeouts.backup_secs", t.backup_secs),
+            ("timeouts.deployment_secs", t.deployment_secs),
+        ] {
+            TIMEOUT_SECS.check(src, key, v, None)?;
+        }
+        POLL_MS.check(src, "timeouts.poll_ms", t.poll_ms, None)?;
+        REQUEST_SECS.check(src, "timeouts.http_secs", t.http_secs, None)?;
+        let p = &self.ports;
+        for (key, v) in [
+            ("ports.mesos_master", p.mesos_master),
+            ("ports.mesos_agent", p.mesos_agent),
+            ("ports.marathon", p.marathon),
+            ("ports.exhibitor", p.exhibitor),
+            ("ports.zookeeper", p.zookeeper),
+        ] {
+            PORT.check(src, key, u64::from(v), None)?;
+        }
+        let g = &self.guards;
+        TASK_COUNT.check_f64(
+            src,
+            "guards.task_rate_above_baseline_per_min",
+            g.task_rate_above_baseline_per_min,
+        )?;
+        TASK_COUNT.check(src, "guards.min_new_tasks", g.min_new_tasks, None)?;
+        SLACK_SECS.check_f64(
+            src,
+            "guards.master_restart_slack_secs",
+            g.master_restart_slack_secs,
+        )?;
+        Ok(())
     }
 
     /// A node path resolved under a node root ("" = `/`), not quoted.

@@ -20,6 +20,68 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// Reads an input file of at most `limit` bytes: opened without blocking (a FIFO with no
+/// writer would wait forever), checked to be a regular file on the opened descriptor (no race
+/// with a rename), and read through a limit (a file that grows while read is still cut off).
+///
+/// # Errors
+/// A [`ConfigError`] naming the file: not found or unreadable, a directory, not a regular file,
+/// or larger than `limit`.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ConfigError> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let err = |message: String| ConfigError {
+        path: path.to_path_buf(),
+        line: None,
+        column: None,
+        message,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| err(format!("cannot read: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| err(format!("cannot read: {e}")))?;
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        return Err(err("is a directory, expected a TOML file".into()));
+    }
+    if !ft.is_file() {
+        let kind = if ft.is_fifo() {
+            "a FIFO"
+        } else if ft.is_char_device() {
+            "a character device"
+        } else if ft.is_block_device() {
+            "a block device"
+        } else if ft.is_socket() {
+            "a socket"
+        } else {
+            "a special file"
+        };
+        return Err(err(format!(
+            "is not a regular file ({kind}); expected a TOML file"
+        )));
+    }
+    let too_big = |len: u64| {
+        err(format!(
+            "file is {len} bytes, larger than the {limit} bytes accepted for a TOML input"
+        ))
+    };
+    if meta.len() > limit {
+        return Err(too_big(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| err(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 fn location(line: Option<usize>, column: Option<usize>) -> String {
     match (line, column) {
         (Some(l), Some(c)) => format!(":{l}:{c}"),
@@ -38,29 +100,10 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
-    /// Reads a file, refusing huge and non-UTF-8 files with a clear error.
+    /// Reads a file, refusing anything that is not a regular file (a FIFO, `/dev/zero`, a
+    /// directory), files over [`MAX_FILE_BYTES`] and non-UTF-8 text, with a clear error.
     pub fn read(path: &Path) -> Result<SourceFile, ConfigError> {
-        let err = |line: Option<usize>, message: String| ConfigError {
-            path: path.to_path_buf(),
-            line,
-            column: None,
-            message,
-        };
-        let meta = std::fs::metadata(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
-        if meta.is_dir() {
-            return Err(err(None, "is a directory, expected a TOML file".into()));
-        }
-        if meta.len() > MAX_FILE_BYTES {
-            return Err(err(
-                None,
-                format!(
-                    "file is {} bytes, larger than the {} bytes accepted for a TOML input",
-                    meta.len(),
-                    MAX_FILE_BYTES
-                ),
-            ));
-        }
-        let bytes = std::fs::read(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
+        let bytes = read_bounded(path, MAX_FILE_BYTES)?;
         match String::from_utf8(bytes) {
             Ok(text) => Ok(SourceFile {
                 path: path.to_path_buf(),
@@ -73,10 +116,12 @@ impl SourceFile {
                     .filter(|b| **b == b'\n')
                     .count()
                     + 1;
-                Err(err(
-                    Some(line),
-                    "is not valid UTF-8 text (TOML files must be UTF-8)".into(),
-                ))
+                Err(ConfigError {
+                    path: path.to_path_buf(),
+                    line: Some(line),
+                    column: None,
+                    message: "is not valid UTF-8 text (TOML files must be UTF-8)".into(),
+                })
             }
         }
     }

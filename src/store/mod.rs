@@ -4,11 +4,15 @@
 //! Every append is one sled transaction followed by a flush, so a record is on disk before the
 //! caller acts on it (write-ahead).
 
+mod files;
 mod lock;
 mod sled_store;
+#[cfg(test)]
+mod tests;
 
+pub use files::read_snapshot;
 pub use lock::{LockError, LockInfo, StateLock};
-pub use sled_store::{read_snapshot, Store};
+pub use sled_store::Store;
 
 use crate::machine::Record;
 use crate::plan::Plan;
@@ -88,6 +92,12 @@ pub enum StoreError {
         path: PathBuf,
         /// Its schema.
         found: u64,
+    },
+    /// Another process (a running `run`, `resume` or `rollback`) has the database open.
+    #[error("state database {path} is in use by another dcos-upgrade (a run, resume or rollback holds it)\nhelp: `status` reads the run's snapshot meanwhile; other commands work when it stops")]
+    Locked {
+        /// The database directory.
+        path: PathBuf,
     },
     /// A read or write failed.
     #[error("state database: {0}")]

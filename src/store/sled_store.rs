@@ -1,12 +1,16 @@
 //! The sled-backed store: runs, journal and audit trees, one transaction and a flush per append.
 
+use super::files::{
+    check_readable, ensure_private_dir, read_sidecar, restore_copy, restrict_files, save_copy,
+    write_sidecar, write_snapshot_file, Sidecar, SIDECAR,
+};
 use super::{AuditEntry, RunRecord, StoreError, StoreResult, SCHEMA_VERSION};
 use crate::machine::{Record, RunView};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// The state directory's database.
@@ -16,10 +20,10 @@ pub struct Store {
     runs: sled::Tree,
     journal: sled::Tree,
     audit: sled::Tree,
-    meta: sled::Tree,
+    pub(super) meta: sled::Tree,
 }
 
-fn db_err(e: impl std::fmt::Display) -> StoreError {
+pub(super) fn db_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Db(e.to_string())
 }
 
@@ -34,6 +38,45 @@ fn prefix(run: &str) -> Vec<u8> {
     let mut k = run.as_bytes().to_vec();
     k.push(0);
     k
+}
+
+/// sled reports a database held by another process only as text (`could not acquire lock on
+/// ...`, sled 0.34 `config.rs`); this is the one place that reads it, so callers get
+/// [`StoreError::Locked`].
+fn sled_open_error(path: &Path, e: sled::Error) -> StoreError {
+    let reason = e.to_string();
+    if reason.contains("could not acquire lock") {
+        StoreError::Locked {
+            path: path.to_path_buf(),
+        }
+    } else {
+        StoreError::Open {
+            path: path.to_path_buf(),
+            reason,
+        }
+    }
+}
+
+/// Refuses a database whose file another process holds (sled takes an exclusive `flock` on
+/// `<db>/db` for as long as it is open): tried with `LOCK_NB` and released at once.
+fn probe_sled_lock(path: &Path) -> StoreResult<()> {
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path.join("db"))
+    {
+        Ok(f) => f,
+        // No database file yet (or unreadable: sled's own open reports it).
+        Err(_) => return Ok(()),
+    };
+    // SAFETY: flock on a valid, owned file descriptor; closing the file releases it.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK) {
+        return Err(StoreError::Locked {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
 }
 
 impl Store {
@@ -64,6 +107,8 @@ impl Store {
         if path.exists() {
             check_readable(&path)?;
         }
+        // Held by a running dcos-upgrade: its files are live, never copy or touch them.
+        probe_sled_lock(&path)?;
         // sled rewrites its files while it opens (and "recovers" a damaged file into an empty
         // database): open over a saved copy, and put the copy back if the database is refused.
         let saved = save_copy(dir, &path);
@@ -72,10 +117,8 @@ impl Store {
             (Ok(_), Some(copy)) => {
                 let _ = fs::remove_dir_all(copy);
             }
-            // Held by a running dcos-upgrade: its files are live, never put anything back.
-            (Err(StoreError::Open { reason, .. }), Some(copy))
-                if reason.contains("WouldBlock") || reason.contains("lock") =>
-            {
+            // Taken by another process between the probe and sled: never put anything back.
+            (Err(StoreError::Locked { .. }), Some(copy)) => {
                 let _ = fs::remove_dir_all(copy);
             }
             (Err(_), Some(copy)) => restore_copy(&path, &copy),
@@ -90,10 +133,7 @@ impl Store {
             .path(&path)
             .mode(sled::Mode::HighThroughput)
             .open()
-            .map_err(|e| StoreError::Open {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| sled_open_error(&path, e))?;
         let tree = |name: &str| {
             db.open_tree(name).map_err(|e| StoreError::Open {
                 path: path.clone(),
@@ -180,7 +220,7 @@ impl Store {
         &self.dir
     }
 
-    fn flush(&self) -> StoreResult<()> {
+    pub(super) fn flush(&self) -> StoreResult<()> {
         self.db.flush().map(|_| ()).map_err(db_err)
     }
 
@@ -305,272 +345,5 @@ impl Store {
             path: self.dir.join("runs").join(run),
             source,
         })
-    }
-}
-
-/// Copies the database aside before sled opens it; None when there is nothing to copy or the
-/// copy cannot be made (e.g. a full disk: sled then opens the files as they are).
-fn save_copy(dir: &Path, db: &Path) -> Option<PathBuf> {
-    let copy = dir.join(".state.sled.opening");
-    if copy.exists() {
-        if db.exists() {
-            let _ = fs::remove_dir_all(&copy);
-        } else {
-            // An earlier open died while putting the copy back: finish it.
-            let _ = fs::rename(&copy, db);
-        }
-    }
-    if !db.is_dir() {
-        return None;
-    }
-    match copy_tree(db, &copy) {
-        Ok(()) => Some(copy),
-        Err(e) => {
-            tracing::warn!("cannot copy {} before opening it: {e}", db.display());
-            let _ = fs::remove_dir_all(&copy);
-            None
-        }
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    fs::DirBuilder::new().mode(0o700).create(to)?;
-    for e in fs::read_dir(from)? {
-        let e = e?;
-        let dest = to.join(e.file_name());
-        if e.file_type()?.is_dir() {
-            copy_tree(&e.path(), &dest)?;
-        } else {
-            fs::copy(e.path(), &dest)?;
-        }
-    }
-    Ok(())
-}
-
-/// Puts the saved copy back in place of what sled left (the refused database is unchanged).
-fn restore_copy(db: &Path, copy: &Path) {
-    let aside = db.with_extension("sled.refused");
-    let _ = fs::remove_dir_all(&aside);
-    if fs::rename(db, &aside).is_ok() && fs::rename(copy, db).is_ok() {
-        let _ = fs::remove_dir_all(&aside);
-    }
-}
-
-/// The sidecar file next to the database: what the database must contain at least.
-const SIDECAR: &str = "state.json";
-
-/// Written atomically after every new run; read before sled opens the database.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct Sidecar {
-    /// The layout version that wrote it.
-    schema: u64,
-    /// How many runs the database holds at least.
-    runs: u64,
-    /// The latest run.
-    latest: Option<String>,
-}
-
-fn read_sidecar(dir: &Path, db: &Path) -> StoreResult<Option<Sidecar>> {
-    let p = dir.join(SIDECAR);
-    match fs::read(&p) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Open {
-                path: db.to_path_buf(),
-                reason: format!("{} is damaged: {e}", p.display()),
-            }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(StoreError::Open {
-            path: db.to_path_buf(),
-            reason: format!("{}: {e}", p.display()),
-        }),
-    }
-}
-
-fn write_sidecar(dir: &Path, sc: &Sidecar) -> StoreResult<()> {
-    let p = dir.join(SIDECAR);
-    let tmp = dir.join(format!("{SIDECAR}.tmp"));
-    let err = |source| StoreError::Dir {
-        path: p.clone(),
-        source,
-    };
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(err)?;
-    f.write_all(&serde_json::to_vec(sc).map_err(db_err)?)
-        .map_err(err)?;
-    f.sync_all().map_err(err)?;
-    fs::rename(&tmp, &p).map_err(err)?;
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-/// Reads the status snapshot of a run without opening the database.
-pub fn read_snapshot(dir: &Path, run: &str) -> Option<RunView> {
-    let text = fs::read(dir.join("runs").join(run).join("status.json")).ok()?;
-    serde_json::from_slice(&text).ok()
-}
-
-fn write_snapshot_file(dir: &Path, run: &str, view: &RunView) -> std::io::Result<()> {
-    let d = dir.join("runs").join(run);
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&d)?;
-    let tmp = d.join("status.json.tmp");
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(&serde_json::to_vec_pretty(view).unwrap_or_default())?;
-    f.sync_all()?;
-    fs::rename(&tmp, d.join("status.json"))
-}
-
-fn ensure_private_dir(dir: &Path) -> StoreResult<()> {
-    let err = |source| StoreError::Dir {
-        path: dir.to_path_buf(),
-        source,
-    };
-    if !dir.exists() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(err)?;
-    }
-    let meta = fs::metadata(dir).map_err(err)?;
-    if !meta.is_dir() {
-        return Err(err(std::io::Error::other("exists and is not a directory")));
-    }
-    // An existing directory open to others (e.g. made by `mkdir` with the default umask) is
-    // made private: it holds the journal, the audit log and the ZooKeeper backups.
-    if meta.permissions().mode() & 0o077 != 0 {
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(err)?;
-    }
-    Ok(())
-}
-
-fn check_readable(path: &Path) -> StoreResult<()> {
-    let probe = path.join("conf");
-    if probe.exists() {
-        fs::File::open(&probe).map_err(|e| StoreError::Open {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-    }
-    Ok(())
-}
-
-fn restrict_files(path: &Path) {
-    if let Ok(entries) = fs::read_dir(path) {
-        for e in entries.flatten() {
-            if let Ok(m) = e.metadata() {
-                let mode = if m.is_dir() { 0o700 } else { 0o600 };
-                let _ = fs::set_permissions(e.path(), fs::Permissions::from_mode(mode));
-            }
-        }
-    }
-    let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o700));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plan::{build, PlanOptions};
-
-    fn record(id: &str) -> RunRecord {
-        let facts = crate::facts::ClusterFacts {
-            masters: vec![crate::facts::NodeFacts {
-                address: "10.0.0.1".into(),
-                name: "m1".into(),
-                role: crate::model::Role::Master,
-                version: Some("2.1.3".into()),
-                is_leader: true,
-                error: None,
-            }],
-            ..Default::default()
-        };
-        let plan = build(
-            &facts,
-            &PlanOptions {
-                cluster: "c".into(),
-                to: "2.2.1".into(),
-                max_unavailable: 1,
-                frameworks: vec![],
-            },
-        )
-        .unwrap();
-        RunRecord {
-            id: id.into(),
-            created_at: "t".into(),
-            cluster: "c".into(),
-            plan,
-            inventory_path: "/x".into(),
-            inventory_text: String::new(),
-            playbook_text: None,
-            options: serde_json::Value::Null,
-        }
-    }
-
-    #[test]
-    fn records_survive_reopening_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let s = Store::open(dir.path()).unwrap();
-            s.create_run(&record("r1")).unwrap();
-            for i in 0..300 {
-                s.append(
-                    "r1",
-                    &Record::RunPaused {
-                        reason: format!("{i}"),
-                    },
-                )
-                .unwrap();
-            }
-        }
-        let s = Store::open(dir.path()).unwrap();
-        assert_eq!(s.latest_run().unwrap(), "r1");
-        let j = s.journal("r1").unwrap();
-        assert_eq!(j.len(), 300);
-        assert_eq!(
-            j[299],
-            Record::RunPaused {
-                reason: "299".into()
-            }
-        );
-        assert!(s.journal("r2").unwrap().is_empty());
-    }
-
-    #[test]
-    fn the_state_dir_is_private() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path().join("state");
-        Store::open(&d).unwrap();
-        let mode = fs::metadata(&d).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o700);
-    }
-
-    #[test]
-    fn a_newer_schema_is_refused_and_left_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let s = Store::open(dir.path()).unwrap();
-            s.meta.insert("schema", &99u64.to_be_bytes()).unwrap();
-            s.flush().unwrap();
-        }
-        let e = Store::open(dir.path()).err().unwrap();
-        assert!(
-            matches!(e, StoreError::NewerSchema { found: 99, .. }),
-            "{e}"
-        );
     }
 }

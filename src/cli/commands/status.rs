@@ -30,11 +30,7 @@ pub(super) fn open_for_reading(dir: &Path) -> Result<Option<Store>, CliError> {
     }
     match Store::open(dir) {
         Ok(s) => Ok(Some(s)),
-        Err(StoreError::Open { reason, .. })
-            if reason.contains("WouldBlock") || reason.contains("lock") =>
-        {
-            Ok(None)
-        }
+        Err(StoreError::Locked { .. }) => Ok(None),
         Err(e) => Err(store_error(e)),
     }
 }

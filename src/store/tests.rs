@@ -1,0 +1,110 @@
+//! Unit tests of the sled store: durability, privacy and schema refusal.
+
+use super::sled_store::Store;
+use super::*;
+use crate::machine::Record;
+use crate::plan::{build, PlanOptions};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+fn record(id: &str) -> RunRecord {
+    let facts = crate::facts::ClusterFacts {
+        masters: vec![crate::facts::NodeFacts {
+            address: "10.0.0.1".into(),
+            name: "m1".into(),
+            role: crate::model::Role::Master,
+            version: Some("2.1.3".into()),
+            is_leader: true,
+            error: None,
+        }],
+        ..Default::default()
+    };
+    let plan = build(
+        &facts,
+        &PlanOptions {
+            cluster: "c".into(),
+            to: "2.2.1".into(),
+            max_unavailable: 1,
+            frameworks: vec![],
+        },
+    )
+    .unwrap();
+    RunRecord {
+        id: id.into(),
+        created_at: "t".into(),
+        cluster: "c".into(),
+        plan,
+        inventory_path: "/x".into(),
+        inventory_text: String::new(),
+        playbook_text: None,
+        options: serde_json::Value::Null,
+    }
+}
+
+#[test]
+fn records_survive_reopening_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path()).unwrap();
+        s.create_run(&record("r1")).unwrap();
+        for i in 0..300 {
+            s.append(
+                "r1",
+                &Record::RunPaused {
+                    reason: format!("{i}"),
+                },
+            )
+            .unwrap();
+        }
+    }
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.latest_run().unwrap(), "r1");
+    let j = s.journal("r1").unwrap();
+    assert_eq!(j.len(), 300);
+    assert_eq!(
+        j[299],
+        Record::RunPaused {
+            reason: "299".into()
+        }
+    );
+    assert!(s.journal("r2").unwrap().is_empty());
+}
+
+#[test]
+fn the_state_dir_is_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("state");
+    Store::open(&d).unwrap();
+    let mode = fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path()).unwrap();
+        s.meta.insert("schema", &99u64.to_be_bytes()).unwrap();
+        s.flush().unwrap();
+    }
+    let e = Store::open(dir.path()).err().unwrap();
+    assert!(
+        matches!(e, StoreError::NewerSchema { found: 99, .. }),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_database_open_in_another_store_is_refused_as_locked_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    s.create_run(&record("r1")).unwrap();
+    let e = Store::open(dir.path()).err().unwrap();
+    assert!(matches!(e, StoreError::Locked { .. }), "{e}");
+    assert!(
+        !dir.path().join(".state.sled.opening").exists(),
+        "no copy of a live database is taken"
+    );
+    drop(s);
+    assert_eq!(Store::open(dir.path()).unwrap().latest_run().unwrap(), "r1");
+}
