@@ -206,6 +206,8 @@ pub(super) fn node_router(kind: Kind, ctx: Ctx) -> Router {
             .route("/slaves", get(master_slaves))
             .route("/master/slaves", get(master_slaves))
             .route("/version", get(mesos_version_h))
+            .route("/flags", get(master_flags))
+            .route("/master/flags", get(master_flags))
             .route(
                 "/maintenance/schedule",
                 get(maint_schedule).post(maint_schedule_post),

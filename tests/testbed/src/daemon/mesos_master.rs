@@ -223,6 +223,24 @@ pub(super) async fn master_slaves(State(ctx): State<Ctx>, req: Request) -> Respo
     ok_json(json!({"slaves": slaves, "recovered_slaves": []}))
 }
 
+/// `GET /flags`: the master's flags as Mesos serves them (every value a string). DC/OS leaves
+/// `authenticate_http_readwrite` off in OSS and security `disabled`/`permissive` (dcos/dcos
+/// `gen/dcos-config.yaml` sets `MESOS_AUTHENTICATE_HTTP_READWRITE` only for strict mode).
+pub(super) async fn master_flags(State(ctx): State<Ctx>) -> Response {
+    let c = ctx.shared.lock().unwrap();
+    let n = &c.nodes[ctx.node];
+    ok_json(json!({"flags": {
+        "authenticate_http_readwrite": "false",
+        "authenticate_http_readonly": "false",
+        "authenticate_agents": "false",
+        "hostname_lookup": "false",
+        "ip": n.def.address,
+        "port": "5050",
+        "quorum": ((c.nodes.iter().filter(|n| n.def.role == Role::Master).count() / 2) + 1).to_string(),
+        "zk": "zk://zk-1.zk:2181,zk-2.zk:2181,zk-3.zk:2181/mesos",
+    }}))
+}
+
 pub(super) async fn mesos_version_h(State(ctx): State<Ctx>) -> Response {
     let c = ctx.shared.lock().unwrap();
     let mv = mesos_version(&c.nodes[ctx.node].version);
