@@ -35,8 +35,20 @@ pub struct Planned {
 
 /// Validates a plan request against the inventory, before anything is contacted.
 pub fn plan_options(inventory: &Inventory, r: &PlanRequest) -> Result<PlanOptions, OpsError> {
-    crate::versions::DcosVersion::parse(&r.to)
-        .map_err(|e| OpsError::BadInput(format!("--to {:?}: {e}", r.to)))?;
+    // One strict parser, before anything is contacted: `v2.2.1`, `2.2`, `2.2.1-rc1` and
+    // releases the shipped data does not name are refused here (exit 2).
+    // A well-formed release the data does not name is judged with the installed versions
+    // (`check_paths`), so the refusal names the path; a refused release stops here.
+    use crate::versions::VersionError;
+    let to = match crate::versions::parse_target(&r.to) {
+        Ok(v) => v,
+        Err(VersionError::UnknownRelease { .. }) => crate::versions::DcosVersion::parse(&r.to)
+            .map_err(|e| OpsError::BadInput(format!("--to {:?}: {e}", r.to)))?,
+        Err(e @ VersionError::Refused { .. }) => {
+            return Err(OpsError::Failed(format!("versions.path: {e}")))
+        }
+        Err(e) => return Err(OpsError::BadInput(format!("--to {:?}: {e}", r.to))),
+    };
     if r.max_unavailable == 0 {
         return Err(OpsError::BadInput(
             "--max-unavailable must be at least 1".into(),
@@ -44,7 +56,7 @@ pub fn plan_options(inventory: &Inventory, r: &PlanRequest) -> Result<PlanOption
     }
     Ok(PlanOptions {
         cluster: inventory.cluster_name.clone(),
-        to: r.to.clone(),
+        to: to.to_string(),
         max_unavailable: r.max_unavailable,
         frameworks: inventory.frameworks.clone(),
     })
@@ -73,7 +85,9 @@ pub async fn plan(r: &PlanRequest) -> Result<Planned, OpsError> {
             return Err(e);
         }
     };
-    let plan = plan::build(&facts, &opts).map_err(|e| OpsError::Failed(e.to_string()));
+    let plan = plan::build(&facts, &opts)
+        .map_err(|e| OpsError::Failed(e.to_string()))
+        .and_then(|p| check_paths(&p).map(|()| p));
     match plan {
         Ok(plan) => Ok(Planned {
             cluster,
@@ -85,6 +99,48 @@ pub async fn plan(r: &PlanRequest) -> Result<Planned, OpsError> {
             transport.close().await;
             Err(e)
         }
+    }
+}
+
+/// Every node still to move must have a documented path to the target (checked again by the
+/// precheck and the validate phase): refused here, before a run is recorded or anything changes.
+fn check_paths(plan: &Plan) -> Result<(), OpsError> {
+    let to = crate::versions::DcosVersion::parse(&plan.to)
+        .map_err(|e| OpsError::BadInput(format!("--to {:?}: {e}", plan.to)))?;
+    let mut refused = Vec::new();
+    for (_, s) in plan.steps() {
+        let (Some(node), Some(from)) = (&s.node, &s.from) else {
+            continue;
+        };
+        if s.role.is_none() {
+            continue;
+        }
+        let from = match crate::versions::DcosVersion::parse(from) {
+            Ok(v) => v,
+            Err(e) => {
+                refused.push(format!("{node}: installed version {from:?}: {e}"));
+                continue;
+            }
+        };
+        if let Err(e) = crate::versions::check_upgrade(&from, &to) {
+            let line = format!("{e}");
+            if !refused.iter().any(|r: &String| r.ends_with(&line)) {
+                refused.push(format!("versions.path: {line}"));
+            }
+        }
+    }
+    if refused.is_empty() {
+        if let Err(e) = crate::versions::parse_target(&plan.to) {
+            refused.push(format!("versions.path: {e}"));
+        }
+    }
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(OpsError::Failed(format!(
+            "the version path is not documented, so nothing was planned to change:\n  {}",
+            refused.join("\n  ")
+        )))
     }
 }
 

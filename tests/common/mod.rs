@@ -91,6 +91,22 @@ impl Env {
         args
     }
 
+    /// `run` to another target than 2.2.1 (release notes of that target acknowledged).
+    pub fn run_to(&self, to: &str, extra: &[&str]) -> Output {
+        let inv = self.inventory();
+        let mut args = vec![
+            "run",
+            "--inventory",
+            inv.to_str().unwrap(),
+            "--to",
+            to,
+            "--ack-release-notes",
+            to,
+        ];
+        args.extend_from_slice(extra);
+        self.cmd(&args).output().expect("run dcos-upgrade")
+    }
+
     /// `run` with the inventory and target, plus extra args; waits for it.
     pub fn run(&self, extra: &[&str]) -> Output {
         let args = self.run_args(extra);
