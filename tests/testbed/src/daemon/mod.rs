@@ -89,7 +89,11 @@ pub fn serve(dir: &Path) -> anyhow::Result<()> {
             .with_state(shared.clone());
         let files = Router::new()
             .route("/{*path}", get(static_file))
-            .with_state(serve_dir);
+            .with_state(serve_dir)
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                bootstrap_guard,
+            ));
         {
             let mut c = shared.lock().unwrap();
             // The bootstrap node's file server and the control API: on the host, and (firewalled)
