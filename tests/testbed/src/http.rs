@@ -48,7 +48,21 @@ pub fn request_with(
     let sa: SocketAddr = addr.parse().map_err(|e| {
         std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr}: {e}"))
     })?;
-    let mut s = TcpStream::connect_timeout(&sa, timeout)?;
+    let s = TcpStream::connect_timeout(&sa, timeout)?;
+    exchange(s, method, addr, path, headers, body, timeout)
+}
+
+/// Sends one request on an open connection (e.g. one made inside a network namespace) to `host`
+/// and reads the whole response.
+pub fn exchange(
+    mut s: TcpStream,
+    method: &str,
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    timeout: Duration,
+) -> std::io::Result<Response> {
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
     let extra: String = headers

@@ -62,7 +62,11 @@ fn permissive_admin_router_wants_a_token_and_clear_text_tokens_are_counted() {
         get(&format!("{admin}/dcos-metadata/dcos-version.json"), None).status,
         200
     );
-    assert_eq!(counters(&tb), (0, 2));
+    assert_eq!(
+        get(&format!("{admin}/mesos/metrics/snapshot"), None).status,
+        401
+    );
+    assert_eq!(counters(&tb), (0, 3));
 
     // A token over plain HTTP, to a node or to the bootstrap node, is counted every time.
     assert_eq!(
@@ -78,17 +82,23 @@ fn permissive_admin_router_wants_a_token_and_clear_text_tokens_are_counted() {
         200
     );
     assert_eq!(get(tb.upgrade_script_url(), Some("secret")).status, 200);
-    assert_eq!(counters(&tb), (3, 2));
+    assert_eq!(counters(&tb), (3, 3));
+    // Admin Router consumes the token: the proxied request to Mesos carries none.
+    assert_eq!(
+        get(&format!("{admin}/mesos/metrics/snapshot"), Some("secret")).status,
+        200
+    );
+    assert_eq!(counters(&tb), (4, 3));
     // Without one, nothing more is counted.
     assert_eq!(
         get(&format!("http://{m1}:5050/metrics/snapshot"), None).status,
         200
     );
     assert_eq!(get(tb.upgrade_script_url(), None).status, 200);
-    assert_eq!(counters(&tb), (3, 2));
+    assert_eq!(counters(&tb), (4, 3));
     // The record names where, never the token.
     let record = std::fs::read_to_string(tb.dir().join("record.jsonl")).unwrap();
-    assert_eq!(record.matches("\"plaintext_token\"").count(), 3);
+    assert_eq!(record.matches("\"plaintext_token\"").count(), 4);
     assert!(!record.contains("secret"));
 }
 

@@ -263,9 +263,11 @@ pub(super) fn node_router(kind: Kind, ctx: Ctx) -> Router {
             Router::new().route("/exhibitor/v1/cluster/status", get(exhibitor_status))
         }
         Kind::Diagnostics => Router::new().route("/system/health/v1", get(diag_health)),
-        Kind::Admin => Router::new()
-            .route("/dcos-metadata/dcos-version.json", get(dcos_version))
-            .route("/system/health/v1", get(diag_health)),
+        Kind::Admin => proxied_routes(
+            Router::new()
+                .route("/dcos-metadata/dcos-version.json", get(dcos_version))
+                .route("/system/health/v1", get(diag_health)),
+        ),
         Kind::Agent => Router::new()
             .route("/metrics/snapshot", get(agent_metrics))
             .route("/state", get(agent_state))

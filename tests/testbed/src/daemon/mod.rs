@@ -2,6 +2,7 @@
 //! server and the control API. The model is one `Mutex<Cluster>` (see `state`) plus a ticker
 //! task; one submodule per service.
 
+mod admin_router;
 mod control;
 mod exhibitor_zk;
 mod listeners;
@@ -13,6 +14,7 @@ mod state;
 mod tick;
 
 use crate::model::SimDef;
+use admin_router::*;
 use axum::routing::{get, post};
 use axum::Router;
 use control::*;
