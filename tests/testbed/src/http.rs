@@ -33,14 +33,44 @@ pub fn request(
     body: &str,
     timeout: Duration,
 ) -> std::io::Result<Response> {
+    request_with(method, addr, path, &[], body, timeout)
+}
+
+/// [`request`] with extra headers (`("Authorization", "token=...")`).
+pub fn request_with(
+    method: &str,
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    timeout: Duration,
+) -> std::io::Result<Response> {
     let sa: SocketAddr = addr.parse().map_err(|e| {
         std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr}: {e}"))
     })?;
-    let mut s = TcpStream::connect_timeout(&sa, timeout)?;
+    let s = TcpStream::connect_timeout(&sa, timeout)?;
+    exchange(s, method, addr, path, headers, body, timeout)
+}
+
+/// Sends one request on an open connection (e.g. one made inside a network namespace) to `host`
+/// and reads the whole response.
+pub fn exchange(
+    mut s: TcpStream,
+    method: &str,
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    timeout: Duration,
+) -> std::io::Result<Response> {
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let req = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes())?;

@@ -16,7 +16,9 @@ pub mod scripts;
 pub mod setup;
 pub mod zk;
 
-pub use model::{AppReport, Network, NodeDef, NodeReport, Report, Role, SimDef, UpgradeRecord};
+pub use model::{
+    AppReport, Network, NodeDef, NodeReport, Report, Role, Security, SimDef, UpgradeRecord,
+};
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -38,6 +40,7 @@ pub struct TestbedBuilder {
     deploy_ms: u64,
     real_zookeeper: bool,
     network: Network,
+    security: Security,
     dir: Option<PathBuf>,
 }
 
@@ -55,6 +58,7 @@ impl Default for TestbedBuilder {
             deploy_ms: 1000,
             real_zookeeper: false,
             network: default_network(),
+            security: Security::Disabled,
             dir: None,
         }
     }
@@ -118,6 +122,12 @@ impl TestbedBuilder {
         self.network = network;
         self
     }
+    /// The security mode written to every node's `bootstrap-config.json` (`up --security`;
+    /// default `disabled`).
+    pub fn security(mut self, security: Security) -> Self {
+        self.security = security;
+        self
+    }
     /// Use this directory instead of a fresh temporary one (it is not deleted on drop).
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = Some(dir.into());
@@ -151,6 +161,7 @@ impl TestbedBuilder {
             ])
             .args(["--deploy-ms", &self.deploy_ms.to_string()]);
         cmd.args(["--network", self.network.as_str()]);
+        cmd.args(["--security", self.security.as_str()]);
         if self.real_zookeeper {
             cmd.args(["--zookeeper", "real"]);
         }

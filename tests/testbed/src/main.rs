@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use dcos_sim::{setup, Network};
+use dcos_sim::{setup, Network, Security};
 use std::path::PathBuf;
 
 /// A simulated DC/OS cluster (real sshd per node, real HTTP endpoints) for testing dcos-upgrade.
@@ -92,6 +92,10 @@ enum Cmd {
         /// namespace per node: from the host only SSH and the masters' Admin Router; needs root).
         #[arg(long, value_enum, default_value_t = NetMode::from_network(Network::DEFAULT))]
         network: NetMode,
+        /// The security mode in every node's bootstrap-config.json: disabled, permissive (Admin
+        /// Router requires a token) or strict.
+        #[arg(long, default_value = "disabled")]
+        security: Security,
     },
     /// Stop everything the testbed in DIR started (daemon, every sshd, leftover node scripts);
     /// saves the final report to DIR/report.json. Idempotent.
@@ -152,6 +156,7 @@ fn main() -> Result<()> {
             at_target,
             zookeeper,
             network,
+            security,
         } => {
             let def = setup::up(&setup::UpOptions {
                 dir,
@@ -167,6 +172,7 @@ fn main() -> Result<()> {
                 at_target,
                 real_zookeeper: zookeeper == ZkMode::Real,
                 network: network.network(),
+                security,
             })?;
             println!(
                 "dcos-sim: cluster up in {} (subnet {}, network {})",

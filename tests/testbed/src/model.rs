@@ -77,6 +77,49 @@ impl std::str::FromStr for Network {
     }
 }
 
+/// The Enterprise security mode every node records in `/opt/mesosphere/etc/bootstrap-config.json`
+/// (`up --security`; facts §8.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Security {
+    /// No authentication anywhere (DC/OS 1.10/1.11 Enterprise, and Open DC/OS).
+    Disabled,
+    /// HTTP and HTTPS; Admin Router enforces authentication.
+    Permissive,
+    /// HTTPS only, authentication everywhere.
+    Strict,
+}
+
+impl Security {
+    /// `disabled`, `permissive` or `strict`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Security::Disabled => "disabled",
+            Security::Permissive => "permissive",
+            Security::Strict => "strict",
+        }
+    }
+
+    /// What a `sim.json` written before `--security` existed means.
+    fn legacy() -> Security {
+        Security::Disabled
+    }
+}
+
+impl std::str::FromStr for Security {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Security, String> {
+        match s {
+            "disabled" => Ok(Security::Disabled),
+            "permissive" => Ok(Security::Permissive),
+            "strict" => Ok(Security::Strict),
+            _ => Err(format!(
+                "unknown security mode {s:?}: expected disabled, permissive or strict"
+            )),
+        }
+    }
+}
+
 /// One node of the simulated cluster as recorded in `sim.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NodeDef {
@@ -134,6 +177,9 @@ pub struct SimDef {
     /// How the nodes are networked.
     #[serde(default = "Network::legacy")]
     pub network: Network,
+    /// The security mode written to every node's `bootstrap-config.json`.
+    #[serde(default = "Security::legacy")]
+    pub security: Security,
 }
 
 impl SimDef {
@@ -232,6 +278,13 @@ pub struct Report {
     pub tasks_lost: u64,
     /// The current Mesos leader's address, if any.
     pub leader: Option<String>,
+    /// Requests to a node or the bootstrap node that carried an `Authorization` header over plain
+    /// HTTP (every listener is plain HTTP today): a credential sent in clear text.
+    #[serde(default)]
+    pub plaintext_token_requests: u64,
+    /// Requests answered 401 (Admin Router without a token in permissive and strict mode).
+    #[serde(default)]
+    pub unauthorized_requests: u64,
 }
 
 impl Report {

@@ -179,6 +179,24 @@ pub(super) async fn ctl_attempt_done(
     text(StatusCode::OK, "ok")
 }
 
+/// Counts a token sent to the bootstrap node's file server (plain HTTP; a token never belongs
+/// there, issue 10).
+pub(super) async fn bootstrap_guard(
+    State(s): State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        let mut c = s.lock().unwrap();
+        c.plaintext_token_requests += 1;
+        c.record(
+            "plaintext_token",
+            json!({"node": "bootstrap", "path": req.uri().path()}),
+        );
+    }
+    next.run(req).await
+}
+
 pub(super) async fn static_file(
     State(dir): State<PathBuf>,
     UrlPath(path): UrlPath<String>,
@@ -237,6 +255,8 @@ impl Cluster {
                 .collect(),
             tasks_lost: self.tasks_lost,
             leader: self.leader.map(|l| self.nodes[l].def.address.clone()),
+            plaintext_token_requests: self.plaintext_token_requests,
+            unauthorized_requests: self.unauthorized_requests,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! per-service routers, and the response helpers they share.
 
 use super::*;
-use crate::model::{NodeDef, Role, SimDef};
+use crate::model::{NodeDef, Role, Security, SimDef};
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
@@ -68,6 +68,7 @@ pub(super) struct Ctx {
     pub(super) shared: Shared,
     pub(super) node: usize,
     pub(super) unit: String,
+    pub(super) kind: Kind,
 }
 
 pub(super) fn sync_listeners(shared: &Shared, c: &mut Cluster) {
@@ -105,6 +106,7 @@ pub(super) fn sync_listeners(shared: &Shared, c: &mut Cluster) {
             shared: shared.clone(),
             node: w.node,
             unit: w.unit,
+            kind: w.kind,
         };
         let h = match w.kind {
             Kind::Zk => serve_zk(listener, ctx),
@@ -170,15 +172,33 @@ pub(super) fn metrics_body(m: &[(&str, f64)]) -> String {
 }
 
 pub(super) async fn guard(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
-    let (garbage, up) = {
-        let c = ctx.shared.lock().unwrap();
+    let token = req.headers().contains_key(header::AUTHORIZATION);
+    let (garbage, up, unauthorized) = {
+        let mut c = ctx.shared.lock().unwrap();
+        let path = req.uri().path().to_string();
+        if token {
+            // Every node listener is plain HTTP: a token sent here travelled in clear text.
+            c.plaintext_token_requests += 1;
+            let name = c.nodes[ctx.node].def.name.clone();
+            c.record("plaintext_token", json!({"node": name, "path": path}));
+        }
+        let unauthorized = !token && needs_auth(c.def.security, ctx.kind, &path);
+        if unauthorized {
+            c.unauthorized_requests += 1;
+        }
         let n = &c.nodes[ctx.node];
-        (n.fault("http-garbage"), n.unit_up(&ctx.unit))
+        (n.fault("http-garbage"), n.unit_up(&ctx.unit), unauthorized)
     };
     if !up {
         let mut r = text(StatusCode::SERVICE_UNAVAILABLE, "service stopped");
         r.headers_mut()
             .insert(header::CONNECTION, "close".parse().unwrap());
+        return r;
+    }
+    if unauthorized {
+        let mut r = text(StatusCode::UNAUTHORIZED, "401 Unauthorized");
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, "acsjwt".parse().unwrap());
         return r;
     }
     if garbage {
@@ -190,6 +210,20 @@ pub(super) async fn guard(State(ctx): State<Ctx>, req: Request, next: Next) -> R
             .into_response();
     }
     next.run(req).await
+}
+
+/// Whether a request needs `Authorization: token=...`: Admin Router enforces it in permissive and
+/// strict mode, except on the paths it serves to anyone (facts §8.1; issue 10). Only the header's
+/// presence is checked for now (no login, no token validation, no TLS yet).
+fn needs_auth(security: Security, kind: Kind, path: &str) -> bool {
+    const PUBLIC: &[&str] = &[
+        "/dcos-metadata/dcos-version.json",
+        "/ca/dcos-ca.crt",
+        "/acs/api/v1/auth/login",
+    ];
+    security != Security::Disabled
+        && matches!(kind, Kind::Admin | Kind::AgentAdmin)
+        && !PUBLIC.contains(&path)
 }
 
 pub(super) fn node_router(kind: Kind, ctx: Ctx) -> Router {
@@ -231,9 +265,11 @@ pub(super) fn node_router(kind: Kind, ctx: Ctx) -> Router {
             Router::new().route("/exhibitor/v1/cluster/status", get(exhibitor_status))
         }
         Kind::Diagnostics => Router::new().route("/system/health/v1", get(diag_health)),
-        Kind::Admin => Router::new()
-            .route("/dcos-metadata/dcos-version.json", get(dcos_version))
-            .route("/system/health/v1", get(diag_health)),
+        Kind::Admin => proxied_routes(
+            Router::new()
+                .route("/dcos-metadata/dcos-version.json", get(dcos_version))
+                .route("/system/health/v1", get(diag_health)),
+        ),
         Kind::Agent => Router::new()
             .route("/metrics/snapshot", get(agent_metrics))
             .route("/state", get(agent_state))

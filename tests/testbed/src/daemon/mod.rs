@@ -2,6 +2,7 @@
 //! server and the control API. The model is one `Mutex<Cluster>` (see `state`) plus a ticker
 //! task; one submodule per service.
 
+mod admin_router;
 mod control;
 mod exhibitor_zk;
 mod listeners;
@@ -13,6 +14,7 @@ mod state;
 mod tick;
 
 use crate::model::SimDef;
+use admin_router::*;
 use axum::routing::{get, post};
 use axum::Router;
 use control::*;
@@ -89,7 +91,11 @@ pub fn serve(dir: &Path) -> anyhow::Result<()> {
             .with_state(shared.clone());
         let files = Router::new()
             .route("/{*path}", get(static_file))
-            .with_state(serve_dir);
+            .with_state(serve_dir)
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                bootstrap_guard,
+            ));
         {
             let mut c = shared.lock().unwrap();
             // The bootstrap node's file server and the control API: on the host, and (firewalled)

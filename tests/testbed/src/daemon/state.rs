@@ -104,6 +104,10 @@ pub(super) struct Cluster {
     pub(super) apps: Vec<App>,
     pub(super) tasks: Vec<Task>,
     pub(super) tasks_lost: u64,
+    /// Requests that carried an `Authorization` header over plain HTTP.
+    pub(super) plaintext_token_requests: u64,
+    /// Requests answered 401.
+    pub(super) unauthorized_requests: u64,
     pub(super) task_seq: u64,
     pub(super) framework_id: String,
     pub(super) start: Instant,
@@ -213,6 +217,8 @@ impl Cluster {
             apps,
             tasks: Vec::new(),
             tasks_lost: 0,
+            plaintext_token_requests: 0,
+            unauthorized_requests: 0,
             task_seq: 0,
             start: now,
             start_wall: SystemTime::now(),

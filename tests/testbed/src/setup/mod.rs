@@ -51,6 +51,8 @@ pub struct UpOptions {
     pub real_zookeeper: bool,
     /// How the nodes are networked (`--network`).
     pub network: crate::model::Network,
+    /// The security mode (`--security`).
+    pub security: crate::model::Security,
 }
 
 pub(super) fn write(path: &Path, content: &str) -> Result<()> {

@@ -44,6 +44,11 @@ pub(super) fn build_node_fs(def: &SimDef, n: &NodeDef, index: usize) -> Result<(
             "export DCOS_VERSION={version}\nexport MESOS_IP_DISCOVERY_COMMAND=/opt/mesosphere/bin/detect_ip\nexport MESOS_HOSTNAME_LOOKUP=false\n"
         ),
     )?;
+    // The node's security mode, where DC/OS keeps it (facts §8.1).
+    write(
+        &m.join("etc/bootstrap-config.json"),
+        &format!("{{\"security\": \"{}\"}}\n", def.security.as_str()),
+    )?;
     fs::create_dir_all(m.join("packages"))?;
     fs::create_dir_all(m.join("lib"))?;
     write(&m.join("lib/README"), "dcos-sim library directory\n")?;

@@ -142,6 +142,7 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         user: current_user(),
         real_zookeeper: opts.real_zookeeper,
         network: opts.network,
+        security: opts.security,
     };
     for sub in ["pids", "keys", "bootstrap", "nodes"] {
         fs::create_dir_all(dir.join(sub))?;

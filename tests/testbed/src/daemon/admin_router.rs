@@ -1,0 +1,129 @@
+//! Admin Router on the masters: what it proxies (the leading Mesos master, the Marathon leader,
+//! the local Exhibitor, an agent's :5051), as real HTTP from the master's own network.
+//!
+//! Paths from dcos/dcos `packages/adminrouter/extra/src/includes/server/{common,master}.conf` @2.2
+//! (facts §8.1); `/service/marathon/` from facts §5.
+
+use super::*;
+use crate::http;
+use axum::extract::{Path as UrlPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use std::net::{SocketAddr, TcpStream};
+
+/// Adds the proxied paths to a master's Admin Router.
+pub(super) fn proxied_routes(r: Router<Ctx>) -> Router<Ctx> {
+    r.route("/mesos/{*rest}", any(to_mesos_leader))
+        .route("/marathon/{*rest}", any(to_marathon_leader))
+        .route("/service/marathon/{*rest}", any(to_marathon_leader))
+        .route("/exhibitor/{*rest}", any(to_local_exhibitor))
+        .route("/agent/{id}/{*rest}", any(to_agent))
+}
+
+async fn to_mesos_leader(State(ctx): State<Ctx>, req: Request) -> Response {
+    let target = {
+        let c = ctx.shared.lock().unwrap();
+        c.leader.map(|l| format!("{}:5050", c.nodes[l].def.address))
+    };
+    proxy(ctx, target, "/mesos", req).await
+}
+
+async fn to_marathon_leader(State(ctx): State<Ctx>, req: Request) -> Response {
+    let target = {
+        let c = ctx.shared.lock().unwrap();
+        marathon_leader_idx(&c).map(|l| format!("{}:8080", c.nodes[l].def.address))
+    };
+    let prefix = if req.uri().path().starts_with("/service/") {
+        "/service/marathon"
+    } else {
+        "/marathon"
+    };
+    proxy(ctx, target, prefix, req).await
+}
+
+async fn to_local_exhibitor(State(ctx): State<Ctx>, req: Request) -> Response {
+    let target = {
+        let c = ctx.shared.lock().unwrap();
+        Some(format!("{}:8181", c.nodes[ctx.node].def.address))
+    };
+    proxy(ctx, target, "/exhibitor", req).await
+}
+
+async fn to_agent(
+    State(ctx): State<Ctx>,
+    UrlPath((id, _rest)): UrlPath<(String, String)>,
+    req: Request,
+) -> Response {
+    let target = {
+        let c = ctx.shared.lock().unwrap();
+        let found = c.agents().find(|i| c.nodes[*i].id == id);
+        found.map(|i| format!("{}:5051", c.nodes[i].def.address))
+    };
+    if target.is_none() {
+        return text(
+            StatusCode::NOT_FOUND,
+            "404 Not Found: no agent with this id",
+        );
+    }
+    proxy(ctx, target, &format!("/agent/{id}"), req).await
+}
+
+/// Forwards `req` (without `prefix`, and without its `Authorization` header, which Admin Router
+/// consumed) to `target` from the master's own network; 502 when the upstream does not answer,
+/// 503 when there is none (no leader).
+async fn proxy(ctx: Ctx, target: Option<String>, prefix: &str, req: Request) -> Response {
+    let Some(target) = target else {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable");
+    };
+    let pq = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let rest = pq.strip_prefix(prefix).unwrap_or(&pq).to_string();
+    let method = req.method().to_string();
+    let body = match axum::body::to_bytes(req.into_body(), 4 << 20).await {
+        Ok(b) => String::from_utf8_lossy(&b).to_string(),
+        Err(_) => {
+            return text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "413 Request Entity Too Large",
+            )
+        }
+    };
+    let ns = ctx
+        .shared
+        .lock()
+        .unwrap()
+        .ns
+        .get(ctx.node)
+        .cloned()
+        .flatten();
+    let timeout = Duration::from_secs(10);
+    let answer = tokio::task::spawn_blocking(move || {
+        let stream = match ns {
+            Some(ns) => ns.connect(&target, Duration::from_secs(2))?,
+            None => {
+                let sa: SocketAddr = target
+                    .parse()
+                    .map_err(|e| std::io::Error::other(format!("{target}: {e}")))?;
+                TcpStream::connect_timeout(&sa, Duration::from_secs(2))?
+            }
+        };
+        http::exchange(stream, &method, &target, &rest, &[], &body, timeout)
+    })
+    .await;
+    let Ok(Ok(a)) = answer else {
+        return text(StatusCode::BAD_GATEWAY, "502 Bad Gateway");
+    };
+    let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut r = (status, a.body.clone()).into_response();
+    for name in [header::CONTENT_TYPE, header::LOCATION] {
+        if let Some(v) = a.header(name.as_str()).and_then(|v| v.parse().ok()) {
+            r.headers_mut().insert(name, v);
+        }
+    }
+    r
+}
