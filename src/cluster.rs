@@ -3,7 +3,7 @@
 //! the change door (`door::Change`), which a `Cluster` does not hold.
 
 use crate::door::{NodeTarget, Observe, Output, RemoteError};
-use crate::model::Role;
+use crate::model::{Role, Security};
 use crate::playbook::model::Timeouts;
 use crate::playbook::{Inventory, NodeSpec, Playbook};
 use crate::shell::quote;
@@ -22,6 +22,36 @@ pub struct Cluster {
     pub observe: Arc<dyn Observe>,
     /// Agents: the inventory's, or those discovered from the leading master.
     pub agents: Vec<NodeSpec>,
+    /// The security mode each node reported (node-local reads keep it current, so an upgrade
+    /// that moves permissive -> strict is followed node by node).
+    pub security: SecurityModes,
+}
+
+/// The security mode each node last reported.
+#[derive(Debug, Default)]
+pub struct SecurityModes(std::sync::Mutex<std::collections::HashMap<String, Security>>);
+
+impl SecurityModes {
+    /// The mode `node` last reported, if it has.
+    pub fn of(&self, node: &str) -> Option<Security> {
+        self.0.lock().ok().and_then(|m| m.get(node).copied())
+    }
+
+    /// The strictest mode any node reported (Disabled when none has).
+    pub fn strictest(&self) -> Security {
+        let m = self
+            .0
+            .lock()
+            .map(|m| m.values().copied().collect::<Vec<_>>());
+        let modes = m.unwrap_or_default();
+        if modes.contains(&Security::Strict) {
+            Security::Strict
+        } else if modes.contains(&Security::Permissive) {
+            Security::Permissive
+        } else {
+            Security::Disabled
+        }
+    }
 }
 
 /// Why the leading master cannot be told.
@@ -84,6 +114,13 @@ impl Cluster {
         quote(&format!("{}{}", node.root, absolute))
     }
 
+    /// Records the security mode a node reported.
+    pub fn saw_security(&self, node: &str, mode: Security) {
+        if let Ok(mut m) = self.security.0.lock() {
+            m.insert(node.to_string(), mode);
+        }
+    }
+
     /// Runs a read-only command (never journaled; also used by `plan` and `check`).
     pub async fn query(&self, node: &NodeSpec, script: &str) -> Result<Output, RemoteError> {
         self.observe
@@ -119,23 +156,65 @@ impl Cluster {
     /// the masters' own `master/elected` if exactly one says 1, and otherwise the lookup fails
     /// with [`LeaderError::Disagree`] (callers re-resolve, then stop before taking a master down).
     pub async fn leader_address(&self) -> Result<Option<String>, LeaderError> {
-        let port = self.playbook.ports.mesos_master;
-        let obs = self.observe.as_ref();
-        let Some(host) = crate::probe::mesos::find_leader(obs, &self.master_addrs(), port).await?
-        else {
-            return Ok(None);
+        use crate::probe::mesos::{leader_from, parse_metrics, LeaderAnswer};
+        use crate::probe::node::{self, Read};
+        // One round on every master at once, on the master itself: its redirect and its own
+        // master/elected.
+        let masters = &self.inventory.masters;
+        let rounds = futures::future::join_all(
+            masters
+                .iter()
+                .map(|m| node::read(self, m, &[Read::Redirect, Read::MasterMetrics])),
+        )
+        .await;
+        let mut named = None;
+        let mut any_answer = false;
+        let mut last_err = None;
+        let mut elected = std::collections::HashMap::new();
+        for (m, r) in masters.iter().zip(rounds) {
+            let reads = match r {
+                Ok(r) => r,
+                Err(e) => {
+                    last_err = Some(node::remote(e));
+                    continue;
+                }
+            };
+            if let Some(e) = reads
+                .answer(Read::MasterMetrics)
+                .and_then(|(url, a)| parse_metrics(&url, &a))
+                .ok()
+                .and_then(|m| m.get("master/elected"))
+            {
+                elected.insert(m.address.clone(), e == 1.0);
+            }
+            if named.is_some() {
+                continue;
+            }
+            match reads
+                .answer(Read::Redirect)
+                .and_then(|(url, a)| leader_from(url, a))
+            {
+                Ok(LeaderAnswer::Leader(host)) => named = Some(host),
+                Ok(LeaderAnswer::NoLeader) => any_answer = true,
+                Err(e) => last_err = Some(e),
+            }
+        }
+        let Some(host) = named else {
+            return match (any_answer, last_err) {
+                (true, _) | (false, None) => Ok(None),
+                (false, Some(e)) => Err(e.into()),
+            };
         };
         let named = self.match_master(&host).await.unwrap_or(host);
-        let named_elected = self.elected(&named).await;
+        let named_elected = elected.get(&named).copied();
         if named_elected == Some(true) {
             return Ok(Some(named));
         }
-        let mut claim = Vec::new();
-        for m in self.master_addrs().into_iter().filter(|m| *m != named) {
-            if self.elected(&m).await == Some(true) {
-                claim.push(m);
-            }
-        }
+        let mut claim: Vec<String> = masters
+            .iter()
+            .map(|m| m.address.clone())
+            .filter(|a| *a != named && elected.get(a) == Some(&true))
+            .collect();
         match (claim.len(), named_elected) {
             // The named master could not be asked and nobody else claims to lead: take it.
             (0, None) => Ok(Some(named)),
@@ -145,16 +224,6 @@ impl Cluster {
                 elected: claim,
             }),
         }
-    }
-
-    /// What a master's own `master/elected` says (None when it cannot be read).
-    async fn elected(&self, addr: &str) -> Option<bool> {
-        let port = self.playbook.ports.mesos_master;
-        crate::probe::mesos::metrics(self.observe.as_ref(), addr, port)
-            .await
-            .ok()
-            .and_then(|m| m.get("master/elected"))
-            .map(|e| e == 1.0)
     }
 
     async fn match_master(&self, host: &str) -> Option<String> {

@@ -1,4 +1,4 @@
-//! Small domain types shared by every layer: node roles and run identifiers.
+//! Small domain types shared by every layer: node roles and security modes.
 
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +50,47 @@ impl Role {
 }
 
 impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A node's security mode (DC/OS Enterprise), from `security` in
+/// `/opt/mesosphere/etc/bootstrap-config.json` (facts §8.1). Open-source DC/OS has no such key
+/// and is read as `Disabled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Security {
+    /// No TLS or authentication enforced by the components (and open-source DC/OS).
+    #[default]
+    Disabled,
+    /// HTTP and HTTPS; Admin Router still authenticates.
+    Permissive,
+    /// HTTPS only, authentication everywhere.
+    Strict,
+}
+
+impl Security {
+    /// The mode a `security` value names; anything unknown is taken as the strictest.
+    pub fn from_mode(mode: &str) -> Security {
+        match mode.trim() {
+            "disabled" | "" => Security::Disabled,
+            "permissive" => Security::Permissive,
+            _ => Security::Strict,
+        }
+    }
+
+    /// The word DC/OS uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Security::Disabled => "disabled",
+            Security::Permissive => "permissive",
+            Security::Strict => "strict",
+        }
+    }
+}
+
+impl std::fmt::Display for Security {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }

@@ -5,7 +5,7 @@
 use crate::action::{Action, Registry, StepCtx, StepError, Undo};
 use crate::cluster::Cluster;
 use crate::door::fake::{answer, ok, FakeCluster};
-use crate::door::Answer;
+use crate::door::Output;
 use crate::engine::{FailureChoice, GateChoice, Prompter};
 use crate::events::{EventSink, Stamped};
 use crate::machine::StepState;
@@ -38,17 +38,59 @@ pub fn inventory(agents: usize) -> Inventory {
     Inventory::parse(&SourceFile::from_text("unit.toml", &t)).expect("test inventory")
 }
 
-/// The fake cluster: `/master/redirect` names `leader` on every master, and the cluster-lock
-/// scripts succeed.
+/// The output of a node-local read round (`probe::node`) on `node`, each read answered by
+/// `reply(read key)` as (status, location, body); None leaves a read unanswered (status 0).
+pub fn node_round(
+    script: &str,
+    node: &str,
+    reply: impl Fn(&str) -> Option<(u16, Option<String>, String)>,
+) -> Option<Output> {
+    if !script.contains("@@dcu-node") {
+        return None;
+    }
+    let mut out = format!("@@dcu-node {node} disabled\n");
+    for key in [
+        "master-metrics",
+        "agent-metrics",
+        "redirect",
+        "flags",
+        "exhibitor",
+        "zk-ruok",
+        "zk-srvr",
+        "zk-mntr",
+        "zk-root",
+    ] {
+        if !script.contains(&format!(" {key} ")) {
+            continue;
+        }
+        let (status, loc, body) = reply(key).unwrap_or((0, None, "refused".into()));
+        out.push_str(&format!(
+            "@@dcu-reply {key} {status} {} {}\n{body}\n",
+            body.len(),
+            loc.unwrap_or_else(|| "-".into())
+        ));
+    }
+    Some(ok(out))
+}
+
+/// The fake cluster: every master's `/master/redirect` names `leader` (whose own
+/// `master/elected` is 1), and the cluster-lock scripts succeed.
 pub fn fake_cluster(leader: Leader) -> FakeCluster {
     FakeCluster::new()
-        .on_get(move |url| {
-            url.ends_with("/master/redirect").then(|| {
+        .on_script(move |node, script| {
+            node_round(script, &node.address, |key| {
                 let l = leader.lock().expect("leader").clone();
-                Answer {
-                    status: 307,
-                    location: Some(format!("//{l}:5050")),
-                    body: String::new(),
+                match key {
+                    "redirect" => Some((307, Some(format!("//{l}:5050")), String::new())),
+                    "master-metrics" => Some((
+                        200,
+                        None,
+                        format!(
+                            r#"{{"master/elected": {}}}"#,
+                            if node.address == l { 1.0 } else { 0.0 }
+                        ),
+                    )),
+                    _ => None,
                 }
             })
         })
@@ -74,6 +116,7 @@ pub fn cluster(agents: usize, fake: Arc<FakeCluster>) -> Cluster {
         inventory,
         playbook,
         observe: fake,
+        security: Default::default(),
     }
 }
 

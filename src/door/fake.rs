@@ -183,6 +183,15 @@ impl Observe for FakeCluster {
         Ok(self.script(node, script))
     }
 
+    async fn query_with_token(
+        &self,
+        node: &NodeTarget,
+        script: &str,
+        timeout: Duration,
+    ) -> Result<Output, RemoteError> {
+        self.query(node, script, timeout).await
+    }
+
     async fn get(&self, url: &str) -> Result<Answer, ProbeError> {
         self.record(Call::Get {
             url: url.to_string(),

@@ -106,7 +106,13 @@ impl Http {
         })
     }
 
-    /// Sends a request and reads the answer, whatever its status.
+    /// The ACS token, for the node-local reads' standard input (never logged).
+    pub fn token(&self) -> Option<String> {
+        self.token.clone()
+    }
+
+    /// Sends a request and reads the answer, whatever its status. The token goes only over
+    /// HTTPS: a request to a plain `http://` URL never carries it.
     pub async fn send(
         &self,
         method: reqwest::Method,
@@ -114,7 +120,7 @@ impl Http {
         body: Option<&serde_json::Value>,
     ) -> Result<Answer, ProbeError> {
         let mut req = self.client.request(method, url);
-        if let Some(t) = &self.token {
+        if let Some(t) = self.token.as_ref().filter(|_| url.starts_with("https://")) {
             req = req.header("Authorization", format!("token={t}"));
         }
         if let Some(b) = body {

@@ -37,6 +37,16 @@ pub trait Observe: Send + Sync {
         timeout: Duration,
     ) -> Result<Output, RemoteError>;
 
+    /// As `query`, with the door's credentials (the ACS token, if any, then a newline) on the
+    /// script's standard input: for node-local reads that must authenticate. The token never
+    /// appears on a command line or in a log.
+    async fn query_with_token(
+        &self,
+        node: &NodeTarget,
+        script: &str,
+        timeout: Duration,
+    ) -> Result<Output, RemoteError>;
+
     /// An HTTP `GET`, whatever its status.
     async fn get(&self, url: &str) -> Result<Answer, ProbeError>;
 

@@ -84,6 +84,17 @@ impl Observe for Transport {
         self.ssh.run(node, script, timeout).await
     }
 
+    async fn query_with_token(
+        &self,
+        node: &NodeTarget,
+        script: &str,
+        timeout: Duration,
+    ) -> Result<Output, RemoteError> {
+        let mut input = self.http.token().unwrap_or_default().into_bytes();
+        input.push(b'\n');
+        self.ssh.run_with_input(node, script, &input, timeout).await
+    }
+
     async fn get(&self, url: &str) -> Result<Answer, ProbeError> {
         self.http.send(reqwest::Method::GET, url, None).await
     }

@@ -355,26 +355,23 @@ fn stale_redirect(redirect: &str, elected: &[&str]) -> FakeCluster {
     let redirect = redirect.to_string();
     let elected: Vec<String> = elected.iter().map(|s| s.to_string()).collect();
     FakeCluster::new()
-        .on_get(move |url| {
-            if url.ends_with("/master/redirect") {
-                return Some(crate::door::Answer {
-                    status: 307,
-                    location: Some(format!("//{redirect}:5050")),
-                    body: String::new(),
-                });
-            }
-            let m = MASTERS
-                .iter()
-                .find(|m| url == format!("http://{m}:5050/metrics/snapshot"))?;
-            let e = if elected.iter().any(|x| x == m) {
-                1.0
-            } else {
-                0.0
-            };
-            Some(crate::door::fake::answer(
-                200,
-                format!(r#"{{"master/elected": {e}, "registrar/log/recovered": 1.0}}"#),
-            ))
+        .on_script(move |node, script| {
+            testkit::node_round(script, &node.address, |key| match key {
+                "redirect" => Some((307, Some(format!("//{redirect}:5050")), String::new())),
+                "master-metrics" => {
+                    let e = if elected.contains(&node.address) {
+                        1.0
+                    } else {
+                        0.0
+                    };
+                    Some((
+                        200,
+                        None,
+                        format!(r#"{{"master/elected": {e}, "registrar/log/recovered": 1.0}}"#),
+                    ))
+                }
+                _ => None,
+            })
         })
         .on_script(|_, script| {
             script

@@ -97,6 +97,7 @@ pub fn connect(
         playbook,
         timeouts,
         observe: transport.clone(),
+        security: Default::default(),
     };
     Ok((cluster, transport))
 }

@@ -158,20 +158,13 @@ async fn change(
 }
 
 async fn zk_serving(c: &Cluster) -> Poll<()> {
-    let masters = c.master_addrs();
-    let mut last = String::new();
-    for m in &masters {
-        match exhibitor::status(c.observe.as_ref(), m, c.playbook.ports.exhibitor).await {
-            Ok(s) => {
-                return match exhibitor::judge(&s, masters.len()) {
-                    Ok(()) => Poll::Ready(()),
-                    Err(e) => Poll::NotYet(e),
-                }
-            }
-            Err(e) => last = e.to_string(),
-        }
+    match exhibitor::first_answer(c).await {
+        Ok((_, s)) => match exhibitor::judge(&s, c.inventory.masters.len()) {
+            Ok(()) => Poll::Ready(()),
+            Err(e) => Poll::NotYet(e),
+        },
+        Err(e) => Poll::NotYet(e),
     }
-    Poll::NotYet(last)
 }
 
 fn write_private(path: &std::path::Path, data: &[u8]) -> Result<(), String> {

@@ -2,22 +2,12 @@
 //! deployment to finish and every instance to be healthy. Undo puts the saved definition back.
 
 use super::StepCtx;
-use crate::probe::mesos::host_port;
 use crate::probe::wait::{self, Poll};
 use std::time::Duration;
 
+/// Marathon as Admin Router serves it (`/marathon/` reaches the Marathon leader, facts §8.1).
 async fn marathon_base(ctx: &StepCtx<'_>) -> Result<String, String> {
-    let c = ctx.cluster;
-    let leader = c
-        .leader_address()
-        .await
-        .map_err(|e| e.to_string())?
-        .or_else(|| c.master_addrs().first().cloned())
-        .ok_or("no master")?;
-    Ok(format!(
-        "http://{}",
-        host_port(&leader, c.playbook.ports.marathon)
-    ))
+    crate::probe::admin::url(ctx.cluster, "/marathon").ok_or_else(|| "no master".into())
 }
 
 /// The step's app id, the Marathon base URL and the app's URL.

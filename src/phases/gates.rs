@@ -1,7 +1,9 @@
 //! The documented health gates, each one poll returning why it is not met yet.
 
 use crate::cluster::Cluster;
+use crate::door::parse_json;
 use crate::playbook::NodeSpec;
+use crate::probe::node::{self, Read};
 use crate::probe::wait::Poll;
 use crate::probe::{exhibitor, mesos};
 use crate::versions::DcosVersion;
@@ -15,12 +17,27 @@ pub fn same_version(a: &str, b: &str) -> bool {
 }
 
 /// Every master serving in Exhibitor with one ZooKeeper leader, `registrar/log/recovered` = 1
-/// on every master, and a Mesos leader elected.
+/// on every master, and a Mesos leader elected. Each master is read on the master itself, all
+/// at once.
 pub async fn masters_healthy(c: &Cluster) -> Poll<String> {
-    let masters = c.master_addrs();
-    let ports = &c.playbook.ports;
-    for m in &masters {
-        match mesos::metrics(c.observe.as_ref(), m, ports.mesos_master).await {
+    let masters = &c.inventory.masters;
+    let rounds = futures::future::join_all(
+        masters
+            .iter()
+            .map(|m| node::read(c, m, &[Read::MasterMetrics, Read::Exhibitor])),
+    )
+    .await;
+    let mut exhibitor = Err(String::from("no Exhibitor answered"));
+    for (m, r) in masters.iter().zip(&rounds) {
+        let m = &m.address;
+        let reads = match r {
+            Ok(r) => r,
+            Err(e) => return Poll::NotYet(format!("master {m}: {e}")),
+        };
+        let metrics = reads
+            .answer(Read::MasterMetrics)
+            .and_then(|(url, a)| mesos::parse_metrics(&url, &a));
+        match metrics {
             Ok(metrics) => match metrics.get("registrar/log/recovered") {
                 Some(1.0) => {}
                 Some(v) => {
@@ -34,26 +51,19 @@ pub async fn masters_healthy(c: &Cluster) -> Poll<String> {
             },
             Err(e) => return Poll::NotYet(format!("master {m}: {e}")),
         }
-    }
-    let mut last = String::from("no Exhibitor answered");
-    let mut zk_ok = false;
-    for m in &masters {
-        match exhibitor::status(c.observe.as_ref(), m, ports.exhibitor).await {
-            Ok(s) => match exhibitor::judge(&s, masters.len()) {
-                Ok(()) => {
-                    zk_ok = true;
-                    break;
-                }
-                Err(e) => {
-                    last = format!("Exhibitor on {m}: {e}");
-                    break;
-                }
-            },
-            Err(e) => last = format!("Exhibitor on {m}: {e}"),
+        if exhibitor.is_err() {
+            exhibitor = reads
+                .answer(Read::Exhibitor)
+                .and_then(|(url, a)| parse_json::<Vec<exhibitor::ServerStatus>>(&url, &a))
+                .map_err(|e| format!("Exhibitor on {m}: {e}"))
+                .and_then(|s| {
+                    exhibitor::judge(&s, masters.len())
+                        .map_err(|e| format!("Exhibitor on {m}: {e}"))
+                });
         }
     }
-    if !zk_ok {
-        return Poll::NotYet(last);
+    if let Err(e) = exhibitor {
+        return Poll::NotYet(e);
     }
     match c.leader_address().await {
         Ok(Some(l)) => Poll::Ready(l),
@@ -62,15 +72,15 @@ pub async fn masters_healthy(c: &Cluster) -> Poll<String> {
     }
 }
 
-/// The agent reports `slave/registered` = 1.
+/// The agent reports `slave/registered` = 1 (read on the agent).
 pub async fn agent_registered(c: &Cluster, node: &NodeSpec) -> Poll<()> {
-    match mesos::metrics(
-        c.observe.as_ref(),
-        &node.address,
-        c.playbook.ports.mesos_agent,
-    )
-    .await
-    {
+    let metrics = match node::read(c, node, &[Read::AgentMetrics]).await {
+        Ok(r) => r
+            .answer(Read::AgentMetrics)
+            .and_then(|(url, a)| mesos::parse_metrics(&url, &a)),
+        Err(e) => return Poll::NotYet(format!("agent {}: {e}", node.address)),
+    };
+    match metrics {
         Ok(m) => match m.get("slave/registered") {
             Some(1.0) => Poll::Ready(()),
             Some(v) => Poll::NotYet(format!("slave/registered = {v} on agent {}", node.address)),

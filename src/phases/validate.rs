@@ -41,20 +41,34 @@ pub async fn versions(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
 
 /// Fetches the node upgrade script and checks the versions it was generated for.
 pub async fn upgrade_script(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
-    let url = &ctx.cluster.inventory.bootstrap.upgrade_script_url;
-    let a = ctx
-        .cluster
-        .observe
-        .get(url)
-        .await
-        .map_err(|e| format!("upgrade script: {e}"))?;
-    if a.status != 200 {
-        return Err(format!(
-            "upgrade script {url}: HTTP {} (is the bootstrap node serving genconf/serve?)",
-            a.status
-        ));
+    let c = ctx.cluster;
+    let url = &c.inventory.bootstrap.upgrade_script_url;
+    // Fetched on a master, as the nodes will fetch it: the bootstrap node serves the cluster
+    // network, which the operator's machine may not reach. No token goes to it.
+    let script = format!(
+        "curl -fsS --max-time 20 --retry 2 {} 2>&1",
+        crate::shell::quote(url)
+    );
+    let mut last = String::from("the inventory lists no master");
+    let mut body = None;
+    for m in &c.inventory.masters {
+        match c.query(m, &script).await {
+            Ok(out) if out.ok() => {
+                body = Some(out.stdout);
+                break;
+            }
+            Ok(out) => {
+                last = format!(
+                    "fetched on master {}: {} (is the bootstrap node serving genconf/serve?)",
+                    m.address,
+                    out.tail(300)
+                )
+            }
+            Err(e) => last = e.to_string(),
+        }
     }
-    let (from, to) = script_versions(&a.body).ok_or_else(|| {
+    let body = body.ok_or_else(|| format!("upgrade script {url}: {last}"))?;
+    let (from, to) = script_versions(&body).ok_or_else(|| {
         format!("{url} does not look like a dcos_node_upgrade.sh (no \"Expecting to upgrade DC/OS from X to Y\" guard)")
     })?;
     if !same_version(&to, ctx.to) {

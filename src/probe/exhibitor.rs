@@ -1,7 +1,9 @@
 //! Exhibitor's cluster status: every ZooKeeper server "serving" and exactly one leader.
 
-use super::mesos::host_port;
-use crate::door::{get_json, Observe, ProbeError};
+use super::node::{self, Read};
+use crate::cluster::Cluster;
+use crate::door::{parse_json, ProbeError};
+use crate::playbook::NodeSpec;
 use serde::Deserialize;
 
 /// One server in `/exhibitor/v1/cluster/status`.
@@ -18,17 +20,27 @@ pub struct ServerStatus {
     pub is_leader: bool,
 }
 
-/// Reads the status from one master's Exhibitor.
-pub async fn status(
-    http: &dyn Observe,
-    master: &str,
-    port: u16,
-) -> Result<Vec<ServerStatus>, ProbeError> {
-    let url = format!(
-        "http://{}/exhibitor/v1/cluster/status",
-        host_port(master, port)
-    );
-    get_json(http, &url).await
+/// Reads the status from one master's Exhibitor, on the master (with Exhibitor's client
+/// certificate where the master has one).
+pub async fn status(c: &Cluster, master: &NodeSpec) -> Result<Vec<ServerStatus>, ProbeError> {
+    let reads = node::read(c, master, &[Read::Exhibitor])
+        .await
+        .map_err(node::remote)?;
+    let (what, a) = reads.answer(Read::Exhibitor)?;
+    parse_json(&what, &a)
+}
+
+/// The status from the first master whose Exhibitor answers (in inventory order), with that
+/// master's address; the last error when none answers.
+pub async fn first_answer(c: &Cluster) -> Result<(String, Vec<ServerStatus>), String> {
+    let mut last = String::from("no master to ask");
+    for m in &c.inventory.masters {
+        match status(c, m).await {
+            Ok(s) => return Ok((m.address.clone(), s)),
+            Err(e) => last = format!("Exhibitor on {}: {e}", m.address),
+        }
+    }
+    Err(last)
 }
 
 /// Judges a status: `Ok` when `expected` servers all serve and exactly one leads.

@@ -13,7 +13,6 @@ pub const PARALLEL_NODES: usize = 8;
 /// Discovers agents from the leading master when the inventory does not list them, and
 /// settles public/private from the `public_ip` attribute when the inventory does not say.
 pub async fn resolve_agents(cluster: &mut Cluster) -> Result<(), String> {
-    let port = cluster.playbook.ports.mesos_master;
     let listed = cluster.inventory.agents.clone();
     let needs_master = listed
         .as_ref()
@@ -28,7 +27,7 @@ pub async fn resolve_agents(cluster: &mut Cluster) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot find the Mesos leader to discover agents: {e}"))?;
     let slaves = match leader {
-        Some(l) => mesos::slaves(cluster.observe.as_ref(), &l, port)
+        Some(l) => mesos::slaves(cluster)
             .await
             .map_err(|e| format!("cannot list agents from the leading master {l}: {e}"))?,
         None if listed.is_some() => Vec::new(),
@@ -82,7 +81,7 @@ pub async fn gather(cluster: &Cluster, with_apps: bool) -> ClusterFacts {
         facts.into_iter().partition(|n| n.role == Role::Master);
     let apps = if with_apps {
         match &leader {
-            Some(l) => marathon::apps(cluster.observe.as_ref(), l, cluster.playbook.ports.marathon)
+            Some(_) => marathon::apps(cluster)
                 .await
                 .map(|apps| {
                     apps.into_iter()

@@ -1,7 +1,8 @@
 //! Marathon: apps, one app's definition, and running deployments.
 
-use super::mesos::host_port;
-use crate::door::{get_json, parse_json, Observe, ProbeError};
+use super::admin;
+use crate::cluster::Cluster;
+use crate::door::ProbeError;
 use serde::Deserialize;
 
 /// The parts of an app the tool looks at (the full definition is kept as JSON).
@@ -50,21 +51,14 @@ struct Apps {
     apps: Vec<App>,
 }
 
-/// Lists apps.
-pub async fn apps(http: &dyn Observe, master: &str, port: u16) -> Result<Vec<App>, ProbeError> {
-    let url = format!("http://{}/v2/apps", host_port(master, port));
-    let a = http.get(&url).await?;
-    Ok(parse_json::<Apps>(&url, &a)?.apps)
+/// Lists apps (through Admin Router: `/marathon/` reaches the Marathon leader).
+pub async fn apps(c: &Cluster) -> Result<Vec<App>, ProbeError> {
+    Ok(admin::get_json::<Apps>(c, "/marathon/v2/apps").await?.apps)
 }
 
 /// Lists deployments in progress (their ids and affected apps).
-pub async fn deployments(
-    http: &dyn Observe,
-    master: &str,
-    port: u16,
-) -> Result<Vec<serde_json::Value>, ProbeError> {
-    let url = format!("http://{}/v2/deployments", host_port(master, port));
-    get_json(http, &url).await
+pub async fn deployments(c: &Cluster) -> Result<Vec<serde_json::Value>, ProbeError> {
+    admin::get_json(c, "/marathon/v2/deployments").await
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Mesos master and agent: leader, metrics, registered agents.
 
-use crate::door::{parse_json, Answer, Observe, ProbeError};
+use crate::door::{parse_json, Answer, ProbeError};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -17,13 +17,6 @@ impl Metrics {
             .or_else(|| self.0.get(&key.replace('/', "\\/")))
             .copied()
     }
-}
-
-/// Reads `/metrics/snapshot` on a master or agent.
-pub async fn metrics(http: &dyn Observe, addr: &str, port: u16) -> Result<Metrics, ProbeError> {
-    let url = format!("http://{}/metrics/snapshot", host_port(addr, port));
-    let a = http.get(&url).await?;
-    parse_metrics(&url, &a)
 }
 
 /// Parses a `/metrics/snapshot` answer (numbers, quoted numbers or booleans; escaped slashes).
@@ -71,14 +64,8 @@ pub enum LeaderAnswer {
     NoLeader,
 }
 
-/// Asks one master who leads (`/master/redirect`: 307 `//<leader>:<port>`, or 503).
-pub async fn ask_leader(
-    http: &dyn Observe,
-    master: &str,
-    port: u16,
-) -> Result<LeaderAnswer, ProbeError> {
-    let url = format!("http://{}/master/redirect", host_port(master, port));
-    let a = http.get(&url).await?;
+/// What a `/master/redirect` answer says: 307 to the leader, or 503 (no leader elected).
+pub fn leader_from(url: String, a: Answer) -> Result<LeaderAnswer, ProbeError> {
     match a.status {
         307 | 302 | 301 => {
             let loc = a.location.unwrap_or_default();
@@ -115,27 +102,6 @@ pub fn parse_location_host(loc: &str) -> Option<String> {
             .to_string()
     };
     (!host.is_empty()).then_some(host)
-}
-
-/// Finds the leader by asking masters in turn; Ok(None) when every reachable one says 503.
-pub async fn find_leader(
-    http: &dyn Observe,
-    masters: &[String],
-    port: u16,
-) -> Result<Option<String>, ProbeError> {
-    let mut last_err = None;
-    let mut any_answer = false;
-    for m in masters {
-        match ask_leader(http, m, port).await {
-            Ok(LeaderAnswer::Leader(l)) => return Ok(Some(l)),
-            Ok(LeaderAnswer::NoLeader) => any_answer = true,
-            Err(e) => last_err = Some(e),
-        }
-    }
-    match (any_answer, last_err) {
-        (true, _) | (false, None) => Ok(None),
-        (false, Some(e)) => Err(e),
-    }
 }
 
 /// An agent as the leading master lists it.
@@ -180,10 +146,9 @@ struct SlavesAnswer {
     slaves: Vec<Slave>,
 }
 
-/// Lists agents from the leading master (`/slaves`).
-pub async fn slaves(http: &dyn Observe, leader: &str, port: u16) -> Result<Vec<Slave>, ProbeError> {
-    let url = format!("http://{}/slaves", host_port(leader, port));
-    let a = http.get(&url).await?;
+/// Lists agents from the leading master (`/mesos/slaves` through Admin Router).
+pub async fn slaves(c: &crate::cluster::Cluster) -> Result<Vec<Slave>, ProbeError> {
+    let (url, a) = super::admin::get(c, "/mesos/slaves").await?;
     parse_slaves(&url, &a)
 }
 

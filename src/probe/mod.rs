@@ -1,9 +1,11 @@
 //! Read-only, typed observation of the cluster over HTTP (and SSH queries for facts).
 
+pub mod admin;
 pub mod exhibitor;
 pub mod facts;
 pub mod marathon;
 pub mod mesos;
+pub mod node;
 pub mod wait;
 pub mod zk;
 

@@ -75,18 +75,35 @@ pub struct ZkServer {
 
 /// Asks one server `ruok`, `srvr` and `mntr`; never fails, the errors are kept in the result.
 pub async fn server(host: &str, port: u16, timeout: Duration) -> ZkServer {
+    let ruok = four_letter(host, port, "ruok", timeout).await;
+    if ruok.is_err() {
+        return server_from(host, ruok, Err(String::new()), Err(String::new()));
+    }
+    let srvr = four_letter(host, port, "srvr", timeout).await;
+    let mntr = four_letter(host, port, "mntr", timeout).await;
+    server_from(host, ruok, srvr, mntr)
+}
+
+/// What one server says about itself, from its answers to `ruok`, `srvr` and `mntr` (however
+/// they were read: over TCP here, or on the node by `probe::node`).
+pub fn server_from(
+    host: &str,
+    ruok: Result<String, String>,
+    srvr: Result<String, String>,
+    mntr: Result<String, String>,
+) -> ZkServer {
     let mut z = ZkServer {
         host: host.to_string(),
         ..Default::default()
     };
-    match four_letter(host, port, "ruok", timeout).await {
+    match ruok {
         Ok(a) => z.ok = a.trim() == "imok",
         Err(e) => {
             z.error = Some(e);
             return z;
         }
     }
-    match four_letter(host, port, "srvr", timeout).await {
+    match srvr {
         Ok(a) => {
             z.mode = parse_srvr_mode(&a);
             if z.mode.is_none() {
@@ -98,7 +115,7 @@ pub async fn server(host: &str, port: u16, timeout: Duration) -> ZkServer {
         }
         Err(e) => z.error = Some(e),
     }
-    match four_letter(host, port, "mntr", timeout).await {
+    match mntr {
         Ok(a) => {
             let m = parse_mntr(&a);
             let num = |k: &str| m.get(k).and_then(|v| v.parse::<u64>().ok());

@@ -1,7 +1,7 @@
 //! Checks of the Mesos masters: count, reachability, registrar, leadership, restarts, latency
 //! between them and the teardown endpoint's authentication.
 
-use super::{result, CheckResult, MasterObs, Observed, Severity, FLAP_PROBE_INTERVAL};
+use super::{result, CheckResult, MasterObs, Observed, Severity};
 
 /// Round-trip time between masters above this is a warning (ZooKeeper and the replicated log
 /// are latency sensitive).
@@ -105,12 +105,14 @@ pub(super) fn check_flapping(o: &Observed) -> Vec<CheckResult> {
         if let (Ok(a), Ok(b)) = (&m.first, &m.second) {
             if let (Some(u1), Some(u2)) = (a.get("master/uptime_secs"), b.get("master/uptime_secs"))
             {
-                // Up the whole time, uptime grows by the interval; a restart in between
-                // leaves it lower (jitter allowed: half the interval).
-                if u2 < u1 + FLAP_PROBE_INTERVAL.as_secs_f64() / 2.0 {
+                // Up the whole time, uptime grows by the time that passed between the two
+                // probes; a restart in between leaves it lower. Allowed: half a second of
+                // jitter plus how far off the measured time can be.
+                let elapsed = m.elapsed_secs;
+                if u2 < u1 + elapsed - 0.5 - m.uncertainty_secs {
                     bad.push(format!(
-                        "master {} restarted between two probes {:?} apart (master/uptime_secs {u1:.1} -> {u2:.1})",
-                        m.address, FLAP_PROBE_INTERVAL
+                        "master {} restarted between two probes {elapsed:.1} s apart (master/uptime_secs {u1:.1} -> {u2:.1})",
+                        m.address
                     ));
                 }
             }

@@ -3,8 +3,21 @@
 use super::node_probe::{node_script, parse_node_output, NodeShell};
 use crate::probe::marathon;
 
-/// Time between the two metric probes used to catch a restarting master.
-pub const FLAP_PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1300);
+/// What is read on every master between its two metric probes.
+const OTHER_READS: [crate::probe::node::Read; 5] = {
+    use crate::probe::node::{Read, Word};
+    [
+        Read::Exhibitor,
+        Read::Zk(Word::Ruok),
+        Read::Zk(Word::Srvr),
+        Read::Zk(Word::Mntr),
+        Read::ZkRoot,
+    ]
+};
+
+/// Time between the two metric probes used to catch a restarting master (at least; the time
+/// really measured between them is what the check compares the uptime with).
+pub const FLAP_PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(2000);
 
 /// One node's probe result.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -26,6 +39,10 @@ pub struct MasterObs {
     pub first: Result<crate::probe::mesos::Metrics, String>,
     /// Second probe, [`FLAP_PROBE_INTERVAL`] later.
     pub second: Result<crate::probe::mesos::Metrics, String>,
+    /// Seconds between the two probes, as measured (their midpoints).
+    pub elapsed_secs: f64,
+    /// How far off that can be (half the two probes' durations).
+    pub uncertainty_secs: f64,
 }
 
 /// Everything the checks look at, gathered once (in parallel) before any check runs.
@@ -59,6 +76,22 @@ pub struct Observed {
     pub teardown: Result<bool, String>,
 }
 
+/// A node read with the moment it was taken (its midpoint) and how long it took.
+async fn timed(
+    c: &crate::cluster::Cluster,
+    m: &crate::playbook::NodeSpec,
+    reads: &[crate::probe::node::Read],
+) -> (
+    std::time::Instant,
+    std::time::Duration,
+    Result<crate::probe::node::NodeReads, crate::door::RemoteError>,
+) {
+    let t0 = std::time::Instant::now();
+    let r = crate::probe::node::read(c, m, reads).await;
+    let d = t0.elapsed();
+    (t0 + d / 2, d, r)
+}
+
 fn now_secs() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -73,35 +106,39 @@ pub async fn observe(
     facts: &crate::facts::ClusterFacts,
     to: Option<&str>,
 ) -> Observed {
-    use crate::probe::{exhibitor, mesos, zk};
+    use crate::probe::node::{self, Read, Word};
+    use crate::probe::{mesos, zk};
     use futures::future::join_all;
     let ports = &c.playbook.ports;
     let masters = c.master_addrs();
-    let zk_timeout = std::time::Duration::from_secs(5);
+    let master_nodes = &c.inventory.masters;
 
-    let metrics_twice = async {
-        let first = join_all(
-            masters
-                .iter()
-                .map(|m| mesos::metrics(c.observe.as_ref(), m, ports.mesos_master)),
-        )
-        .await;
-        tokio::time::sleep(FLAP_PROBE_INTERVAL).await;
-        let second = join_all(
-            masters
-                .iter()
-                .map(|m| mesos::metrics(c.observe.as_ref(), m, ports.mesos_master)),
-        )
-        .await;
-        masters
+    // Every master is read on the master: its metrics twice (to catch a restart), its Exhibitor
+    // view, its ZooKeeper's four-letter words and the top-level znodes, in one round each.
+    // Each read is timed (its midpoint), so a restart is judged against the time that really
+    // passed between a master's two probes.
+    // The two metric probes are short rounds of their own; the other reads run in between.
+    let masters_round = async {
+        let metrics_only = [Read::MasterMetrics];
+        let a = join_all(master_nodes.iter().map(|m| timed(c, m, &metrics_only))).await;
+        let (rest, ()) = tokio::join!(
+            join_all(master_nodes.iter().map(|m| node::read(c, m, &OTHER_READS))),
+            tokio::time::sleep(FLAP_PROBE_INTERVAL)
+        );
+        let b = join_all(master_nodes.iter().map(|m| timed(c, m, &metrics_only))).await;
+        let timing: Vec<(f64, f64)> = a
             .iter()
-            .zip(first.into_iter().zip(second))
-            .map(|(m, (a, b))| MasterObs {
-                address: m.clone(),
-                first: a.map_err(|e| e.to_string()),
-                second: b.map_err(|e| e.to_string()),
+            .zip(&b)
+            .map(|((ta, da, _), (tb, db, _))| {
+                (
+                    tb.duration_since(*ta).as_secs_f64(),
+                    (*da + *db).as_secs_f64() / 2.0,
+                )
             })
-            .collect::<Vec<_>>()
+            .collect();
+        let first: Vec<_> = a.into_iter().map(|(_, _, r)| r).collect();
+        let second: Vec<_> = b.into_iter().map(|(_, _, r)| r).collect();
+        (first, rest, second, timing)
     };
     let shells = join_all(c.nodes().map(|n| {
         let others: Vec<String> = if n.role == crate::model::Role::Master {
@@ -132,49 +169,32 @@ pub async fn observe(
             }
         }
     }));
-    let exhib = async {
-        let mut last = Err("no master to ask".to_string());
-        for m in &masters {
-            match exhibitor::status(c.observe.as_ref(), m, ports.exhibitor).await {
-                Ok(s) => return Ok(s),
-                Err(e) => last = Err(format!("Exhibitor on {m}: {e}")),
-            }
-        }
-        last
-    };
-    let zks = join_all(
-        masters
-            .iter()
-            .map(|m| zk::server(m, zk::CLIENT_PORT, zk_timeout)),
-    );
     let agent_metrics = join_all(c.agents.iter().map(|a| async move {
-        (
-            a.address.clone(),
-            mesos::metrics(c.observe.as_ref(), &a.address, ports.mesos_agent)
-                .await
+        let m = match node::read(c, a, &[Read::AgentMetrics]).await {
+            Ok(r) => r
+                .answer(Read::AgentMetrics)
+                .and_then(|(url, ans)| mesos::parse_metrics(&url, &ans))
                 .map_err(|e| e.to_string()),
-        )
+            Err(e) => Err(e.to_string()),
+        };
+        (a.address.clone(), m)
     }));
     let leader = facts.leader.clone();
+    // Cluster-level reads through Admin Router.
     let at_leader = async {
-        let Some(l) = leader.as_deref() else {
+        if leader.is_none() {
             let e = "no Mesos leader elected".to_string();
             return (Err(e.clone()), Err(e.clone()), Err(e.clone()), Err(e));
-        };
-        let slaves = mesos::slaves(c.observe.as_ref(), l, ports.mesos_master)
-            .await
-            .map_err(|e| e.to_string());
-        let apps = marathon::apps(c.observe.as_ref(), l, ports.marathon)
-            .await
-            .map_err(|e| e.to_string());
-        let deps = marathon::deployments(c.observe.as_ref(), l, ports.marathon)
+        }
+        let slaves = mesos::slaves(c).await.map_err(|e| e.to_string());
+        let apps = marathon::apps(c).await.map_err(|e| e.to_string());
+        let deps = marathon::deployments(c)
             .await
             .map(|d| d.len())
             .map_err(|e| e.to_string());
-        // Read-only: the master's own flags say whether its write endpoints need credentials
+        // Read-only: the leader's own flags say whether its write endpoints need credentials
         // (`authenticate_http_readwrite`, Mesos configuration docs); no check sends a POST.
-        let url = format!("http://{}/flags", mesos::host_port(l, ports.mesos_master));
-        let teardown = crate::door::get_json::<serde_json::Value>(c.observe.as_ref(), &url)
+        let teardown = crate::probe::admin::get_json::<serde_json::Value>(c, "/mesos/flags")
             .await
             .map_err(|e| e.to_string())
             .and_then(|v| {
@@ -183,37 +203,71 @@ pub async fn observe(
                         serde_json::Value::String(s) => s == "true",
                         other => other.as_bool().unwrap_or(false),
                     })
-                    .ok_or_else(|| format!("{url} has no flags.authenticate_http_readwrite"))
+                    .ok_or_else(|| "/mesos/flags has no flags.authenticate_http_readwrite".into())
             });
         (slaves, apps, deps, teardown)
     };
-    let znodes = async {
-        let mut last = Err("no master to ask".to_string());
-        for m in &masters {
-            match zk::children(m, zk::CLIENT_PORT, "/", zk_timeout).await {
-                Ok(l) => return Ok(l),
-                Err(e) => last = Err(e),
-            }
-        }
-        last
-    };
     let (
-        masters_obs,
+        (first, rest, second, timing),
         nodes,
-        exhibitor,
-        zk,
         agent_metrics,
         (slaves, apps, deployments, teardown),
-        znodes,
-    ) = tokio::join!(
-        metrics_twice,
-        shells,
-        exhib,
-        zks,
-        agent_metrics,
-        at_leader,
-        znodes
-    );
+    ) = tokio::join!(masters_round, shells, agent_metrics, at_leader);
+    let metrics = |r: &Result<node::NodeReads, crate::door::RemoteError>| match r {
+        Ok(r) => r
+            .answer(Read::MasterMetrics)
+            .and_then(|(url, a)| mesos::parse_metrics(&url, &a))
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let masters_obs: Vec<MasterObs> = masters
+        .iter()
+        .zip(first.iter().zip(&second).zip(&timing))
+        .map(|(m, ((a, b), (elapsed, uncertainty)))| MasterObs {
+            address: m.clone(),
+            first: metrics(a),
+            second: metrics(b),
+            elapsed_secs: *elapsed,
+            uncertainty_secs: *uncertainty,
+        })
+        .collect();
+    // Exhibitor's view and the znodes from the first master that answers.
+    let mut exhibitor = Err("no master to ask".to_string());
+    let mut znodes = Err("no master to ask".to_string());
+    let mut zk = Vec::new();
+    for (m, r) in masters.iter().zip(&rest) {
+        let reads = match r {
+            Ok(r) => r,
+            Err(e) => {
+                zk.push(zk::server_from(
+                    m,
+                    Err(e.to_string()),
+                    Err(String::new()),
+                    Err(String::new()),
+                ));
+                continue;
+            }
+        };
+        if exhibitor.is_err() {
+            exhibitor = reads
+                .answer(Read::Exhibitor)
+                .and_then(|(url, a)| crate::door::parse_json(&url, &a))
+                .map_err(|e| format!("Exhibitor on {m}: {e}"));
+        }
+        if znodes.is_err() {
+            znodes = reads.zk(Read::ZkRoot).and_then(|hex| {
+                node::parse_zk_root(&hex)
+                    .map_err(|e| format!("ZooKeeper on {m}: getChildren /: {e}"))
+            });
+        }
+        zk.push(zk::server_from(
+            m,
+            reads.zk(Read::Zk(Word::Ruok)),
+            reads.zk(Read::Zk(Word::Srvr)),
+            reads.zk(Read::Zk(Word::Mntr)),
+        ));
+    }
+    let _ = ports;
     Observed {
         facts: facts.clone(),
         to: to.map(String::from),

@@ -86,39 +86,45 @@ fn now_ms() -> u64 {
 /// Takes a sample: the leader's counters, every master's uptime, and (when `agents` is not
 /// empty) those agents' attributes from the leader's `/slaves`.
 pub async fn sample(c: &Cluster, agents: &[String]) -> Result<Sample, String> {
-    let port = c.playbook.ports.mesos_master;
     let leader = c
         .leader_address()
         .await
         .map_err(|e| format!("cannot find the Mesos leader: {e}"))?
         .ok_or("no Mesos leader is elected")?;
-    let m = mesos::metrics(c.observe.as_ref(), &leader, port)
-        .await
-        .map_err(|e| format!("leader {leader}: /metrics/snapshot: {e}"))?;
+    // Every master's metrics, read on the master, all at once.
+    let masters = &c.inventory.masters;
+    let metrics = futures::future::join_all(
+        masters
+            .iter()
+            .map(|m| crate::probe::node::master_metrics(c, m)),
+    )
+    .await;
+    let mut leader_metrics = None;
+    let mut masters_uptime_secs = BTreeMap::new();
+    for (n, m) in masters.iter().zip(metrics) {
+        if n.address == leader {
+            leader_metrics = Some(
+                m.as_ref()
+                    .map_err(|e| format!("leader {leader}: /metrics/snapshot: {e}"))?
+                    .clone(),
+            );
+        }
+        if let Some(up) = m.ok().and_then(|m| m.get("master/uptime_secs")) {
+            masters_uptime_secs.insert(n.address.clone(), up);
+        }
+    }
+    let m = leader_metrics
+        .ok_or_else(|| format!("the leader {leader} is not a master of the inventory"))?;
     let mut counters = BTreeMap::new();
     for k in TASK_METRICS {
         counters.insert(k.to_string(), m.get(k).unwrap_or(0.0));
     }
     let leader_uptime_secs = m.get("master/uptime_secs").unwrap_or(0.0);
-    let mut masters_uptime_secs = BTreeMap::new();
-    for addr in c.master_addrs() {
-        let up = if addr == leader {
-            Some(leader_uptime_secs)
-        } else {
-            mesos::metrics(c.observe.as_ref(), &addr, port)
-                .await
-                .ok()
-                .and_then(|m| m.get("master/uptime_secs"))
-        };
-        if let Some(up) = up {
-            masters_uptime_secs.insert(addr, up);
-        }
-    }
     let mut agent_attributes = BTreeMap::new();
     if !agents.is_empty() {
-        let slaves = mesos::slaves(c.observe.as_ref(), &leader, port)
+        let slaves = mesos::slaves(c)
             .await
-            .map_err(|e| format!("leader {leader}: /slaves: {e}"))?;
+            .map_err(|e| format!("/mesos/slaves: {e}"))?;
         for s in slaves.into_iter().filter(|s| agents.contains(&s.hostname)) {
             let attrs: BTreeMap<String, serde_json::Value> = s.attributes.into_iter().collect();
             agent_attributes.insert(s.hostname, serde_json::json!(attrs));

@@ -1,0 +1,411 @@
+//! Node-local reads: everything about one node (its Mesos metrics, leader redirect and flags, its
+//! Exhibitor view, ZooKeeper's four-letter words and top-level znodes) is read on the node itself,
+//! through its SSH connection, in one script per round, as DC/OS checks itself and as
+//! dcos-ansible gates (facts §8.1).
+//!
+//! The script finds the node's own address with `/opt/mesosphere/bin/detect_ip` and its security
+//! mode in `/opt/mesosphere/etc/bootstrap-config.json`, and reaches the node's own ports as a
+//! production firewall allows: plain HTTP where the mode is not `strict`; HTTPS with the cluster
+//! CA (`/run/dcos/pki/CA/ca-bundle.crt`) and the ACS token in strict mode; Exhibitor with its
+//! client certificate (`/var/lib/dcos/exhibitor-tls-artifacts/`) when the node has one (facts
+//! §1.4). The token comes on the script's standard input (from the observe door) and goes into a
+//! private header file: never on a command line, never in plain HTTP, never in the audit log.
+
+use crate::cluster::Cluster;
+use crate::door::{Answer, ProbeError, RemoteError};
+use crate::model::Security;
+use crate::playbook::NodeSpec;
+use crate::shell::quote;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// One thing read on a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Read {
+    /// The Mesos master's `/metrics/snapshot`.
+    MasterMetrics,
+    /// The Mesos agent's `/metrics/snapshot`.
+    AgentMetrics,
+    /// The Mesos master's `/master/redirect` (status and `Location`).
+    Redirect,
+    /// The Mesos master's `/flags`.
+    Flags,
+    /// Exhibitor's `/exhibitor/v1/cluster/status`.
+    Exhibitor,
+    /// A ZooKeeper four-letter word on the client port.
+    Zk(Word),
+    /// ZooKeeper `getChildren /` (the top-level znodes), as hex bytes.
+    ZkRoot,
+}
+
+/// The ZooKeeper four-letter words read (all read-only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Word {
+    /// `ruok`: answers `imok`.
+    Ruok,
+    /// `srvr`: mode, zxid, counts.
+    Srvr,
+    /// `mntr`: the monitoring keys.
+    Mntr,
+}
+
+impl Word {
+    fn as_str(self) -> &'static str {
+        match self {
+            Word::Ruok => "ruok",
+            Word::Srvr => "srvr",
+            Word::Mntr => "mntr",
+        }
+    }
+}
+
+impl Read {
+    fn key(self) -> String {
+        match self {
+            Read::MasterMetrics => "master-metrics".into(),
+            Read::AgentMetrics => "agent-metrics".into(),
+            Read::Redirect => "redirect".into(),
+            Read::Flags => "flags".into(),
+            Read::Exhibitor => "exhibitor".into(),
+            Read::Zk(w) => format!("zk-{}", w.as_str()),
+            Read::ZkRoot => "zk-root".into(),
+        }
+    }
+}
+
+/// One reply read on a node: the HTTP status (0 when nothing answered), the `Location` header
+/// and the body (for ZooKeeper: the answer, status 200 when it came).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The status.
+    pub status: u16,
+    /// The `Location` header, if any.
+    pub location: Option<String>,
+    /// The body.
+    pub body: String,
+}
+
+/// Everything one round read on a node.
+#[derive(Debug, Clone)]
+pub struct NodeReads {
+    /// The node's address (as the inventory names it).
+    pub node: String,
+    /// The address the node's services were reached at (`detect_ip`).
+    pub ip: String,
+    /// The node's security mode.
+    pub security: Security,
+    replies: HashMap<String, Reply>,
+}
+
+impl NodeReads {
+    /// The reply to a read, as an HTTP answer named by `what` (for messages).
+    pub fn answer(&self, read: Read) -> Result<(String, Answer), ProbeError> {
+        let what = format!("{} {}", self.node, describe(read));
+        let r = self
+            .replies
+            .get(&read.key())
+            .ok_or_else(|| ProbeError::Unreachable {
+                url: what.clone(),
+                reason: "not read".into(),
+            })?;
+        if r.status == 0 {
+            return Err(ProbeError::Unreachable {
+                url: what,
+                reason: crate::door::tail(r.body.trim(), 300),
+            });
+        }
+        Ok((
+            what,
+            Answer {
+                status: r.status,
+                location: r.location.clone(),
+                body: r.body.clone(),
+            },
+        ))
+    }
+
+    /// The body of a ZooKeeper read, or why there is none.
+    pub fn zk(&self, read: Read) -> Result<String, String> {
+        match self.replies.get(&read.key()) {
+            Some(r) if r.status == 200 => Ok(r.body.clone()),
+            Some(r) => Err(format!(
+                "ZooKeeper on {}: {}",
+                self.node,
+                r.body.trim().chars().take(200).collect::<String>()
+            )),
+            None => Err(format!("ZooKeeper on {}: not read", self.node)),
+        }
+    }
+}
+
+fn describe(read: Read) -> &'static str {
+    match read {
+        Read::MasterMetrics => ":5050/metrics/snapshot",
+        Read::AgentMetrics => ":5051/metrics/snapshot",
+        Read::Redirect => ":5050/master/redirect",
+        Read::Flags => ":5050/flags",
+        Read::Exhibitor => ":8181/exhibitor/v1/cluster/status",
+        Read::Zk(Word::Ruok) => "ZooKeeper ruok",
+        Read::Zk(Word::Srvr) => "ZooKeeper srvr",
+        Read::Zk(Word::Mntr) => "ZooKeeper mntr",
+        Read::ZkRoot => "ZooKeeper getChildren /",
+    }
+}
+
+/// The request bytes of `getChildren /`, pipelined with the connect before it and the
+/// closeSession after it (so the server closes the connection when it has answered).
+fn zk_root_request() -> Vec<u8> {
+    let frame = |body: Vec<u8>| {
+        let mut f = (body.len() as i32).to_be_bytes().to_vec();
+        f.extend(body);
+        f
+    };
+    let mut connect = Vec::new();
+    connect.extend_from_slice(&0i32.to_be_bytes());
+    connect.extend_from_slice(&0i64.to_be_bytes());
+    connect.extend_from_slice(&10_000i32.to_be_bytes());
+    connect.extend_from_slice(&0i64.to_be_bytes());
+    connect.extend_from_slice(&16i32.to_be_bytes());
+    connect.extend_from_slice(&[0u8; 16]);
+    connect.push(0);
+    let mut get = Vec::new();
+    get.extend_from_slice(&1i32.to_be_bytes());
+    get.extend_from_slice(&8i32.to_be_bytes());
+    get.extend_from_slice(&1i32.to_be_bytes());
+    get.extend_from_slice(b"/");
+    get.push(0);
+    let mut close = Vec::new();
+    close.extend_from_slice(&2i32.to_be_bytes());
+    close.extend_from_slice(&(-11i32).to_be_bytes());
+    [frame(connect), frame(get), frame(close)].concat()
+}
+
+/// The top-level znodes from the hex dump of a `ZkRoot` read.
+pub fn parse_zk_root(hex: &str) -> Result<Vec<String>, String> {
+    let bytes: Vec<u8> = hex
+        .split_whitespace()
+        .map(|b| u8::from_str_radix(b, 16).map_err(|e| format!("bad byte {b:?}: {e}")))
+        .collect::<Result<_, _>>()?;
+    let mut frames = Vec::new();
+    let mut pos = 0usize;
+    while pos + 4 <= bytes.len() {
+        let n = i32::from_be_bytes([bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]]);
+        let n = usize::try_from(n).map_err(|_| "negative frame length".to_string())?;
+        let end = pos + 4 + n;
+        if end > bytes.len() {
+            break;
+        }
+        frames.push(&bytes[pos + 4..end]);
+        pos = end;
+    }
+    let reply = frames
+        .get(1)
+        .ok_or_else(|| format!("no getChildren reply in {} bytes", bytes.len()))?;
+    super::zk::parse_children(reply)
+}
+
+const MARK: &str = "@@dcu-reply";
+
+/// The script of one round on `node`: every read in `reads`, framed by [`MARK`] lines.
+pub fn script(c: &Cluster, node: &NodeSpec, reads: &[Read]) -> String {
+    let p = &c.playbook.ports;
+    let root = quote(&node.root);
+    let mut s = format!(
+        r#"set -u
+IFS= read -r T || true
+R={root}
+ip=$("$R/opt/mesosphere/bin/detect_ip" 2>/dev/null | head -n1)
+[ -n "$ip" ] || ip={addr}
+sec=$(grep -o '"security"[[:space:]]*:[[:space:]]*"[a-z]*"' "$R/opt/mesosphere/etc/bootstrap-config.json" 2>/dev/null | grep -o '"[a-z]*"$' | tr -d '"')
+[ -n "$sec" ] || sec=disabled
+ca="$R/run/dcos/pki/CA/ca-bundle.crt"
+tls="$R/var/lib/dcos/exhibitor-tls-artifacts"
+d=$(mktemp -d) || exit 3
+trap 'rm -rf "$d"' EXIT
+umask 077
+printf 'Authorization: token=%s\n' "$T" > "$d/auth"
+unset T
+printf '@@dcu-node %s %s\n' "$ip" "$sec"
+emit() {{ printf '{MARK} %s %s %s %s\n' "$1" "$2" "$(wc -c < "$d/b" | tr -d ' ')" "$3"; cat "$d/b"; printf '\n'; }}
+get() {{ n=$1; url=$2; shift 2
+  code=$(curl -sS -m 5 --connect-timeout 3 -o "$d/b" -D "$d/h" -w '%{{http_code}}' "$@" "$url" 2>"$d/e") || {{ code=000; cat "$d/e" > "$d/b"; }}
+  loc=$(sed -n 's/^[Ll]ocation:[[:space:]]*//p' "$d/h" 2>/dev/null | tr -d '\r' | head -n1)
+  emit "$n" "$code" "${{loc:--}}"; rm -f "$d/h"; }}
+mesos() {{ n=$1; port=$2; path=$3
+  if [ "$sec" = strict ]; then get "$n" "https://$ip:$port$path" --cacert "$ca" -H @"$d/auth"
+  else get "$n" "http://$ip:$port$path"; fi; }}
+zk() {{ n=$1; w=$2
+  if timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf %s "$3" >&3 && cat <&3' _ "$ip" {zk_port} "$w" > "$d/b" 2>&1; then emit "$n" 200 -; else emit "$n" 000 -; fi; }}
+"#,
+        addr = quote(&node.address),
+        zk_port = p.zookeeper,
+    );
+    for r in reads {
+        let line = match r {
+            Read::MasterMetrics => {
+                format!("mesos {} {} /metrics/snapshot\n", r.key(), p.mesos_master)
+            }
+            Read::AgentMetrics => {
+                format!("mesos {} {} /metrics/snapshot\n", r.key(), p.mesos_agent)
+            }
+            Read::Redirect => format!("mesos {} {} /master/redirect\n", r.key(), p.mesos_master),
+            Read::Flags => format!("mesos {} {} /flags\n", r.key(), p.mesos_master),
+            Read::Exhibitor => format!(
+                r#"if [ -f "$tls/client-key.pem" ]; then get {k} "https://localhost:{e}/exhibitor/v1/cluster/status" --resolve "localhost:{e}:$ip" --cacert "$tls/root-cert.pem" --cert "$tls/client-cert.pem" --key "$tls/client-key.pem"; else get {k} "http://$ip:{e}/exhibitor/v1/cluster/status"; fi
+"#,
+                k = r.key(),
+                e = p.exhibitor
+            ),
+            Read::Zk(w) => format!("zk {} {}\n", r.key(), w.as_str()),
+            Read::ZkRoot => {
+                let fmt: String = zk_root_request()
+                    .iter()
+                    .map(|b| format!("\\x{b:02x}"))
+                    .collect();
+                format!(
+                    r#"if timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf "$3" >&3 && od -An -v -tx1 <&3' _ "$ip" {zk} {fmt} > "$d/b" 2>&1; then emit {k} 200 -; else emit {k} 000 -; fi
+"#,
+                    zk = p.zookeeper,
+                    fmt = quote(&fmt),
+                    k = r.key()
+                )
+            }
+        };
+        s.push_str(&line);
+    }
+    s
+}
+
+/// Parses a round's output.
+pub fn parse(node: &str, out: &str) -> Result<NodeReads, String> {
+    let head = out
+        .lines()
+        .find_map(|l| l.strip_prefix("@@dcu-node "))
+        .ok_or_else(|| format!("{node}: the node-read script printed no header"))?;
+    let mut parts = head.split_whitespace();
+    let ip = parts.next().unwrap_or(node).to_string();
+    let security = Security::from_mode(parts.next().unwrap_or("disabled"));
+    let mut replies = HashMap::new();
+    let mut rest = out;
+    while let Some(i) = rest.find(MARK) {
+        let after = &rest[i + MARK.len()..];
+        let (line, body_start) = after.split_once('\n').unwrap_or((after, ""));
+        let mut f = line.split_whitespace();
+        let (Some(key), Some(code), Some(len), Some(loc)) =
+            (f.next(), f.next(), f.next(), f.next())
+        else {
+            return Err(format!("{node}: a malformed reply line {line:?}"));
+        };
+        let len: usize = len
+            .parse()
+            .map_err(|_| format!("{node}: bad length {len:?}"))?;
+        let mut end = len.min(body_start.len());
+        while !body_start.is_char_boundary(end) {
+            end -= 1;
+        }
+        replies.insert(
+            key.to_string(),
+            Reply {
+                status: code.parse().unwrap_or(0),
+                location: (loc != "-").then(|| loc.to_string()),
+                body: body_start[..end].to_string(),
+            },
+        );
+        rest = &body_start[end..];
+    }
+    Ok(NodeReads {
+        node: node.to_string(),
+        ip,
+        security,
+        replies,
+    })
+}
+
+/// One round of reads on `node`, over its SSH connection.
+pub async fn read(c: &Cluster, node: &NodeSpec, reads: &[Read]) -> Result<NodeReads, RemoteError> {
+    let out = c
+        .observe
+        .query_with_token(
+            &Cluster::target(node),
+            &script(c, node, reads),
+            Duration::from_secs(60),
+        )
+        .await?;
+    let reads = parse(&node.address, &out.stdout).map_err(|reason| RemoteError::Command {
+        node: node.address.clone(),
+        reason: format!("{reason} (exit {:?}): {}", out.status, out.tail(300)),
+    })?;
+    c.saw_security(&node.address, reads.security);
+    Ok(reads)
+}
+
+/// A master's metrics, read on the master.
+pub async fn master_metrics(
+    c: &Cluster,
+    node: &NodeSpec,
+) -> Result<super::mesos::Metrics, ProbeError> {
+    let r = read(c, node, &[Read::MasterMetrics])
+        .await
+        .map_err(remote)?;
+    let (what, a) = r.answer(Read::MasterMetrics)?;
+    super::mesos::parse_metrics(&what, &a)
+}
+
+/// Turns an SSH failure into the probe error of a read that did not happen.
+pub fn remote(e: RemoteError) -> ProbeError {
+    ProbeError::Unreachable {
+        url: "node-local read".into(),
+        reason: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_round_is_parsed_reply_by_reply_whatever_the_bodies_contain() {
+        let out = "@@dcu-node 10.0.0.11 strict\n@@dcu-reply master-metrics 200 14 -\n{\"a\":1.0}\n@@x\n\n@@dcu-reply redirect 307 0 //10.0.0.12:5050\n\n@@dcu-reply zk-ruok 000 7 -\nrefused\n";
+        let r = parse("m1", out).unwrap();
+        assert_eq!(r.ip, "10.0.0.11");
+        assert_eq!(r.security, Security::Strict);
+        let (_, a) = r.answer(Read::MasterMetrics).unwrap();
+        assert_eq!(a.body, "{\"a\":1.0}\n@@x\n");
+        let (_, a) = r.answer(Read::Redirect).unwrap();
+        assert_eq!(a.status, 307);
+        assert_eq!(a.location.as_deref(), Some("//10.0.0.12:5050"));
+        assert!(r.zk(Read::Zk(Word::Ruok)).unwrap_err().contains("refused"));
+        assert!(r.answer(Read::Exhibitor).is_err());
+    }
+
+    #[test]
+    fn the_top_level_znodes_are_read_from_the_hex_of_the_pipelined_replies() {
+        // connect reply (len 4: 00 00 00 00), getChildren reply: xid 1, zxid 0, err 0, ["a","bc"].
+        let mut b: Vec<u8> = vec![0, 0, 0, 4, 0, 0, 0, 0];
+        let body: Vec<u8> = [
+            &1i32.to_be_bytes()[..],
+            &0i64.to_be_bytes(),
+            &0i32.to_be_bytes(),
+            &2i32.to_be_bytes(),
+            &1i32.to_be_bytes(),
+            b"a",
+            &2i32.to_be_bytes(),
+            b"bc",
+        ]
+        .concat();
+        b.extend((body.len() as i32).to_be_bytes());
+        b.extend(body);
+        let hex: String = b.iter().map(|x| format!(" {x:02x}")).collect();
+        assert_eq!(parse_zk_root(&hex).unwrap(), vec!["a", "bc"]);
+    }
+
+    #[test]
+    fn the_request_bytes_are_printf_safe() {
+        // Every byte is sent as \xNN: the format string holds no % and no quote.
+        let fmt: String = zk_root_request()
+            .iter()
+            .map(|b| format!("\\x{b:02x}"))
+            .collect();
+        assert!(!fmt.contains('%') && !fmt.contains('\''));
+    }
+}
