@@ -86,7 +86,7 @@ pub fn main() -> ExitCode {
     let code = match rt.block_on(commands::dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", e.message);
+            eprintln!("error: {}", crate::secrets::for_people(&e.message));
             e.code
         }
     };

@@ -15,7 +15,8 @@ impl EventSink for JsonSink {
     fn emit(&self, e: &Stamped) {
         let mut out = std::io::stdout().lock();
         if let Ok(line) = serde_json::to_string(e) {
-            let _ = writeln!(out, "{line}");
+            // JSON escapes control characters itself; secrets are redacted here as everywhere.
+            let _ = writeln!(out, "{}", crate::secrets::redact(&line));
             let _ = out.flush();
         }
     }
@@ -60,6 +61,7 @@ impl HumanSink {
 
     /// Prints a line above the bars (or plainly without a terminal).
     pub fn line(&self, s: &str) {
+        let s = &crate::secrets::for_people(s);
         if self.tty {
             let _ = self.multi.println(s);
         } else {
@@ -114,7 +116,7 @@ impl EventSink for HumanSink {
             }
             Event::StepProgress { step, message } => {
                 if let Some(pb) = st.lines.get(step) {
-                    pb.set_message(format!("{step}: {message}"));
+                    pb.set_message(crate::secrets::for_people(&format!("{step}: {message}")));
                 } else {
                     self.line(&format!("     {message}"));
                 }

@@ -44,9 +44,10 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Replaces every secret (of 4 characters or more) in a text by `<redacted>`.
+/// Replaces every secret (of 4 characters or more) in a text by `<redacted>`: those handed to
+/// this door and every one the process registered (`crate::secrets`).
 pub fn redact(secrets: &[String], text: &str) -> String {
-    let mut out = text.to_string();
+    let mut out = crate::secrets::redact(text);
     for s in secrets.iter().filter(|s| s.len() >= 4) {
         out = out.replace(s.as_str(), "<redacted>");
     }

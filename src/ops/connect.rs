@@ -50,11 +50,15 @@ pub fn load(files: &InputFiles) -> Result<Inputs, OpsError> {
 
 /// The secrets of this process (the DC/OS token), redacted from everything recorded.
 pub fn secrets() -> Vec<String> {
-    ["DCOS_ACS_TOKEN", "DCOS_UPGRADE_TOKEN"]
+    let s: Vec<String> = ["DCOS_ACS_TOKEN", "DCOS_UPGRADE_TOKEN"]
         .iter()
         .filter_map(|k| std::env::var(k).ok())
         .filter(|v| !v.is_empty())
-        .collect()
+        .collect();
+    for x in &s {
+        crate::secrets::register(x);
+    }
+    s
 }
 
 /// The transports and the cluster behind its observe door.

@@ -18,10 +18,10 @@ pub(super) async fn exec(a: Inputs, json: bool) -> CliResult<i32> {
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
+            crate::secrets::redact(&serde_json::to_string_pretty(&report).unwrap_or_default())
         );
     } else {
-        print!("{}", report.render());
+        print!("{}", crate::secrets::for_people(&report.render()));
     }
     Ok(if report.blocked() {
         exit::FAILED

@@ -17,10 +17,10 @@ pub(super) async fn exec(a: PlanArgs, json: bool) -> CliResult<i32> {
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&plan).unwrap_or_default()
+            crate::secrets::redact(&serde_json::to_string_pretty(&plan).unwrap_or_default())
         );
     } else {
-        print!("{}", render_plan(&plan));
+        print!("{}", crate::secrets::for_people(&render_plan(&plan)));
     }
     Ok(exit::OK)
 }

@@ -5,6 +5,7 @@ use super::{result, CheckResult, Observed, Severity};
 
 pub(super) fn check_mixed_versions(o: &Observed) -> Vec<CheckResult> {
     let target = o.to.as_deref();
+    let mut invalid = Vec::new();
     let parsed: Vec<(String, crate::versions::DcosVersion)> = o
         .facts
         .nodes()
@@ -13,10 +14,24 @@ pub(super) fn check_mixed_versions(o: &Observed) -> Vec<CheckResult> {
             if target.is_some_and(|t| crate::phases::gates::same_version(v, t)) {
                 return None;
             }
-            Some((n.name.clone(), crate::versions::DcosVersion::parse(v).ok()?))
+            match crate::versions::DcosVersion::parse(v) {
+                Ok(p) => Some((n.name.clone(), p)),
+                // A version no parser accepts is never skipped silently: it blocks, named.
+                Err(e) => {
+                    invalid.push(format!(
+                        "{} ({}) reports version {v}: {e}",
+                        n.name, n.address
+                    ));
+                    None
+                }
+            }
         })
         .collect();
-    let msg = crate::versions::mixed_versions(parsed.iter().map(|(n, v)| (n.as_str(), v)));
+    let msg = if invalid.is_empty() {
+        crate::versions::mixed_versions(parsed.iter().map(|(n, v)| (n.as_str(), v)))
+    } else {
+        Some(format!("not a DC/OS version: {}", invalid.join("; ")))
+    };
     vec![result(
         "versions.mixed",
         Severity::Blocker,
