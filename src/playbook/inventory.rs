@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 mod fields;
+pub use fields::is_host_address;
 mod numbers;
 mod raw;
 #[cfg(test)]

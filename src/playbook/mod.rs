@@ -5,6 +5,6 @@ pub mod inventory;
 pub mod model;
 pub mod source;
 
-pub use inventory::{Become, Inventory, NodeSpec};
+pub use inventory::{is_host_address, Become, Inventory, NodeSpec};
 pub use model::Playbook;
 pub use source::{read_bounded, ConfigError, SourceFile, MAX_FILE_BYTES};

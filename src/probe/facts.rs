@@ -33,10 +33,32 @@ pub async fn resolve_agents(cluster: &mut Cluster) -> Result<(), String> {
         None if listed.is_some() => Vec::new(),
         None => return Err("no Mesos leader is elected, so agents cannot be discovered; list them in the inventory".into()),
     };
+    // What the cluster says is validated as strictly as what the operator wrote: an address
+    // that is not a host (`evil@host`, `-oProxyCommand=...`) or a master reported as an agent is
+    // refused, never planned.
+    let masters = cluster.master_addrs();
+    for s in &slaves {
+        let a = s.address();
+        if !crate::playbook::is_host_address(&a) {
+            return Err(format!(
+                "the leading master lists an agent at {a:?} (agent id {}), which is not an IP address or a DNS name; it is refused",
+                s.id
+            ));
+        }
+        if masters.contains(&a) || masters.contains(&s.hostname) {
+            return Err(format!(
+                "the leading master lists {a} (agent id {}) as an agent, but the inventory names it a master: a node in two roles is refused; fix the inventory or the node",
+                s.id
+            ));
+        }
+    }
     cluster.agents = match listed {
         Some(mut l) => {
             for a in l.iter_mut().filter(|a| !a.public_listed) {
-                if let Some(s) = slaves.iter().find(|s| s.hostname == a.address) {
+                if let Some(s) = slaves
+                    .iter()
+                    .find(|s| s.hostname == a.address || s.address() == a.address)
+                {
                     if s.is_public() {
                         a.role = Role::PublicAgent;
                     }
@@ -47,7 +69,7 @@ pub async fn resolve_agents(cluster: &mut Cluster) -> Result<(), String> {
         None => slaves
             .iter()
             .map(|s| NodeSpec {
-                address: s.hostname.clone(),
+                address: s.address(),
                 name: s.hostname.clone(),
                 ssh_port: cluster.inventory.ssh.port,
                 root: String::new(),
@@ -134,5 +156,86 @@ async fn node_facts(cluster: &Cluster, n: &NodeSpec, leader: Option<String>) -> 
         version,
         is_leader: n.role == Role::Master && leader.as_deref() == Some(n.address.as_str()),
         error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::door::fake::{answer, FakeCluster};
+    use crate::playbook::{Inventory, Playbook, SourceFile};
+    use crate::testkit::{self, MASTERS};
+    use std::sync::Arc;
+
+    /// A cluster without `[[agents]]` whose leader lists `slaves` (a `/slaves` body).
+    fn discovering(slaves: serde_json::Value) -> Cluster {
+        let mut t = String::from("[cluster]\nname = \"u\"\n[bootstrap]\nupgrade_script_url = \"http://10.9.0.2:8080/upgrade/0123456789abcdef0123456789abcdef/dcos_node_upgrade.sh\"\n");
+        for m in MASTERS {
+            t.push_str(&format!("[[masters]]\naddress = \"{m}\"\n"));
+        }
+        let inventory = Inventory::parse(&SourceFile::from_text("u.toml", &t)).unwrap();
+        let leader = Arc::new(std::sync::Mutex::new(MASTERS[0].to_string()));
+        let body = slaves.to_string();
+        let fake = testkit::fake_cluster(leader);
+        let fake = FakeCluster::new()
+            .on_get(move |url| {
+                url.ends_with("/mesos/slaves")
+                    .then(|| answer(200, body.clone()))
+            })
+            .on_script(move |n, s| {
+                futures::executor::block_on(crate::door::Observe::query(
+                    &fake,
+                    n,
+                    s,
+                    std::time::Duration::from_secs(1),
+                ))
+                .ok()
+            });
+        let playbook = Playbook::builtin();
+        Cluster {
+            timeouts: playbook.timeouts.with_overrides(&inventory.timeouts),
+            agents: Vec::new(),
+            inventory,
+            playbook,
+            observe: Arc::new(fake),
+            security: Default::default(),
+        }
+    }
+
+    fn slave(hostname: &str, pid: &str) -> serde_json::Value {
+        serde_json::json!({"id": format!("id-{hostname}"), "hostname": hostname, "pid": pid, "active": true, "attributes": {}})
+    }
+
+    #[tokio::test]
+    async fn discovered_agents_take_their_address_from_the_pid() {
+        let mut c = discovering(
+            serde_json::json!({"slaves": [slave("agent-1.example", "slave(1)@10.9.1.21:5051")]}),
+        );
+        resolve_agents(&mut c).await.unwrap();
+        assert_eq!(c.agents.len(), 1);
+        assert_eq!(c.agents[0].address, "10.9.1.21");
+        assert_eq!(c.agents[0].name, "agent-1.example");
+    }
+
+    #[tokio::test]
+    async fn a_hostile_discovered_address_is_refused_like_an_inventory_one() {
+        for (host, pid) in [
+            ("evil@host", "slave(1)@evil@host:5051"),
+            ("x", "slave(1)@-oProxyCommand=touch /tmp/pwned:5051"),
+            ("ok", "slave(1)@10.9.1.2$(id):5051"),
+        ] {
+            let mut c = discovering(serde_json::json!({"slaves": [slave(host, pid)]}));
+            let e = resolve_agents(&mut c).await.unwrap_err();
+            assert!(e.contains("not an IP address or a DNS name"), "{pid}: {e}");
+            assert!(c.agents.is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_master_reported_as_an_agent_is_refused() {
+        let pid = format!("slave(1)@{}:5051", MASTERS[1]);
+        let mut c = discovering(serde_json::json!({"slaves": [slave(MASTERS[1], &pid)]}));
+        let e = resolve_agents(&mut c).await.unwrap_err();
+        assert!(e.contains("two roles"), "{e}");
     }
 }

@@ -110,8 +110,12 @@ pub struct Slave {
     /// Agent id.
     #[serde(default)]
     pub id: String,
-    /// Hostname (the IP in DC/OS).
+    /// Hostname (the IP in DC/OS, because DC/OS sets `MESOS_HOSTNAME_LOOKUP=false`; operators
+    /// may set `MESOS_HOSTNAME`).
     pub hostname: String,
+    /// `slave(1)@<ip>:5051`: the address the master really uses (facts §8.6).
+    #[serde(default)]
+    pub pid: Option<String>,
     /// Attributes; DC/OS public agents carry `public_ip: "true"`.
     #[serde(default)]
     pub attributes: HashMap<String, serde_json::Value>,
@@ -131,6 +135,17 @@ fn yes() -> bool {
 }
 
 impl Slave {
+    /// The agent's address: the IP of its `pid` when it has one, else its hostname.
+    pub fn address(&self) -> String {
+        self.pid
+            .as_deref()
+            .and_then(|p| p.split_once('@'))
+            .map(|(_, hp)| hp.rsplit_once(':').map(|(h, _)| h).unwrap_or(hp))
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| self.hostname.clone())
+    }
+
     /// Whether the agent is public (`public_ip` attribute "true"; attributes are strings).
     pub fn is_public(&self) -> bool {
         match self.attributes.get("public_ip") {

@@ -19,14 +19,19 @@ pub(super) fn check_url(src: &SourceFile, url: &Spanned<String>) -> Result<(), C
     }
 }
 
-pub(super) fn check_address(src: &SourceFile, addr: &Spanned<String>) -> Result<(), ConfigError> {
-    let a = addr.get_ref().trim();
-    let ok = !a.is_empty()
+/// Whether `a` is an IP address or a DNS name (and nothing a shell or ssh could take for
+/// an option or a user): the one rule for inventory and discovered nodes alike.
+pub fn is_host_address(a: &str) -> bool {
+    !a.is_empty()
         && a.len() <= 253
         && a.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'))
-        && !a.starts_with('-');
-    if ok {
+        && !a.starts_with('-')
+}
+
+pub(super) fn check_address(src: &SourceFile, addr: &Spanned<String>) -> Result<(), ConfigError> {
+    let a = addr.get_ref().trim();
+    if is_host_address(a) {
         Ok(())
     } else {
         Err(src.error_at(
