@@ -37,6 +37,11 @@ impl Engine<'_> {
 
     /// Undoes every step this run changed, in reverse order.
     pub async fn rollback(&self, after_failure: Option<String>) -> Result<Outcome, EngineError> {
+        // An interrupted ZooKeeper restore is finished before anything else (Exhibitor may be
+        // stopped on every master).
+        if self.view().restore.is_some_and(|r| r.unfinished()) {
+            return self.restore_zookeeper().await;
+        }
         if !self.view().rollback {
             self.record(Record::RollbackStarted)?;
         }
@@ -97,24 +102,40 @@ impl Engine<'_> {
         let message = format!(
             "LAST RESORT: restore ZooKeeper on every master from {archive}. ZooKeeper is stopped on all masters meanwhile (the cluster is unavailable), and every change made to ZooKeeper since the backup is lost"
         );
-        let Some(by) = self.confirm_gate(format!("{message}. Restore now?")) else {
-            // Not journaled as a pause: the run itself is rolled back and stays so.
-            self.emit(Event::Gate {
-                gate: gate.to_string(),
-                decision: crate::events::Decision::Waiting,
-                message,
-            });
-            return Ok(Outcome::AtGate { gate });
-        };
-        self.approve(&gate, by, message)?;
+        // Approved once (journaled), a restore that was interrupted is finished without asking.
+        if !self.passed(&gate) {
+            let Some(by) = self.confirm_gate(format!("{message}. Restore now?")) else {
+                // Not journaled as a pause: the run itself is rolled back and stays so.
+                self.emit(Event::Gate {
+                    gate: gate.to_string(),
+                    decision: crate::events::Decision::Waiting,
+                    message,
+                });
+                return Ok(Outcome::AtGate { gate });
+            };
+            self.approve(&gate, by, message)?;
+        }
+        // Write-ahead: the restore is on the record before Exhibitor stops anywhere.
+        self.record(Record::RestoreStarted {
+            archive: archive.clone(),
+        })?;
         let view = self.view();
         let ctx = self.ctx(step, 1, &view);
         match phases::backup::restore(&ctx, std::path::Path::new(&archive), &sha).await {
-            Ok(()) => Ok(Outcome::Restored { archive }),
-            Err(error) => Ok(Outcome::Failed {
-                step: gate.to_string(),
-                error: self.change.redact(&error),
-            }),
+            Ok(()) => {
+                self.record(Record::RestoreFinished)?;
+                Ok(Outcome::Restored { archive })
+            }
+            Err(error) => {
+                let error = self.change.redact(&error);
+                self.record(Record::RestoreFailed {
+                    error: error.clone(),
+                })?;
+                Ok(Outcome::Failed {
+                    step: gate.to_string(),
+                    error,
+                })
+            }
         }
     }
 

@@ -70,6 +70,20 @@ pub enum Record {
     },
     /// Every undoable step was undone.
     RolledBack,
+    /// The last resort began: the ZooKeeper backup is being restored on every master (written
+    /// before Exhibitor is stopped anywhere; an interrupted restore is finished by `rollback` or
+    /// `resume`).
+    RestoreStarted {
+        /// The archive being restored.
+        archive: String,
+    },
+    /// The restore finished: ZooKeeper serves the restored data on every master.
+    RestoreFinished,
+    /// The restore failed (Exhibitor was started again on every master).
+    RestoreFailed {
+        /// Why.
+        error: String,
+    },
 }
 
 impl Record {

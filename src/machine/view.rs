@@ -79,6 +79,29 @@ pub struct RunView {
     /// A rollback was started and has not finished (`resume` and `rollback` continue it).
     #[serde(default)]
     pub rollback: bool,
+    /// The ZooKeeper restore (the last resort), when one was started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RestoreView>,
+}
+
+/// Where the ZooKeeper restore of a run stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreView {
+    /// The archive restored.
+    pub archive: String,
+    /// `in_progress` (started, not finished: Exhibitor may be stopped on the masters),
+    /// `failed` or `done`.
+    pub state: String,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl RestoreView {
+    /// Whether a restore was started and did not finish.
+    pub fn unfinished(&self) -> bool {
+        self.state != "done"
+    }
 }
 
 impl RunView {
@@ -105,6 +128,7 @@ impl RunView {
         let mut pause_reason = None;
         let mut undo_in_flight: BTreeSet<String> = BTreeSet::new();
         let mut rollback = false;
+        let mut restore: Option<RestoreView> = None;
         for rec in records {
             if let Some(id) = rec.step() {
                 let Some(&i) = index.get(id) else {
@@ -179,6 +203,31 @@ impl RunView {
                     state = RunState::RolledBack;
                     rollback = false;
                 }
+                // An unfinished restore is an unfinished rollback: never `rolled_back`.
+                Record::RestoreStarted { archive } => {
+                    state = RunState::RollingBack;
+                    rollback = true;
+                    restore = Some(RestoreView {
+                        archive: archive.clone(),
+                        state: "in_progress".into(),
+                        error: None,
+                    });
+                }
+                Record::RestoreFinished => {
+                    state = RunState::RolledBack;
+                    rollback = false;
+                    if let Some(r) = restore.as_mut() {
+                        r.state = "done".into();
+                        r.error = None;
+                    }
+                }
+                Record::RestoreFailed { error } => {
+                    state = RunState::Failed;
+                    if let Some(r) = restore.as_mut() {
+                        r.state = "failed".into();
+                        r.error = Some(error.clone());
+                    }
+                }
                 _ => {}
             }
         }
@@ -195,6 +244,7 @@ impl RunView {
             approved_gates: approved,
             pause_reason,
             rollback,
+            restore,
         })
     }
 

@@ -76,6 +76,7 @@ pub(super) fn exec(a: RunSelect, json: bool, dir: &Path) -> CliResult<i32> {
             "phase": view.phase,
             "pause_reason": view.pause_reason,
             "rollback": view.rollback,
+            "restore": view.restore,
             "steps": view.steps,
             "targets": targets,
         });
@@ -84,6 +85,14 @@ pub(super) fn exec(a: RunSelect, json: bool, dir: &Path) -> CliResult<i32> {
         println!("run {id}: {} (phase {})", view.state.as_str(), view.phase);
         if let Some(r) = &view.pause_reason {
             println!("  paused: {r}");
+        }
+        if let Some(r) = view.restore.as_ref().filter(|r| r.unfinished()) {
+            println!(
+                "  ZooKeeper restore from {} is {} ({}): Exhibitor may be stopped on the masters; `dcos-upgrade rollback --run {id} --yes` finishes it",
+                r.archive,
+                r.state,
+                r.error.as_deref().unwrap_or("interrupted")
+            );
         }
         for s in &view.steps {
             let state = serde_json::to_value(s.state)
