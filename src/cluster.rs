@@ -156,7 +156,6 @@ impl Cluster {
     /// the masters' own `master/elected` if exactly one says 1, and otherwise the lookup fails
     /// with [`LeaderError::Disagree`] (callers re-resolve, then stop before taking a master down).
     pub async fn leader_address(&self) -> Result<Option<String>, LeaderError> {
-        use crate::probe::mesos::{leader_from, parse_metrics, LeaderAnswer};
         use crate::probe::node::{self, Read};
         // One round on every master at once, on the master itself: its redirect and its own
         // master/elected.
@@ -167,6 +166,18 @@ impl Cluster {
                 .map(|m| node::read(self, m, &[Read::Redirect, Read::MasterMetrics])),
         )
         .await;
+        self.leader_from(&rounds).await
+    }
+
+    /// The leader from a round of reads on every master (in inventory order) that read at least
+    /// `Redirect` and `MasterMetrics`: see [`Cluster::leader_address`].
+    pub async fn leader_from(
+        &self,
+        rounds: &[Result<crate::probe::node::NodeReads, RemoteError>],
+    ) -> Result<Option<String>, LeaderError> {
+        use crate::probe::mesos::{leader_from, parse_metrics, LeaderAnswer};
+        use crate::probe::node::{self, Read};
+        let masters = &self.inventory.masters;
         let mut named = None;
         let mut any_answer = false;
         let mut last_err = None;
@@ -175,7 +186,7 @@ impl Cluster {
             let reads = match r {
                 Ok(r) => r,
                 Err(e) => {
-                    last_err = Some(node::remote(e));
+                    last_err = Some(node::remote(e.clone()));
                     continue;
                 }
             };

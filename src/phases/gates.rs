@@ -24,7 +24,7 @@ pub async fn masters_healthy(c: &Cluster) -> Poll<String> {
     let rounds = futures::future::join_all(
         masters
             .iter()
-            .map(|m| node::read(c, m, &[Read::MasterMetrics, Read::Exhibitor])),
+            .map(|m| node::read(c, m, &[Read::MasterMetrics, Read::Exhibitor, Read::Redirect])),
     )
     .await;
     let mut exhibitor = Err(String::from("no Exhibitor answered"));
@@ -65,7 +65,7 @@ pub async fn masters_healthy(c: &Cluster) -> Poll<String> {
     if let Err(e) = exhibitor {
         return Poll::NotYet(e);
     }
-    match c.leader_address().await {
+    match c.leader_from(&rounds).await {
         Ok(Some(l)) => Poll::Ready(l),
         Ok(None) => Poll::NotYet("no Mesos leader elected".into()),
         Err(e) => Poll::NotYet(format!("cannot tell the Mesos leader: {e}")),
