@@ -169,7 +169,11 @@ const INVENTORY_CASES: &[(&str, &[&str], Option<usize>)] = &[
     // Numbers out of their documented range (issue 13 #5): refused at load, not at use.
     (
         "inv-timeout-huge.toml",
-        &["timeouts.master_gate_secs", "18446744073709551615", "1 to 604800"],
+        &[
+            "timeouts.master_gate_secs",
+            "18446744073709551615",
+            "1 to 604800",
+        ],
         Some(19),
     ),
     (
@@ -182,15 +186,31 @@ const INVENTORY_CASES: &[(&str, &[&str], Option<usize>)] = &[
         &["timeouts.poll_ms", "18446744073709551615", "50 to 60000"],
         Some(19),
     ),
-    ("inv-poll-zero.toml", &["timeouts.poll_ms", "50 to 60000"], Some(19)),
-    ("inv-stale-zero.toml", &["lock.stale_secs", "30 to 604800"], Some(19)),
-    ("inv-ssh-port-zero.toml", &["ssh.port", "1 to 65535"], Some(6)),
+    (
+        "inv-poll-zero.toml",
+        &["timeouts.poll_ms", "50 to 60000"],
+        Some(19),
+    ),
+    (
+        "inv-stale-zero.toml",
+        &["lock.stale_secs", "30 to 604800"],
+        Some(19),
+    ),
+    (
+        "inv-ssh-port-zero.toml",
+        &["ssh.port", "1 to 65535"],
+        Some(6),
+    ),
     (
         "inv-connect-timeout-zero.toml",
         &["ssh.connect_timeout_secs", "1 to 3600"],
         Some(7),
     ),
-    ("inv-node-port-zero.toml", &["ssh_port", "1 to 65535"], Some(17)),
+    (
+        "inv-node-port-zero.toml",
+        &["ssh_port", "1 to 65535"],
+        Some(17),
+    ),
 ];
 
 const PLAYBOOK_CASES: &[(&str, &[&str], Option<usize>)] = &[
@@ -212,11 +232,19 @@ const PLAYBOOK_CASES: &[(&str, &[&str], Option<usize>)] = &[
         Some(21),
     ),
     ("pb-missing-node-upgrade.toml", &["node_upgrade"], Some(1)),
-    ("pb-poll-zero.toml", &["timeouts.poll_ms", "50 to 60000"], Some(54)),
+    (
+        "pb-poll-zero.toml",
+        &["timeouts.poll_ms", "50 to 60000"],
+        Some(54),
+    ),
     ("pb-timeout-is-a-float.toml", &["2.5", "u64"], Some(55)),
     (
         "pb-timeout-huge.toml",
-        &["timeouts.master_gate_secs", "18446744073709551615", "1 to 604800"],
+        &[
+            "timeouts.master_gate_secs",
+            "18446744073709551615",
+            "1 to 604800",
+        ],
         Some(52),
     ),
     (
@@ -224,8 +252,16 @@ const PLAYBOOK_CASES: &[(&str, &[&str], Option<usize>)] = &[
         &["timeouts.backup_secs", "1 to 604800"],
         Some(55),
     ),
-    ("pb-http-huge.toml", &["timeouts.http_secs", "1 to 3600"], Some(58)),
-    ("pb-port-zero.toml", &["ports.marathon", "1 to 65535"], Some(26)),
+    (
+        "pb-http-huge.toml",
+        &["timeouts.http_secs", "1 to 3600"],
+        Some(58),
+    ),
+    (
+        "pb-port-zero.toml",
+        &["ports.marathon", "1 to 65535"],
+        Some(26),
+    ),
     (
         "pb-guard-nan.toml",
         &["guards.task_rate_above_baseline_per_min", "0 to 1000000"],
@@ -372,7 +408,15 @@ fn non_regular_inputs_are_refused_at_once() {
     for input in ["/dev/zero", fifo.to_str().expect("utf-8")] {
         for args in [
             vec!["plan", "--to", "2.2.1", "--inventory", input],
-            vec!["plan", "--to", "2.2.1", "--inventory", good, "--playbook", input],
+            vec![
+                "plan",
+                "--to",
+                "2.2.1",
+                "--inventory",
+                good,
+                "--playbook",
+                input,
+            ],
         ] {
             let what = args.join(" ");
             let o = cli_within(state.path(), &args, 10)

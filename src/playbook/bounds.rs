@@ -144,7 +144,9 @@ mod tests {
         let src = SourceFile::from_text("p.toml", text);
         let at = key_offset_in(text, "timeouts.poll_ms").unwrap();
         assert_eq!(src.line_col(at).0, 5);
-        let e = POLL_MS.check(&src, "timeouts.poll_ms", 0, None).unwrap_err();
+        let e = POLL_MS
+            .check(&src, "timeouts.poll_ms", 0, None)
+            .unwrap_err();
         assert_eq!(e.line, Some(5));
         assert!(e.message.contains("expected 50 to 60000"), "{e}");
     }

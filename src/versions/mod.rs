@@ -8,12 +8,18 @@
 //! * `playbooks/tested-os.toml`: the operating systems each DC/OS minor was
 //!   tested on, from the DC/OS "Version Policy" page ([`os`]).
 //!
-//! Matrix lookups compare versions on `MAJOR.MINOR.PATCH` only, so pre-release
+//! Matrix lookups compare versions on their numbers only, so pre-release
 //! suffixes seen on real nodes (`1.13.0-alpha`, `1.10-dev`) do not hide a node
-//! from the matrix.
+//! from the matrix; a four-part hotfix release (`1.10.5.1`) without a row of its
+//! own is looked up on its three-part release.
+//!
+//! One parser ([`DcosVersion::parse`]) reads every version; operator targets go
+//! through [`parse_target`] (a release named in the data, not a pre-release, not
+//! refused by its release notes) and [`check_upgrade`] before anything changes.
 
 mod os;
 mod paths;
+mod target;
 mod version;
 
 #[cfg(test)]
@@ -21,6 +27,7 @@ mod tests;
 
 pub use os::{tested_os, TestedOs};
 pub use paths::{PathKind, PathVerdict, SupportedPaths};
+pub use target::{check_upgrade, parse_target, Upgrade};
 pub use version::DcosVersion;
 
 use std::collections::BTreeMap;
@@ -32,8 +39,9 @@ const TESTED_OS_TOML: &str = include_str!("../../playbooks/tested-os.toml");
 /// The only data schema version this module understands.
 const SCHEMA: u32 = 1;
 
-/// `(major, minor, patch)`, the part of a version used for matrix lookups.
-type Core = (u64, u64, u64);
+/// `(major, minor, patch, fourth)`, the part of a version used for matrix lookups (the fourth
+/// number is 0 for the usual three-part versions).
+type Core = (u64, u64, u64, u64);
 /// `(major, minor)`, a DC/OS minor release line such as 2.1.
 type Minor = (u64, u64);
 
@@ -51,14 +59,67 @@ pub enum VersionError {
         /// Why it was rejected.
         reason: String,
     },
+    /// A target that is not a release (a pre-release such as `2.2.1-rc1`, or a minor line
+    /// such as `2.2`).
+    #[error("{input} is not a DC/OS release: {reason}")]
+    NotARelease {
+        /// The version as given.
+        input: String,
+        /// Why, and what to give instead.
+        reason: String,
+    },
+    /// A version the supported-path data does not name, so no documented path leads to it.
+    #[error("DC/OS {version} is not a release in the supported-upgrade-path data{}", known_note(.known))]
+    UnknownRelease {
+        /// The version as given.
+        version: String,
+        /// The releases of the same minor that the data names, ascending.
+        known: Vec<String>,
+    },
+    /// A release its own release notes tell users not to install (DC/OS 1.13.8).
+    #[error("DC/OS {version} is refused: {warning}")]
+    Refused {
+        /// The release.
+        version: String,
+        /// The release-note warning, with its source.
+        warning: String,
+    },
+    /// The move is not a documented upgrade (downgrade, unsupported path).
+    #[error("{reason}")]
+    Path {
+        /// The cluster's version.
+        from: String,
+        /// The target.
+        to: String,
+        /// Why, naming both and a documented route when one exists.
+        reason: String,
+        /// Every target the matrices allow directly from `from`.
+        allowed_targets: Vec<String>,
+    },
     /// The supported-path or tested-OS TOML is malformed or inconsistent.
     #[error("invalid version data: {0}")]
     Data(String),
 }
 
-/// Formats a core version as `X.Y.Z`.
+/// `; known 2.2 releases: 2.2.1 (did you mean 2.2.1?)` for [`VersionError::UnknownRelease`].
+fn known_note(known: &[String]) -> String {
+    match known {
+        [] => String::new(),
+        [one] => format!(" (did you mean {one}?)"),
+        many => format!(
+            "; the data names {} in that minor",
+            join(many.iter().cloned())
+        ),
+    }
+}
+
+/// Formats a core version as `X.Y.Z` (or `X.Y.Z.W` when it has a fourth number).
 fn core_str(c: Core) -> String {
-    format!("{}.{}.{}", c.0, c.1, c.2)
+    if c.3 == 0 {
+        format!("{}.{}.{}", c.0, c.1, c.2)
+    } else {
+        format!("{}.{}.{}.{}", c.0, c.1, c.2, c.3)
+    }
 }
 
 /// Formats a minor as `X.Y`.
@@ -71,13 +132,18 @@ fn join<I: IntoIterator<Item = String>>(items: I) -> String {
     items.into_iter().collect::<Vec<_>>().join(", ")
 }
 
-/// Parses a plain `X.Y.Z` from the data files (no suffixes allowed).
+/// Parses a plain `X.Y.Z` (or four-part `X.Y.Z.W`) release from the data files: no ranges, no
+/// suffixes.
 fn data_core(s: &str) -> Result<Core, VersionError> {
-    let v = DcosVersion::parse(s).map_err(|e| VersionError::Data(e.to_string()))?;
-    if !v.version.pre.is_empty() || !v.version.build.is_empty() || s.trim().split('.').count() != 3
-    {
+    if s.contains("..") {
         return Err(VersionError::Data(format!(
-            "{s:?}: data versions must be plain MAJOR.MINOR.PATCH"
+            "{s:?}: list every release explicitly (ranges hide releases that do not exist, such as 1.13.8)"
+        )));
+    }
+    let v = DcosVersion::parse(s).map_err(|e| VersionError::Data(e.to_string()))?;
+    if !v.is_release() {
+        return Err(VersionError::Data(format!(
+            "{s:?}: data versions must be plain MAJOR.MINOR.PATCH releases"
         )));
     }
     Ok(v.core())

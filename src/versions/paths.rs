@@ -62,6 +62,10 @@ pub struct SupportedPaths {
     pub(super) matrices: BTreeMap<Minor, Matrix>,
     /// Every minor that appears in the data, ascending (defines "next minor").
     pub(super) minors: Vec<Minor>,
+    /// Releases refused as source and target, with the release-note warning and its source.
+    pub(super) refused: BTreeMap<Core, String>,
+    /// Releases that exist but that no matrix names (`other_releases`).
+    pub(super) other: BTreeSet<Core>,
 }
 
 #[derive(Deserialize)]
@@ -69,6 +73,10 @@ pub struct SupportedPaths {
 struct RawPaths {
     schema: u32,
     patch_rules: RawPatchRules,
+    #[serde(default)]
+    other_releases: Vec<String>,
+    #[serde(default)]
+    refused: Vec<RawRefused>,
     #[serde(default)]
     matrix: Vec<RawMatrix>,
 }
@@ -91,6 +99,15 @@ struct RawMatrix {
     paths: Vec<RawPath>,
 }
 
+/// A release its release notes tell users not to install.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRefused {
+    version: String,
+    warning: String,
+    doc: String,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPath {
@@ -98,21 +115,40 @@ struct RawPath {
     to: Vec<String>,
 }
 
-/// Expands a target entry: `X.Y.Z` or an inclusive same-minor range `X.Y.Z..=X.Y.W`.
-fn expand_targets(s: &str) -> Result<Vec<Core>, VersionError> {
-    let Some((lo, hi)) = s.split_once("..=") else {
-        return Ok(vec![data_core(s)?]);
-    };
-    let (lo, hi) = (data_core(lo)?, data_core(hi)?);
-    if (lo.0, lo.1) != (hi.0, hi.1) || lo.2 > hi.2 {
-        return Err(VersionError::Data(format!(
-            "{s:?}: a range must stay within one minor and go upwards"
-        )));
-    }
-    Ok((lo.2..=hi.2).map(|p| (lo.0, lo.1, p)).collect())
+/// A matrix row for `from`; a four-part hotfix release without a row of its own uses the row
+/// of its three-part release (inference: a hotfix build such as 1.10.5.1 replaces 1.10.5 and
+/// the docs' tables never list four-part versions, facts §8.7).
+fn row(matrix: &Matrix, from: Core) -> Option<&BTreeSet<Core>> {
+    matrix
+        .rows
+        .get(&from)
+        .or_else(|| matrix.rows.get(&(from.0, from.1, from.2, 0)))
 }
 
 impl SupportedPaths {
+    /// The release-note warning when `v` is a refused release (DC/OS 1.13.8).
+    pub fn refused_warning(&self, v: &DcosVersion) -> Option<&str> {
+        self.refused.get(&v.core()).map(String::as_str)
+    }
+
+    /// Whether the data names `v` (as a source or a target of some matrix, or refused).
+    pub fn is_known(&self, v: &DcosVersion) -> bool {
+        let c = v.core();
+        self.known_versions().contains(&c)
+            || self.other.contains(&c)
+            || self.refused.contains_key(&c)
+    }
+
+    /// The releases of one minor that the data names, ascending (refused ones left out).
+    pub fn known_in_minor(&self, minor: (u64, u64)) -> Vec<String> {
+        let mut all = self.known_versions();
+        all.extend(self.other.iter().copied());
+        all.into_iter()
+            .filter(|c| (c.0, c.1) == minor && !self.refused.contains_key(c))
+            .map(core_str)
+            .collect()
+    }
+
     /// The matrices shipped in `playbooks/supported-paths.toml`.
     ///
     /// # Panics
@@ -161,14 +197,18 @@ impl SupportedPaths {
                 minors.insert((from.0, from.1));
                 let mut targets = BTreeSet::new();
                 for t in &p.to {
-                    for c in expand_targets(t)? {
-                        if (c.0, c.1) != target {
-                            return Err(VersionError::Data(format!(
-                                "matrix {}: target {t} is outside DC/OS {}",
-                                m.target, m.target
-                            )));
-                        }
-                        targets.insert(c);
+                    let c = data_core(t)?;
+                    if (c.0, c.1) != target {
+                        return Err(VersionError::Data(format!(
+                            "matrix {}: target {t} is outside DC/OS {}",
+                            m.target, m.target
+                        )));
+                    }
+                    if !targets.insert(c) {
+                        return Err(VersionError::Data(format!(
+                            "matrix {}: target {t} is listed twice for {}",
+                            m.target, p.from
+                        )));
                     }
                 }
                 if rows.insert(from, targets).is_some() {
@@ -187,6 +227,16 @@ impl SupportedPaths {
         }
         let paths = SupportedPaths {
             patch_allowed: raw.patch_rules.same_minor_later_release,
+            other: raw
+                .other_releases
+                .iter()
+                .map(|v| data_core(v))
+                .collect::<Result<_, VersionError>>()?,
+            refused: raw
+                .refused
+                .iter()
+                .map(|r| Ok((data_core(&r.version)?, format!("{} ({})", r.warning, r.doc))))
+                .collect::<Result<_, VersionError>>()?,
             matrices,
             minors: minors.into_iter().collect(),
         };
@@ -221,6 +271,22 @@ impl SupportedPaths {
             Ordering::Greater => {}
         }
         let (fc, tc) = (from.core(), to.core());
+        for (v, which) in [(fc, "from"), (tc, "to")] {
+            if let Some(warning) = self.refused.get(&v) {
+                return PathVerdict::Unsupported {
+                    reason: format!(
+                        "DC/OS {from} cannot be upgraded to {to}: {} is refused {}: {warning}",
+                        core_str(v),
+                        if which == "from" {
+                            "as a source"
+                        } else {
+                            "as a target"
+                        },
+                    ),
+                    allowed_targets: Vec::new(),
+                };
+            }
+        }
         let allowed_targets: Vec<String> =
             self.direct_targets(fc).into_iter().map(core_str).collect();
         let unsupported = |reason: String| PathVerdict::Unsupported {
@@ -247,7 +313,7 @@ impl SupportedPaths {
         };
         let tm = minor_str(target_minor);
         let route = self.route_note(fc, tc);
-        if let Some(targets) = matrix.rows.get(&fc) {
+        if let Some(targets) = row(matrix, fc) {
             if targets.contains(&tc) {
                 let kind = match self.hops(from.minor(), target_minor) {
                     Some(1) => PathKind::Upgrade,
@@ -307,14 +373,14 @@ impl SupportedPaths {
     fn direct_targets(&self, from: Core) -> BTreeSet<Core> {
         self.matrices
             .values()
-            .filter_map(|m| m.rows.get(&from))
+            .filter_map(|m| row(m, from))
             .flatten()
             .copied()
             .collect()
     }
 
     /// Every version named anywhere in the matrices.
-    fn known_versions(&self) -> BTreeSet<Core> {
+    pub(super) fn known_versions(&self) -> BTreeSet<Core> {
         let mut known = BTreeSet::new();
         for m in self.matrices.values() {
             for (from, targets) in &m.rows {
@@ -363,7 +429,10 @@ impl SupportedPaths {
             if self.patch_allowed {
                 next.extend(
                     known
-                        .range((Bound::Excluded(v), Bound::Included((v.0, v.1, u64::MAX))))
+                        .range((
+                            Bound::Excluded(v),
+                            Bound::Included((v.0, v.1, u64::MAX, u64::MAX)),
+                        ))
                         .copied(),
                 );
                 if (to.0, to.1) == (v.0, v.1) && to > v {
@@ -371,7 +440,7 @@ impl SupportedPaths {
                 }
             }
             for n in next.into_iter().rev() {
-                if n <= to && seen.insert(n) {
+                if n <= to && !self.refused.contains_key(&n) && seen.insert(n) {
                     prev.insert(n, v);
                     queue.push_back(n);
                 }

@@ -55,23 +55,201 @@ fn a_dev_suffix_without_a_patch_is_read_as_patch_zero() {
 }
 
 #[test]
-fn a_leading_v_and_whitespace_are_tolerated_and_display_keeps_the_original() {
-    let ver = v("  v2.2.1\n");
-    assert_eq!(ver, v("2.2.1"));
-    assert_eq!(ver.to_string(), "v2.2.1");
+fn near_misses_are_refused_with_a_did_you_mean() {
+    for (bad, fix) in [
+        ("v2.2.1", "2.2.1"),
+        ("2.2.1 ", "2.2.1"),
+        ("  v2.2.1\n", "2.2.1"),
+        ("02.2.1", "2.2.1"),
+        ("2.02.1", "2.2.1"),
+        ("2.2.1+build", "2.2.1"),
+        ("2.2.1+", "2.2.1"),
+    ] {
+        match DcosVersion::parse(bad) {
+            Err(VersionError::Invalid { reason, .. }) => assert!(
+                reason.ends_with(&format!("did you mean {fix}?")),
+                "{bad:?}: {reason}"
+            ),
+            other => panic!("{bad:?} should be refused, got {other:?}"),
+        }
+    }
     assert_eq!("2.1.3".parse::<DcosVersion>().unwrap().minor(), (2, 1));
 }
 
 #[test]
-fn malformed_version_strings_are_rejected() {
-    assert_eq!(DcosVersion::parse("  "), Err(VersionError::Empty));
+fn shell_characters_and_spaces_in_a_node_version_are_refused() {
     for bad in [
-        "2", "2.x.1", "1.2.3.4", "abc", "v", "1..2", "1.2.3-", "-1.2",
+        "2.1.3$(touch /tmp/pwned)",
+        "2.1.3`id`",
+        "2.1.3;reboot",
+        "2.1.3 2.2.1",
+        "2.1.3\u{1b}[2J",
+        "2.1.3-rc1'",
+        "2.1.3-a b",
     ] {
         assert!(
             matches!(DcosVersion::parse(bad), Err(VersionError::Invalid { .. })),
-            "{bad:?} should be rejected"
+            "{bad:?} should be refused"
         );
+    }
+    assert!(DcosVersion::parse(&"1.".repeat(40)).is_err());
+}
+
+#[test]
+fn what_dc_os_really_writes_parses() {
+    for (s, canonical) in [
+        ("1.13.0-alpha", "1.13.0-alpha"),
+        ("1.10-dev", "1.10.0-dev"),
+        ("1.10.5.1", "1.10.5.1"),
+        ("2.2.1", "2.2.1"),
+        ("1.10", "1.10.0"),
+    ] {
+        let ver = v(s);
+        assert_eq!(ver.canonical(), canonical);
+        assert_eq!(ver.to_string(), s);
+    }
+}
+
+#[test]
+fn a_four_part_release_sorts_between_its_release_and_the_next() {
+    assert!(v("1.10.5") < v("1.10.5.1"));
+    assert!(v("1.10.5.1") < v("1.10.6"));
+    assert_eq!(v("1.10.5.1"), v("1.10.5.1"));
+    assert_ne!(v("1.10.5.1"), v("1.10.5"));
+    // The SemVer form agrees with the DC/OS order.
+    assert!(v("1.10.5").semver() < v("1.10.5.1").semver());
+    assert!(v("1.10.5.1").semver() < v("1.10.6").semver());
+}
+
+#[test]
+fn one_equality_for_every_spelling_of_a_version() {
+    use std::collections::HashSet;
+    assert_eq!(v("1.10-dev"), v("1.10.0-dev"));
+    let set: HashSet<DcosVersion> = [v("1.10-dev"), v("1.10.0-dev")].into_iter().collect();
+    assert_eq!(set.len(), 1);
+    // Build metadata never gets in: no "+build" equal in one place and different in another.
+    assert!(DcosVersion::parse("2.2.1+build").is_err());
+}
+
+#[test]
+fn operator_targets_must_be_known_releases() {
+    assert_eq!(parse_target("2.2.1").unwrap(), v("2.2.1"));
+    assert_eq!(parse_target("1.10.5.1").unwrap(), v("1.10.5.1"));
+    for bad in ["v2.2.1", "2.2.1 ", "02.2.1", "2.2.1+build"] {
+        let e = parse_target(bad).unwrap_err();
+        assert!(
+            e.to_string().contains("did you mean 2.2.1?"),
+            "{bad:?}: {e}"
+        );
+    }
+    match parse_target("2.2") {
+        Err(VersionError::NotARelease { reason, .. }) => {
+            assert!(
+                reason.contains("release line") && reason.contains("2.2.1"),
+                "{reason}"
+            )
+        }
+        other => panic!("2.2: {other:?}"),
+    }
+    match parse_target("2.2.1-rc1") {
+        Err(e @ VersionError::NotARelease { .. }) => {
+            assert!(
+                e.to_string()
+                    .contains("pre-releases are not upgrade targets"),
+                "{e}"
+            )
+        }
+        other => panic!("2.2.1-rc1: {other:?}"),
+    }
+    match parse_target("2.1.4") {
+        Err(e @ VersionError::UnknownRelease { .. }) => {
+            let shown = e.to_string();
+            assert!(
+                shown.contains("2.1.4") && shown.contains("2.1.3"),
+                "{shown}"
+            );
+        }
+        other => panic!("2.1.4: {other:?}"),
+    }
+    match parse_target("1.13.8") {
+        Err(e @ VersionError::Refused { .. }) => {
+            let shown = e.to_string();
+            assert!(
+                shown.contains("networking stack") && shown.contains("do NOT upgrade"),
+                "{shown}"
+            );
+            assert!(shown.contains("release-notes/1.13.8"), "{shown}");
+        }
+        other => panic!("1.13.8: {other:?}"),
+    }
+    assert!(matches!(parse_target(""), Err(VersionError::Empty)));
+}
+
+#[test]
+fn release_1_13_8_is_refused_as_a_source_with_its_warning() {
+    let (reason, allowed) = unsupported(check("1.13.8", "2.0.6"));
+    assert!(reason.contains("1.13.8 is refused as a source"), "{reason}");
+    assert!(reason.contains("networking stack"), "{reason}");
+    assert!(allowed.is_empty());
+    let (reason, _) = unsupported(check("1.13.7", "1.13.8"));
+    assert!(reason.contains("1.13.8 is refused as a target"), "{reason}");
+    // No route goes through it either.
+    let (reason, _) = unsupported(check("1.12.5", "2.0.6"));
+    assert!(!reason.contains("1.13.8"), "{reason}");
+}
+
+#[test]
+fn no_matrix_lists_1_13_8() {
+    let paths = SupportedPaths::builtin();
+    assert!(!paths.known_versions().contains(&(1, 13, 8, 0)));
+    assert_eq!(
+        check("1.12.3", "1.13.9"),
+        PathVerdict::Supported {
+            kind: PathKind::Upgrade
+        }
+    );
+}
+
+#[test]
+fn a_four_part_source_uses_its_release_row_and_can_be_a_patch_target() {
+    assert_eq!(
+        check("1.10.5.1", "1.11.6"),
+        PathVerdict::Supported {
+            kind: PathKind::Upgrade
+        }
+    );
+    assert_eq!(
+        check("1.10.5", "1.10.5.1"),
+        PathVerdict::Supported {
+            kind: PathKind::Patch
+        }
+    );
+}
+
+#[test]
+fn check_upgrade_returns_typed_refusals() {
+    assert_eq!(
+        check_upgrade(&v("2.1.3"), &v("2.2.1")),
+        Ok(Upgrade::Supported(PathKind::Upgrade))
+    );
+    assert_eq!(
+        check_upgrade(&v("2.2.1"), &v("2.2.1")),
+        Ok(Upgrade::SameVersion)
+    );
+    match check_upgrade(&v("2.2.1"), &v("2.1.3")) {
+        Err(VersionError::Path { reason, .. }) => assert!(reason.contains("older"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    match check_upgrade(&v("2.0.6"), &v("2.2.0")) {
+        Err(VersionError::Path {
+            reason,
+            allowed_targets,
+            ..
+        }) => {
+            assert!(reason.contains("2.2.1"), "{reason}");
+            assert!(!allowed_targets.is_empty());
+        }
+        other => panic!("{other:?}"),
     }
 }
 
@@ -176,7 +354,8 @@ fn going_from_2_1_0_to_2_1_1_is_a_patch() {
 
 #[test]
 fn identical_versions_are_nothing_to_do() {
-    assert_eq!(check("2.2.1", "v2.2.1"), PathVerdict::SameVersion);
+    assert_eq!(check("2.2.1", "2.2.1"), PathVerdict::SameVersion);
+    assert_eq!(check("1.10-dev", "1.10.0-dev"), PathVerdict::SameVersion);
 }
 
 #[test]
@@ -242,10 +421,13 @@ fn inconsistent_supported_path_data_is_rejected() {
     let bad_range = format!(
         "{base}[[matrix]]\ntarget = \"2.2\"\ndoc = \"x\"\npaths = [{{ from = \"2.1.0\", to = [\"2.2.3..=2.2.1\"] }}]\n"
     );
-    assert!(SupportedPaths::from_toml(&bad_range).is_err());
+    match SupportedPaths::from_toml(&bad_range) {
+        Err(VersionError::Data(m)) => assert!(m.contains("list every release explicitly"), "{m}"),
+        other => panic!("a range must be refused: {other:?}"),
+    }
     assert!(SupportedPaths::from_toml("schema = 2").is_err());
     let ok = format!(
-        "{base}[[matrix]]\ntarget = \"2.2\"\ndoc = \"x\"\npaths = [{{ from = \"2.1.0\", to = [\"2.2.0..=2.2.1\"] }}]\n"
+        "{base}[[matrix]]\ntarget = \"2.2\"\ndoc = \"x\"\npaths = [{{ from = \"2.1.0\", to = [\"2.2.0\", \"2.2.1\"] }}]\n"
     );
     let paths = SupportedPaths::from_toml(&ok).unwrap();
     assert_eq!(
