@@ -1,9 +1,11 @@
 //! The sled-backed store: runs, journal and audit trees, one transaction and a flush per append.
 
+use super::dir::{ensure_private_dir, refuse_links_in, DirIdentity};
 use super::files::{
-    check_readable, ensure_private_dir, read_sidecar, restore_copy, restrict_files, save_copy,
-    write_sidecar, write_snapshot_file, Sidecar, SIDECAR,
+    check_readable, read_sidecar, restore_copy, restrict_files, save_copy, write_sidecar,
+    write_snapshot_file, Sidecar, SIDECAR,
 };
+use super::mirror::{self, StateReader};
 use super::{AuditEntry, RunRecord, StoreError, StoreResult, SCHEMA_VERSION};
 use crate::machine::{Record, RunView};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -21,6 +23,8 @@ pub struct Store {
     journal: sled::Tree,
     audit: sled::Tree,
     pub(super) meta: sled::Tree,
+    /// The directory, lock file and database file as opened (checked at every write).
+    identity: DirIdentity,
 }
 
 pub(super) fn db_err(e: impl std::fmt::Display) -> StoreError {
@@ -81,8 +85,14 @@ fn probe_sled_lock(path: &Path) -> StoreResult<()> {
 
 impl Store {
     /// Creates the directory (private, 0700) if needed and opens the database in it.
+    ///
+    /// Refused ([`StoreError::Unsafe`]): a directory owned by another user or writable by
+    /// group or others, and a symbolic link at `state.sled`, inside it, at `state.json`,
+    /// `runs/` or a run directory. The identity of the directory, its `lock` file and the
+    /// database file is recorded here and checked at every write ([`StoreError::Vanished`]).
     pub fn open(dir: &Path) -> StoreResult<Store> {
         ensure_private_dir(dir)?;
+        refuse_links_in(dir)?;
         let path = dir.join("state.sled");
         // The sidecar is read before sled opens (and rewrites) anything: a newer schema or a
         // database that has gone missing is refused with the files left exactly as they are.
@@ -146,6 +156,7 @@ impl Store {
             audit: tree("audit")?,
             meta: tree("meta")?,
             dir: dir.to_path_buf(),
+            identity: DirIdentity::record(dir),
             db,
         };
         match store.meta.get("schema").map_err(db_err)? {
@@ -170,6 +181,8 @@ impl Store {
         }
         store.check_sidecar(sidecar, &path)?;
         restrict_files(&path);
+        // The directory's random id is made with it (and kept by later opens).
+        super::dir::state_id(dir)?;
         Ok(store)
     }
 
@@ -220,12 +233,43 @@ impl Store {
         &self.dir
     }
 
+    /// A read-only view of `dir` for `status` and `log`: writes, copies and creates nothing,
+    /// works on a read-only or full file system and while a run holds the database.
+    ///
+    /// # Errors
+    /// As [`StateReader::open`].
+    pub fn open_read_only(dir: &Path) -> StoreResult<StateReader> {
+        StateReader::open(dir)
+    }
+
+    /// The identity of the holder of this state directory: `host:device:inode:random-id`
+    /// (the random id is created with the directory, in `<dir>/id`). Two copies of one state
+    /// directory have different identities; put it into the cluster lock.
+    ///
+    /// # Errors
+    /// [`StoreError::Unsafe`]/[`StoreError::Dir`] when the directory or its id file cannot be
+    /// used.
+    pub fn holder_id(&self) -> StoreResult<String> {
+        self.check_identity()?;
+        super::dir::holder_id(&self.dir)
+    }
+
+    /// [`StoreError::Vanished`] when the state directory, its lock file or the database file
+    /// is gone or is another one than at open (one `stat` each).
+    pub fn check_identity(&self) -> StoreResult<()> {
+        self.identity.check()
+    }
+
     pub(super) fn flush(&self) -> StoreResult<()> {
         self.db.flush().map(|_| ()).map_err(db_err)
     }
 
     /// Saves a new run and makes it the latest.
     pub fn create_run(&self, run: &RunRecord) -> StoreResult<()> {
+        self.check_identity()?;
+        if !super::files::valid_run_id(&run.id) {
+            return Err(db_err(format!("run id {:?} is not a plain name", run.id)));
+        }
         let body = serde_json::to_vec(run).map_err(db_err)?;
         (&self.runs, &self.meta)
             .transaction(|(runs, meta)| {
@@ -235,6 +279,10 @@ impl Store {
             })
             .map_err(|e: TransactionError<()>| db_err(format!("{e:?}")))?;
         self.flush()?;
+        mirror::write_run_file(&self.dir, run).map_err(|source| StoreError::Dir {
+            path: self.dir.join("runs").join(&run.id),
+            source,
+        })?;
         write_sidecar(
             &self.dir,
             &Sidecar {
@@ -275,6 +323,7 @@ impl Store {
             "journal-seq",
             run,
             serde_json::to_vec(rec).map_err(db_err)?,
+            mirror::JOURNAL_FILE,
         )
     }
 
@@ -285,6 +334,7 @@ impl Store {
             "audit-seq",
             run,
             serde_json::to_vec(entry).map_err(db_err)?,
+            mirror::AUDIT_FILE,
         )
     }
 
@@ -294,7 +344,10 @@ impl Store {
         counter: &str,
         run: &str,
         body: Vec<u8>,
+        view_file: &str,
     ) -> StoreResult<u64> {
+        // A deleted or replaced state directory would swallow every record unseen.
+        self.check_identity()?;
         let counter_key = format!("{counter}/{run}");
         let seq = (tree, &self.meta)
             .transaction(|(t, meta)| {
@@ -308,6 +361,12 @@ impl Store {
             })
             .map_err(|e: TransactionError<()>| db_err(format!("{e:?}")))?;
         self.flush()?;
+        mirror::append_line(&self.dir, run, view_file, &body).map_err(|source| {
+            StoreError::Dir {
+                path: self.dir.join("runs").join(run).join(view_file),
+                source,
+            }
+        })?;
         Ok(seq)
     }
 
@@ -341,6 +400,7 @@ impl Store {
 
     /// Writes `<dir>/runs/<id>/status.json` atomically (for `status` while a run holds the lock).
     pub fn write_snapshot(&self, run: &str, view: &RunView) -> StoreResult<()> {
+        self.check_identity()?;
         write_snapshot_file(&self.dir, run, view).map_err(|source| StoreError::Dir {
             path: self.dir.join("runs").join(run),
             source,
