@@ -211,6 +211,35 @@ const INVENTORY_CASES: &[(&str, &[&str], Option<usize>)] = &[
         &["ssh_port", "1 to 65535"],
         Some(17),
     ),
+    // Strings that reach ssh, the terminal, the cluster lock or Marathon (issue 13 #3/#8/#9 class).
+    (
+        "inv-jump-host-option.toml",
+        &["ssh.jump_host", "-oProxyCommand", "[user@]host[:port]"],
+        Some(8),
+    ),
+    (
+        "inv-jump-host-space.toml",
+        &["ssh.jump_host", "[user@]host[:port]"],
+        Some(8),
+    ),
+    (
+        "inv-user-option.toml",
+        &["ssh.user", "-oProxyCommand"],
+        Some(5),
+    ),
+    (
+        "inv-cluster-name-newline.toml",
+        &["cluster.name", "control"],
+        Some(2),
+    ),
+    ("inv-node-name-escape.toml", &["name", "control"], Some(14)),
+    ("inv-root-relative.toml", &["root", "absolute"], Some(14)),
+    (
+        "inv-app-id-hostile.toml",
+        &["/web;reboot", "Marathon app id"],
+        Some(19),
+    ),
+    ("inv-image-space.toml", &["image", "docker image"], Some(20)),
 ];
 
 const PLAYBOOK_CASES: &[(&str, &[&str], Option<usize>)] = &[
