@@ -114,7 +114,7 @@ fn a_planted_lock_link_is_refused_and_its_target_left_alone() {
 
 #[test]
 fn linked_runs_and_database_directories_are_refused_and_not_chmoded() {
-    for name in ["runs", "state.sled", "state.json"] {
+    for name in ["runs", "state.sled", "state.json", "id"] {
         let state = tempfile::tempdir().unwrap();
         seeded(state.path());
         let elsewhere = tempfile::tempdir().unwrap();

@@ -58,9 +58,9 @@ struct LockBody {
 /// `host:device:inode:id` without creating the id (the lock must not add files to a state
 /// directory whose database turns out to be unusable).
 fn local_holder(dir: &Path) -> String {
-    let id = std::fs::read_to_string(dir.join("id"))
+    let id = super::files::read_small(&dir.join("id"))
         .ok()
-        .map(|s| s.trim().to_string())
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
         .filter(|s| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
         .unwrap_or_else(|| "-".into());
     super::dir::holder_parts(dir, &id).unwrap_or_else(|| format!("unknown:{id}"))
@@ -111,7 +111,9 @@ impl StateLock {
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
             let mut text = String::new();
-            let _ = file.read_to_string(&mut text);
+            let _ = Read::by_ref(&mut file)
+                .take(64 * 1024)
+                .read_to_string(&mut text);
             return Err(match serde_json::from_str::<LockInfo>(&text) {
                 Ok(holder) => LockError::Held(holder),
                 Err(_) => LockError::HeldUnknown(path),

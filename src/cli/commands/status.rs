@@ -72,8 +72,9 @@ fn from_legacy(a: &RunSelect, dir: &Path) -> Result<Shown, CliError> {
         }
         None => {
             // A run holds the database: read its snapshot.
-            let lock_text = std::fs::read_to_string(dir.join("lock")).unwrap_or_default();
-            let holder: Option<LockInfo> = serde_json::from_str(&lock_text).ok();
+            let lock_text =
+                crate::playbook::read_bounded(&dir.join("lock"), 64 * 1024).unwrap_or_default();
+            let holder: Option<LockInfo> = serde_json::from_slice(&lock_text).ok();
             let id = a.run.clone().or(holder.map(|h| h.run)).ok_or_else(|| {
                 CliError::new(
                     exit::LOCKED,
