@@ -154,6 +154,13 @@ impl Inventory {
         Inventory::parse(&src)
     }
 
+    /// Reads and validates an inventory file, returning the text it was parsed from too (to
+    /// save with a run: one bounded read, so the saved text is exactly what was validated).
+    pub fn load_with_source(path: &Path) -> Result<(Inventory, SourceFile), ConfigError> {
+        let src = SourceFile::read(path)?;
+        Ok((Inventory::parse(&src)?, src))
+    }
+
     /// Parses and validates inventory text.
     pub fn parse(src: &SourceFile) -> Result<Inventory, ConfigError> {
         let raw: RawInventory = src.parse()?;

@@ -225,6 +225,13 @@ impl Playbook {
         }
     }
 
+    /// Reads and validates a playbook file, returning its text too (to save with a run: one
+    /// bounded read, so the saved text is exactly what was validated).
+    pub fn load_with_source(path: &Path) -> Result<(Playbook, SourceFile), ConfigError> {
+        let src = SourceFile::read(path)?;
+        Ok((Playbook::parse(&src)?, src))
+    }
+
     /// Parses and validates playbook text (templates are checked against their placeholders).
     pub fn parse(src: &SourceFile) -> Result<Playbook, ConfigError> {
         let pb: Playbook = src.parse()?;

@@ -139,8 +139,9 @@ impl StateReader {
     /// A run's record.
     ///
     /// # Errors
-    /// [`StoreError::NoRun`] when the directory has no such run; [`StoreError::NotMirrored`]
-    /// when the run predates the view (read it with [`super::Store::open`]).
+    /// [`StoreError::NotMirrored`] when the view has no such run but a database exists (a run
+    /// written by an older dcos-upgrade, or none: ask [`super::Store::open`]);
+    /// [`StoreError::NoRun`] when there is no database either.
     pub fn run(&self, id: &str) -> StoreResult<RunRecord> {
         let path = self.run_path(id, RUN_FILE)?;
         match read_small(&path) {
@@ -149,12 +150,9 @@ impl StateReader {
                 reason: e.to_string(),
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                // Known to the database but not to the view: written by an older dcos-upgrade.
-                let latest = self.sidecar.as_ref().and_then(|s| s.latest.as_deref());
-                if self.sidecar.is_none()
-                    || latest == Some(id)
-                    || path.parent().is_some_and(Path::exists)
-                {
+                // Not in the view: the database may still have it (written by an older
+                // dcos-upgrade); only the database can say "no such run".
+                if self.dir.join("state.sled").exists() {
                     return Err(StoreError::NotMirrored {
                         path: self.dir.clone(),
                         run: id.to_string(),

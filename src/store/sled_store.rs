@@ -117,8 +117,17 @@ impl Store {
         if path.exists() {
             check_readable(&path)?;
         }
-        // Held by a running dcos-upgrade: its files are live, never copy or touch them.
-        probe_sled_lock(&path)?;
+        // Held by a running dcos-upgrade: its files are live, never copy or touch them. sled
+        // releases its file lock from a background thread a moment after a `Store` is dropped,
+        // so a reopen in the same process waits for that (up to 2 s) before calling it held.
+        let mut tries = 0;
+        while let Err(e) = probe_sled_lock(&path) {
+            tries += 1;
+            if tries > 40 {
+                return Err(e);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         // sled rewrites its files while it opens (and "recovers" a damaged file into an empty
         // database): open over a saved copy, and put the copy back if the database is refused.
         let saved = save_copy(dir, &path);
