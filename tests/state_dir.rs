@@ -445,3 +445,65 @@ fn status_and_log_never_create_state_where_there_is_none() {
     );
     assert!(!missing.exists(), "the missing directory was created");
 }
+
+#[test]
+fn a_view_behind_the_database_is_brought_up_to_date_when_the_store_opens() {
+    let state = tempfile::tempdir().unwrap();
+    seeded(state.path());
+    let journal = state.path().join("runs/seed-run/journal.jsonl");
+    let full = std::fs::read(&journal).unwrap();
+    // A kill between the database commit and the view line: one line and a half left.
+    let first_end = full.iter().position(|b| *b == b'\n').unwrap() + 1;
+    std::fs::write(&journal, &full[..first_end + 5]).unwrap();
+    // And a run written before the view existed: no view at all.
+    std::fs::remove_file(state.path().join("runs/seed-run/audit.jsonl")).unwrap();
+    drop(Store::open(state.path()).unwrap());
+    assert_eq!(
+        std::fs::read(&journal).unwrap(),
+        full,
+        "the journal view was not repaired"
+    );
+    assert_status_and_log_show_the_run(state.path(), "repaired view");
+    // Whole view gone (an older dcos-upgrade wrote this directory).
+    std::fs::remove_dir_all(state.path().join("runs")).unwrap();
+    drop(Store::open(state.path()).unwrap());
+    assert_status_and_log_show_the_run(state.path(), "recreated view");
+    // When they agree, opening writes nothing.
+    let before: Vec<_> = listing(state.path())
+        .into_iter()
+        .filter(|p| p.starts_with(state.path().join("runs")))
+        .map(|p| {
+            (
+                p.clone(),
+                std::fs::metadata(&p).unwrap().modified().unwrap(),
+            )
+        })
+        .collect();
+    drop(Store::open(state.path()).unwrap());
+    let after: Vec<_> = listing(state.path())
+        .into_iter()
+        .filter(|p| p.starts_with(state.path().join("runs")))
+        .map(|p| {
+            (
+                p.clone(),
+                std::fs::metadata(&p).unwrap().modified().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn status_falls_back_to_the_database_for_a_run_without_a_view() {
+    let state = tempfile::tempdir().unwrap();
+    seeded(state.path());
+    std::fs::remove_dir_all(state.path().join("runs")).unwrap();
+    // No Store::open in between: status itself finds no view and reads the database.
+    let o = cli(state.path(), &["status"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("run seed-run: paused"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -6,6 +6,7 @@ use crate::machine::RunView;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// Copies the database aside before sled opens it; None when there is nothing to copy or the
@@ -234,4 +235,43 @@ pub(super) fn restrict_files(path: &Path) {
         }
     }
     let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o700));
+}
+
+/// sled reports a database held by another process only as text (`could not acquire lock on
+/// ...`, sled 0.34 `config.rs`); this is the one place that reads it, so callers get
+/// [`StoreError::Locked`].
+pub(super) fn sled_open_error(path: &Path, e: sled::Error) -> StoreError {
+    let reason = e.to_string();
+    if reason.contains("could not acquire lock") {
+        StoreError::Locked {
+            path: path.to_path_buf(),
+        }
+    } else {
+        StoreError::Open {
+            path: path.to_path_buf(),
+            reason,
+        }
+    }
+}
+
+/// Refuses a database whose file another process holds (sled takes an exclusive `flock` on
+/// `<db>/db` for as long as it is open): tried with `LOCK_NB` and released at once.
+pub(super) fn probe_sled_lock(path: &Path) -> StoreResult<()> {
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path.join("db"))
+    {
+        Ok(f) => f,
+        // No database file yet (or unreadable: sled's own open reports it).
+        Err(_) => return Ok(()),
+    };
+    // SAFETY: flock on a valid, owned file descriptor; closing the file releases it.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK) {
+        return Err(StoreError::Locked {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
 }

@@ -16,7 +16,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// The view's file of a run's record.
-const RUN_FILE: &str = "run.json";
+pub(super) const RUN_FILE: &str = "run.json";
 /// The view's file of a run's journal, one JSON record per line.
 pub(super) const JOURNAL_FILE: &str = "journal.jsonl";
 /// The view's file of a run's audit log, one JSON entry per line.
@@ -57,6 +57,42 @@ pub(super) fn append_line(dir: &Path, run: &str, file: &str, body: &[u8]) -> std
         return Err(e);
     }
     Ok(())
+}
+
+/// The complete lines of a run's view file (None when it is missing or ends in a half line).
+pub(super) fn view_lines(dir: &Path, run: &str, file: &str) -> Option<Vec<Vec<u8>>> {
+    let bytes = read_small(&dir.join("runs").join(run).join(file)).ok()?;
+    if bytes.is_empty() {
+        return Some(Vec::new());
+    }
+    let body = bytes.strip_suffix(b"\n")?;
+    Some(body.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect())
+}
+
+/// Replaces a run's view file with `bodies`, one per line (temporary file, then rename).
+pub(super) fn rewrite_lines(
+    dir: &Path,
+    run: &str,
+    file: &str,
+    bodies: &[Vec<u8>],
+) -> std::io::Result<()> {
+    let d = run_dir(dir, run)?;
+    let tmp = d.join(format!("{file}.tmp"));
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)?;
+    let mut all = Vec::new();
+    for b in bodies {
+        all.extend_from_slice(b);
+        all.push(b'\n');
+    }
+    f.write_all(&all)?;
+    f.sync_all()?;
+    fs::rename(&tmp, d.join(file))
 }
 
 /// A read-only view of a state directory, for `status` and `log`.

@@ -9,6 +9,7 @@ mod files;
 mod lock;
 mod mirror;
 mod sled_store;
+mod sync;
 #[cfg(test)]
 mod tests;
 

@@ -2,8 +2,8 @@
 
 use super::dir::{ensure_private_dir, refuse_links_in, DirIdentity};
 use super::files::{
-    check_readable, read_sidecar, restore_copy, restrict_files, save_copy, write_sidecar,
-    write_snapshot_file, Sidecar, SIDECAR,
+    check_readable, probe_sled_lock, read_sidecar, restore_copy, restrict_files, save_copy,
+    sled_open_error, write_sidecar, write_snapshot_file, Sidecar, SIDECAR,
 };
 use super::mirror::{self, StateReader};
 use super::{AuditEntry, RunRecord, StoreError, StoreResult, SCHEMA_VERSION};
@@ -11,17 +11,15 @@ use crate::machine::{Record, RunView};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use std::fs;
-use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// The state directory's database.
 pub struct Store {
-    dir: PathBuf,
+    pub(super) dir: PathBuf,
     db: sled::Db,
-    runs: sled::Tree,
-    journal: sled::Tree,
-    audit: sled::Tree,
+    pub(super) runs: sled::Tree,
+    pub(super) journal: sled::Tree,
+    pub(super) audit: sled::Tree,
     pub(super) meta: sled::Tree,
     /// The directory, lock file and database file as opened (checked at every write).
     identity: DirIdentity,
@@ -38,49 +36,10 @@ fn seq_key(run: &str, seq: u64) -> Vec<u8> {
     k
 }
 
-fn prefix(run: &str) -> Vec<u8> {
+pub(super) fn prefix(run: &str) -> Vec<u8> {
     let mut k = run.as_bytes().to_vec();
     k.push(0);
     k
-}
-
-/// sled reports a database held by another process only as text (`could not acquire lock on
-/// ...`, sled 0.34 `config.rs`); this is the one place that reads it, so callers get
-/// [`StoreError::Locked`].
-fn sled_open_error(path: &Path, e: sled::Error) -> StoreError {
-    let reason = e.to_string();
-    if reason.contains("could not acquire lock") {
-        StoreError::Locked {
-            path: path.to_path_buf(),
-        }
-    } else {
-        StoreError::Open {
-            path: path.to_path_buf(),
-            reason,
-        }
-    }
-}
-
-/// Refuses a database whose file another process holds (sled takes an exclusive `flock` on
-/// `<db>/db` for as long as it is open): tried with `LOCK_NB` and released at once.
-fn probe_sled_lock(path: &Path) -> StoreResult<()> {
-    let file = match fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path.join("db"))
-    {
-        Ok(f) => f,
-        // No database file yet (or unreadable: sled's own open reports it).
-        Err(_) => return Ok(()),
-    };
-    // SAFETY: flock on a valid, owned file descriptor; closing the file releases it.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK) {
-        return Err(StoreError::Locked {
-            path: path.to_path_buf(),
-        });
-    }
-    Ok(())
 }
 
 impl Store {
@@ -192,6 +151,9 @@ impl Store {
         restrict_files(&path);
         // The directory's random id is made with it (and kept by later opens).
         super::dir::state_id(dir)?;
+        // A kill between a database commit and its line in the read-only view, or a run
+        // written by an older dcos-upgrade, leaves the view behind: bring it up to date.
+        store.sync_view()?;
         Ok(store)
     }
 
