@@ -315,6 +315,14 @@ fn two_copies_of_a_state_dir_have_different_holder_ids() {
     assert!(ok.success());
     let id_b = Store::open(b.path()).unwrap().holder_id().unwrap();
     assert_ne!(id_a, id_b, "a copy must not claim the original's identity");
+    // A fresh directory: the lock is taken before the store makes the id; `update` records it.
+    let fresh = tempfile::tempdir().unwrap();
+    let mut lk = StateLock::acquire(fresh.path(), &info("r")).unwrap();
+    assert!(lk.holder_id().ends_with(":-"), "{}", lk.holder_id());
+    let id_f = Store::open(fresh.path()).unwrap().holder_id().unwrap();
+    lk.update(&info("r")).unwrap();
+    assert_eq!(lk.holder_id(), id_f);
+    drop(lk);
     // The random part was copied along: the device and inode tell them apart.
     assert_eq!(id_a.rsplit(':').next(), id_b.rsplit(':').next());
     // And the local lock file names the holder.

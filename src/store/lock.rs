@@ -130,6 +130,10 @@ impl StateLock {
 
     /// Rewrites the holder's details (e.g. once the run id is known).
     pub fn update(&mut self, info: &LockInfo) -> std::io::Result<()> {
+        // The directory's id may have been created since the lock was taken (first run).
+        if let Some(dir) = self.path.parent() {
+            self.holder = local_holder(dir);
+        }
         let body = LockBody {
             info: info.clone(),
             holder: self.holder.clone(),
@@ -142,8 +146,8 @@ impl StateLock {
     }
 
     /// The holder identity written into the lock file: `host:device:inode:random-id` of the
-    /// state directory (`-` for the id while the directory has none yet; [`super::Store`]
-    /// creates it).
+    /// state directory (`-` for the id while the directory has none yet: [`super::Store::open`]
+    /// creates it, and [`StateLock::update`] then records it).
     pub fn holder_id(&self) -> &str {
         &self.holder
     }
