@@ -204,6 +204,24 @@ impl Store {
         &self.dir
     }
 
+    /// Opens the state of a directory that must already hold one (for `resume`, `rollback`):
+    /// never creates the directory or a database.
+    ///
+    /// # Errors
+    /// [`StoreError::NoState`] (naming the directory) when it is missing or holds neither
+    /// `state.json` nor `state.sled`; otherwise as [`Store::open`].
+    pub fn open_existing(dir: &Path) -> StoreResult<Store> {
+        let has_state = dir.is_dir()
+            && (fs::symlink_metadata(dir.join(SIDECAR)).is_ok()
+                || fs::symlink_metadata(dir.join("state.sled")).is_ok());
+        if !has_state {
+            return Err(StoreError::NoState {
+                path: dir.to_path_buf(),
+            });
+        }
+        Store::open(dir)
+    }
+
     /// A read-only view of `dir` for `status` and `log`: writes, copies and creates nothing,
     /// works on a read-only or full file system and while a run holds the database.
     ///
