@@ -10,8 +10,8 @@
 use dcos_upgrade::machine::Record;
 mod common;
 
-use dcos_upgrade::door::{parse_json, Answer};
 use dcos_upgrade::playbook::{Inventory, Playbook, SourceFile};
+use dcos_upgrade::door::{parse_json, Answer};
 use dcos_upgrade::probe::{exhibitor, marathon, mesos, zk};
 use dcos_upgrade::store::{RunRecord, Store};
 use proptest::prelude::*;
@@ -211,6 +211,35 @@ const INVENTORY_CASES: &[(&str, &[&str], Option<usize>)] = &[
         &["ssh_port", "1 to 65535"],
         Some(17),
     ),
+    // Strings that reach ssh, the terminal, the cluster lock or Marathon (issue 13 #3/#8/#9 class).
+    (
+        "inv-jump-host-option.toml",
+        &["ssh.jump_host", "-oProxyCommand", "[user@]host[:port]"],
+        Some(8),
+    ),
+    (
+        "inv-jump-host-space.toml",
+        &["ssh.jump_host", "[user@]host[:port]"],
+        Some(8),
+    ),
+    (
+        "inv-user-option.toml",
+        &["ssh.user", "-oProxyCommand"],
+        Some(5),
+    ),
+    (
+        "inv-cluster-name-newline.toml",
+        &["cluster.name", "control"],
+        Some(2),
+    ),
+    ("inv-node-name-escape.toml", &["name", "control"], Some(14)),
+    ("inv-root-relative.toml", &["root", "absolute"], Some(14)),
+    (
+        "inv-app-id-hostile.toml",
+        &["/web;reboot", "Marathon app id"],
+        Some(19),
+    ),
+    ("inv-image-space.toml", &["image", "docker image"], Some(20)),
 ];
 
 const PLAYBOOK_CASES: &[(&str, &[&str], Option<usize>)] = &[
@@ -518,12 +547,54 @@ fn state_commands() -> Vec<Vec<String>> {
     ]
 }
 
-/// Runs every state command; each must exit `code` with an error containing all `words`.
+/// The commands that open the database itself (`status` and `log` read the state directory's
+/// read-only view instead, issue 13 #12).
+fn db_commands() -> Vec<Vec<String>> {
+    state_commands()
+        .into_iter()
+        .filter(|a| a[0] != "status" && a[0] != "log")
+        .collect()
+}
+
+/// `status` and `log` still show the seeded run from the read-only view (damaged database,
+/// read-only or full disk): exit 0, nothing written.
+fn check_readers_show_the_run(state: &Path, what: &str) {
+    let before = snapshot(state);
+    for cmd in ["status", "log"] {
+        let o = cli(state, &[cmd]);
+        let w = format!("{what}: {cmd}");
+        assert_no_panic(&o, &w);
+        assert_eq!(o.status.code(), Some(0), "{w}: {}", stderr(&o));
+        assert!(
+            cmd == "log" || String::from_utf8_lossy(&o.stdout).contains("seed-run"),
+            "{w}: the run is not shown"
+        );
+    }
+    assert_eq!(
+        snapshot(state),
+        before,
+        "{what}: status/log changed the state"
+    );
+}
+
+/// Runs every command that opens the database; each must exit `code` with an error containing
+/// all `words`.
 fn check_state_problem(state: &Path, what: &str, code: i32, words: &[&str], unchanged: bool) {
-    check_state_problem_codes(state, what, &[code], words, unchanged)
+    check_commands(db_commands(), state, what, &[code], words, unchanged)
 }
 
 fn check_state_problem_codes(
+    state: &Path,
+    what: &str,
+    codes: &[i32],
+    words: &[&str],
+    unchanged: bool,
+) {
+    check_commands(state_commands(), state, what, codes, words, unchanged)
+}
+
+fn check_commands(
+    commands: Vec<Vec<String>>,
     state: &Path,
     what: &str,
     codes: &[i32],
@@ -538,7 +609,7 @@ fn check_state_problem_codes(
         s
     };
     let before = snapshot(state);
-    for args in state_commands() {
+    for args in commands {
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         let o = cli(state, &argv);
         let w = format!("{what}: {}", args[0]);
@@ -592,6 +663,7 @@ fn a_corrupt_database_is_refused_and_left_alone() {
         &["state database", "state.sled"],
         true,
     );
+    check_readers_show_the_run(state.path(), "corrupt db");
 }
 
 #[test]
@@ -613,6 +685,7 @@ fn a_truncated_database_is_refused_and_left_alone() {
         &["state database", "state.sled"],
         true,
     );
+    check_readers_show_the_run(state.path(), "truncated db");
 }
 
 #[test]
@@ -631,6 +704,7 @@ fn a_garbage_conf_is_refused_and_left_alone() {
         &["state database", "state.sled"],
         true,
     );
+    check_readers_show_the_run(state.path(), "garbage conf");
 }
 
 #[test]
@@ -638,7 +712,20 @@ fn a_database_from_a_newer_version_is_refused_and_left_alone() {
     let state = tempfile::tempdir().expect("tempdir");
     seeded_state(state.path());
     {
-        let db = sled::open(state.path().join("state.sled")).expect("sled");
+        // sled's flusher thread may still hold the seed's file lock for a moment after the
+        // seed's store is dropped: retry the open (up to 5 s) instead of failing on that race.
+        let path = state.path().join("state.sled");
+        let mut tries = 0;
+        let db = loop {
+            match sled::open(&path) {
+                Ok(db) => break db,
+                Err(e) if tries < 100 && e.to_string().contains("could not acquire lock") => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => panic!("sled: {e}"),
+            }
+        };
         let meta = db.open_tree("meta").expect("meta");
         meta.insert("schema", &99u64.to_be_bytes()).expect("schema");
         db.flush().expect("flush");
@@ -649,10 +736,10 @@ fn a_database_from_a_newer_version_is_refused_and_left_alone() {
         serde_json::from_slice(&std::fs::read(&sidecar).expect("sidecar")).expect("json");
     v["schema"] = 99.into();
     std::fs::write(&sidecar, serde_json::to_vec(&v).expect("json")).expect("write sidecar");
-    check_state_problem(
+    check_state_problem_codes(
         state.path(),
         "newer schema",
-        1,
+        &[1],
         &["newer dcos-upgrade", "schema 99"],
         true,
     );
@@ -663,7 +750,7 @@ fn a_state_dir_that_is_a_file_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("state");
     std::fs::write(&file, b"precious").expect("file");
-    check_state_problem(&file, "state dir is a file", 1, &["state"], false);
+    check_state_problem_codes(&file, "state dir is a file", &[1], &["state"], false);
     assert_eq!(
         std::fs::read(&file).expect("read"),
         b"precious",
@@ -747,6 +834,7 @@ fn a_read_only_state_dir_is_refused_and_left_alone() {
     copy_dir(seed.path(), &state);
     assert!(fs.remount("ro"), "remount read-only");
     check_state_problem(&state, "read-only", 1, &["state"], true);
+    check_readers_show_the_run(&state, "read-only");
 }
 
 #[test]
@@ -781,7 +869,8 @@ fn a_full_disk_is_a_clear_error_not_a_panic() {
     while f.write_all(&chunk).is_ok() {}
     drop(f);
     let before = snapshot(&state);
-    for args in state_commands() {
+    check_readers_show_the_run(&state, "full disk");
+    for args in db_commands() {
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         let o = cli(&state, &argv);
         let w = format!("full disk, existing state: {}", args[0]);

@@ -10,6 +10,7 @@ mod fields;
 pub use fields::is_host_address;
 mod numbers;
 mod raw;
+mod strings;
 #[cfg(test)]
 mod tests;
 
@@ -154,6 +155,13 @@ impl Inventory {
         Inventory::parse(&src)
     }
 
+    /// Reads and validates an inventory file, returning the text it was parsed from too (to
+    /// save with a run: one bounded read, so the saved text is exactly what was validated).
+    pub fn load_with_source(path: &Path) -> Result<(Inventory, SourceFile), ConfigError> {
+        let src = SourceFile::read(path)?;
+        Ok((Inventory::parse(&src)?, src))
+    }
+
     /// Parses and validates inventory text.
     pub fn parse(src: &SourceFile) -> Result<Inventory, ConfigError> {
         let raw: RawInventory = src.parse()?;
@@ -164,8 +172,23 @@ impl Inventory {
                 "cluster.name is empty; expected the cluster's name",
             ));
         }
+        strings::check_name(src, "cluster.name", &raw.cluster.name)?;
+        if let Some(u) = &raw.ssh.user {
+            strings::check_user(src, "ssh.user", u)?;
+        }
+        if let Some(j) = &raw.ssh.jump_host {
+            strings::check_jump_host(src, j)?;
+        }
+        for f in &raw.frameworks {
+            strings::check_framework(src, &f.app, f.image.as_deref())?;
+        }
         let ssh = SshSettings {
-            user: raw.ssh.user.clone().unwrap_or_else(current_user),
+            user: raw
+                .ssh
+                .user
+                .as_ref()
+                .map(|u| u.get_ref().clone())
+                .unwrap_or_else(current_user),
             port: numbers::port(src, "ssh.port", raw.ssh.port.as_ref())?.unwrap_or(22),
             identity_file: raw
                 .ssh
@@ -177,7 +200,7 @@ impl Inventory {
                 .known_hosts
                 .as_deref()
                 .map(|p| expand_path(p, &base)),
-            jump_host: raw.ssh.jump_host.clone(),
+            jump_host: raw.ssh.jump_host.as_ref().map(|j| j.get_ref().clone()),
             become_: raw.ssh.become_.unwrap_or_default(),
             connect_timeout_secs: numbers::checked(
                 src,
@@ -207,6 +230,12 @@ impl Inventory {
                     format!("node {addr} is listed twice; every node must appear once"),
                 ));
             }
+            if let Some(name) = &n.name {
+                strings::check_name(src, "name", name)?;
+            }
+            if let Some(root) = &n.root {
+                strings::check_root(src, root)?;
+            }
             let role = match (role, n.public) {
                 (Role::Master, Some(_)) => {
                     return Err(src.error_at(
@@ -219,10 +248,14 @@ impl Inventory {
                 _ => Role::Agent,
             };
             Ok(NodeSpec {
-                name: n.name.clone().unwrap_or_else(|| addr.clone()),
+                name: n
+                    .name
+                    .as_ref()
+                    .map(|x| x.get_ref().clone())
+                    .unwrap_or_else(|| addr.clone()),
                 address: addr,
                 ssh_port: numbers::port(src, "ssh_port", n.ssh_port.as_ref())?.unwrap_or(ssh.port),
-                root: normalize_root(n.root.as_deref()),
+                root: normalize_root(n.root.as_ref().map(|r| r.get_ref().as_str())),
                 role,
                 public_listed: n.public.is_some(),
             })

@@ -1,5 +1,6 @@
 //! The playbook: the upgrade procedure as data (commands, ports, timeouts), validated.
 
+use super::bounds::key_offset_in;
 use super::inventory::TimeoutOverrides;
 use super::source::{ConfigError, SourceFile};
 use crate::shell;
@@ -224,6 +225,13 @@ impl Playbook {
         }
     }
 
+    /// Reads and validates a playbook file, returning its text too (to save with a run: one
+    /// bounded read, so the saved text is exactly what was validated).
+    pub fn load_with_source(path: &Path) -> Result<(Playbook, SourceFile), ConfigError> {
+        let src = SourceFile::read(path)?;
+        Ok((Playbook::parse(&src)?, src))
+    }
+
     /// Parses and validates playbook text (templates are checked against their placeholders).
     pub fn parse(src: &SourceFile) -> Result<Playbook, ConfigError> {
         let pb: Playbook = src.parse()?;
@@ -245,6 +253,7 @@ impl Playbook {
                 &pb.backup.start_exhibitor,
                 &["root"],
             ),
+            ("backup.restore", &pb.backup.restore, &["root", "archive"]),
         ];
         let agent_before: Vec<(String, &str, &[&str])> = pb
             .node_upgrade
@@ -278,6 +287,12 @@ impl Playbook {
             ("paths.roles_dir", &pb.paths.roles_dir),
             ("paths.work_dir", &pb.paths.work_dir),
         ] {
+            if p.chars().any(char::is_control) {
+                return Err(src.error_at(
+                    key_offset_in(&src.text, key),
+                    format!("{key} = {p:?} contains control characters; expected an absolute path"),
+                ));
+            }
             if !p.starts_with('/') {
                 return Err(src.error_at(
                     src.text
@@ -288,6 +303,32 @@ impl Playbook {
             }
         }
         pb.check_bounds(src)?;
+        let nu = &pb.node_upgrade;
+        let since_ok = crate::versions::DcosVersion::parse(&nu.verbose_since)
+            .is_ok_and(|v| !v.is_prerelease() && nu.verbose_since.split('.').count() == 2);
+        if !since_ok {
+            return Err(src.error_at(
+                key_offset_in(&src.text, "node_upgrade.verbose_since"),
+                format!(
+                    "node_upgrade.verbose_since = {:?}: expected a DC/OS minor such as \"1.11\"",
+                    nu.verbose_since
+                ),
+            ));
+        }
+        let flag_ok = nu.verbose_flag.starts_with('-')
+            && nu.verbose_flag.len() <= 64
+            && nu.verbose_flag[1..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !flag_ok {
+            return Err(src.error_at(
+                key_offset_in(&src.text, "node_upgrade.verbose_flag"),
+                format!(
+                    "node_upgrade.verbose_flag = {:?}: expected one option such as \"--verbose\"",
+                    nu.verbose_flag
+                ),
+            ));
+        }
         Ok(pb)
     }
 
@@ -378,6 +419,36 @@ mod tests {
         let e = Playbook::parse(&SourceFile::from_text("p.toml", &text)).unwrap_err();
         assert!(e.message.contains("archiv"), "{e}");
         assert!(e.line.unwrap() > 40);
+    }
+
+    #[test]
+    fn a_verbose_since_that_is_not_a_minor_is_refused_at_load() {
+        let text = BUILTIN_DCOS.replace("\"--verbose\"", "\"--verbose; reboot\"");
+        let e = Playbook::parse(&SourceFile::from_text("p.toml", &text)).unwrap_err();
+        assert!(e.message.contains("node_upgrade.verbose_flag"), "{e}");
+        for bad in ["1.11$(id)", "v1.11", "eleven", "1.11.0"] {
+            let text = BUILTIN_DCOS.replace(
+                "verbose_since = \"1.11\"",
+                &format!("verbose_since = \"{bad}\""),
+            );
+            let e = Playbook::parse(&SourceFile::from_text("p.toml", &text)).unwrap_err();
+            assert!(
+                e.message.contains("node_upgrade.verbose_since"),
+                "{bad}: {e}"
+            );
+            assert!(e.line.is_some(), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_path_with_control_characters_is_refused() {
+        let text = BUILTIN_DCOS.replace(
+            "\"/var/lib/dcos-upgrade\"",
+            "\"/var/lib/dcos-upgrade\\n/etc\"",
+        );
+        let e = Playbook::parse(&SourceFile::from_text("p.toml", &text)).unwrap_err();
+        assert!(e.message.contains("paths.work_dir"), "{e}");
+        assert!(e.message.contains("control"), "{e}");
     }
 
     #[test]

@@ -43,50 +43,113 @@ pub enum LockError {
 #[derive(Debug)]
 pub struct StateLock {
     file: File,
+    holder: String,
     path: PathBuf,
+}
+
+/// What the lock file holds: the holder's details and identity.
+#[derive(Serialize)]
+struct LockBody {
+    #[serde(flatten)]
+    info: LockInfo,
+    holder: String,
+}
+
+/// `host:device:inode:id` without creating the id (the lock must not add files to a state
+/// directory whose database turns out to be unusable).
+fn local_holder(dir: &Path) -> String {
+    let id = super::files::read_small(&dir.join("id"))
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .filter(|s| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(|| "-".into());
+    super::dir::holder_parts(dir, &id).unwrap_or_else(|| format!("unknown:{id}"))
 }
 
 impl StateLock {
     /// Takes the lock or says who holds it.
+    ///
+    /// The directory must pass [`super::check_dir`] (owned by the user, not writable by
+    /// others), and `lock` is opened without following a link (a planted link is refused, its
+    /// target left alone). The lock file records the holder's identity next to `info`
+    /// (`holder`: host, device and inode of the directory, its random id).
     pub fn acquire(dir: &Path, info: &LockInfo) -> Result<StateLock, LockError> {
         let path = dir.join("lock");
         let io = |source| LockError::Io {
             path: path.clone(),
             source,
         };
+        super::check_dir(dir).map_err(|e| {
+            io(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                e.to_string(),
+            ))
+        })?;
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(&path)
-            .map_err(io)?;
+            .map_err(|e| {
+                if e.raw_os_error() == Some(libc::ELOOP) {
+                    io(std::io::Error::other(
+                        "is a symbolic link; dcos-upgrade never follows links inside its state directory (one planted there could make it overwrite another file). Remove the link and try again",
+                    ))
+                } else {
+                    io(e)
+                }
+            })?;
+        if !file.metadata().map_err(io)?.is_file() {
+            return Err(io(std::io::Error::other(
+                "is not a regular file; remove it and try again",
+            )));
+        }
         // SAFETY: flock on a valid, owned file descriptor.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
             let mut text = String::new();
-            let _ = file.read_to_string(&mut text);
+            let _ = Read::by_ref(&mut file)
+                .take(64 * 1024)
+                .read_to_string(&mut text);
             return Err(match serde_json::from_str::<LockInfo>(&text) {
                 Ok(holder) => LockError::Held(holder),
                 Err(_) => LockError::HeldUnknown(path),
             });
         }
-        file.set_len(0).map_err(io)?;
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        let body = serde_json::to_string(info).unwrap_or_default();
-        file.write_all(body.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        Ok(StateLock { file, path })
+        let mut lock = StateLock {
+            file,
+            holder: local_holder(dir),
+            path: path.clone(),
+        };
+        lock.update(info).map_err(io)?;
+        Ok(lock)
     }
 
     /// Rewrites the holder's details (e.g. once the run id is known).
     pub fn update(&mut self, info: &LockInfo) -> std::io::Result<()> {
+        // The directory's id may have been created since the lock was taken (first run).
+        if let Some(dir) = self.path.parent() {
+            self.holder = local_holder(dir);
+        }
+        let body = LockBody {
+            info: info.clone(),
+            holder: self.holder.clone(),
+        };
         self.file.set_len(0)?;
         self.file.seek(SeekFrom::Start(0))?;
         self.file
-            .write_all(serde_json::to_string(info).unwrap_or_default().as_bytes())?;
+            .write_all(serde_json::to_string(&body).unwrap_or_default().as_bytes())?;
         self.file.sync_all()
+    }
+
+    /// The holder identity written into the lock file: `host:device:inode:random-id` of the
+    /// state directory (`-` for the id while the directory has none yet: [`super::Store::open`]
+    /// creates it, and [`StateLock::update`] then records it).
+    pub fn holder_id(&self) -> &str {
+        &self.holder
     }
 
     /// The lock file.

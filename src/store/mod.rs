@@ -4,14 +4,19 @@
 //! Every append is one sled transaction followed by a flush, so a record is on disk before the
 //! caller acts on it (write-ahead).
 
+mod dir;
 mod files;
 mod lock;
+mod mirror;
 mod sled_store;
+mod sync;
 #[cfg(test)]
 mod tests;
 
-pub use files::read_snapshot;
+pub use dir::{check_dir, holder_id};
+pub use files::{read_snapshot, valid_run_id};
 pub use lock::{LockError, LockInfo, StateLock};
+pub use mirror::StateReader;
 pub use sled_store::Store;
 
 use crate::machine::Record;
@@ -98,6 +103,40 @@ pub enum StoreError {
     Locked {
         /// The database directory.
         path: PathBuf,
+    },
+    /// The state directory (or a file in it) is not safe to use: owned by someone else,
+    /// writable by others, or a symbolic link where a file or directory belongs.
+    #[error("state directory {path}: refused: {reason}")]
+    Unsafe {
+        /// The directory or file.
+        path: PathBuf,
+        /// Why, and what to do.
+        reason: String,
+    },
+    /// The state directory was deleted or replaced while a run was using it: nothing more can
+    /// be journalled there, so the run must stop at once.
+    #[error("state directory {path} was removed or replaced while in use: {what}\nhelp: the run stops here; the cluster lock on the masters still names the run, its owner and the last step; restore the directory from a copy to resume, or take the lock over from another machine")]
+    Vanished {
+        /// The state directory.
+        path: PathBuf,
+        /// What changed.
+        what: String,
+    },
+    /// `status`/`log` (read-only): the directory holds no state at all.
+    #[error("no state in {path}: no run has been started here (looked for {path}/state.json and {path}/state.sled); pass the --state-dir the run used")]
+    NoState {
+        /// The directory looked in.
+        path: PathBuf,
+    },
+    /// The read-only view has no copy of this run (written by an older dcos-upgrade).
+    #[error(
+        "run {run} has no read-only copy in {path}/runs/{run} (written by an older dcos-upgrade)"
+    )]
+    NotMirrored {
+        /// The state directory.
+        path: PathBuf,
+        /// The run.
+        run: String,
     },
     /// A read or write failed.
     #[error("state database: {0}")]

@@ -1,26 +1,28 @@
 //! The sled-backed store: runs, journal and audit trees, one transaction and a flush per append.
 
+use super::dir::{ensure_private_dir, refuse_links_in, DirIdentity};
 use super::files::{
-    check_readable, ensure_private_dir, read_sidecar, restore_copy, restrict_files, save_copy,
-    write_sidecar, write_snapshot_file, Sidecar, SIDECAR,
+    check_readable, probe_sled_lock, read_sidecar, restore_copy, restrict_files, save_copy,
+    sled_open_error, write_sidecar, write_snapshot_file, Sidecar, SIDECAR,
 };
+use super::mirror::{self, StateReader};
 use super::{AuditEntry, RunRecord, StoreError, StoreResult, SCHEMA_VERSION};
 use crate::machine::{Record, RunView};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use std::fs;
-use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// The state directory's database.
 pub struct Store {
-    dir: PathBuf,
+    pub(super) dir: PathBuf,
     db: sled::Db,
-    runs: sled::Tree,
-    journal: sled::Tree,
-    audit: sled::Tree,
+    pub(super) runs: sled::Tree,
+    pub(super) journal: sled::Tree,
+    pub(super) audit: sled::Tree,
     pub(super) meta: sled::Tree,
+    /// The directory, lock file and database file as opened (checked at every write).
+    identity: DirIdentity,
 }
 
 pub(super) fn db_err(e: impl std::fmt::Display) -> StoreError {
@@ -34,55 +36,22 @@ fn seq_key(run: &str, seq: u64) -> Vec<u8> {
     k
 }
 
-fn prefix(run: &str) -> Vec<u8> {
+pub(super) fn prefix(run: &str) -> Vec<u8> {
     let mut k = run.as_bytes().to_vec();
     k.push(0);
     k
 }
 
-/// sled reports a database held by another process only as text (`could not acquire lock on
-/// ...`, sled 0.34 `config.rs`); this is the one place that reads it, so callers get
-/// [`StoreError::Locked`].
-fn sled_open_error(path: &Path, e: sled::Error) -> StoreError {
-    let reason = e.to_string();
-    if reason.contains("could not acquire lock") {
-        StoreError::Locked {
-            path: path.to_path_buf(),
-        }
-    } else {
-        StoreError::Open {
-            path: path.to_path_buf(),
-            reason,
-        }
-    }
-}
-
-/// Refuses a database whose file another process holds (sled takes an exclusive `flock` on
-/// `<db>/db` for as long as it is open): tried with `LOCK_NB` and released at once.
-fn probe_sled_lock(path: &Path) -> StoreResult<()> {
-    let file = match fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path.join("db"))
-    {
-        Ok(f) => f,
-        // No database file yet (or unreadable: sled's own open reports it).
-        Err(_) => return Ok(()),
-    };
-    // SAFETY: flock on a valid, owned file descriptor; closing the file releases it.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK) {
-        return Err(StoreError::Locked {
-            path: path.to_path_buf(),
-        });
-    }
-    Ok(())
-}
-
 impl Store {
     /// Creates the directory (private, 0700) if needed and opens the database in it.
+    ///
+    /// Refused ([`StoreError::Unsafe`]): a directory owned by another user or writable by
+    /// group or others, and a symbolic link at `state.sled`, inside it, at `state.json`,
+    /// `runs/` or a run directory. The identity of the directory, its `lock` file and the
+    /// database file is recorded here and checked at every write ([`StoreError::Vanished`]).
     pub fn open(dir: &Path) -> StoreResult<Store> {
         ensure_private_dir(dir)?;
+        refuse_links_in(dir)?;
         let path = dir.join("state.sled");
         // The sidecar is read before sled opens (and rewrites) anything: a newer schema or a
         // database that has gone missing is refused with the files left exactly as they are.
@@ -107,8 +76,17 @@ impl Store {
         if path.exists() {
             check_readable(&path)?;
         }
-        // Held by a running dcos-upgrade: its files are live, never copy or touch them.
-        probe_sled_lock(&path)?;
+        // Held by a running dcos-upgrade: its files are live, never copy or touch them. sled
+        // releases its file lock from a background thread a moment after a `Store` is dropped,
+        // so a reopen in the same process waits for that (up to 2 s) before calling it held.
+        let mut tries = 0;
+        while let Err(e) = probe_sled_lock(&path) {
+            tries += 1;
+            if tries > 40 {
+                return Err(e);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         // sled rewrites its files while it opens (and "recovers" a damaged file into an empty
         // database): open over a saved copy, and put the copy back if the database is refused.
         let saved = save_copy(dir, &path);
@@ -146,6 +124,7 @@ impl Store {
             audit: tree("audit")?,
             meta: tree("meta")?,
             dir: dir.to_path_buf(),
+            identity: DirIdentity::record(dir),
             db,
         };
         match store.meta.get("schema").map_err(db_err)? {
@@ -170,6 +149,11 @@ impl Store {
         }
         store.check_sidecar(sidecar, &path)?;
         restrict_files(&path);
+        // The directory's random id is made with it (and kept by later opens).
+        super::dir::state_id(dir)?;
+        // A kill between a database commit and its line in the read-only view, or a run
+        // written by an older dcos-upgrade, leaves the view behind: bring it up to date.
+        store.sync_view()?;
         Ok(store)
     }
 
@@ -220,12 +204,61 @@ impl Store {
         &self.dir
     }
 
+    /// Opens the state of a directory that must already hold one (for `resume`, `rollback`):
+    /// never creates the directory or a database.
+    ///
+    /// # Errors
+    /// [`StoreError::NoState`] (naming the directory) when it is missing or holds neither
+    /// `state.json` nor `state.sled`; otherwise as [`Store::open`].
+    pub fn open_existing(dir: &Path) -> StoreResult<Store> {
+        let has_state = dir.is_dir()
+            && (fs::symlink_metadata(dir.join(SIDECAR)).is_ok()
+                || fs::symlink_metadata(dir.join("state.sled")).is_ok());
+        if !has_state {
+            return Err(StoreError::NoState {
+                path: dir.to_path_buf(),
+            });
+        }
+        Store::open(dir)
+    }
+
+    /// A read-only view of `dir` for `status` and `log`: writes, copies and creates nothing,
+    /// works on a read-only or full file system and while a run holds the database.
+    ///
+    /// # Errors
+    /// As [`StateReader::open`].
+    pub fn open_read_only(dir: &Path) -> StoreResult<StateReader> {
+        StateReader::open(dir)
+    }
+
+    /// The identity of the holder of this state directory: `host:device:inode:random-id`
+    /// (the random id is created with the directory, in `<dir>/id`). Two copies of one state
+    /// directory have different identities; put it into the cluster lock.
+    ///
+    /// # Errors
+    /// [`StoreError::Unsafe`]/[`StoreError::Dir`] when the directory or its id file cannot be
+    /// used.
+    pub fn holder_id(&self) -> StoreResult<String> {
+        self.check_identity()?;
+        super::dir::holder_id(&self.dir)
+    }
+
+    /// [`StoreError::Vanished`] when the state directory, its lock file or the database file
+    /// is gone or is another one than at open (one `stat` each).
+    pub fn check_identity(&self) -> StoreResult<()> {
+        self.identity.check()
+    }
+
     pub(super) fn flush(&self) -> StoreResult<()> {
         self.db.flush().map(|_| ()).map_err(db_err)
     }
 
     /// Saves a new run and makes it the latest.
     pub fn create_run(&self, run: &RunRecord) -> StoreResult<()> {
+        self.check_identity()?;
+        if !super::files::valid_run_id(&run.id) {
+            return Err(db_err(format!("run id {:?} is not a plain name", run.id)));
+        }
         let body = serde_json::to_vec(run).map_err(db_err)?;
         (&self.runs, &self.meta)
             .transaction(|(runs, meta)| {
@@ -235,6 +268,10 @@ impl Store {
             })
             .map_err(|e: TransactionError<()>| db_err(format!("{e:?}")))?;
         self.flush()?;
+        mirror::write_run_file(&self.dir, run).map_err(|source| StoreError::Dir {
+            path: self.dir.join("runs").join(&run.id),
+            source,
+        })?;
         write_sidecar(
             &self.dir,
             &Sidecar {
@@ -275,6 +312,7 @@ impl Store {
             "journal-seq",
             run,
             serde_json::to_vec(rec).map_err(db_err)?,
+            mirror::JOURNAL_FILE,
         )
     }
 
@@ -285,6 +323,7 @@ impl Store {
             "audit-seq",
             run,
             serde_json::to_vec(entry).map_err(db_err)?,
+            mirror::AUDIT_FILE,
         )
     }
 
@@ -294,7 +333,10 @@ impl Store {
         counter: &str,
         run: &str,
         body: Vec<u8>,
+        view_file: &str,
     ) -> StoreResult<u64> {
+        // A deleted or replaced state directory would swallow every record unseen.
+        self.check_identity()?;
         let counter_key = format!("{counter}/{run}");
         let seq = (tree, &self.meta)
             .transaction(|(t, meta)| {
@@ -308,6 +350,12 @@ impl Store {
             })
             .map_err(|e: TransactionError<()>| db_err(format!("{e:?}")))?;
         self.flush()?;
+        mirror::append_line(&self.dir, run, view_file, &body).map_err(|source| {
+            StoreError::Dir {
+                path: self.dir.join("runs").join(run).join(view_file),
+                source,
+            }
+        })?;
         Ok(seq)
     }
 
@@ -341,6 +389,7 @@ impl Store {
 
     /// Writes `<dir>/runs/<id>/status.json` atomically (for `status` while a run holds the lock).
     pub fn write_snapshot(&self, run: &str, view: &RunView) -> StoreResult<()> {
+        self.check_identity()?;
         write_snapshot_file(&self.dir, run, view).map_err(|source| StoreError::Dir {
             path: self.dir.join("runs").join(run),
             source,

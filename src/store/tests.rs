@@ -108,3 +108,31 @@ fn a_database_open_in_another_store_is_refused_as_locked_and_left_alone() {
     drop(s);
     assert_eq!(Store::open(dir.path()).unwrap().latest_run().unwrap(), "r1");
 }
+
+#[test]
+fn open_existing_never_creates_state_and_names_the_directory() {
+    let parent = tempfile::tempdir().unwrap();
+    let missing = parent.path().join("missing");
+    let e = Store::open_existing(&missing).err().unwrap();
+    assert!(matches!(e, StoreError::NoState { .. }), "{e}");
+    assert!(
+        e.to_string().contains(&missing.display().to_string()),
+        "{e}"
+    );
+    assert!(!missing.exists());
+    let empty = parent.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    assert!(matches!(
+        Store::open_existing(&empty),
+        Err(StoreError::NoState { .. })
+    ));
+    assert_eq!(fs::read_dir(&empty).unwrap().count(), 0);
+    Store::open(&empty)
+        .unwrap()
+        .create_run(&record("r1"))
+        .unwrap();
+    assert_eq!(
+        Store::open_existing(&empty).unwrap().latest_run().unwrap(),
+        "r1"
+    );
+}

@@ -19,11 +19,14 @@
 
 mod os;
 mod paths;
+mod route;
 mod target;
 mod version;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_paths;
 
 pub use os::{tested_os, TestedOs};
 pub use paths::{PathKind, PathVerdict, SupportedPaths};

@@ -4,8 +4,7 @@ use super::{core_str, data_core, data_minor, join, minor_str, Core, Minor, Versi
 use super::{DcosVersion, SCHEMA, SUPPORTED_PATHS_TOML};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::ops::Bound;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How a supported move between two versions is classified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -50,7 +49,7 @@ pub enum PathVerdict {
 #[derive(Debug, Clone)]
 pub(super) struct Matrix {
     /// from-version → allowed target versions (all in the target minor).
-    rows: BTreeMap<Core, BTreeSet<Core>>,
+    pub(super) rows: BTreeMap<Core, BTreeSet<Core>>,
 }
 
 /// The documented supported-upgrade-path matrices and patch rules.
@@ -118,7 +117,7 @@ struct RawPath {
 /// A matrix row for `from`; a four-part hotfix release without a row of its own uses the row
 /// of its three-part release (inference: a hotfix build such as 1.10.5.1 replaces 1.10.5 and
 /// the docs' tables never list four-part versions, facts §8.7).
-fn row(matrix: &Matrix, from: Core) -> Option<&BTreeSet<Core>> {
+pub(super) fn row(matrix: &Matrix, from: Core) -> Option<&BTreeSet<Core>> {
     matrix
         .rows
         .get(&from)
@@ -360,92 +359,5 @@ impl SupportedPaths {
                 route
             }
         ))
-    }
-
-    /// Number of minor steps from `from` to `to` along the minors in the data.
-    fn hops(&self, from: Minor, to: Minor) -> Option<usize> {
-        let a = self.minors.iter().position(|m| *m == from)?;
-        let b = self.minors.iter().position(|m| *m == to)?;
-        b.checked_sub(a)
-    }
-
-    /// Targets any matrix allows directly from `from`.
-    fn direct_targets(&self, from: Core) -> BTreeSet<Core> {
-        self.matrices
-            .values()
-            .filter_map(|m| row(m, from))
-            .flatten()
-            .copied()
-            .collect()
-    }
-
-    /// Every version named anywhere in the matrices.
-    pub(super) fn known_versions(&self) -> BTreeSet<Core> {
-        let mut known = BTreeSet::new();
-        for m in self.matrices.values() {
-            for (from, targets) in &m.rows {
-                known.insert(*from);
-                known.extend(targets.iter().copied());
-            }
-        }
-        known
-    }
-
-    /// `"; a documented route is A -> B -> C"` when a multi-step route exists.
-    fn route_note(&self, from: Core, to: Core) -> String {
-        match self.find_route(from, to) {
-            Some(route) if route.len() > 2 => format!(
-                "; a documented route is {}",
-                route
-                    .into_iter()
-                    .map(core_str)
-                    .collect::<Vec<_>>()
-                    .join(" -> ")
-            ),
-            _ => String::new(),
-        }
-    }
-
-    /// Shortest route (fewest steps) from `from` to `to` using matrix entries
-    /// and, if the patch rule is on, patches to later known releases of the
-    /// same minor. Ties prefer the newest intermediate versions.
-    fn find_route(&self, from: Core, to: Core) -> Option<Vec<Core>> {
-        let known = self.known_versions();
-        let mut prev: HashMap<Core, Core> = HashMap::new();
-        let mut seen = BTreeSet::from([from]);
-        let mut queue = VecDeque::from([from]);
-        while let Some(v) = queue.pop_front() {
-            if v == to {
-                let mut route = vec![v];
-                let mut cur = v;
-                while let Some(p) = prev.get(&cur) {
-                    route.push(*p);
-                    cur = *p;
-                }
-                route.reverse();
-                return Some(route);
-            }
-            let mut next = self.direct_targets(v);
-            if self.patch_allowed {
-                next.extend(
-                    known
-                        .range((
-                            Bound::Excluded(v),
-                            Bound::Included((v.0, v.1, u64::MAX, u64::MAX)),
-                        ))
-                        .copied(),
-                );
-                if (to.0, to.1) == (v.0, v.1) && to > v {
-                    next.insert(to);
-                }
-            }
-            for n in next.into_iter().rev() {
-                if n <= to && !self.refused.contains_key(&n) && seen.insert(n) {
-                    prev.insert(n, v);
-                    queue.push_back(n);
-                }
-            }
-        }
-        None
     }
 }

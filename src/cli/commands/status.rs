@@ -1,33 +1,26 @@
-//! `status`: a run's state, steps and targets, read from the store or, while a run holds it,
-//! from the run's snapshot.
+//! `status`: a run's state, steps and targets, read from the state directory's read-only view
+//! (nothing is written, copied or created; works on a read-only or full disk and while a run
+//! is active). Exit 2 when the directory holds no state, 1 when the state is unreadable.
 
 use super::{store_error, CliResult};
 use crate::cli::args::RunSelect;
 use crate::cli::exit;
 use crate::cli::CliError;
 use crate::machine::RunView;
-use crate::store::{read_snapshot, LockInfo, Store, StoreError};
+use crate::store::{read_snapshot, LockInfo, StateReader, Store, StoreError};
 use std::path::Path;
 
-pub(super) fn open_for_reading(dir: &Path) -> Result<Option<Store>, CliError> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(CliError::new(
-            exit::FAILED,
-            format!(
-                "state directory {}: exists and is not a directory",
-                dir.display()
-            ),
-        ));
-    }
-    if !dir.join("state.sled").exists() {
-        return Err(CliError::new(
-            exit::BAD_INPUT,
-            format!(
-                "no state in {}: no run has been started here",
-                dir.display()
-            ),
-        ));
-    }
+/// Opens the read-only view; "no state here" is bad input (the wrong `--state-dir`).
+pub(super) fn open_for_reading(dir: &Path) -> Result<StateReader, CliError> {
+    Store::open_read_only(dir).map_err(|e| match e {
+        StoreError::NoState { .. } => CliError::new(exit::BAD_INPUT, e.to_string()),
+        e => store_error(e),
+    })
+}
+
+/// Opens the database itself, for state written before the read-only view existed; `None`
+/// when a run holds it.
+pub(super) fn open_legacy(dir: &Path) -> Result<Option<Store>, CliError> {
     match Store::open(dir) {
         Ok(s) => Ok(Some(s)),
         Err(StoreError::Locked { .. }) => Ok(None),
@@ -35,9 +28,36 @@ pub(super) fn open_for_reading(dir: &Path) -> Result<Option<Store>, CliError> {
     }
 }
 
-/// Runs `status`.
-pub(super) fn exec(a: RunSelect, json: bool, dir: &Path) -> CliResult<i32> {
-    let (id, view, targets) = match open_for_reading(dir)? {
+/// The run to show: `--run`, else the latest; `None` when the view predates this version.
+pub(super) fn pick_run(reader: &StateReader, a: &RunSelect) -> Result<Option<String>, CliError> {
+    match &a.run {
+        Some(r) => Ok(Some(r.clone())),
+        None => match reader.latest_run() {
+            Ok(id) => Ok(Some(id)),
+            Err(StoreError::NotMirrored { .. }) => Ok(None),
+            Err(e) => Err(store_error(e)),
+        },
+    }
+}
+
+type Shown = (String, RunView, Vec<crate::engine::rollback::TargetState>);
+
+fn from_view(reader: &StateReader, id: &str) -> Result<Option<Shown>, CliError> {
+    let record = match reader.run(id) {
+        Ok(r) => r,
+        Err(StoreError::NotMirrored { .. }) => return Ok(None),
+        Err(e) => return Err(store_error(e)),
+    };
+    let journal = reader.journal(id).map_err(store_error)?;
+    let view = RunView::replay(&record.plan, &journal)
+        .map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
+    let targets = crate::engine::rollback::target_states(&record.plan, &view);
+    Ok(Some((id.to_string(), view, targets)))
+}
+
+/// State from before the read-only view: the database, or the snapshot while a run holds it.
+fn from_legacy(a: &RunSelect, dir: &Path) -> Result<Shown, CliError> {
+    match open_legacy(dir)? {
         Some(store) => {
             let id = match &a.run {
                 Some(r) => r.clone(),
@@ -48,12 +68,13 @@ pub(super) fn exec(a: RunSelect, json: bool, dir: &Path) -> CliResult<i32> {
             let view = RunView::replay(&record.plan, &journal)
                 .map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
             let targets = crate::engine::rollback::target_states(&record.plan, &view);
-            (id, view, targets)
+            Ok((id, view, targets))
         }
         None => {
             // A run holds the database: read its snapshot.
-            let lock_text = std::fs::read_to_string(dir.join("lock")).unwrap_or_default();
-            let holder: Option<LockInfo> = serde_json::from_str(&lock_text).ok();
+            let lock_text =
+                crate::playbook::read_bounded(&dir.join("lock"), 64 * 1024).unwrap_or_default();
+            let holder: Option<LockInfo> = serde_json::from_slice(&lock_text).ok();
             let id = a.run.clone().or(holder.map(|h| h.run)).ok_or_else(|| {
                 CliError::new(
                     exit::LOCKED,
@@ -66,8 +87,21 @@ pub(super) fn exec(a: RunSelect, json: bool, dir: &Path) -> CliResult<i32> {
                     format!("run {id} is in progress and has no status snapshot yet"),
                 )
             })?;
-            (id, view, Vec::new())
+            Ok((id, view, Vec::new()))
         }
+    }
+}
+
+/// Runs `status`.
+pub(super) fn exec(a: RunSelect, json: bool, dir: &Path) -> CliResult<i32> {
+    let reader = open_for_reading(dir)?;
+    let shown = match pick_run(&reader, &a)? {
+        Some(id) => from_view(&reader, &id)?,
+        None => None,
+    };
+    let (id, view, targets) = match shown {
+        Some(s) => s,
+        None => from_legacy(&a, dir)?,
     };
     if json {
         let v = serde_json::json!({

@@ -47,11 +47,11 @@ pub(super) struct RawCluster {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSsh {
-    pub(super) user: Option<String>,
+    pub(super) user: Option<Spanned<String>>,
     pub(super) port: Option<Spanned<u16>>,
     pub(super) identity_file: Option<String>,
     pub(super) known_hosts: Option<String>,
-    pub(super) jump_host: Option<String>,
+    pub(super) jump_host: Option<Spanned<String>>,
     #[serde(rename = "become")]
     pub(super) become_: Option<Become>,
     pub(super) connect_timeout_secs: Option<Spanned<u64>>,
@@ -68,9 +68,9 @@ pub(super) struct RawBootstrap {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawNode {
     pub(super) address: Spanned<String>,
-    pub(super) name: Option<String>,
+    pub(super) name: Option<Spanned<String>>,
     pub(super) ssh_port: Option<Spanned<u16>>,
-    pub(super) root: Option<String>,
+    pub(super) root: Option<Spanned<String>>,
     pub(super) public: Option<bool>,
 }
 

@@ -64,3 +64,13 @@ fn missing_masters_are_refused() {
         parse("[cluster]\nname='x'\n[bootstrap]\nupgrade_script_url='http://a/b'\n").unwrap_err();
     assert!(e.message.contains("masters"), "{e}");
 }
+
+#[test]
+fn load_with_source_returns_the_text_it_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("inventory.toml");
+    std::fs::write(&p, GOOD).unwrap();
+    let (inv, src) = Inventory::load_with_source(&p).unwrap();
+    assert_eq!(inv.cluster_name, "prod-east");
+    assert_eq!(src.text, GOOD);
+}
