@@ -10,8 +10,8 @@
 use dcos_upgrade::machine::Record;
 mod common;
 
-use dcos_upgrade::playbook::{Inventory, Playbook, SourceFile};
 use dcos_upgrade::door::{parse_json, Answer};
+use dcos_upgrade::playbook::{Inventory, Playbook, SourceFile};
 use dcos_upgrade::probe::{exhibitor, marathon, mesos, zk};
 use dcos_upgrade::store::{RunRecord, Store};
 use proptest::prelude::*;

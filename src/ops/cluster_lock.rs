@@ -36,13 +36,15 @@ pub struct Holder {
     pub owner: String,
     /// Seconds since the holder's last heartbeat.
     pub age_secs: u64,
+    /// The holder's state directory (`host:device:inode:id`), empty in locks of older versions.
+    pub holder: String,
 }
 
 /// Why the cluster lock could not be taken or kept.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterLockError {
     /// Another run holds it and its heartbeat is fresh.
-    #[error("another dcos-upgrade run holds the cluster lock on master {}: run {} by {} (heartbeat {}s ago); wait for it to finish", .0.node, .0.run, .0.owner, .0.age_secs)]
+    #[error("another dcos-upgrade run holds the cluster lock on master {}: run {} by {}{} (heartbeat {}s ago); wait for it to finish", .0.node, .0.run, .0.owner, if .0.holder.is_empty() { String::new() } else { format!(" from state directory {}", .0.holder) }, .0.age_secs)]
     Held(Holder),
     /// Another run held it but stopped sending heartbeats.
     #[error("master {} has a stale cluster lock of run {} by {} (no heartbeat for {}s, stale after {stale_secs}s); if that run is really gone, pass --take-over-lock", .holder.node, .holder.run, .holder.owner, .holder.age_secs)]
@@ -66,6 +68,7 @@ pub enum ClusterLockError {
 pub struct ClusterLock {
     run: String,
     owner: String,
+    holder: String,
     stale_secs: u64,
 }
 
@@ -91,11 +94,14 @@ fn lock_dir(cluster: &Cluster, node: &NodeSpec) -> String {
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 impl ClusterLock {
-    /// A lock for `run`; `stale_secs` from the inventory (0 means the default).
-    pub fn new(run: &str, stale_secs: u64) -> ClusterLock {
+    /// A lock for `run` held from the state directory `holder` (its `store::holder_id`, so
+    /// that two copies of one directory never both hold it); `stale_secs` from the inventory (0
+    /// means the default).
+    pub fn new(run: &str, holder: &str, stale_secs: u64) -> ClusterLock {
         ClusterLock {
             run: run.to_string(),
             owner: owner(),
+            holder: holder.to_string(),
             stale_secs: if stale_secs == 0 {
                 DEFAULT_STALE_SECS
             } else {
@@ -143,11 +149,12 @@ impl ClusterLock {
         let dir = lock_dir(cluster, m);
         let script = format!(
             "d={dir}; mkdir -p \"$(dirname \"$d\")\" || exit 3; now=$(date +%s); \
-             if mkdir \"$d\" 2>/dev/null; then printf '%s\\n' {run} {owner} \"$now\" > \"$d/info.tmp\" && mv \"$d/info.tmp\" \"$d/info\" && echo TAKEN; exit $?; fi; \
+             if mkdir \"$d\" 2>/dev/null; then printf '%s\\n' {run} {owner} \"$now\" {holder} > \"$d/info.tmp\" && mv \"$d/info.tmp\" \"$d/info\" && echo TAKEN; exit $?; fi; \
              echo HELD; echo \"NOW $now\"; echo \"MTIME $(stat -c %Y \"$d\" 2>/dev/null || echo 0)\"; cat \"$d/info\" 2>/dev/null; exit 0",
             dir = quote(&dir),
             run = quote(&self.run),
             owner = quote(&self.owner),
+            holder = quote(&self.holder),
         );
         let out = self
             .send(change, m, "take the cluster lock", &script)
@@ -159,7 +166,9 @@ impl ClusterLock {
             node: m.address.clone(),
             reason: format!("unexpected answer from the lock command: {:?}", out.trim()),
         })?;
-        if holder.run == self.run {
+        // Ours: this run, from this very state directory (a resume). The same run from a copy
+        // of the directory, or from another machine, is another holder.
+        if holder.run == self.run && (holder.holder.is_empty() || holder.holder == self.holder) {
             return self.heartbeat_one(change, cluster, m).await;
         }
         if holder.age_secs < self.stale_secs {
@@ -215,16 +224,18 @@ impl ClusterLock {
         let dir = lock_dir(cluster, m);
         let guard = match only_if {
             Some(r) => format!(
-                "[ \"$(sed -n 1p \"$d/info\" 2>/dev/null)\" = {} ] || {{ echo NOT-OURS; exit 5; }}; ",
-                quote(r)
+                "[ \"$(sed -n 1p \"$d/info\" 2>/dev/null)\" = {} ] || {{ echo NOT-OURS; exit 5; }}; h=$(sed -n 4p \"$d/info\" 2>/dev/null); [ -z \"$h\" ] || [ \"$h\" = {} ] || {{ echo NOT-OURS; exit 5; }}; ",
+                quote(r),
+                quote(&self.holder)
             ),
             None => String::new(),
         };
         let script = format!(
-            "d={dir}; mkdir -p \"$d\" || exit 3; {guard}printf '%s\\n' {run} {owner} \"$(date +%s)\" > \"$d/info.tmp\" && mv \"$d/info.tmp\" \"$d/info\"",
+            "d={dir}; mkdir -p \"$d\" || exit 3; {guard}printf '%s\\n' {run} {owner} \"$(date +%s)\" {holder} > \"$d/info.tmp\" && mv \"$d/info.tmp\" \"$d/info\"",
             dir = quote(&dir),
             run = quote(&self.run),
             owner = quote(&self.owner),
+            holder = quote(&self.holder),
         );
         self.send(change, m, what, &script).await.map(|_| ())
     }
@@ -252,9 +263,10 @@ impl ClusterLock {
     ) -> Result<(), ClusterLockError> {
         let dir = lock_dir(cluster, m);
         let script = format!(
-            "d={dir}; [ -d \"$d\" ] || exit 0; [ \"$(sed -n 1p \"$d/info\" 2>/dev/null)\" = {run} ] || exit 0; rm -rf \"$d\"",
+            "d={dir}; [ -d \"$d\" ] || exit 0; [ \"$(sed -n 1p \"$d/info\" 2>/dev/null)\" = {run} ] || exit 0; h=$(sed -n 4p \"$d/info\" 2>/dev/null); [ -z \"$h\" ] || [ \"$h\" = {holder} ] || exit 0; rm -rf \"$d\"",
             dir = quote(&dir),
             run = quote(&self.run),
+            holder = quote(&self.holder),
         );
         self.send(change, m, "release the cluster lock", &script)
             .await
@@ -319,6 +331,7 @@ pub fn parse_held(node: &str, out: &str) -> Option<Holder> {
         .next()
         .and_then(|h| h.parse::<u64>().ok())
         .unwrap_or(mtime);
+    let holder = lines.next().unwrap_or("").to_string();
     Some(Holder {
         node: node.to_string(),
         run: if run.is_empty() {
@@ -332,6 +345,7 @@ pub fn parse_held(node: &str, out: &str) -> Option<Holder> {
             owner
         },
         age_secs: now.saturating_sub(beat),
+        holder,
     })
 }
 

@@ -139,7 +139,13 @@ pub(crate) async fn execute_with(
         events: io.events.as_ref(),
     })
     .map_err(|e| OpsError::Failed(e.to_string()))?;
-    let cluster_lock = ClusterLock::new(&record.id, cluster.inventory.lock.stale_secs.unwrap_or(0));
+    let holder =
+        crate::store::holder_id(store.dir()).map_err(|e| OpsError::Failed(e.to_string()))?;
+    let cluster_lock = ClusterLock::new(
+        &record.id,
+        &holder,
+        cluster.inventory.lock.stale_secs.unwrap_or(0),
+    );
     if let Err(e) = cluster_lock.acquire(change, cluster, take_over_lock).await {
         return Err(match e {
             ClusterLockError::Held(_) | ClusterLockError::Stale { .. } => {
@@ -193,6 +199,17 @@ pub(crate) async fn execute_with(
             return Ok((End::Interrupted { signal }, view));
         }
     };
+    // A state directory that vanished under the run: stop at once, and leave the cluster lock
+    // (run id, owner, state directory, heartbeat) on the masters for a take-over from another
+    // machine; nothing else is sent.
+    if let Err(crate::engine::EngineError::Store(e @ crate::store::StoreError::Vanished { .. })) =
+        &result
+    {
+        return Err(OpsError::Failed(format!(
+            "{e}\nthe run stopped at once. The cluster lock of run {} is left on the masters; from a machine with the run's state, `dcos-upgrade resume --run {} --take-over-lock` continues it",
+            record.id, record.id
+        )));
+    }
     if let Err(e) = cluster_lock.release(change, cluster).await {
         tracing::warn!("{e}");
     }

@@ -106,7 +106,7 @@ async fn masters_are_locked_in_one_canonical_order_whatever_the_inventory_says()
     let mut cluster = testkit::cluster(1, fake.clone());
     cluster.inventory.masters.reverse();
     let change = AuditedChange::in_process(&store, &record.id, &fake, vec![]);
-    let lock = super::cluster_lock::ClusterLock::new(&record.id, 0);
+    let lock = super::cluster_lock::ClusterLock::new(&record.id, "host:1:2:id", 0);
     lock.acquire(&change, &cluster, false).await.unwrap();
     let taken: Vec<String> = lock_scripts(&fake)
         .into_iter()

@@ -21,11 +21,13 @@ pub fn same_version(a: &str, b: &str) -> bool {
 /// at once.
 pub async fn masters_healthy(c: &Cluster) -> Poll<String> {
     let masters = &c.inventory.masters;
-    let rounds = futures::future::join_all(
-        masters
-            .iter()
-            .map(|m| node::read(c, m, &[Read::MasterMetrics, Read::Exhibitor, Read::Redirect])),
-    )
+    let rounds = futures::future::join_all(masters.iter().map(|m| {
+        node::read(
+            c,
+            m,
+            &[Read::MasterMetrics, Read::Exhibitor, Read::Redirect],
+        )
+    }))
     .await;
     let mut exhibitor = Err(String::from("no Exhibitor answered"));
     for (m, r) in masters.iter().zip(&rounds) {
