@@ -35,8 +35,13 @@ pub(super) fn ensure_private_dir(dir: &Path) -> StoreResult<()> {
             .map_err(err)?;
     }
     let meta = check_dir(dir)?;
-    if meta.permissions().mode() & 0o077 != 0 {
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(err)?;
+        tracing::warn!(
+            "state directory {} was readable by others (mode {mode:o}); made it private (700)",
+            dir.display()
+        );
     }
     Ok(())
 }
