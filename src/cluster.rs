@@ -25,6 +25,8 @@ pub struct Cluster {
     /// The security mode each node reported (node-local reads keep it current, so an upgrade
     /// that moves permissive -> strict is followed node by node).
     pub security: SecurityModes,
+    /// How to log in at Admin Router (from `[auth]`), when a token must be obtained or renewed.
+    pub credentials: Option<crate::door::Credentials>,
 }
 
 /// The security mode each node last reported.

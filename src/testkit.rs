@@ -117,6 +117,7 @@ pub fn cluster(agents: usize, fake: Arc<FakeCluster>) -> Cluster {
         playbook,
         observe: fake,
         security: Default::default(),
+        credentials: None,
     }
 }
 

@@ -208,4 +208,19 @@ impl Observe for FakeCluster {
     fn uses_sudo(&self) -> bool {
         false
     }
+
+    fn trusts_cluster_ca(&self) -> bool {
+        true
+    }
+
+    fn trust_ca(&self, _pem: &[u8]) -> Result<(), ProbeError> {
+        Ok(())
+    }
+
+    async fn login(&self, url: &str, _credentials: &super::Credentials) -> Result<(), ProbeError> {
+        self.record(Call::Get {
+            url: format!("login {url}"),
+        });
+        Ok(())
+    }
 }

@@ -63,11 +63,13 @@ pub struct Answer {
     pub body: String,
 }
 
-/// The probe HTTP client.
-#[derive(Clone)]
+/// The probe HTTP client. Its trust (the cluster CA) and its token can change while it is in
+/// use: the CA read over SSH from a master, a token from a login.
 pub struct Http {
-    client: reqwest::Client,
-    token: Option<String>,
+    opts: HttpOptions,
+    client: std::sync::RwLock<reqwest::Client>,
+    extra_ca: std::sync::RwLock<Option<Vec<u8>>>,
+    token: std::sync::RwLock<Option<String>>,
 }
 
 const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -80,35 +82,78 @@ fn head(s: &str) -> String {
     s[..end].to_string()
 }
 
+fn build(opts: &HttpOptions, extra_ca: Option<&[u8]>) -> Result<reqwest::Client, ProbeError> {
+    let mut b = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(if opts.timeout.is_zero() {
+            Duration::from_secs(10)
+        } else {
+            opts.timeout
+        })
+        .connect_timeout(Duration::from_secs(5))
+        .no_proxy();
+    if let Some(ca) = &opts.ca_file {
+        let pem = std::fs::read(ca)
+            .map_err(|e| ProbeError::Setup(format!("CA bundle {}: {e}", ca.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| ProbeError::Setup(format!("CA bundle {}: {e}", ca.display())))?;
+        b = b.tls_certs_merge(certs);
+    }
+    if let Some(pem) = extra_ca {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| ProbeError::Setup(format!("the cluster CA bundle: {e}")))?;
+        b = b.tls_certs_merge(certs);
+    }
+    b.build().map_err(|e| ProbeError::Setup(e.to_string()))
+}
+
 impl Http {
     /// Builds the client (the process must have installed a rustls crypto provider).
     pub fn new(opts: &HttpOptions) -> Result<Http, ProbeError> {
-        let mut b = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(if opts.timeout.is_zero() {
-                Duration::from_secs(10)
-            } else {
-                opts.timeout
-            })
-            .connect_timeout(Duration::from_secs(5))
-            .no_proxy();
-        if let Some(ca) = &opts.ca_file {
-            let pem = std::fs::read(ca)
-                .map_err(|e| ProbeError::Setup(format!("CA bundle {}: {e}", ca.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| ProbeError::Setup(format!("CA bundle {}: {e}", ca.display())))?;
-            b = b.tls_certs_merge(certs);
+        if let Some(t) = &opts.token {
+            crate::secrets::register(t);
         }
-        let client = b.build().map_err(|e| ProbeError::Setup(e.to_string()))?;
         Ok(Http {
-            client,
-            token: opts.token.clone(),
+            client: std::sync::RwLock::new(build(opts, None)?),
+            opts: opts.clone(),
+            extra_ca: std::sync::RwLock::new(None),
+            token: std::sync::RwLock::new(opts.token.clone()),
         })
     }
 
     /// The ACS token, for the node-local reads' standard input (never logged).
     pub fn token(&self) -> Option<String> {
-        self.token.clone()
+        self.token.read().ok().and_then(|t| t.clone())
+    }
+
+    /// Replaces the token (after a login); it is registered as a secret first.
+    pub fn set_token(&self, token: String) {
+        crate::secrets::register(&token);
+        if let Ok(mut t) = self.token.write() {
+            *t = Some(token);
+        }
+    }
+
+    /// Whether the operator named a CA file (then no other CA is fetched).
+    pub fn has_ca_file(&self) -> bool {
+        self.opts.ca_file.is_some()
+    }
+
+    /// Whether the cluster CA was added.
+    pub fn has_cluster_ca(&self) -> bool {
+        self.extra_ca.read().map(|c| c.is_some()).unwrap_or(false)
+    }
+
+    /// Trusts the cluster CA (PEM) from now on.
+    pub fn trust(&self, pem: &[u8]) -> Result<(), ProbeError> {
+        let client = build(&self.opts, Some(pem))?;
+        if let Ok(mut c) = self.client.write() {
+            *c = client;
+        }
+        if let Ok(mut e) = self.extra_ca.write() {
+            *e = Some(pem.to_vec());
+        }
+        Ok(())
     }
 
     /// Sends a request and reads the answer, whatever its status. The token goes only over
@@ -119,8 +164,13 @@ impl Http {
         url: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Answer, ProbeError> {
-        let mut req = self.client.request(method, url);
-        if let Some(t) = self.token.as_ref().filter(|_| url.starts_with("https://")) {
+        let client = self
+            .client
+            .read()
+            .map_err(|_| ProbeError::Setup("HTTP client lock poisoned".into()))?
+            .clone();
+        let mut req = client.request(method, url);
+        if let Some(t) = self.token().filter(|_| url.starts_with("https://")) {
             req = req.header("Authorization", format!("token={t}"));
         }
         if let Some(b) = body {

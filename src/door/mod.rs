@@ -12,12 +12,14 @@
 //! in-process doors that hermetic tests and simulations plug in instead.
 
 mod audited;
+mod auth;
 pub mod fake;
 mod http;
 mod ssh;
 mod transport;
 
 pub use audited::{AuditedChange, ChangeError};
+pub use auth::Credentials;
 pub use http::{parse_json, Answer, HttpOptions, ProbeError};
 pub use ssh::{tail, HostKeyPolicy, NodeTarget, Output, RemoteError, SshOptions};
 pub use transport::{Transport, TransportError};
@@ -52,6 +54,18 @@ pub trait Observe: Send + Sync {
 
     /// Whether node scripts run through `sudo` (shown by `check`).
     fn uses_sudo(&self) -> bool;
+
+    /// Whether HTTPS to the cluster is verified against a CA the operator named (`[http]
+    /// ca_file`) or one the door was given with [`Observe::trust_ca`].
+    fn trusts_cluster_ca(&self) -> bool;
+
+    /// Trusts the cluster CA from now on (PEM, read over SSH from a master whose host key was
+    /// verified; never trust-on-first-use over the network).
+    fn trust_ca(&self, pem: &[u8]) -> Result<(), ProbeError>;
+
+    /// Logs in at Admin Router's login endpoint `url` (`POST /acs/api/v1/auth/login`, which
+    /// changes nothing in the cluster) and keeps the token inside the door for later requests.
+    async fn login(&self, url: &str, credentials: &Credentials) -> Result<(), ProbeError>;
 }
 
 /// `GET` a 2xx answer parsed as `T`, or say what came instead.

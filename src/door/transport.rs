@@ -3,7 +3,7 @@
 
 use super::http::{Answer, Http, HttpOptions, ProbeError};
 use super::ssh::{NodeTarget, Output, RemoteError, Ssh, SshOptions};
-use super::{Observe, WriteMethod};
+use super::{Credentials, Observe, WriteMethod};
 use async_trait::async_trait;
 use std::time::Duration;
 
@@ -101,5 +101,46 @@ impl Observe for Transport {
 
     fn uses_sudo(&self) -> bool {
         self.ssh.uses_sudo()
+    }
+
+    fn trusts_cluster_ca(&self) -> bool {
+        self.http.has_ca_file() || self.http.has_cluster_ca()
+    }
+
+    fn trust_ca(&self, pem: &[u8]) -> Result<(), ProbeError> {
+        self.http.trust(pem)
+    }
+
+    async fn login(&self, url: &str, credentials: &Credentials) -> Result<(), ProbeError> {
+        if !url.starts_with("https://") {
+            return Err(ProbeError::Setup(format!(
+                "refusing to log in over plain HTTP ({url}): credentials go over HTTPS only"
+            )));
+        }
+        let body = credentials.login_body()?;
+        let a = self
+            .http
+            .send(reqwest::Method::POST, url, Some(&body))
+            .await?;
+        if a.status != 200 {
+            return Err(ProbeError::Status {
+                url: url.to_string(),
+                status: a.status,
+                body: format!(
+                    "login as {credentials:?} refused: {}",
+                    a.body.chars().take(200).collect::<String>()
+                ),
+            });
+        }
+        let token = serde_json::from_str::<serde_json::Value>(&a.body)
+            .ok()
+            .and_then(|v| v.get("token").and_then(|t| t.as_str()).map(String::from))
+            .ok_or_else(|| ProbeError::Garbage {
+                url: url.to_string(),
+                reason: "the login answer has no token".into(),
+                body: String::new(),
+            })?;
+        self.http.set_token(token);
+        Ok(())
     }
 }

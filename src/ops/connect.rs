@@ -61,6 +61,27 @@ pub fn secrets() -> Vec<String> {
     s
 }
 
+/// The token of the DC/OS CLI's attached cluster (`~/.dcos/clusters/<id>/dcos.toml`,
+/// `[core] dcos_acs_token`, facts §8.1), when there is one.
+fn dcos_cli_token() -> Option<String> {
+    let home = std::env::var_os("DCOS_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".dcos")))?;
+    let clusters = std::fs::read_dir(home.join("clusters")).ok()?;
+    for c in clusters.flatten() {
+        let dir = c.path();
+        if !dir.join("attached").exists() {
+            continue;
+        }
+        let src = crate::playbook::read_bounded(&dir.join("dcos.toml"), 1 << 20).ok()?;
+        let v: toml::Value = toml::from_str(&String::from_utf8_lossy(&src)).ok()?;
+        let t = v.get("core")?.get("dcos_acs_token")?.as_str()?.to_string();
+        crate::secrets::register(&t);
+        return Some(t);
+    }
+    None
+}
+
 /// The transports and the cluster behind its observe door.
 pub fn connect(
     inventory: Inventory,
@@ -89,13 +110,27 @@ pub fn connect(
             .ca_file
             .clone()
             .or_else(|| std::env::var_os("DCOS_UPGRADE_CA_FILE").map(PathBuf::from)),
-        token: secrets().into_iter().next(),
+        token: secrets().into_iter().next().or_else(dcos_cli_token),
     };
     let transport = Arc::new(Transport::new(ssh, &http).map_err(|e| match e {
         crate::door::TransportError::Http(p) => OpsError::BadInput(p.to_string()),
         other => OpsError::Failed(other.to_string()),
     })?);
+    let credentials = match &inventory.auth {
+        None => None,
+        Some(a) => Some(
+            match (&a.private_key_file, &a.password_env) {
+                (Some(k), _) => crate::door::Credentials::service_account(&a.uid, k),
+                (None, Some(v)) => crate::door::Credentials::user(&a.uid, v),
+                (None, None) => {
+                    Err("[auth] names neither private_key_file nor password_env".into())
+                }
+            }
+            .map_err(OpsError::BadInput)?,
+        ),
+    };
     let cluster = Cluster {
+        credentials,
         agents: inventory.agents.clone().unwrap_or_default(),
         inventory,
         playbook,

@@ -36,6 +36,9 @@ pub async fn masters_healthy(c: &Cluster) -> Poll<String> {
             Ok(r) => r,
             Err(e) => return Poll::NotYet(format!("master {m}: {e}")),
         };
+        if reads.unauthorized() {
+            return Poll::Abort(unauthorized(m));
+        }
         let metrics = reads
             .answer(Read::MasterMetrics)
             .and_then(|(url, a)| mesos::parse_metrics(&url, &a));
@@ -74,9 +77,15 @@ pub async fn masters_healthy(c: &Cluster) -> Poll<String> {
     }
 }
 
+/// Why a gate stops at once when a node refuses the token: waiting cannot fix it.
+fn unauthorized(node: &str) -> String {
+    format!("{node} refused the token (HTTP 401: it expired, was revoked, or none was given) and no login with [auth] could renew it: give a fresh one in DCOS_ACS_TOKEN and run `dcos-upgrade resume`")
+}
+
 /// The agent reports `slave/registered` = 1 (read on the agent).
 pub async fn agent_registered(c: &Cluster, node: &NodeSpec) -> Poll<()> {
     let metrics = match node::read(c, node, &[Read::AgentMetrics]).await {
+        Ok(r) if r.unauthorized() => return Poll::Abort(unauthorized(&node.address)),
         Ok(r) => r
             .answer(Read::AgentMetrics)
             .and_then(|(url, a)| mesos::parse_metrics(&url, &a)),

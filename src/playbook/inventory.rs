@@ -33,6 +33,19 @@ pub struct HttpSettings {
     pub ca_file: Option<PathBuf>,
 }
 
+/// How to log in at Admin Router (`[auth]`): a service account (`uid` + `private_key_file`, an
+/// RS256-signed login JWT) or a user (`uid` + the password in the environment variable
+/// `password_env`). Without it the token comes from `DCOS_ACS_TOKEN` or the DC/OS CLI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthSettings {
+    /// The user or service account id.
+    pub uid: String,
+    /// The service account's private key (PEM), for a service-account login.
+    pub private_key_file: Option<PathBuf>,
+    /// The environment variable holding the user's password, for a user login.
+    pub password_env: Option<String>,
+}
+
 /// How commands get root on a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -144,6 +157,8 @@ pub struct Inventory {
     /// `[http]`: TLS settings for the cluster's HTTP endpoints.
     #[serde(default)]
     pub http: HttpSettings,
+    /// How to log in at Admin Router (`[auth]`), if the inventory says.
+    pub auth: Option<AuthSettings>,
     /// The file it was read from.
     pub path: PathBuf,
 }
@@ -295,6 +310,38 @@ impl Inventory {
             lock: numbers::lock(src, &raw.lock)?,
             http: HttpSettings {
                 ca_file: raw.http.ca_file.as_deref().map(|p| expand_path(p, &base)),
+            },
+            auth: match raw.auth {
+                None => None,
+                Some(a) => {
+                    let start = a.span().start;
+                    let a = a.into_inner();
+                    let ok_uid = !a.uid.trim().is_empty()
+                        && !a.uid.chars().any(|c| c.is_whitespace() || c.is_control());
+                    if !ok_uid {
+                        return Err(src.error_at(
+                            Some(start),
+                            "[auth] uid must be a user or service account id without spaces",
+                        ));
+                    }
+                    match (&a.private_key_file, &a.password_env) {
+                        (Some(_), None) | (None, Some(_)) => {}
+                        _ => {
+                            return Err(src.error_at(
+                                Some(start),
+                                "[auth] needs exactly one of private_key_file (a service account) or password_env (the name of an environment variable holding a user's password)",
+                            ))
+                        }
+                    }
+                    Some(AuthSettings {
+                        uid: a.uid,
+                        private_key_file: a
+                            .private_key_file
+                            .as_deref()
+                            .map(|p| expand_path(p, &base)),
+                        password_env: a.password_env,
+                    })
+                }
             },
             path: src.path.clone(),
         })

@@ -43,17 +43,94 @@ fn with_port(scheme: &str, addr: &str, port: u16) -> String {
     }
 }
 
+/// The path of the cluster CA on every node (facts §8.1).
+pub const CA_BUNDLE: &str = "/run/dcos/pki/CA/ca-bundle.crt";
+
+/// Makes sure HTTPS to the cluster is verified against its CA: the operator's `[http] ca_file`,
+/// or the CA bundle read over SSH from `master` (trusted because its host key was verified).
+pub async fn ensure_ca(c: &Cluster, master: &NodeSpec) -> Result<(), ProbeError> {
+    if c.observe.trusts_cluster_ca() {
+        return Ok(());
+    }
+    let path = Cluster::path(master, CA_BUNDLE);
+    let out = c
+        .query(master, &format!("cat {path}"))
+        .await
+        .map_err(super::node::remote)?;
+    if !out.ok() || !out.stdout.contains("BEGIN CERTIFICATE") {
+        return Err(ProbeError::Setup(format!(
+            "no cluster CA at {CA_BUNDLE} on master {} ({}); name it with [http] ca_file",
+            master.address,
+            out.tail(200)
+        )));
+    }
+    c.observe.trust_ca(out.stdout.as_bytes())
+}
+
+/// Logs in at Admin Router with the inventory's `[auth]`; false when there is nothing to log in
+/// with.
+pub async fn login(c: &Cluster) -> Result<bool, ProbeError> {
+    let Some(creds) = &c.credentials else {
+        return Ok(false);
+    };
+    let mut last = None;
+    for m in &c.inventory.masters {
+        ensure_ca(c, m).await?;
+        let url = format!(
+            "{}/acs/api/v1/auth/login",
+            with_port("https", &m.address, HTTPS_PORT)
+        );
+        match c.observe.login(&url, creds).await {
+            Ok(()) => return Ok(true),
+            Err(e @ ProbeError::Status { .. }) => return Err(e),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| ProbeError::Setup("no master to log in at".into())))
+}
+
+/// What an operator reads when Admin Router refuses the token and no login is possible.
+pub fn refused(url: &str) -> ProbeError {
+    ProbeError::Status {
+        url: url.to_string(),
+        status: 401,
+        body: "Admin Router refused the token (it expired, was revoked, or none was given): give a fresh one in DCOS_ACS_TOKEN (or log in with [auth] in the inventory) and run `dcos-upgrade resume`".into(),
+    }
+}
+
 /// `GET path` from the first master whose Admin Router answers; the URL asked and the answer.
+/// A 401 over HTTPS logs in once (with `[auth]`) and asks again; without credentials it is an
+/// error that says how to give a fresh token.
 pub async fn get(c: &Cluster, path: &str) -> Result<(String, Answer), ProbeError> {
     let mut last = None;
     for m in &c.inventory.masters {
         let base = base(c, m);
         let url = format!("{base}{path}");
-        match c.observe.get(&url).await {
+        if base.starts_with("https://") {
+            ensure_ca(c, m).await?;
+        }
+        let answer = match c.observe.get(&url).await {
+            Ok(a) if a.status == 401 && base.starts_with("https://") => {
+                if login(c).await? {
+                    c.observe.get(&url).await
+                } else {
+                    return Err(refused(&url));
+                }
+            }
+            other => other,
+        };
+        match answer {
+            Ok(a) if a.status == 401 && base.starts_with("https://") => return Err(refused(&url)),
             Ok(a) if a.status == 401 && base.starts_with("http://") => {
                 // Authentication wanted: over TLS only.
                 let tls = format!("{}{path}", with_port("https", &m.address, HTTPS_PORT));
-                match c.observe.get(&tls).await {
+                ensure_ca(c, m).await?;
+                let again = match c.observe.get(&tls).await {
+                    Ok(a) if a.status == 401 && login(c).await? => c.observe.get(&tls).await,
+                    other => other,
+                };
+                match again {
+                    Ok(a) if a.status == 401 => return Err(refused(&tls)),
                     Ok(a) => return Ok((tls, a)),
                     Err(e) => {
                         last = Some(ProbeError::Status {

@@ -199,6 +199,7 @@ mod tests {
             playbook,
             observe: Arc::new(fake),
             security: Default::default(),
+            credentials: None,
         }
     }
 

@@ -124,6 +124,11 @@ impl NodeReads {
         ))
     }
 
+    /// Whether any reply was a 401 (the token is missing, expired or refused).
+    pub fn unauthorized(&self) -> bool {
+        self.replies.values().any(|r| r.status == 401)
+    }
+
     /// The body of a ZooKeeper read, or why there is none.
     pub fn zk(&self, read: Read) -> Result<String, String> {
         match self.replies.get(&read.key()) {
@@ -321,8 +326,17 @@ pub fn parse(node: &str, out: &str) -> Result<NodeReads, String> {
     })
 }
 
-/// One round of reads on `node`, over its SSH connection.
+/// One round of reads on `node`, over its SSH connection. When the node's services refuse the
+/// token (401) and the inventory has `[auth]`, the door logs in once and the round is read again.
 pub async fn read(c: &Cluster, node: &NodeSpec, reads: &[Read]) -> Result<NodeReads, RemoteError> {
+    let r = read_once(c, node, reads).await?;
+    if r.unauthorized() && c.credentials.is_some() && super::admin::login(c).await.is_ok() {
+        return read_once(c, node, reads).await;
+    }
+    Ok(r)
+}
+
+async fn read_once(c: &Cluster, node: &NodeSpec, reads: &[Read]) -> Result<NodeReads, RemoteError> {
     let out = c
         .observe
         .query_with_token(

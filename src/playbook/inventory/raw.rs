@@ -23,6 +23,17 @@ pub(super) struct RawInventory {
     pub(super) http: RawHttp,
     #[serde(default)]
     pub(super) release_notes: Option<RawReleaseNotes>,
+    #[serde(default)]
+    pub(super) auth: Option<Spanned<RawAuth>>,
+}
+
+/// `[auth]`: how to log in at Admin Router.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuth {
+    pub(super) uid: String,
+    pub(super) private_key_file: Option<String>,
+    pub(super) password_env: Option<String>,
 }
 
 /// `[release_notes]`: release notes to show instead of the shipped ones.
