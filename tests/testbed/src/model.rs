@@ -206,6 +206,22 @@ impl SimDef {
     pub fn netns(&self, node: &str) -> Option<String> {
         (self.network == Network::Firewalled).then(|| format!("{}{node}", self.netns_prefix()))
     }
+    /// Where `up` keeps the CA key and the node certificate (`DIR/pki`).
+    pub fn pki_dir(&self) -> PathBuf {
+        self.dir.join("pki")
+    }
+    /// The cluster CA certificate, `DIR/dcos-ca.crt` (`None` when security is disabled: no TLS).
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        (self.security != Security::Disabled).then(|| self.dir.join("dcos-ca.crt"))
+    }
+    /// Admin Router's HTTPS port on masters (443 as root, else 10443; TLS only with security on).
+    pub fn admin_tls_port(&self) -> u16 {
+        if self.as_root {
+            443
+        } else {
+            10443
+        }
+    }
     /// `host:port` of the control API.
     pub fn ctl_addr(&self) -> String {
         format!("{}:9999", self.bootstrap_address)

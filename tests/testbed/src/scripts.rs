@@ -213,6 +213,13 @@ pub const CHECK_RUNNER: &str = r#"#!/bin/bash
 set -o nounset
 @PROLOGUE@
 IP="$("$R/opt/mesosphere/bin/detect_ip")"
+# In strict mode Mesos speaks TLS only: use the node's CA bundle, as DC/OS's checks do.
+MESOS="http"
+TLSOPT=()
+if grep -q '"strict"' "$R/opt/mesosphere/etc/bootstrap-config.json" 2>/dev/null; then
+    MESOS="https"
+    TLSOPT=(--cacert "$R/run/dcos/pki/CA/ca-bundle.crt")
+fi
 sub="${1:-}"
 type="${2:-}"
 if [ "$sub" != "check" ] || [ -z "$type" ]; then
@@ -257,8 +264,8 @@ for c in "${sel[@]}"; do
     case "$c" in
         components_master) curl -fsS --max-time 5 -o /dev/null "http://$IP:@ADMIN_PORT@/dcos-metadata/dcos-version.json" 2>/dev/null || st=2 ;;
         components_agent) curl -fsS --max-time 5 -o /dev/null "http://$IP:61001/dcos-metadata/dcos-version.json" 2>/dev/null || st=2 ;;
-        mesos_master_replog_synchronized) curl -fsS --max-time 5 "http://$IP:5050/metrics/snapshot" 2>/dev/null | grep -q '"registrar\\/log\\/recovered":1.0' || st=2 ;;
-        mesos_agent_registered_with_masters) curl -fsS --max-time 5 "http://$IP:5051/metrics/snapshot" 2>/dev/null | grep -q '"slave\\/registered":1.0' || st=2 ;;
+        mesos_master_replog_synchronized) curl -fsS --max-time 5 "${TLSOPT[@]}" "$MESOS://$IP:5050/metrics/snapshot" 2>/dev/null | grep -q '"registrar\\/log\\/recovered":1.0' || st=2 ;;
+        mesos_agent_registered_with_masters) curl -fsS --max-time 5 "${TLSOPT[@]}" "$MESOS://$IP:5051/metrics/snapshot" 2>/dev/null | grep -q '"slave\\/registered":1.0' || st=2 ;;
     esac
     if [ "$st" -gt "$status" ]; then status=$st; fi
     if [ "$st" -eq 0 ]; then msg="OK"; else msg="check $c failed"; fi

@@ -123,3 +123,152 @@ fn disabled_is_the_default_and_admin_router_is_open() {
     assert_eq!(get(&url, Some("t")).status, 200);
     assert_eq!(counters(&tb), (1, 0));
 }
+
+/// `curl -s` with `args`: its exit code and the HTTP status it printed (`000` when none).
+fn curl(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{redirect_url}",
+            "--max-time",
+            "5",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    )
+}
+
+#[test]
+fn strict_serves_tls_from_the_testbed_ca_and_exhibitor_wants_a_client_certificate() {
+    let tb = start(Security::Strict);
+    let ca = tb.def().ca_file().expect("a CA in strict mode");
+    let ca_pem = std::fs::read_to_string(&ca).unwrap();
+    assert!(ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    for n in tb.nodes() {
+        let bundle = std::fs::read_to_string(n.root.join("run/dcos/pki/CA/ca-bundle.crt")).unwrap();
+        assert_eq!(
+            bundle, ca_pem,
+            "{}: the node's CA bundle is the cluster CA",
+            n.name
+        );
+    }
+    let ca = ca.to_string_lossy().to_string();
+    let m1 = tb.node("m1").unwrap().address;
+    let a1 = tb.node("a1").unwrap().address;
+    let tls = tb.def().admin_tls_port();
+    let ar = format!("https://{m1}:{tls}");
+
+    // Admin Router: HTTPS with the cluster CA; an unknown CA fails; :80 redirects to HTTPS.
+    let version = format!("{ar}/dcos-metadata/dcos-version.json");
+    assert_eq!(curl(&["--cacert", &ca, &version]).1, "200");
+    assert_eq!(
+        curl(&[&version]).0,
+        60,
+        "not trusted without the cluster CA"
+    );
+    let (_, answer) = curl(&[&format!("http://{m1}:{}/mesos/state", tb.def().admin_port)]);
+    assert!(answer.starts_with("307 https://"), "{answer}");
+    // Mesos: TLS only.
+    assert_eq!(
+        curl(&[
+            "--cacert",
+            &ca,
+            &format!("https://{m1}:5050/metrics/snapshot")
+        ])
+        .1,
+        "200"
+    );
+    assert_eq!(
+        curl(&[
+            "--cacert",
+            &ca,
+            &format!("https://{a1}:5051/metrics/snapshot")
+        ])
+        .1,
+        "200"
+    );
+    assert_ne!(curl(&[&format!("http://{m1}:5050/metrics/snapshot")]).0, 0);
+    // Exhibitor: a client certificate from the masters' exhibitor-tls-artifacts.
+    let exhibitor = format!("https://{m1}:8181/exhibitor/v1/cluster/status");
+    assert_ne!(
+        curl(&["--cacert", &ca, &exhibitor]).0,
+        0,
+        "refused without a client certificate"
+    );
+    let t = tb
+        .node("m1")
+        .unwrap()
+        .root
+        .join("var/lib/dcos/exhibitor-tls-artifacts");
+    let f = |n: &str| t.join(n).to_string_lossy().to_string();
+    let (cert, key, root) = (
+        f("client-cert.pem"),
+        f("client-key.pem"),
+        f("root-cert.pem"),
+    );
+    let with_cert = [
+        "--cacert", &root, "--cert", &cert, "--key", &key, &exhibitor,
+    ];
+    assert_eq!(curl(&with_cert).1, "200");
+    // Marathon: HTTPS on :8443; the plain :8080 answers only with a token.
+    assert_eq!(
+        curl(&["--cacert", &ca, &format!("https://{m1}:8443/v2/info")]).1,
+        "200"
+    );
+    let before = counters(&tb);
+    assert_eq!(curl(&[&format!("http://{m1}:8080/v2/info")]).1, "401");
+    // A token over HTTPS is not a clear-text token; over plain :8080 it is.
+    let auth = "Authorization: token=secret";
+    let proxied = format!("{ar}/mesos/metrics/snapshot");
+    assert_eq!(curl(&["--cacert", &ca, "-H", auth, &proxied]).1, "200");
+    assert_eq!(counters(&tb), (before.0, before.1 + 1));
+    assert_eq!(
+        curl(&["-H", auth, &format!("http://{m1}:8080/v2/info")]).1,
+        "200"
+    );
+    assert_eq!(counters(&tb), (before.0 + 1, before.1 + 1));
+
+    // The node's own checks use the CA bundle.
+    for node in ["m1", "a1"] {
+        let (code, out) = ssh(
+            &tb,
+            node,
+            "$DCOS_SIM_ROOT/opt/mesosphere/bin/dcos-check-runner check node-poststart",
+        );
+        assert_eq!(code, 0, "{node}: {out}");
+    }
+}
+
+#[test]
+fn permissive_mesos_takes_http_and_https_on_one_port() {
+    let tb = start(Security::Permissive);
+    let ca = tb.def().ca_file().unwrap().to_string_lossy().to_string();
+    let m1 = tb.node("m1").unwrap().address;
+    let metrics = format!("{m1}:5050/metrics/snapshot");
+    assert_eq!(curl(&[&format!("http://{metrics}")]).1, "200");
+    assert_eq!(
+        curl(&["--cacert", &ca, &format!("https://{metrics}")]).1,
+        "200"
+    );
+    let ar = format!("https://{m1}:{}", tb.def().admin_tls_port());
+    let auth = "Authorization: token=secret";
+    assert_eq!(
+        curl(&[
+            "--cacert",
+            &ca,
+            "-H",
+            auth,
+            &format!("{ar}/marathon/v2/apps")
+        ])
+        .1,
+        "200"
+    );
+    assert_eq!(counters(&tb), (0, 0), "a token over HTTPS is not counted");
+}

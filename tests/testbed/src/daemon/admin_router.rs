@@ -33,7 +33,13 @@ async fn to_mesos_leader(State(ctx): State<Ctx>, req: Request) -> Response {
 async fn to_marathon_leader(State(ctx): State<Ctx>, req: Request) -> Response {
     let target = {
         let c = ctx.shared.lock().unwrap();
-        marathon_leader_idx(&c).map(|l| format!("{}:8080", c.nodes[l].def.address))
+        // With TLS on, Admin Router talks to Marathon's HTTPS port.
+        let port = if c.tls.is_some() {
+            MARATHON_TLS_PORT
+        } else {
+            8080
+        };
+        marathon_leader_idx(&c).map(|l| format!("{}:{port}", c.nodes[l].def.address))
     };
     let prefix = if req.uri().path().starts_with("/service/") {
         "/service/marathon"
@@ -72,7 +78,8 @@ async fn to_agent(
 
 /// Forwards `req` (without `prefix`, and without its `Authorization` header, which Admin Router
 /// consumed) to `target` from the master's own network; 502 when the upstream does not answer,
-/// 503 when there is none (no leader).
+/// 503 when there is none (no leader). With TLS on, upstream connections are TLS, verified against
+/// the cluster CA, presenting the node certificate (Exhibitor wants one in strict mode).
 async fn proxy(ctx: Ctx, target: Option<String>, prefix: &str, req: Request) -> Response {
     let Some(target) = target else {
         return text(StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable");
@@ -93,14 +100,10 @@ async fn proxy(ctx: Ctx, target: Option<String>, prefix: &str, req: Request) -> 
             )
         }
     };
-    let ns = ctx
-        .shared
-        .lock()
-        .unwrap()
-        .ns
-        .get(ctx.node)
-        .cloned()
-        .flatten();
+    let (ns, tls) = {
+        let c = ctx.shared.lock().unwrap();
+        (c.ns.get(ctx.node).cloned().flatten(), c.tls.clone())
+    };
     let timeout = Duration::from_secs(10);
     let answer = tokio::task::spawn_blocking(move || {
         let stream = match ns {
@@ -112,7 +115,26 @@ async fn proxy(ctx: Ctx, target: Option<String>, prefix: &str, req: Request) -> 
                 TcpStream::connect_timeout(&sa, Duration::from_secs(2))?
             }
         };
-        http::exchange(stream, &method, &target, &rest, &[], &body, timeout)
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        let Some(tls) = tls else {
+            return http::exchange(stream, &method, &target, &rest, &[], &body);
+        };
+        let ip: std::net::IpAddr = target
+            .rsplit_once(':')
+            .and_then(|(h, _)| h.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("{target}: not an IP address")))?;
+        let name = rustls::pki_types::ServerName::IpAddress(ip.into());
+        let conn = rustls::ClientConnection::new(tls.client.clone(), name)
+            .map_err(std::io::Error::other)?;
+        http::exchange(
+            rustls::StreamOwned::new(conn, stream),
+            &method,
+            &target,
+            &rest,
+            &[],
+            &body,
+        )
     })
     .await;
     let Ok(Ok(a)) = answer else {

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::model::{NodeDef, Role, Security, SimDef};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -30,14 +30,21 @@ pub(super) enum Kind {
 
 pub(super) fn ports_for(def: &SimDef, role: Role) -> Vec<(u16, &'static str, Kind)> {
     match role {
-        Role::Master => vec![
-            (5050, "dcos-mesos-master", Kind::Master),
-            (8080, "dcos-marathon", Kind::Marathon),
-            (8181, "dcos-exhibitor", Kind::Exhibitor),
-            (2181, "dcos-exhibitor", Kind::Zk),
-            (1050, "dcos-diagnostics", Kind::Diagnostics),
-            (def.admin_port, "dcos-adminrouter", Kind::Admin),
-        ],
+        Role::Master => {
+            let mut v = vec![
+                (5050, "dcos-mesos-master", Kind::Master),
+                (8080, "dcos-marathon", Kind::Marathon),
+                (8181, "dcos-exhibitor", Kind::Exhibitor),
+                (2181, "dcos-exhibitor", Kind::Zk),
+                (1050, "dcos-diagnostics", Kind::Diagnostics),
+                (def.admin_port, "dcos-adminrouter", Kind::Admin),
+            ];
+            if def.security != Security::Disabled {
+                v.push((def.admin_tls_port(), "dcos-adminrouter", Kind::Admin));
+                v.push((MARATHON_TLS_PORT, "dcos-marathon", Kind::Marathon));
+            }
+            v
+        }
         Role::Agent => vec![
             (5051, "dcos-mesos-slave", Kind::Agent),
             (61001, "dcos-adminrouter-agent", Kind::AgentAdmin),
@@ -69,6 +76,7 @@ pub(super) struct Ctx {
     pub(super) node: usize,
     pub(super) unit: String,
     pub(super) kind: Kind,
+    pub(super) port: u16,
 }
 
 pub(super) fn sync_listeners(shared: &Shared, c: &mut Cluster) {
@@ -107,6 +115,7 @@ pub(super) fn sync_listeners(shared: &Shared, c: &mut Cluster) {
             node: w.node,
             unit: w.unit,
             kind: w.kind,
+            port: w.port,
         };
         let h = match w.kind {
             Kind::Zk => serve_zk(listener, ctx),
@@ -114,7 +123,12 @@ pub(super) fn sync_listeners(shared: &Shared, c: &mut Cluster) {
                 Ok(ns) => serve_ssh_proxy(listener, ns, addr),
                 Err(_) => None,
             },
-            kind => serve_router(listener, node_router(kind, ctx)),
+            kind => serve_router(
+                listener,
+                node_router(kind, ctx),
+                wire_for(&c.def, kind, w.port),
+                c.tls.clone(),
+            ),
         };
         if let Some(h) = h {
             c.listeners.insert(key, h);
@@ -122,12 +136,16 @@ pub(super) fn sync_listeners(shared: &Shared, c: &mut Cluster) {
     }
 }
 
-/// Serves `router` on an already bound listener (of any namespace).
-pub(super) fn serve_router(std_l: std::net::TcpListener, router: Router) -> Option<JoinHandle<()>> {
-    std_l.set_nonblocking(true).ok()?;
-    let l = tokio::net::TcpListener::from_std(std_l).ok()?;
+/// Serves `router` on an already bound listener (of any namespace), speaking `wire`.
+pub(super) fn serve_router(
+    std_l: std::net::TcpListener,
+    router: Router,
+    wire: Wire,
+    tls: Option<Arc<Tls>>,
+) -> Option<JoinHandle<()>> {
+    let l = NodeListener::new(std_l, wire, tls).ok()?;
     Some(tokio::spawn(async move {
-        let _ = axum::serve(l, router).await;
+        let _ = axum::serve(l, router.into_make_service_with_connect_info::<Conn>()).await;
     }))
 }
 
@@ -171,24 +189,60 @@ pub(super) fn metrics_body(m: &[(&str, f64)]) -> String {
     s
 }
 
-pub(super) async fn guard(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
+pub(super) async fn guard(
+    State(ctx): State<Ctx>,
+    ConnectInfo(conn): ConnectInfo<Conn>,
+    req: Request,
+    next: Next,
+) -> Response {
     let token = req.headers().contains_key(header::AUTHORIZATION);
-    let (garbage, up, unauthorized) = {
+    let (garbage, up, unauthorized, to_https) = {
         let mut c = ctx.shared.lock().unwrap();
         let path = req.uri().path().to_string();
-        if token {
-            // Every node listener is plain HTTP: a token sent here travelled in clear text.
+        if token && !conn.tls {
+            // A token over plain HTTP travelled in clear text.
             c.plaintext_token_requests += 1;
             let name = c.nodes[ctx.node].def.name.clone();
             c.record("plaintext_token", json!({"node": name, "path": path}));
         }
-        let unauthorized = !token && needs_auth(c.def.security, ctx.kind, &path);
+        // Strict mode: Admin Router's plain port only redirects to HTTPS.
+        let to_https = (c.def.security == Security::Strict && ctx.kind == Kind::Admin && !conn.tls)
+            .then(|| {
+                let port = c.def.admin_tls_port();
+                let host = &c.nodes[ctx.node].def.address;
+                let pq = req
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
+                match port {
+                    443 => format!("https://{host}{pq}"),
+                    p => format!("https://{host}:{p}{pq}"),
+                }
+            });
+        let unauthorized =
+            to_https.is_none() && !token && needs_auth(c.def.security, ctx.kind, ctx.port, &path);
         if unauthorized {
             c.unauthorized_requests += 1;
         }
         let n = &c.nodes[ctx.node];
-        (n.fault("http-garbage"), n.unit_up(&ctx.unit), unauthorized)
+        (
+            n.fault("http-garbage"),
+            n.unit_up(&ctx.unit),
+            unauthorized,
+            to_https,
+        )
     };
+    if let Some(location) = to_https {
+        if up {
+            return (
+                StatusCode::TEMPORARY_REDIRECT,
+                [(header::LOCATION, location)],
+                "",
+            )
+                .into_response();
+        }
+    }
     if !up {
         let mut r = text(StatusCode::SERVICE_UNAVAILABLE, "service stopped");
         r.headers_mut()
@@ -213,9 +267,13 @@ pub(super) async fn guard(State(ctx): State<Ctx>, req: Request, next: Next) -> R
 }
 
 /// Whether a request needs `Authorization: token=...`: Admin Router enforces it in permissive and
-/// strict mode, except on the paths it serves to anyone (facts §8.1; issue 10). Only the header's
-/// presence is checked for now (no login, no token validation, no TLS yet).
-fn needs_auth(security: Security, kind: Kind, path: &str) -> bool {
+/// strict mode, except on the paths it serves to anyone, and strict Marathon's plain :8080 answers
+/// only with one (facts §8.1; issue 10). Only the header's presence is checked for now (no login,
+/// no token validation yet).
+fn needs_auth(security: Security, kind: Kind, port: u16, path: &str) -> bool {
+    if security == Security::Strict && kind == Kind::Marathon && port == 8080 {
+        return true;
+    }
     const PUBLIC: &[&str] = &[
         "/dcos-metadata/dcos-version.json",
         "/ca/dcos-ca.crt",

@@ -12,6 +12,7 @@ mod network;
 mod node_http;
 mod state;
 mod tick;
+mod tls;
 
 use crate::model::SimDef;
 use admin_router::*;
@@ -29,6 +30,7 @@ use state::*;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tls::*;
 
 const REGISTER_DELAY: Duration = Duration::from_millis(300);
 /// The node index of the bootstrap node's listeners.
@@ -73,8 +75,10 @@ pub fn serve(dir: &Path) -> anyhow::Result<()> {
         let boot = def.bootstrap_address.clone();
         let serve_dir = def.dir.join("bootstrap/serve");
         let ns = ns_threads(&def)?;
+        let tls = Tls::load(&def)?;
         let shared: Shared = Arc::new(Mutex::new(Cluster::new(def)));
         shared.lock().unwrap().ns = ns;
+        shared.lock().unwrap().tls = tls;
         let ctl = Router::new()
             .route("/health", get(ctl_health))
             .route("/report", get(ctl_report))
@@ -109,7 +113,7 @@ pub fn serve(dir: &Path) -> anyhow::Result<()> {
                     let l = c
                         .bind(ns, &addr)
                         .map_err(|e| anyhow::anyhow!("cannot bind {addr} (namespace {ns}): {e}"))?;
-                    let h = serve_router(l, router.clone())
+                    let h = serve_router(l, router.clone(), Wire::Plain, None)
                         .ok_or_else(|| anyhow::anyhow!("cannot serve {addr}"))?;
                     c.listeners.insert((ns, BOOTSTRAP, port), h);
                 }

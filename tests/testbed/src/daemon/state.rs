@@ -118,6 +118,8 @@ pub(super) struct Cluster {
     pub(super) listeners: HashMap<(usize, usize, u16), JoinHandle<()>>,
     /// Firewalled network: a thread inside each node's namespace (by node index); empty when flat.
     pub(super) ns: Vec<Option<Arc<crate::netns::NsThread>>>,
+    /// TLS configurations (security permissive or strict).
+    pub(super) tls: Option<Arc<Tls>>,
     pub(super) record_path: PathBuf,
     /// Real ZooKeeper mode: when each master's server was last started (restarts are throttled).
     pub(super) zk_started: HashMap<usize, Instant>,
@@ -226,6 +228,7 @@ impl Cluster {
             maintenance: json!({"windows": []}),
             listeners: HashMap::new(),
             ns: Vec::new(),
+            tls: None,
             record_path,
             zk_started: HashMap::new(),
         };

@@ -157,6 +157,9 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         build_node_fs(&def, n, i)?;
     }
     build_bootstrap(&def)?;
+    if def.security != crate::model::Security::Disabled {
+        make_pki(&def)?;
+    }
     write(&dir.join("sim.json"), &serde_json::to_string_pretty(&def)?)?;
     write(&dir.join("inventory.toml"), &inventory(&def)?)?;
     // Namespaces after sim.json, so that `down` (also after a failed `up`) finds them.
