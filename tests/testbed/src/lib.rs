@@ -10,6 +10,7 @@
 
 pub mod daemon;
 pub mod http;
+pub mod iam;
 pub mod model;
 pub mod netns;
 pub mod scripts;
@@ -41,6 +42,7 @@ pub struct TestbedBuilder {
     real_zookeeper: bool,
     network: Network,
     security: Security,
+    token_ttl_secs: u64,
     dir: Option<PathBuf>,
 }
 
@@ -59,6 +61,7 @@ impl Default for TestbedBuilder {
             real_zookeeper: false,
             network: default_network(),
             security: Security::Disabled,
+            token_ttl_secs: model::DEFAULT_TOKEN_TTL_SECS,
             dir: None,
         }
     }
@@ -128,6 +131,11 @@ impl TestbedBuilder {
         self.security = security;
         self
     }
+    /// How long tokens issued by the testbed's IAM live (`up --token-ttl-secs`; default 5 days).
+    pub fn token_ttl_secs(mut self, secs: u64) -> Self {
+        self.token_ttl_secs = secs;
+        self
+    }
     /// Use this directory instead of a fresh temporary one (it is not deleted on drop).
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = Some(dir.into());
@@ -162,6 +170,7 @@ impl TestbedBuilder {
             .args(["--deploy-ms", &self.deploy_ms.to_string()]);
         cmd.args(["--network", self.network.as_str()]);
         cmd.args(["--security", self.security.as_str()]);
+        cmd.args(["--token-ttl-secs", &self.token_ttl_secs.to_string()]);
         if self.real_zookeeper {
             cmd.args(["--zookeeper", "real"]);
         }
@@ -267,6 +276,23 @@ impl Testbed {
     /// The network namespace of a node (`None` on a flat network or for an unknown name).
     pub fn netns(&self, name: &str) -> Option<String> {
         self.def.node(name).and_then(|n| self.def.netns(&n.name))
+    }
+    /// A valid token for the superuser, minted through the control API (a testbed shortcut; the
+    /// product logs in at Admin Router). Fails when security is disabled.
+    pub fn token(&self) -> Result<String> {
+        let r = http::post(
+            &self.def.ctl_addr(),
+            &format!("/iam/token?uid={}", iam::USER_UID),
+            "",
+        )?;
+        if r.status != 200 {
+            bail!(
+                "the testbed would not mint a token: {} {}",
+                r.status,
+                r.body
+            );
+        }
+        Ok(r.body)
     }
     /// All nodes.
     pub fn nodes(&self) -> Vec<NodeInfo> {

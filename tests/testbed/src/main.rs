@@ -96,6 +96,9 @@ enum Cmd {
         /// Router requires a token) or strict.
         #[arg(long, default_value = "disabled")]
         security: Security,
+        /// Lifetime of the tokens the testbed's IAM issues (permissive and strict).
+        #[arg(long, default_value_t = dcos_sim::model::DEFAULT_TOKEN_TTL_SECS)]
+        token_ttl_secs: u64,
     },
     /// Stop everything the testbed in DIR started (daemon, every sshd, leftover node scripts);
     /// saves the final report to DIR/report.json. Idempotent.
@@ -157,6 +160,7 @@ fn main() -> Result<()> {
             zookeeper,
             network,
             security,
+            token_ttl_secs,
         } => {
             let def = setup::up(&setup::UpOptions {
                 dir,
@@ -173,6 +177,7 @@ fn main() -> Result<()> {
                 real_zookeeper: zookeeper == ZkMode::Real,
                 network: network.network(),
                 security,
+                token_ttl_secs,
             })?;
             println!(
                 "dcos-sim: cluster up in {} (subnet {}, network {})",

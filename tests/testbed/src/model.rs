@@ -120,6 +120,13 @@ impl std::str::FromStr for Security {
     }
 }
 
+/// The default lifetime of an IAM token: 5 days, as DC/OS's (facts §8.1).
+pub const DEFAULT_TOKEN_TTL_SECS: u64 = 5 * 24 * 3600;
+
+fn default_token_ttl() -> u64 {
+    DEFAULT_TOKEN_TTL_SECS
+}
+
 /// One node of the simulated cluster as recorded in `sim.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NodeDef {
@@ -180,6 +187,9 @@ pub struct SimDef {
     /// The security mode written to every node's `bootstrap-config.json`.
     #[serde(default = "Security::legacy")]
     pub security: Security,
+    /// How long issued tokens live.
+    #[serde(default = "default_token_ttl")]
+    pub token_ttl_secs: u64,
 }
 
 impl SimDef {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::ssh;
+use common::{curl, ssh};
 use dcos_sim::{http, Security, Testbed};
 use serde_json::Value;
 use std::time::Duration;
@@ -68,9 +68,16 @@ fn permissive_admin_router_wants_a_token_and_clear_text_tokens_are_counted() {
     );
     assert_eq!(counters(&tb), (0, 3));
 
-    // A token over plain HTTP, to a node or to the bootstrap node, is counted every time.
+    // A token over plain HTTP, to a node or to the bootstrap node, is counted every time; Admin
+    // Router takes only a token the IAM issued.
     assert_eq!(
         get(&format!("{admin}/system/health/v1"), Some("secret")).status,
+        401
+    );
+    assert_eq!(counters(&tb), (1, 4));
+    let token = tb.token().unwrap();
+    assert_eq!(
+        get(&format!("{admin}/system/health/v1"), Some(&token)).status,
         200
     );
     assert_eq!(
@@ -82,24 +89,24 @@ fn permissive_admin_router_wants_a_token_and_clear_text_tokens_are_counted() {
         200
     );
     assert_eq!(get(tb.upgrade_script_url(), Some("secret")).status, 200);
-    assert_eq!(counters(&tb), (3, 3));
+    assert_eq!(counters(&tb), (4, 4));
     // Admin Router consumes the token: the proxied request to Mesos carries none.
     assert_eq!(
-        get(&format!("{admin}/mesos/metrics/snapshot"), Some("secret")).status,
+        get(&format!("{admin}/mesos/metrics/snapshot"), Some(&token)).status,
         200
     );
-    assert_eq!(counters(&tb), (4, 3));
+    assert_eq!(counters(&tb), (5, 4));
     // Without one, nothing more is counted.
     assert_eq!(
         get(&format!("http://{m1}:5050/metrics/snapshot"), None).status,
         200
     );
     assert_eq!(get(tb.upgrade_script_url(), None).status, 200);
-    assert_eq!(counters(&tb), (4, 3));
+    assert_eq!(counters(&tb), (5, 4));
     // The record names where, never the token.
     let record = std::fs::read_to_string(tb.dir().join("record.jsonl")).unwrap();
-    assert_eq!(record.matches("\"plaintext_token\"").count(), 4);
-    assert!(!record.contains("secret"));
+    assert_eq!(record.matches("\"plaintext_token\"").count(), 5);
+    assert!(!record.contains("secret") && !record.contains(&token));
 }
 
 #[test]
@@ -122,27 +129,6 @@ fn disabled_is_the_default_and_admin_router_is_open() {
     assert_eq!(get(&url, None).status, 200);
     assert_eq!(get(&url, Some("t")).status, 200);
     assert_eq!(counters(&tb), (1, 0));
-}
-
-/// `curl -s` with `args`: its exit code and the HTTP status it printed (`000` when none).
-fn curl(args: &[&str]) -> (i32, String) {
-    let out = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code} %{redirect_url}",
-            "--max-time",
-            "5",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).trim().to_string(),
-    )
 }
 
 #[test]
@@ -225,7 +211,8 @@ fn strict_serves_tls_from_the_testbed_ca_and_exhibitor_wants_a_client_certificat
     let before = counters(&tb);
     assert_eq!(curl(&[&format!("http://{m1}:8080/v2/info")]).1, "401");
     // A token over HTTPS is not a clear-text token; over plain :8080 it is.
-    let auth = "Authorization: token=secret";
+    let auth = format!("Authorization: token={}", tb.token().unwrap());
+    let auth = auth.as_str();
     let proxied = format!("{ar}/mesos/metrics/snapshot");
     assert_eq!(curl(&["--cacert", &ca, "-H", auth, &proxied]).1, "200");
     assert_eq!(counters(&tb), (before.0, before.1 + 1));
@@ -258,7 +245,8 @@ fn permissive_mesos_takes_http_and_https_on_one_port() {
         "200"
     );
     let ar = format!("https://{m1}:{}", tb.def().admin_tls_port());
-    let auth = "Authorization: token=secret";
+    let auth = format!("Authorization: token={}", tb.token().unwrap());
+    let auth = auth.as_str();
     assert_eq!(
         curl(&[
             "--cacert",

@@ -6,10 +6,11 @@
 
 use super::*;
 use crate::http;
+use crate::model::Security;
 use axum::extract::{Path as UrlPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get, post};
 use axum::Router;
 use std::net::{SocketAddr, TcpStream};
 
@@ -20,6 +21,43 @@ pub(super) fn proxied_routes(r: Router<Ctx>) -> Router<Ctx> {
         .route("/service/marathon/{*rest}", any(to_marathon_leader))
         .route("/exhibitor/{*rest}", any(to_local_exhibitor))
         .route("/agent/{id}/{*rest}", any(to_agent))
+        .route("/acs/api/v1/auth/login", post(login))
+        .route("/ca/dcos-ca.crt", get(ca_cert))
+}
+
+/// `POST /acs/api/v1/auth/login`: `{"uid", "password"}` or `{"uid", "token"}` (a service account's
+/// RS256 login JWT) → `{"token"}`, or 401 `ERR_INVALID_CREDENTIALS`.
+async fn login(State(ctx): State<Ctx>, body: String) -> Response {
+    let mut c = ctx.shared.lock().unwrap();
+    if c.def.security == Security::Disabled {
+        return text(StatusCode::NOT_FOUND, "404 Not Found");
+    }
+    match c.iam.login(&body) {
+        Ok(token) => {
+            let uid = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["uid"].as_str().map(str::to_string));
+            c.record("login", serde_json::json!({"uid": uid}));
+            ok_json(serde_json::json!({"token": token}))
+        }
+        Err(why) => {
+            c.unauthorized_requests += 1;
+            json_resp(
+                StatusCode::UNAUTHORIZED,
+                &serde_json::json!({"title": "Unauthorized", "description": why,
+                                    "code": "ERR_INVALID_CREDENTIALS"}),
+            )
+        }
+    }
+}
+
+/// `GET /ca/dcos-ca.crt`: the cluster CA (404 without TLS).
+async fn ca_cert(State(ctx): State<Ctx>) -> Response {
+    let ca = ctx.shared.lock().unwrap().def.ca_file();
+    match ca.and_then(|p| std::fs::read_to_string(p).ok()) {
+        Some(pem) => ([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response(),
+        None => text(StatusCode::NOT_FOUND, "404 Not Found"),
+    }
 }
 
 async fn to_mesos_leader(State(ctx): State<Ctx>, req: Request) -> Response {

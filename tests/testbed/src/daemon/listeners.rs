@@ -220,8 +220,14 @@ pub(super) async fn guard(
                     p => format!("https://{host}:{p}{pq}"),
                 }
             });
+        let valid = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("token="))
+            .is_some_and(|t| c.iam.valid(t));
         let unauthorized =
-            to_https.is_none() && !token && needs_auth(c.def.security, ctx.kind, ctx.port, &path);
+            to_https.is_none() && !valid && needs_auth(c.def.security, ctx.kind, ctx.port, &path);
         if unauthorized {
             c.unauthorized_requests += 1;
         }
@@ -268,8 +274,8 @@ pub(super) async fn guard(
 
 /// Whether a request needs `Authorization: token=...`: Admin Router enforces it in permissive and
 /// strict mode, except on the paths it serves to anyone, and strict Marathon's plain :8080 answers
-/// only with one (facts §8.1; issue 10). Only the header's presence is checked for now (no login,
-/// no token validation yet).
+/// only with one (facts §8.1; issue 10). The token must be one the testbed's IAM issued and not
+/// expired (`Authorization: token=...`).
 fn needs_auth(security: Security, kind: Kind, port: u16, path: &str) -> bool {
     if security == Security::Strict && kind == Kind::Marathon && port == 8080 {
         return true;

@@ -76,9 +76,11 @@ pub fn serve(dir: &Path) -> anyhow::Result<()> {
         let serve_dir = def.dir.join("bootstrap/serve");
         let ns = ns_threads(&def)?;
         let tls = Tls::load(&def)?;
+        let iam = crate::iam::Iam::load(&def.dir, Duration::from_secs(def.token_ttl_secs))?;
         let shared: Shared = Arc::new(Mutex::new(Cluster::new(def)));
         shared.lock().unwrap().ns = ns;
         shared.lock().unwrap().tls = tls;
+        shared.lock().unwrap().iam = iam;
         let ctl = Router::new()
             .route("/health", get(ctl_health))
             .route("/report", get(ctl_report))
@@ -90,6 +92,7 @@ pub fn serve(dir: &Path) -> anyhow::Result<()> {
                 get(ctl_fault_get).post(ctl_fault_set),
             )
             .route("/node/{node}/fault/{kind}/clear", post(ctl_fault_clear))
+            .route("/iam/token", post(ctl_token))
             .route("/node/{node}/attempt", post(ctl_attempt))
             .route("/node/{node}/attempt/{idx}/done", post(ctl_attempt_done))
             .with_state(shared.clone());

@@ -120,6 +120,8 @@ pub(super) struct Cluster {
     pub(super) ns: Vec<Option<Arc<crate::netns::NsThread>>>,
     /// TLS configurations (security permissive or strict).
     pub(super) tls: Option<Arc<Tls>>,
+    /// Users, service accounts and issued tokens.
+    pub(super) iam: crate::iam::Iam,
     pub(super) record_path: PathBuf,
     /// Real ZooKeeper mode: when each master's server was last started (restarts are throttled).
     pub(super) zk_started: HashMap<usize, Instant>,
@@ -229,6 +231,7 @@ impl Cluster {
             listeners: HashMap::new(),
             ns: Vec::new(),
             tls: None,
+            iam: crate::iam::Iam::default(),
             record_path,
             zk_started: HashMap::new(),
         };

@@ -143,6 +143,7 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         real_zookeeper: opts.real_zookeeper,
         network: opts.network,
         security: opts.security,
+        token_ttl_secs: opts.token_ttl_secs,
     };
     for sub in ["pids", "keys", "bootstrap", "nodes"] {
         fs::create_dir_all(dir.join(sub))?;
@@ -159,6 +160,7 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
     build_bootstrap(&def)?;
     if def.security != crate::model::Security::Disabled {
         make_pki(&def)?;
+        crate::iam::write_credentials(&def.dir, &def.subnet)?;
     }
     write(&dir.join("sim.json"), &serde_json::to_string_pretty(&def)?)?;
     write(&dir.join("inventory.toml"), &inventory(&def)?)?;
