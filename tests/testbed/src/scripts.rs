@@ -214,11 +214,13 @@ set -o nounset
 @PROLOGUE@
 IP="$("$R/opt/mesosphere/bin/detect_ip")"
 # In strict mode Mesos speaks TLS only: use the node's CA bundle, as DC/OS's checks do.
+# Its token stands for the node's own IAM configuration (a service account on a real node).
 MESOS="http"
 TLSOPT=()
 if grep -q '"strict"' "$R/opt/mesosphere/etc/bootstrap-config.json" 2>/dev/null; then
     MESOS="https"
-    TLSOPT=(--cacert "$R/run/dcos/pki/CA/ca-bundle.crt")
+    TOKEN="$(curl -fsS --max-time 5 -X POST "$SIM_CTL/iam/token?uid=dcos_check_runner" 2>/dev/null || true)"
+    TLSOPT=(--cacert "$R/run/dcos/pki/CA/ca-bundle.crt" -H "Authorization: token=$TOKEN")
 fi
 sub="${1:-}"
 type="${2:-}"

@@ -161,25 +161,20 @@ fn strict_serves_tls_from_the_testbed_ca_and_exhibitor_wants_a_client_certificat
     );
     let (_, answer) = curl(&[&format!("http://{m1}:{}/mesos/state", tb.def().admin_port)]);
     assert!(answer.starts_with("307 https://"), "{answer}");
-    // Mesos: TLS only.
-    assert_eq!(
-        curl(&[
-            "--cacert",
-            &ca,
-            &format!("https://{m1}:5050/metrics/snapshot")
-        ])
-        .1,
-        "200"
-    );
-    assert_eq!(
-        curl(&[
-            "--cacert",
-            &ca,
-            &format!("https://{a1}:5051/metrics/snapshot")
-        ])
-        .1,
-        "200"
-    );
+    // Mesos: TLS only, and a token on every request.
+    let auth = format!("Authorization: token={}", tb.token().unwrap());
+    let auth = auth.as_str();
+    for url in [
+        format!("https://{m1}:5050/metrics/snapshot"),
+        format!("https://{a1}:5051/metrics/snapshot"),
+    ] {
+        assert_eq!(
+            curl(&["--cacert", &ca, &url]).1,
+            "401",
+            "{url} without a token"
+        );
+        assert_eq!(curl(&["--cacert", &ca, "-H", auth, &url]).1, "200", "{url}");
+    }
     assert_ne!(curl(&[&format!("http://{m1}:5050/metrics/snapshot")]).0, 0);
     // Exhibitor: a client certificate from the masters' exhibitor-tls-artifacts.
     let exhibitor = format!("https://{m1}:8181/exhibitor/v1/cluster/status");
@@ -203,16 +198,13 @@ fn strict_serves_tls_from_the_testbed_ca_and_exhibitor_wants_a_client_certificat
         "--cacert", &root, "--cert", &cert, "--key", &key, &exhibitor,
     ];
     assert_eq!(curl(&with_cert).1, "200");
-    // Marathon: HTTPS on :8443; the plain :8080 answers only with a token.
-    assert_eq!(
-        curl(&["--cacert", &ca, &format!("https://{m1}:8443/v2/info")]).1,
-        "200"
-    );
+    // Marathon: HTTPS on :8443; both ports answer only with a token.
+    let marathon = format!("https://{m1}:8443/v2/info");
+    assert_eq!(curl(&["--cacert", &ca, &marathon]).1, "401");
+    assert_eq!(curl(&["--cacert", &ca, "-H", auth, &marathon]).1, "200");
     let before = counters(&tb);
     assert_eq!(curl(&[&format!("http://{m1}:8080/v2/info")]).1, "401");
     // A token over HTTPS is not a clear-text token; over plain :8080 it is.
-    let auth = format!("Authorization: token={}", tb.token().unwrap());
-    let auth = auth.as_str();
     let proxied = format!("{ar}/mesos/metrics/snapshot");
     assert_eq!(curl(&["--cacert", &ca, "-H", auth, &proxied]).1, "200");
     assert_eq!(counters(&tb), (before.0, before.1 + 1));

@@ -114,8 +114,8 @@ async fn to_agent(
     proxy(ctx, target, &format!("/agent/{id}"), req).await
 }
 
-/// Forwards `req` (without `prefix`, and without its `Authorization` header, which Admin Router
-/// consumed) to `target` from the master's own network; 502 when the upstream does not answer,
+/// Forwards `req` (without `prefix`; its `Authorization` header only over TLS, never in clear
+/// text) to `target` from the master's own network; 502 when the upstream does not answer,
 /// 503 when there is none (no leader). With TLS on, upstream connections are TLS, verified against
 /// the cluster CA, presenting the node certificate (Exhibitor wants one in strict mode).
 async fn proxy(ctx: Ctx, target: Option<String>, prefix: &str, req: Request) -> Response {
@@ -129,6 +129,11 @@ async fn proxy(ctx: Ctx, target: Option<String>, prefix: &str, req: Request) -> 
         .unwrap_or_default();
     let rest = pq.strip_prefix(prefix).unwrap_or(&pq).to_string();
     let method = req.method().to_string();
+    let auth = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let body = match axum::body::to_bytes(req.into_body(), 4 << 20).await {
         Ok(b) => String::from_utf8_lossy(&b).to_string(),
         Err(_) => {
@@ -165,12 +170,14 @@ async fn proxy(ctx: Ctx, target: Option<String>, prefix: &str, req: Request) -> 
         let name = rustls::pki_types::ServerName::IpAddress(ip.into());
         let conn = rustls::ClientConnection::new(tls.client.clone(), name)
             .map_err(std::io::Error::other)?;
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("Authorization", a.as_str())).collect();
         http::exchange(
             rustls::StreamOwned::new(conn, stream),
             &method,
             &target,
             &rest,
-            &[],
+            &headers,
             &body,
         )
     })

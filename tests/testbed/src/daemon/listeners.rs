@@ -273,11 +273,13 @@ pub(super) async fn guard(
 }
 
 /// Whether a request needs `Authorization: token=...`: Admin Router enforces it in permissive and
-/// strict mode, except on the paths it serves to anyone, and strict Marathon's plain :8080 answers
-/// only with one (facts §8.1; issue 10). The token must be one the testbed's IAM issued and not
+/// strict mode, except on the paths it serves to anyone; in strict mode Mesos (masters and agents)
+/// and Marathon (:8080 and :8443) want one on every request (facts §8.1; issue 10). The token must be one the testbed's IAM issued and not
 /// expired (`Authorization: token=...`).
 fn needs_auth(security: Security, kind: Kind, port: u16, path: &str) -> bool {
-    if security == Security::Strict && kind == Kind::Marathon && port == 8080 {
+    // Strict: Mesos and Marathon authenticate every request too (facts §8.1).
+    let _ = port;
+    if security == Security::Strict && matches!(kind, Kind::Master | Kind::Agent | Kind::Marathon) {
         return true;
     }
     const PUBLIC: &[&str] = &[
