@@ -42,6 +42,7 @@ pub struct TestbedBuilder {
     real_zookeeper: bool,
     network: Network,
     security: Security,
+    upgrade_security: Option<Security>,
     token_ttl_secs: u64,
     dir: Option<PathBuf>,
 }
@@ -61,6 +62,7 @@ impl Default for TestbedBuilder {
             real_zookeeper: false,
             network: default_network(),
             security: Security::Disabled,
+            upgrade_security: None,
             token_ttl_secs: model::DEFAULT_TOKEN_TTL_SECS,
             dir: None,
         }
@@ -131,6 +133,12 @@ impl TestbedBuilder {
         self.security = security;
         self
     }
+    /// The security mode the served upgrade script switches each node to (`up
+    /// --upgrade-security`; default: the same as [`TestbedBuilder::security`]).
+    pub fn upgrade_security(mut self, security: Security) -> Self {
+        self.upgrade_security = Some(security);
+        self
+    }
     /// How long tokens issued by the testbed's IAM live (`up --token-ttl-secs`; default 5 days).
     pub fn token_ttl_secs(mut self, secs: u64) -> Self {
         self.token_ttl_secs = secs;
@@ -170,6 +178,9 @@ impl TestbedBuilder {
             .args(["--deploy-ms", &self.deploy_ms.to_string()]);
         cmd.args(["--network", self.network.as_str()]);
         cmd.args(["--security", self.security.as_str()]);
+        if let Some(s) = self.upgrade_security {
+            cmd.args(["--upgrade-security", s.as_str()]);
+        }
         cmd.args(["--token-ttl-secs", &self.token_ttl_secs.to_string()]);
         if self.real_zookeeper {
             cmd.args(["--zookeeper", "real"]);

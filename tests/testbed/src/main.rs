@@ -96,6 +96,10 @@ enum Cmd {
         /// Router requires a token) or strict.
         #[arg(long, default_value = "disabled")]
         security: Security,
+        /// The mode the upgrade script switches every node to (the rollback script switches it
+        /// back); default: the same as --security.
+        #[arg(long)]
+        upgrade_security: Option<Security>,
         /// Lifetime of the tokens the testbed's IAM issues (permissive and strict).
         #[arg(long, default_value_t = dcos_sim::model::DEFAULT_TOKEN_TTL_SECS)]
         token_ttl_secs: u64,
@@ -160,6 +164,7 @@ fn main() -> Result<()> {
             zookeeper,
             network,
             security,
+            upgrade_security,
             token_ttl_secs,
         } => {
             let def = setup::up(&setup::UpOptions {
@@ -177,6 +182,7 @@ fn main() -> Result<()> {
                 real_zookeeper: zookeeper == ZkMode::Real,
                 network: network.network(),
                 security,
+                upgrade_security: upgrade_security.unwrap_or(security),
                 token_ttl_secs,
             })?;
             println!(

@@ -187,6 +187,10 @@ pub struct SimDef {
     /// The security mode written to every node's `bootstrap-config.json`.
     #[serde(default = "Security::legacy")]
     pub security: Security,
+    /// The security mode the upgrade script switches a node to (the rollback script switches it
+    /// back to `security`).
+    #[serde(default = "Security::legacy")]
+    pub upgrade_security: Security,
     /// How long issued tokens live.
     #[serde(default = "default_token_ttl")]
     pub token_ttl_secs: u64,
@@ -220,9 +224,14 @@ impl SimDef {
     pub fn pki_dir(&self) -> PathBuf {
         self.dir.join("pki")
     }
+    /// Whether any node runs (or is upgraded to) permissive or strict: then `up` makes the CA and
+    /// the credentials.
+    pub fn security_on(&self) -> bool {
+        self.security != Security::Disabled || self.upgrade_security != Security::Disabled
+    }
     /// The cluster CA certificate, `DIR/dcos-ca.crt` (`None` when security is disabled: no TLS).
     pub fn ca_file(&self) -> Option<PathBuf> {
-        (self.security != Security::Disabled).then(|| self.dir.join("dcos-ca.crt"))
+        self.security_on().then(|| self.dir.join("dcos-ca.crt"))
     }
     /// Admin Router's HTTPS port on masters (443 as root, else 10443; TLS only with security on).
     pub fn admin_tls_port(&self) -> u16 {

@@ -101,7 +101,7 @@ esac
 
 echo "Upgrading DC/OS $role_name @FROM@ -> @TO@"
 "$R/opt/mesosphere/bin/pkgpanda" fetch --repository-url=@BOOTSTRAP_URL@ @PACKAGES@
-"$R/opt/mesosphere/bin/pkgpanda" activate @PACKAGES@
+SIM_SECURITY=@SECURITY@ "$R/opt/mesosphere/bin/pkgpanda" activate @PACKAGES@
 
 if [ "$SKIP_CHECKS" != "true" ]; then
     cmd="$R/opt/mesosphere/bin/dcos-check-runner check node-poststart && $R/opt/mesosphere/bin/dcos-check-runner check cluster"
@@ -183,6 +183,10 @@ activate)
     cp "$meta" "$M/etc.new/dcos-version.json"
     printf '%s\n' "${ids[@]}" > "$M/active.new/.packages"
     sed "s/^export DCOS_VERSION=.*/export DCOS_VERSION=$newver/" "$M/environment.export" > "$M/environment.export.new"
+    # The new configuration's security mode (dcos-sim: given by the node script).
+    if [ -n "${SIM_SECURITY:-}" ]; then
+        printf '{"security": "%s"}\n' "$SIM_SECURITY" > "$M/etc.new/bootstrap-config.json"
+    fi
     # stop all DC/OS units
     curl -fsS --max-time 10 -X POST "$SIM_CTL/node/$SIM_NODE/unit/dcos.target/stop" > /dev/null
     if sim_fault hang; then

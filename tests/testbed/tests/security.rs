@@ -252,3 +252,57 @@ fn permissive_mesos_takes_http_and_https_on_one_port() {
     );
     assert_eq!(counters(&tb), (0, 0), "a token over HTTPS is not counted");
 }
+
+#[test]
+fn the_upgrade_script_moves_a_node_from_permissive_to_strict_and_rollback_moves_it_back() {
+    let tb = Testbed::builder()
+        .masters(1)
+        .agents(1)
+        .public_agents(0)
+        .activation_ms(300)
+        .security(Security::Permissive)
+        .upgrade_security(Security::Strict)
+        .start()
+        .expect("testbed starts");
+    let ca = tb.def().ca_file().unwrap().to_string_lossy().to_string();
+    let a1 = tb.node("a1").unwrap();
+    let plain = format!("http://{}:5051/metrics/snapshot", a1.address);
+    let tls = format!("https://{}:5051/metrics/snapshot", a1.address);
+    let auth = format!("Authorization: token={}", tb.token().unwrap());
+    let mode = || {
+        let text =
+            std::fs::read_to_string(a1.root.join("opt/mesosphere/etc/bootstrap-config.json"))
+                .unwrap();
+        serde_json::from_str::<Value>(&text).unwrap()["security"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(mode(), "permissive");
+    assert_eq!(curl(&[&plain]).1, "200", "permissive: plain HTTP answers");
+    let run = |url: &str| {
+        ssh(
+            &tb,
+            "a1",
+            &format!("cd \"$DCOS_SIM_ROOT/..\" && curl -fsS -o s.sh {url} && bash s.sh"),
+        )
+    };
+
+    let (code, out) = run(tb.upgrade_script_url());
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(mode(), "strict");
+    common::wait_until("a1 back, strict", 10, || {
+        curl(&["--cacert", &ca, "-H", &auth, &tls]).1 == "200"
+    });
+    assert_ne!(curl(&[&plain]).0, 0, "strict: no plain HTTP");
+    assert_eq!(
+        curl(&["--cacert", &ca, &tls]).1,
+        "401",
+        "strict: a token on every request"
+    );
+
+    let (code, out) = run(tb.rollback_script_url());
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(mode(), "permissive");
+    common::wait_until("a1 back, permissive", 10, || curl(&[&plain]).1 == "200");
+}

@@ -29,7 +29,7 @@ pub(super) fn proxied_routes(r: Router<Ctx>) -> Router<Ctx> {
 /// RS256 login JWT) → `{"token"}`, or 401 `ERR_INVALID_CREDENTIALS`.
 async fn login(State(ctx): State<Ctx>, body: String) -> Response {
     let mut c = ctx.shared.lock().unwrap();
-    if c.def.security == Security::Disabled {
+    if c.nodes[ctx.node].security == Security::Disabled {
         return text(StatusCode::NOT_FOUND, "404 Not Found");
     }
     match c.iam.login(&body) {
@@ -63,7 +63,7 @@ async fn ca_cert(State(ctx): State<Ctx>) -> Response {
 async fn to_mesos_leader(State(ctx): State<Ctx>, req: Request) -> Response {
     let target = {
         let c = ctx.shared.lock().unwrap();
-        c.leader.map(|l| format!("{}:5050", c.nodes[l].def.address))
+        c.leader.map(|l| (l, 5050))
     };
     proxy(ctx, target, "/mesos", req).await
 }
@@ -72,12 +72,10 @@ async fn to_marathon_leader(State(ctx): State<Ctx>, req: Request) -> Response {
     let target = {
         let c = ctx.shared.lock().unwrap();
         // With TLS on, Admin Router talks to Marathon's HTTPS port.
-        let port = if c.tls.is_some() {
-            MARATHON_TLS_PORT
-        } else {
-            8080
-        };
-        marathon_leader_idx(&c).map(|l| format!("{}:{port}", c.nodes[l].def.address))
+        marathon_leader_idx(&c).map(|l| match c.nodes[l].security {
+            Security::Disabled => (l, 8080),
+            _ => (l, MARATHON_TLS_PORT),
+        })
     };
     let prefix = if req.uri().path().starts_with("/service/") {
         "/service/marathon"
@@ -88,10 +86,7 @@ async fn to_marathon_leader(State(ctx): State<Ctx>, req: Request) -> Response {
 }
 
 async fn to_local_exhibitor(State(ctx): State<Ctx>, req: Request) -> Response {
-    let target = {
-        let c = ctx.shared.lock().unwrap();
-        Some(format!("{}:8181", c.nodes[ctx.node].def.address))
-    };
+    let target = Some((ctx.node, 8181));
     proxy(ctx, target, "/exhibitor", req).await
 }
 
@@ -103,7 +98,7 @@ async fn to_agent(
     let target = {
         let c = ctx.shared.lock().unwrap();
         let found = c.agents().find(|i| c.nodes[*i].id == id);
-        found.map(|i| format!("{}:5051", c.nodes[i].def.address))
+        found.map(|i| (i, 5051))
     };
     if target.is_none() {
         return text(
@@ -116,10 +111,11 @@ async fn to_agent(
 
 /// Forwards `req` (without `prefix`; its `Authorization` header only over TLS, never in clear
 /// text) to `target` from the master's own network; 502 when the upstream does not answer,
-/// 503 when there is none (no leader). With TLS on, upstream connections are TLS, verified against
-/// the cluster CA, presenting the node certificate (Exhibitor wants one in strict mode).
-async fn proxy(ctx: Ctx, target: Option<String>, prefix: &str, req: Request) -> Response {
-    let Some(target) = target else {
+/// 503 when there is none (no leader). To a node with security on, upstream connections are TLS,
+/// verified against the cluster CA, presenting the node certificate (Exhibitor wants one in strict
+/// mode). `target`: the upstream node and port.
+async fn proxy(ctx: Ctx, target: Option<(usize, u16)>, prefix: &str, req: Request) -> Response {
+    let Some((node, port)) = target else {
         return text(StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable");
     };
     let pq = req
@@ -143,9 +139,12 @@ async fn proxy(ctx: Ctx, target: Option<String>, prefix: &str, req: Request) -> 
             )
         }
     };
-    let (ns, tls) = {
+    let (ns, tls, target) = {
         let c = ctx.shared.lock().unwrap();
-        (c.ns.get(ctx.node).cloned().flatten(), c.tls.clone())
+        let up = &c.nodes[node];
+        let tls = c.tls.clone().filter(|_| up.security != Security::Disabled);
+        let target = format!("{}:{port}", up.def.address);
+        (c.ns.get(ctx.node).cloned().flatten(), tls, target)
     };
     let timeout = Duration::from_secs(10);
     let answer = tokio::task::spawn_blocking(move || {

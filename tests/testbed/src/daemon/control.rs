@@ -185,7 +185,7 @@ pub(super) async fn ctl_token(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let mut c = s.lock().unwrap();
-    if c.def.security == crate::model::Security::Disabled {
+    if !c.def.security_on() {
         return text(StatusCode::NOT_FOUND, "security is disabled: no IAM");
     }
     let uid = q

@@ -28,7 +28,11 @@ pub(super) enum Kind {
     Ssh,
 }
 
-pub(super) fn ports_for(def: &SimDef, role: Role) -> Vec<(u16, &'static str, Kind)> {
+pub(super) fn ports_for(
+    def: &SimDef,
+    role: Role,
+    security: Security,
+) -> Vec<(u16, &'static str, Kind)> {
     match role {
         Role::Master => {
             let mut v = vec![
@@ -39,7 +43,7 @@ pub(super) fn ports_for(def: &SimDef, role: Role) -> Vec<(u16, &'static str, Kin
                 (1050, "dcos-diagnostics", Kind::Diagnostics),
                 (def.admin_port, "dcos-adminrouter", Kind::Admin),
             ];
-            if def.security != Security::Disabled {
+            if security != Security::Disabled {
                 v.push((def.admin_tls_port(), "dcos-adminrouter", Kind::Admin));
                 v.push((MARATHON_TLS_PORT, "dcos-marathon", Kind::Marathon));
             }
@@ -126,7 +130,7 @@ pub(super) fn sync_listeners(shared: &Shared, c: &mut Cluster) {
             kind => serve_router(
                 listener,
                 node_router(kind, ctx),
-                wire_for(&c.def, kind, w.port),
+                wire_for(&c.def, c.nodes[w.node].security, kind, w.port),
                 c.tls.clone(),
             ),
         };
@@ -206,8 +210,9 @@ pub(super) async fn guard(
             c.record("plaintext_token", json!({"node": name, "path": path}));
         }
         // Strict mode: Admin Router's plain port only redirects to HTTPS.
-        let to_https = (c.def.security == Security::Strict && ctx.kind == Kind::Admin && !conn.tls)
-            .then(|| {
+        let security = c.nodes[ctx.node].security;
+        let to_https =
+            (security == Security::Strict && ctx.kind == Kind::Admin && !conn.tls).then(|| {
                 let port = c.def.admin_tls_port();
                 let host = &c.nodes[ctx.node].def.address;
                 let pq = req
@@ -227,7 +232,7 @@ pub(super) async fn guard(
             .and_then(|v| v.strip_prefix("token="))
             .is_some_and(|t| c.iam.valid(t));
         let unauthorized =
-            to_https.is_none() && !valid && needs_auth(c.def.security, ctx.kind, ctx.port, &path);
+            to_https.is_none() && !valid && needs_auth(security, ctx.kind, ctx.port, &path);
         if unauthorized {
             c.unauthorized_requests += 1;
         }

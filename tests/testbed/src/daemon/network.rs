@@ -33,7 +33,7 @@ impl Cluster {
         let firewalled = self.def.network == Network::Firewalled;
         let mut out = Vec::new();
         for (i, n) in self.nodes.iter().enumerate() {
-            for (port, unit, kind) in ports_for(&self.def, n.def.role) {
+            for (port, unit, kind) in ports_for(&self.def, n.def.role, n.security) {
                 if (kind == Kind::Zk && self.def.real_zookeeper) || !n.unit_up(unit) {
                     // The real server owns :2181; a stopped unit's port refuses.
                     continue;

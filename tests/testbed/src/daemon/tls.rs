@@ -32,11 +32,11 @@ pub(super) enum Wire {
     TlsClientCert,
 }
 
-/// What `kind`'s `port` speaks in `security` mode (issue 10; facts §8.1): disabled is plain
+/// What `kind`'s `port` speaks on a node in `security` mode (issue 10; facts §8.1): disabled is plain
 /// everywhere; permissive adds Admin Router's HTTPS port and Marathon's :8443 and lets Mesos and
 /// Exhibitor take both; strict makes Mesos TLS-only and Exhibitor want a client certificate.
-pub(super) fn wire_for(def: &SimDef, kind: Kind, port: u16) -> Wire {
-    match (def.security, kind) {
+pub(super) fn wire_for(def: &SimDef, security: Security, kind: Kind, port: u16) -> Wire {
+    match (security, kind) {
         (Security::Disabled, _) => Wire::Plain,
         (_, Kind::Admin) if port == def.admin_tls_port() => Wire::Tls,
         (_, Kind::Marathon) if port == MARATHON_TLS_PORT => Wire::Tls,

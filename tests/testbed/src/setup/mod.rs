@@ -55,6 +55,8 @@ pub struct UpOptions {
     pub network: crate::model::Network,
     /// The security mode (`--security`).
     pub security: crate::model::Security,
+    /// The mode the upgrade script switches nodes to (`--upgrade-security`).
+    pub upgrade_security: crate::model::Security,
     /// Lifetime of issued tokens (`--token-ttl-secs`).
     pub token_ttl_secs: u64,
 }

@@ -143,6 +143,7 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         real_zookeeper: opts.real_zookeeper,
         network: opts.network,
         security: opts.security,
+        upgrade_security: opts.upgrade_security,
         token_ttl_secs: opts.token_ttl_secs,
     };
     for sub in ["pids", "keys", "bootstrap", "nodes"] {
@@ -158,7 +159,7 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         build_node_fs(&def, n, i)?;
     }
     build_bootstrap(&def)?;
-    if def.security != crate::model::Security::Disabled {
+    if def.security_on() {
         make_pki(&def)?;
         crate::iam::write_credentials(&def.dir, &def.subnet)?;
     }
