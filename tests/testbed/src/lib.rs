@@ -43,6 +43,7 @@ pub struct TestbedBuilder {
     network: Network,
     security: Security,
     upgrade_security: Option<Security>,
+    bastion: bool,
     token_ttl_secs: u64,
     dir: Option<PathBuf>,
 }
@@ -63,6 +64,7 @@ impl Default for TestbedBuilder {
             network: default_network(),
             security: Security::Disabled,
             upgrade_security: None,
+            bastion: false,
             token_ttl_secs: model::DEFAULT_TOKEN_TTL_SECS,
             dir: None,
         }
@@ -139,6 +141,12 @@ impl TestbedBuilder {
         self.upgrade_security = Some(security);
         self
     }
+    /// Add an SSH bastion (`up --bastion`; needs [`Network::Firewalled`]): the nodes' SSH ports
+    /// then answer only from it, and `ssh_config` reaches them with `ProxyJump bastion`.
+    pub fn bastion(mut self, on: bool) -> Self {
+        self.bastion = on;
+        self
+    }
     /// How long tokens issued by the testbed's IAM live (`up --token-ttl-secs`; default 5 days).
     pub fn token_ttl_secs(mut self, secs: u64) -> Self {
         self.token_ttl_secs = secs;
@@ -178,6 +186,9 @@ impl TestbedBuilder {
             .args(["--deploy-ms", &self.deploy_ms.to_string()]);
         cmd.args(["--network", self.network.as_str()]);
         cmd.args(["--security", self.security.as_str()]);
+        if self.bastion {
+            cmd.arg("--bastion");
+        }
         if let Some(s) = self.upgrade_security {
             cmd.args(["--upgrade-security", s.as_str()]);
         }
@@ -304,6 +315,16 @@ impl Testbed {
             );
         }
         Ok(r.body)
+    }
+    /// The SSH bastion, when there is one (`address`: where its sshd listens, port
+    /// `def().ssh_port`).
+    pub fn bastion(&self) -> Option<NodeInfo> {
+        self.def.bastion.as_ref().map(|n| NodeInfo {
+            name: n.name.clone(),
+            role: n.role,
+            address: n.address.clone(),
+            root: n.root.clone(),
+        })
     }
     /// All nodes.
     pub fn nodes(&self) -> Vec<NodeInfo> {

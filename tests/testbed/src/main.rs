@@ -100,6 +100,10 @@ enum Cmd {
         /// back); default: the same as --security.
         #[arg(long)]
         upgrade_security: Option<Security>,
+        /// Add an SSH bastion at 127.A.B.3 (its own sshd and namespace); the nodes' SSH ports then
+        /// answer only from it (ssh_config uses ProxyJump). Needs --network firewalled.
+        #[arg(long)]
+        bastion: bool,
         /// Lifetime of the tokens the testbed's IAM issues (permissive and strict).
         #[arg(long, default_value_t = dcos_sim::model::DEFAULT_TOKEN_TTL_SECS)]
         token_ttl_secs: u64,
@@ -165,6 +169,7 @@ fn main() -> Result<()> {
             network,
             security,
             upgrade_security,
+            bastion,
             token_ttl_secs,
         } => {
             let def = setup::up(&setup::UpOptions {
@@ -184,6 +189,7 @@ fn main() -> Result<()> {
                 security,
                 upgrade_security: upgrade_security.unwrap_or(security),
                 token_ttl_secs,
+                bastion,
             })?;
             println!(
                 "dcos-sim: cluster up in {} (subnet {}, network {})",

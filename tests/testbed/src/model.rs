@@ -191,6 +191,10 @@ pub struct SimDef {
     /// back to `security`).
     #[serde(default = "Security::legacy")]
     pub upgrade_security: Security,
+    /// The SSH bastion (`up --bastion`, firewalled only): the one host the operator's machine
+    /// reaches by SSH; the nodes' SSH ports answer only from it. Not a cluster node.
+    #[serde(default)]
+    pub bastion: Option<NodeDef>,
     /// How long issued tokens live.
     #[serde(default = "default_token_ttl")]
     pub token_ttl_secs: u64,

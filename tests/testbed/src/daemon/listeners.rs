@@ -103,7 +103,7 @@ pub(super) fn sync_listeners(shared: &Shared, c: &mut Cluster) {
         if c.listeners.contains_key(&key) {
             continue;
         }
-        let addr = format!("{}:{}", c.nodes[w.node].def.address, w.port);
+        let addr = format!("{}:{}", c.address(w.node), w.port);
         let listener = match c.bind(w.ns, &addr) {
             Ok(l) => l,
             Err(e) => {

@@ -57,14 +57,29 @@ impl Cluster {
                 }
             }
             if firewalled && !n.fault("ssh-down") {
+                // The node's SSH port: from the host, or only from the bastion when there is one.
                 out.push(Want {
-                    ns: HOST,
+                    ns: if self.def.bastion.is_some() {
+                        self.nodes.len()
+                    } else {
+                        HOST
+                    },
                     node: i,
                     port: self.def.ssh_port,
                     kind: Kind::Ssh,
                     unit: String::new(),
                 });
             }
+        }
+        if self.def.bastion.is_some() {
+            // The bastion (index `nodes.len()`) is reached from the host.
+            out.push(Want {
+                ns: HOST,
+                node: self.nodes.len(),
+                port: self.def.ssh_port,
+                kind: Kind::Ssh,
+                unit: String::new(),
+            });
         }
         out
     }
@@ -77,7 +92,15 @@ impl Cluster {
         self.ns_thread(ns)?.bind(addr)
     }
 
-    /// The thread living in node `i`'s namespace.
+    /// The address of node `i` (`nodes.len()`: the bastion).
+    pub(super) fn address(&self, i: usize) -> &str {
+        match self.nodes.get(i) {
+            Some(n) => &n.def.address,
+            None => self.def.bastion.as_ref().map_or("", |b| b.address.as_str()),
+        }
+    }
+
+    /// The thread living in node `i`'s namespace (`nodes.len()`: the bastion's).
     pub(super) fn ns_thread(&self, i: usize) -> io::Result<Arc<NsThread>> {
         self.ns
             .get(i)
@@ -126,10 +149,12 @@ pub(super) fn serve_ssh_proxy(
     }))
 }
 
-/// Starts one thread inside each node's namespace (firewalled), or none (flat).
+/// Starts one thread inside each node's namespace, then the bastion's (firewalled), or none
+/// (flat).
 pub(super) fn ns_threads(def: &SimDef) -> anyhow::Result<Vec<Option<Arc<NsThread>>>> {
     def.nodes
         .iter()
+        .chain(&def.bastion)
         .map(|n| {
             def.netns(&n.name)
                 .map(|name| NsThread::spawn(&name).map(Arc::new))

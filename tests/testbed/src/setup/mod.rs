@@ -57,6 +57,8 @@ pub struct UpOptions {
     pub security: crate::model::Security,
     /// The mode the upgrade script switches nodes to (`--upgrade-security`).
     pub upgrade_security: crate::model::Security,
+    /// Add an SSH bastion (`--bastion`; needs the firewalled network).
+    pub bastion: bool,
     /// Lifetime of issued tokens (`--token-ttl-secs`).
     pub token_ttl_secs: u64,
 }

@@ -75,6 +75,9 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
     if opts.real_zookeeper {
         crate::zk::require()?;
     }
+    if opts.bastion && opts.network != Network::Firewalled {
+        bail!("--bastion needs --network firewalled (on a flat network every node is reachable)");
+    }
     let subnet = opts.subnet.clone().unwrap_or_else(pick_subnet);
     let as_root = is_root();
     let boot = format!("{subnet}.2");
@@ -144,6 +147,12 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         network: opts.network,
         security: opts.security,
         upgrade_security: opts.upgrade_security,
+        bastion: opts.bastion.then(|| NodeDef {
+            name: "bastion".into(),
+            role: Role::Agent,
+            address: format!("{subnet}.3"),
+            root: dir.join("nodes/bastion/root"),
+        }),
         token_ttl_secs: opts.token_ttl_secs,
     };
     for sub in ["pids", "keys", "bootstrap", "nodes"] {
@@ -166,7 +175,7 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
     write(&dir.join("sim.json"), &serde_json::to_string_pretty(&def)?)?;
     write(&dir.join("inventory.toml"), &inventory(&def)?)?;
     // Namespaces after sim.json, so that `down` (also after a failed `up`) finds them.
-    for n in &def.nodes {
+    for n in def.nodes.iter().chain(&def.bastion) {
         if let Some(ns) = def.netns(&n.name) {
             crate::netns::create(&ns)?;
         }
@@ -183,7 +192,7 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
     write(&dir.join("pids/daemon.pid"), &format!("{pid}\n"))?;
     // sshd per node.
     let _ = sshd;
-    for n in &def.nodes {
+    for n in def.nodes.iter().chain(&def.bastion) {
         start_sshd(&def, n)?;
     }
     // Wait for health (failing at once if the daemon died, e.g. on a port it could not bind).
@@ -204,7 +213,7 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    for n in &def.nodes {
+    for n in def.nodes.iter().chain(&def.bastion) {
         if !wait_sshd(&def, n, deadline) {
             let log = fs::read_to_string(dir.join("nodes").join(&n.name).join("sshd/sshd.log"))
                 .unwrap_or_default();
