@@ -217,6 +217,14 @@ impl Iam {
         token
     }
 
+    /// Invalidates every issued token (as an OSS 1.12 → 1.13 upgrade does, facts §8.1); returns
+    /// how many there were.
+    pub fn revoke_all(&mut self) -> usize {
+        let n = self.tokens.len();
+        self.tokens.clear();
+        n
+    }
+
     /// Whether `token` was issued here and has not expired.
     pub fn valid(&self, token: &str) -> bool {
         self.tokens

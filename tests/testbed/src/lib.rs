@@ -326,6 +326,18 @@ impl Testbed {
             root: n.root.clone(),
         })
     }
+    /// Invalidates every token the testbed's IAM issued (as an OSS 1.12 → 1.13 upgrade does).
+    pub fn revoke_tokens(&self) -> Result<()> {
+        let r = http::post(&self.def.ctl_addr(), "/iam/revoke", "")?;
+        if r.status != 200 {
+            bail!(
+                "the testbed would not revoke tokens: {} {}",
+                r.status,
+                r.body
+            );
+        }
+        Ok(())
+    }
     /// All nodes.
     pub fn nodes(&self) -> Vec<NodeInfo> {
         self.def

@@ -120,6 +120,15 @@ fn login_with_a_user_or_a_service_account_and_tokens_expire() {
     common::wait_until("the service account's token to expire", 10, || {
         !works(&sa_token)
     });
+    // Revoked (as an OSS 1.12 -> 1.13 upgrade does), a token is refused; a new login works.
+    let (_, answer) = post_json(&ca, &login, &body);
+    let revoked = token_of(&answer).unwrap();
+    assert!(works(&revoked));
+    tb.revoke_tokens().unwrap();
+    assert!(!works(&revoked));
+    let (_, answer) = post_json(&ca, &login, &body);
+    assert!(works(&token_of(&answer).unwrap()));
+
     let r = tb.report().unwrap();
     assert_eq!(r.plaintext_token_requests, 0, "every token went over HTTPS");
     assert!(r.unauthorized_requests >= 5, "{}", r.unauthorized_requests);

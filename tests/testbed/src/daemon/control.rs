@@ -196,6 +196,14 @@ pub(super) async fn ctl_token(
     text(StatusCode::OK, &t)
 }
 
+/// `POST /iam/revoke`: invalidates every issued token.
+pub(super) async fn ctl_revoke(State(s): State<Shared>) -> Response {
+    let mut c = s.lock().unwrap();
+    let n = c.iam.revoke_all();
+    c.record("tokens_revoked", json!({"count": n}));
+    text(StatusCode::OK, &n.to_string())
+}
+
 /// Counts a token sent to the bootstrap node's file server (plain HTTP; a token never belongs
 /// there, issue 10).
 pub(super) async fn bootstrap_guard(

@@ -93,6 +93,7 @@ pub fn serve(dir: &Path) -> anyhow::Result<()> {
             )
             .route("/node/{node}/fault/{kind}/clear", post(ctl_fault_clear))
             .route("/iam/token", post(ctl_token))
+            .route("/iam/revoke", post(ctl_revoke))
             .route("/node/{node}/attempt", post(ctl_attempt))
             .route("/node/{node}/attempt/{idx}/done", post(ctl_attempt_done))
             .with_state(shared.clone());
