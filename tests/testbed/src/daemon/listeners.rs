@@ -26,6 +26,9 @@ pub(super) enum Kind {
     AgentAdmin,
     /// The host-side SSH port of a node, proxied into its namespace (firewalled network).
     Ssh,
+    /// A real ZooKeeper port (client, quorum, election) of a master, forwarded from another
+    /// node's namespace into the master's (firewalled network, `--zookeeper real`).
+    ZkForward,
 }
 
 pub(super) fn ports_for(
@@ -123,8 +126,12 @@ pub(super) fn sync_listeners(shared: &Shared, c: &mut Cluster) {
         };
         let h = match w.kind {
             Kind::Zk => serve_zk(listener, ctx),
-            Kind::Ssh => match c.ns_thread(w.node) {
-                Ok(ns) => serve_ssh_proxy(listener, ns, addr),
+            Kind::Ssh | Kind::ZkForward => match c.ns_thread(w.node) {
+                // sshd may be starting: retry; a ZooKeeper peer retries by itself.
+                Ok(ns) => {
+                    let retry = if w.kind == Kind::Ssh { 5 } else { 0 };
+                    serve_tcp_proxy(listener, ns, addr, Duration::from_secs(retry))
+                }
                 Err(_) => None,
             },
             kind => serve_router(
@@ -299,7 +306,7 @@ fn needs_auth(security: Security, kind: Kind, port: u16, path: &str) -> bool {
 
 pub(super) fn node_router(kind: Kind, ctx: Ctx) -> Router {
     let r: Router<Ctx> = match kind {
-        Kind::Zk | Kind::Ssh => Router::new(),
+        Kind::Zk | Kind::Ssh | Kind::ZkForward => Router::new(),
         Kind::Master => Router::new()
             .route("/metrics/snapshot", get(master_metrics))
             .route("/master/redirect", get(master_redirect))

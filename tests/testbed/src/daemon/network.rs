@@ -71,6 +71,9 @@ impl Cluster {
                 });
             }
         }
+        if firewalled && self.def.real_zookeeper {
+            out.extend(self.zookeeper_forwards());
+        }
         if self.def.bastion.is_some() {
             // The bastion (index `nodes.len()`) is reached from the host.
             out.push(Want {
@@ -92,6 +95,45 @@ impl Cluster {
         self.ns_thread(ns)?.bind(addr)
     }
 
+    /// Real ZooKeeper on a firewalled network: each running master's client port forwarded from
+    /// every other node's namespace, and its quorum and election ports from the other masters'.
+    /// Only ports the server listens on are forwarded, so a peer that connects too early is
+    /// refused (and retries) as on a real network, instead of being accepted and dropped (which
+    /// sends a ZooKeeper follower back to leader election).
+    fn zookeeper_forwards(&self) -> Vec<Want> {
+        let mut out = Vec::new();
+        for i in self
+            .masters()
+            .filter(|i| self.nodes[*i].unit_up("dcos-exhibitor"))
+        {
+            let Some(pid) = crate::zk::running_pid(&self.def, &self.nodes[i].def) else {
+                continue;
+            };
+            let listening = crate::netns::listening_ports(pid);
+            for (j, from) in self.nodes.iter().enumerate().filter(|(j, _)| *j != i) {
+                let ports: &[u16] = if from.def.role == Role::Master {
+                    &[
+                        crate::zk::CLIENT_PORT,
+                        crate::zk::QUORUM_PORT,
+                        crate::zk::ELECTION_PORT,
+                    ]
+                } else {
+                    &[crate::zk::CLIENT_PORT]
+                };
+                for port in ports.iter().filter(|p| listening.contains(p)) {
+                    out.push(Want {
+                        ns: j,
+                        node: i,
+                        port: *port,
+                        kind: Kind::ZkForward,
+                        unit: String::new(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
     /// The address of node `i` (`nodes.len()`: the bastion).
     pub(super) fn address(&self, i: usize) -> &str {
         match self.nodes.get(i) {
@@ -110,12 +152,13 @@ impl Cluster {
     }
 }
 
-/// Forwards every connection to the host-side `listener` to `target` inside the namespace of
-/// `ns`, retrying the inner connect for up to 5 s (an sshd that is starting).
-pub(super) fn serve_ssh_proxy(
+/// Forwards every connection to `listener` (on the host or in another namespace) to `target`
+/// inside the namespace of `ns`, retrying the inner connect for up to `retry`.
+pub(super) fn serve_tcp_proxy(
     listener: TcpListener,
     ns: Arc<NsThread>,
     target: String,
+    retry: Duration,
 ) -> Option<JoinHandle<()>> {
     listener.set_nonblocking(true).ok()?;
     let l = tokio::net::TcpListener::from_std(listener).ok()?;
@@ -123,7 +166,7 @@ pub(super) fn serve_ssh_proxy(
         while let Ok((mut outer, _)) = l.accept().await {
             let (ns, target) = (ns.clone(), target.clone());
             tokio::spawn(async move {
-                let deadline = Instant::now() + Duration::from_secs(5);
+                let deadline = Instant::now() + retry;
                 let inner = loop {
                     let (ns, t) = (ns.clone(), target.clone());
                     let r = tokio::task::spawn_blocking(move || {

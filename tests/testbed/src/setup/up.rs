@@ -66,12 +66,6 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         bail!("--masters must be at least 1");
     }
     let sshd = sshd_path()?;
-    if opts.real_zookeeper && opts.network == Network::Firewalled {
-        // Real ZooKeeper's quorum and election traffic would have to cross the namespaces.
-        bail!(
-            "--zookeeper real is not supported with --network firewalled yet; use --network flat"
-        );
-    }
     if opts.real_zookeeper {
         crate::zk::require()?;
     }
@@ -235,7 +229,18 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
             .map(|n| n.address.clone())
             .collect();
         let zk_deadline = Instant::now() + Duration::from_secs(30);
-        if let Err(e) = crate::zk::wait_ensemble(&hosts, zk_deadline) {
+        // Firewalled: from inside the first master's namespace (the cluster network).
+        let first = def.nodes.iter().find(|n| n.role == Role::Master);
+        let inside = first.and_then(|n| def.netns(&n.name));
+        let in_cluster = |f: Box<dyn FnOnce() -> Result<()> + Send>| -> Result<()> {
+            match &inside {
+                Some(ns) => crate::netns::NsThread::spawn(ns)?.run(f)?,
+                None => f(),
+            }
+        };
+        let h = hosts.clone();
+        let waited = in_cluster(Box::new(move || crate::zk::wait_ensemble(&h, zk_deadline)));
+        if let Err(e) = waited {
             let mut logs = String::new();
             for n in def.nodes.iter().filter(|n| n.role == Role::Master) {
                 let out = fs::read_to_string(crate::zk::data_dir(&n.root).join("zookeeper.out"))
@@ -248,7 +253,7 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
             }
             bail!("{e:#}\n{logs}");
         }
-        crate::zk::seed(&hosts, zk_deadline)?;
+        in_cluster(Box::new(move || crate::zk::seed(&hosts, zk_deadline)))?;
     }
     Ok(def)
 }
