@@ -49,22 +49,21 @@ pub fn request_with(
         std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr}: {e}"))
     })?;
     let s = TcpStream::connect_timeout(&sa, timeout)?;
-    exchange(s, method, addr, path, headers, body, timeout)
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    exchange(s, method, addr, path, headers, body)
 }
 
-/// Sends one request on an open connection (e.g. one made inside a network namespace) to `host`
-/// and reads the whole response.
+/// Sends one request on an open connection (e.g. one made inside a network namespace, or a TLS
+/// stream; its timeouts already set) to `addr` and reads the whole response.
 pub fn exchange(
-    mut s: TcpStream,
+    mut s: impl Read + Write,
     method: &str,
     addr: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &str,
-    timeout: Duration,
 ) -> std::io::Result<Response> {
-    s.set_read_timeout(Some(timeout))?;
-    s.set_write_timeout(Some(timeout))?;
     let extra: String = headers
         .iter()
         .map(|(k, v)| format!("{k}: {v}\r\n"))
@@ -75,7 +74,12 @@ pub fn exchange(
     );
     s.write_all(req.as_bytes())?;
     let mut buf = Vec::new();
-    s.read_to_end(&mut buf)?;
+    if let Err(e) = s.read_to_end(&mut buf) {
+        // A TLS peer that closes without close_notify, after a whole answer, is still an answer.
+        if e.kind() != std::io::ErrorKind::UnexpectedEof || buf.is_empty() {
+            return Err(e);
+        }
+    }
     let text = String::from_utf8_lossy(&buf).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();

@@ -10,6 +10,7 @@
 
 pub mod daemon;
 pub mod http;
+pub mod iam;
 pub mod model;
 pub mod netns;
 pub mod scripts;
@@ -41,6 +42,9 @@ pub struct TestbedBuilder {
     real_zookeeper: bool,
     network: Network,
     security: Security,
+    upgrade_security: Option<Security>,
+    bastion: bool,
+    token_ttl_secs: u64,
     dir: Option<PathBuf>,
 }
 
@@ -59,6 +63,9 @@ impl Default for TestbedBuilder {
             real_zookeeper: false,
             network: default_network(),
             security: Security::Disabled,
+            upgrade_security: None,
+            bastion: false,
+            token_ttl_secs: model::DEFAULT_TOKEN_TTL_SECS,
             dir: None,
         }
     }
@@ -128,6 +135,23 @@ impl TestbedBuilder {
         self.security = security;
         self
     }
+    /// The security mode the served upgrade script switches each node to (`up
+    /// --upgrade-security`; default: the same as [`TestbedBuilder::security`]).
+    pub fn upgrade_security(mut self, security: Security) -> Self {
+        self.upgrade_security = Some(security);
+        self
+    }
+    /// Add an SSH bastion (`up --bastion`; needs [`Network::Firewalled`]): the nodes' SSH ports
+    /// then answer only from it, and `ssh_config` reaches them with `ProxyJump bastion`.
+    pub fn bastion(mut self, on: bool) -> Self {
+        self.bastion = on;
+        self
+    }
+    /// How long tokens issued by the testbed's IAM live (`up --token-ttl-secs`; default 5 days).
+    pub fn token_ttl_secs(mut self, secs: u64) -> Self {
+        self.token_ttl_secs = secs;
+        self
+    }
     /// Use this directory instead of a fresh temporary one (it is not deleted on drop).
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = Some(dir.into());
@@ -162,6 +186,13 @@ impl TestbedBuilder {
             .args(["--deploy-ms", &self.deploy_ms.to_string()]);
         cmd.args(["--network", self.network.as_str()]);
         cmd.args(["--security", self.security.as_str()]);
+        if self.bastion {
+            cmd.arg("--bastion");
+        }
+        if let Some(s) = self.upgrade_security {
+            cmd.args(["--upgrade-security", s.as_str()]);
+        }
+        cmd.args(["--token-ttl-secs", &self.token_ttl_secs.to_string()]);
         if self.real_zookeeper {
             cmd.args(["--zookeeper", "real"]);
         }
@@ -267,6 +298,45 @@ impl Testbed {
     /// The network namespace of a node (`None` on a flat network or for an unknown name).
     pub fn netns(&self, name: &str) -> Option<String> {
         self.def.node(name).and_then(|n| self.def.netns(&n.name))
+    }
+    /// A valid token for the superuser, minted through the control API (a testbed shortcut; the
+    /// product logs in at Admin Router). Fails when security is disabled.
+    pub fn token(&self) -> Result<String> {
+        let r = http::post(
+            &self.def.ctl_addr(),
+            &format!("/iam/token?uid={}", iam::USER_UID),
+            "",
+        )?;
+        if r.status != 200 {
+            bail!(
+                "the testbed would not mint a token: {} {}",
+                r.status,
+                r.body
+            );
+        }
+        Ok(r.body)
+    }
+    /// The SSH bastion, when there is one (`address`: where its sshd listens, port
+    /// `def().ssh_port`).
+    pub fn bastion(&self) -> Option<NodeInfo> {
+        self.def.bastion.as_ref().map(|n| NodeInfo {
+            name: n.name.clone(),
+            role: n.role,
+            address: n.address.clone(),
+            root: n.root.clone(),
+        })
+    }
+    /// Invalidates every token the testbed's IAM issued (as an OSS 1.12 → 1.13 upgrade does).
+    pub fn revoke_tokens(&self) -> Result<()> {
+        let r = http::post(&self.def.ctl_addr(), "/iam/revoke", "")?;
+        if r.status != 200 {
+            bail!(
+                "the testbed would not revoke tokens: {} {}",
+                r.status,
+                r.body
+            );
+        }
+        Ok(())
     }
     /// All nodes.
     pub fn nodes(&self) -> Vec<NodeInfo> {

@@ -96,6 +96,17 @@ enum Cmd {
         /// Router requires a token) or strict.
         #[arg(long, default_value = "disabled")]
         security: Security,
+        /// The mode the upgrade script switches every node to (the rollback script switches it
+        /// back); default: the same as --security.
+        #[arg(long)]
+        upgrade_security: Option<Security>,
+        /// Add an SSH bastion at 127.A.B.3 (its own sshd and namespace); the nodes' SSH ports then
+        /// answer only from it (ssh_config uses ProxyJump). Needs --network firewalled.
+        #[arg(long)]
+        bastion: bool,
+        /// Lifetime of the tokens the testbed's IAM issues (permissive and strict).
+        #[arg(long, default_value_t = dcos_sim::model::DEFAULT_TOKEN_TTL_SECS)]
+        token_ttl_secs: u64,
     },
     /// Stop everything the testbed in DIR started (daemon, every sshd, leftover node scripts);
     /// saves the final report to DIR/report.json. Idempotent.
@@ -157,6 +168,9 @@ fn main() -> Result<()> {
             zookeeper,
             network,
             security,
+            upgrade_security,
+            bastion,
+            token_ttl_secs,
         } => {
             let def = setup::up(&setup::UpOptions {
                 dir,
@@ -173,6 +187,9 @@ fn main() -> Result<()> {
                 real_zookeeper: zookeeper == ZkMode::Real,
                 network: network.network(),
                 security,
+                upgrade_security: upgrade_security.unwrap_or(security),
+                token_ttl_secs,
+                bastion,
             })?;
             println!(
                 "dcos-sim: cluster up in {} (subnet {}, network {})",

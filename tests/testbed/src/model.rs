@@ -120,6 +120,13 @@ impl std::str::FromStr for Security {
     }
 }
 
+/// The default lifetime of an IAM token: 5 days, as DC/OS's (facts §8.1).
+pub const DEFAULT_TOKEN_TTL_SECS: u64 = 5 * 24 * 3600;
+
+fn default_token_ttl() -> u64 {
+    DEFAULT_TOKEN_TTL_SECS
+}
+
 /// One node of the simulated cluster as recorded in `sim.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NodeDef {
@@ -180,6 +187,17 @@ pub struct SimDef {
     /// The security mode written to every node's `bootstrap-config.json`.
     #[serde(default = "Security::legacy")]
     pub security: Security,
+    /// The security mode the upgrade script switches a node to (the rollback script switches it
+    /// back to `security`).
+    #[serde(default = "Security::legacy")]
+    pub upgrade_security: Security,
+    /// The SSH bastion (`up --bastion`, firewalled only): the one host the operator's machine
+    /// reaches by SSH; the nodes' SSH ports answer only from it. Not a cluster node.
+    #[serde(default)]
+    pub bastion: Option<NodeDef>,
+    /// How long issued tokens live.
+    #[serde(default = "default_token_ttl")]
+    pub token_ttl_secs: u64,
 }
 
 impl SimDef {
@@ -205,6 +223,27 @@ impl SimDef {
     /// The network namespace of a node (`None` on a flat network).
     pub fn netns(&self, node: &str) -> Option<String> {
         (self.network == Network::Firewalled).then(|| format!("{}{node}", self.netns_prefix()))
+    }
+    /// Where `up` keeps the CA key and the node certificate (`DIR/pki`).
+    pub fn pki_dir(&self) -> PathBuf {
+        self.dir.join("pki")
+    }
+    /// Whether any node runs (or is upgraded to) permissive or strict: then `up` makes the CA and
+    /// the credentials.
+    pub fn security_on(&self) -> bool {
+        self.security != Security::Disabled || self.upgrade_security != Security::Disabled
+    }
+    /// The cluster CA certificate, `DIR/dcos-ca.crt` (`None` when security is disabled: no TLS).
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.security_on().then(|| self.dir.join("dcos-ca.crt"))
+    }
+    /// Admin Router's HTTPS port on masters (443 as root, else 10443; TLS only with security on).
+    pub fn admin_tls_port(&self) -> u16 {
+        if self.as_root {
+            443
+        } else {
+            10443
+        }
     }
     /// `host:port` of the control API.
     pub fn ctl_addr(&self) -> String {

@@ -8,7 +8,7 @@ use std::ffi::CString;
 use std::fs::{self, File};
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, IntoRawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
@@ -158,15 +158,36 @@ pub fn pids_in(name: &str) -> Vec<i32> {
     out
 }
 
+/// The TCP ports a process's network namespace listens on (from `/proc/<pid>/net/tcp` and `tcp6`:
+/// Java listens on IPv6 sockets), without connecting to any of them.
+pub fn listening_ports(pid: i32) -> Vec<u16> {
+    let text = ["tcp", "tcp6"]
+        .iter()
+        .map(|f| fs::read_to_string(format!("/proc/{pid}/net/{f}")).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("sl"))
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let local = f.nth(1)?;
+            let state = f.nth(1)?;
+            // State 0A is LISTEN; the local address is hex `IP:PORT`.
+            (state == "0A")
+                .then(|| u16::from_str_radix(local.rsplit(':').next()?, 16).ok())
+                .flatten()
+        })
+        .collect()
+}
+
 /// Makes `cmd` start inside the named namespace (setns before exec).
 pub fn enter_on_exec(cmd: &mut Command, name: &str) -> Result<()> {
     let f = File::open(path(name)).with_context(|| format!("opening network namespace {name}"))?;
-    // The descriptor stays open in this process (close-on-exec) for the forks that use it.
-    let fd = f.into_raw_fd();
-    // SAFETY: setns is async-signal-safe; fd is a namespace file opened above.
+    // The closure owns the (close-on-exec) descriptor: it closes with the Command.
+    // SAFETY: setns is async-signal-safe; the descriptor is a namespace file opened above.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+            if libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
                 return Err(io::Error::last_os_error());
             }
             Ok(())

@@ -101,7 +101,7 @@ esac
 
 echo "Upgrading DC/OS $role_name @FROM@ -> @TO@"
 "$R/opt/mesosphere/bin/pkgpanda" fetch --repository-url=@BOOTSTRAP_URL@ @PACKAGES@
-"$R/opt/mesosphere/bin/pkgpanda" activate @PACKAGES@
+SIM_SECURITY=@SECURITY@ "$R/opt/mesosphere/bin/pkgpanda" activate @PACKAGES@
 
 if [ "$SKIP_CHECKS" != "true" ]; then
     cmd="$R/opt/mesosphere/bin/dcos-check-runner check node-poststart && $R/opt/mesosphere/bin/dcos-check-runner check cluster"
@@ -183,6 +183,10 @@ activate)
     cp "$meta" "$M/etc.new/dcos-version.json"
     printf '%s\n' "${ids[@]}" > "$M/active.new/.packages"
     sed "s/^export DCOS_VERSION=.*/export DCOS_VERSION=$newver/" "$M/environment.export" > "$M/environment.export.new"
+    # The new configuration's security mode (dcos-sim: given by the node script).
+    if [ -n "${SIM_SECURITY:-}" ]; then
+        printf '{"security": "%s"}\n' "$SIM_SECURITY" > "$M/etc.new/bootstrap-config.json"
+    fi
     # stop all DC/OS units
     curl -fsS --max-time 10 -X POST "$SIM_CTL/node/$SIM_NODE/unit/dcos.target/stop" > /dev/null
     if sim_fault hang; then
@@ -213,6 +217,15 @@ pub const CHECK_RUNNER: &str = r#"#!/bin/bash
 set -o nounset
 @PROLOGUE@
 IP="$("$R/opt/mesosphere/bin/detect_ip")"
+# In strict mode Mesos speaks TLS only: use the node's CA bundle, as DC/OS's checks do.
+# Its token stands for the node's own IAM configuration (a service account on a real node).
+MESOS="http"
+TLSOPT=()
+if grep -q '"strict"' "$R/opt/mesosphere/etc/bootstrap-config.json" 2>/dev/null; then
+    MESOS="https"
+    TOKEN="$(curl -fsS --max-time 5 -X POST "$SIM_CTL/iam/token?uid=dcos_check_runner" 2>/dev/null || true)"
+    TLSOPT=(--cacert "$R/run/dcos/pki/CA/ca-bundle.crt" -H "Authorization: token=$TOKEN")
+fi
 sub="${1:-}"
 type="${2:-}"
 if [ "$sub" != "check" ] || [ -z "$type" ]; then
@@ -257,8 +270,8 @@ for c in "${sel[@]}"; do
     case "$c" in
         components_master) curl -fsS --max-time 5 -o /dev/null "http://$IP:@ADMIN_PORT@/dcos-metadata/dcos-version.json" 2>/dev/null || st=2 ;;
         components_agent) curl -fsS --max-time 5 -o /dev/null "http://$IP:61001/dcos-metadata/dcos-version.json" 2>/dev/null || st=2 ;;
-        mesos_master_replog_synchronized) curl -fsS --max-time 5 "http://$IP:5050/metrics/snapshot" 2>/dev/null | grep -q '"registrar\\/log\\/recovered":1.0' || st=2 ;;
-        mesos_agent_registered_with_masters) curl -fsS --max-time 5 "http://$IP:5051/metrics/snapshot" 2>/dev/null | grep -q '"slave\\/registered":1.0' || st=2 ;;
+        mesos_master_replog_synchronized) curl -fsS --max-time 5 "${TLSOPT[@]}" "$MESOS://$IP:5050/metrics/snapshot" 2>/dev/null | grep -q '"registrar\\/log\\/recovered":1.0' || st=2 ;;
+        mesos_agent_registered_with_masters) curl -fsS --max-time 5 "${TLSOPT[@]}" "$MESOS://$IP:5051/metrics/snapshot" 2>/dev/null | grep -q '"slave\\/registered":1.0' || st=2 ;;
     esac
     if [ "$st" -gt "$status" ]; then status=$st; fi
     if [ "$st" -eq 0 ]; then msg="OK"; else msg="check $c failed"; fi

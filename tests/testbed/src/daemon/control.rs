@@ -179,6 +179,31 @@ pub(super) async fn ctl_attempt_done(
     text(StatusCode::OK, "ok")
 }
 
+/// `POST /iam/token?uid=U`: a valid token for `U` (the testbed's shortcut for tests).
+pub(super) async fn ctl_token(
+    State(s): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut c = s.lock().unwrap();
+    if !c.def.security_on() {
+        return text(StatusCode::NOT_FOUND, "security is disabled: no IAM");
+    }
+    let uid = q
+        .get("uid")
+        .cloned()
+        .unwrap_or_else(|| crate::iam::USER_UID.into());
+    let t = c.iam.issue(&uid);
+    text(StatusCode::OK, &t)
+}
+
+/// `POST /iam/revoke`: invalidates every issued token.
+pub(super) async fn ctl_revoke(State(s): State<Shared>) -> Response {
+    let mut c = s.lock().unwrap();
+    let n = c.iam.revoke_all();
+    c.record("tokens_revoked", json!({"count": n}));
+    text(StatusCode::OK, &n.to_string())
+}
+
 /// Counts a token sent to the bootstrap node's file server (plain HTTP; a token never belongs
 /// there, issue 10).
 pub(super) async fn bootstrap_guard(

@@ -66,11 +66,14 @@ pub(super) fn serve_zk(std_l: std::net::TcpListener, ctx: Ctx) -> Option<JoinHan
 
 /// Real ZooKeeper mode: Exhibitor's view is each server's own answer to `srvr` (leader or
 /// follower: 3 "serving"; another answer: 2 "not serving"; no answer: 1 "down").
-pub(super) async fn exhibitor_status_real(masters: Vec<String>) -> Response {
+pub(super) async fn exhibitor_status_real(
+    masters: Vec<String>,
+    spaces: Vec<Option<Arc<crate::netns::NsThread>>>,
+) -> Response {
     let mut set = tokio::task::JoinSet::new();
-    for (k, host) in masters.iter().enumerate() {
+    for (k, (host, ns)) in masters.iter().zip(spaces).enumerate() {
         let host = host.clone();
-        set.spawn(async move { (k, srvr_mode(&host).await) });
+        set.spawn(async move { (k, srvr_mode(&host, ns).await) });
     }
     let mut modes: Vec<Option<Option<String>>> = vec![None; masters.len()];
     while let Some(Ok((k, m))) = set.join_next().await {
@@ -92,10 +95,28 @@ pub(super) async fn exhibitor_status_real(masters: Vec<String>) -> Response {
     ok_json(Value::Array(v))
 }
 
-/// `srvr` on `host:2181`: `None` when it does not answer, `Some(mode)` otherwise.
-pub(super) async fn srvr_mode(host: &str) -> Option<Option<String>> {
+/// `srvr` on `host:2181` (from inside `ns`, the master's own namespace, when firewalled): `None`
+/// when it does not answer, `Some(mode)` otherwise.
+pub(super) async fn srvr_mode(
+    host: &str,
+    ns: Option<Arc<crate::netns::NsThread>>,
+) -> Option<Option<String>> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = format!("{host}:{}", crate::zk::CLIENT_PORT);
+    if let Some(ns) = ns {
+        return tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let mut s = ns.connect(&addr, Duration::from_secs(1)).ok()?;
+            s.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+            s.write_all(b"srvr").ok()?;
+            let mut buf = Vec::new();
+            let _ = s.read_to_end(&mut buf);
+            Some(crate::zk::parse_mode(&String::from_utf8_lossy(&buf)))
+        })
+        .await
+        .ok()
+        .flatten();
+    }
     let fut = async {
         let mut s = tokio::net::TcpStream::connect(&addr).await.ok()?;
         s.write_all(b"srvr").await.ok()?;
@@ -114,12 +135,17 @@ pub(super) async fn exhibitor_status(State(ctx): State<Ctx>) -> Response {
         let c = ctx.shared.lock().unwrap();
         c.def.real_zookeeper.then(|| {
             c.masters()
-                .map(|i| c.nodes[i].def.address.clone())
-                .collect::<Vec<_>>()
+                .map(|i| {
+                    (
+                        c.nodes[i].def.address.clone(),
+                        c.ns.get(i).cloned().flatten(),
+                    )
+                })
+                .unzip::<_, _, Vec<_>, Vec<_>>()
         })
     };
-    if let Some(masters) = real {
-        return exhibitor_status_real(masters).await;
+    if let Some((masters, spaces)) = real {
+        return exhibitor_status_real(masters, spaces).await;
     }
     let c = ctx.shared.lock().unwrap();
     let total = c.masters().count();

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::model::{NodeDef, Role, Security, SimDef};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -26,18 +26,32 @@ pub(super) enum Kind {
     AgentAdmin,
     /// The host-side SSH port of a node, proxied into its namespace (firewalled network).
     Ssh,
+    /// A real ZooKeeper port (client, quorum, election) of a master, forwarded from another
+    /// node's namespace into the master's (firewalled network, `--zookeeper real`).
+    ZkForward,
 }
 
-pub(super) fn ports_for(def: &SimDef, role: Role) -> Vec<(u16, &'static str, Kind)> {
+pub(super) fn ports_for(
+    def: &SimDef,
+    role: Role,
+    security: Security,
+) -> Vec<(u16, &'static str, Kind)> {
     match role {
-        Role::Master => vec![
-            (5050, "dcos-mesos-master", Kind::Master),
-            (8080, "dcos-marathon", Kind::Marathon),
-            (8181, "dcos-exhibitor", Kind::Exhibitor),
-            (2181, "dcos-exhibitor", Kind::Zk),
-            (1050, "dcos-diagnostics", Kind::Diagnostics),
-            (def.admin_port, "dcos-adminrouter", Kind::Admin),
-        ],
+        Role::Master => {
+            let mut v = vec![
+                (5050, "dcos-mesos-master", Kind::Master),
+                (8080, "dcos-marathon", Kind::Marathon),
+                (8181, "dcos-exhibitor", Kind::Exhibitor),
+                (2181, "dcos-exhibitor", Kind::Zk),
+                (1050, "dcos-diagnostics", Kind::Diagnostics),
+                (def.admin_port, "dcos-adminrouter", Kind::Admin),
+            ];
+            if security != Security::Disabled {
+                v.push((def.admin_tls_port(), "dcos-adminrouter", Kind::Admin));
+                v.push((MARATHON_TLS_PORT, "dcos-marathon", Kind::Marathon));
+            }
+            v
+        }
         Role::Agent => vec![
             (5051, "dcos-mesos-slave", Kind::Agent),
             (61001, "dcos-adminrouter-agent", Kind::AgentAdmin),
@@ -69,6 +83,7 @@ pub(super) struct Ctx {
     pub(super) node: usize,
     pub(super) unit: String,
     pub(super) kind: Kind,
+    pub(super) port: u16,
 }
 
 pub(super) fn sync_listeners(shared: &Shared, c: &mut Cluster) {
@@ -91,7 +106,7 @@ pub(super) fn sync_listeners(shared: &Shared, c: &mut Cluster) {
         if c.listeners.contains_key(&key) {
             continue;
         }
-        let addr = format!("{}:{}", c.nodes[w.node].def.address, w.port);
+        let addr = format!("{}:{}", c.address(w.node), w.port);
         let listener = match c.bind(w.ns, &addr) {
             Ok(l) => l,
             Err(e) => {
@@ -107,14 +122,24 @@ pub(super) fn sync_listeners(shared: &Shared, c: &mut Cluster) {
             node: w.node,
             unit: w.unit,
             kind: w.kind,
+            port: w.port,
         };
         let h = match w.kind {
             Kind::Zk => serve_zk(listener, ctx),
-            Kind::Ssh => match c.ns_thread(w.node) {
-                Ok(ns) => serve_ssh_proxy(listener, ns, addr),
+            Kind::Ssh | Kind::ZkForward => match c.ns_thread(w.node) {
+                // sshd may be starting: retry; a ZooKeeper peer retries by itself.
+                Ok(ns) => {
+                    let retry = if w.kind == Kind::Ssh { 5 } else { 0 };
+                    serve_tcp_proxy(listener, ns, addr, Duration::from_secs(retry))
+                }
                 Err(_) => None,
             },
-            kind => serve_router(listener, node_router(kind, ctx)),
+            kind => serve_router(
+                listener,
+                node_router(kind, ctx),
+                wire_for(&c.def, c.nodes[w.node].security, kind, w.port),
+                c.tls.clone(),
+            ),
         };
         if let Some(h) = h {
             c.listeners.insert(key, h);
@@ -122,12 +147,16 @@ pub(super) fn sync_listeners(shared: &Shared, c: &mut Cluster) {
     }
 }
 
-/// Serves `router` on an already bound listener (of any namespace).
-pub(super) fn serve_router(std_l: std::net::TcpListener, router: Router) -> Option<JoinHandle<()>> {
-    std_l.set_nonblocking(true).ok()?;
-    let l = tokio::net::TcpListener::from_std(std_l).ok()?;
+/// Serves `router` on an already bound listener (of any namespace), speaking `wire`.
+pub(super) fn serve_router(
+    std_l: std::net::TcpListener,
+    router: Router,
+    wire: Wire,
+    tls: Option<Arc<Tls>>,
+) -> Option<JoinHandle<()>> {
+    let l = NodeListener::new(std_l, wire, tls).ok()?;
     Some(tokio::spawn(async move {
-        let _ = axum::serve(l, router).await;
+        let _ = axum::serve(l, router.into_make_service_with_connect_info::<Conn>()).await;
     }))
 }
 
@@ -171,24 +200,67 @@ pub(super) fn metrics_body(m: &[(&str, f64)]) -> String {
     s
 }
 
-pub(super) async fn guard(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
+pub(super) async fn guard(
+    State(ctx): State<Ctx>,
+    ConnectInfo(conn): ConnectInfo<Conn>,
+    req: Request,
+    next: Next,
+) -> Response {
     let token = req.headers().contains_key(header::AUTHORIZATION);
-    let (garbage, up, unauthorized) = {
+    let (garbage, up, unauthorized, to_https) = {
         let mut c = ctx.shared.lock().unwrap();
         let path = req.uri().path().to_string();
-        if token {
-            // Every node listener is plain HTTP: a token sent here travelled in clear text.
+        if token && !conn.tls {
+            // A token over plain HTTP travelled in clear text.
             c.plaintext_token_requests += 1;
             let name = c.nodes[ctx.node].def.name.clone();
             c.record("plaintext_token", json!({"node": name, "path": path}));
         }
-        let unauthorized = !token && needs_auth(c.def.security, ctx.kind, &path);
+        // Strict mode: Admin Router's plain port only redirects to HTTPS.
+        let security = c.nodes[ctx.node].security;
+        let to_https =
+            (security == Security::Strict && ctx.kind == Kind::Admin && !conn.tls).then(|| {
+                let port = c.def.admin_tls_port();
+                let host = &c.nodes[ctx.node].def.address;
+                let pq = req
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
+                match port {
+                    443 => format!("https://{host}{pq}"),
+                    p => format!("https://{host}:{p}{pq}"),
+                }
+            });
+        let valid = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("token="))
+            .is_some_and(|t| c.iam.valid(t));
+        let unauthorized =
+            to_https.is_none() && !valid && needs_auth(security, ctx.kind, ctx.port, &path);
         if unauthorized {
             c.unauthorized_requests += 1;
         }
         let n = &c.nodes[ctx.node];
-        (n.fault("http-garbage"), n.unit_up(&ctx.unit), unauthorized)
+        (
+            n.fault("http-garbage"),
+            n.unit_up(&ctx.unit),
+            unauthorized,
+            to_https,
+        )
     };
+    if let Some(location) = to_https {
+        if up {
+            return (
+                StatusCode::TEMPORARY_REDIRECT,
+                [(header::LOCATION, location)],
+                "",
+            )
+                .into_response();
+        }
+    }
     if !up {
         let mut r = text(StatusCode::SERVICE_UNAVAILABLE, "service stopped");
         r.headers_mut()
@@ -213,9 +285,15 @@ pub(super) async fn guard(State(ctx): State<Ctx>, req: Request, next: Next) -> R
 }
 
 /// Whether a request needs `Authorization: token=...`: Admin Router enforces it in permissive and
-/// strict mode, except on the paths it serves to anyone (facts §8.1; issue 10). Only the header's
-/// presence is checked for now (no login, no token validation, no TLS yet).
-fn needs_auth(security: Security, kind: Kind, path: &str) -> bool {
+/// strict mode, except on the paths it serves to anyone; in strict mode Mesos (masters and agents)
+/// and Marathon (:8080 and :8443) want one on every request (facts §8.1; issue 10). The token must be one the testbed's IAM issued and not
+/// expired (`Authorization: token=...`).
+fn needs_auth(security: Security, kind: Kind, port: u16, path: &str) -> bool {
+    // Strict: Mesos and Marathon authenticate every request too (facts §8.1).
+    let _ = port;
+    if security == Security::Strict && matches!(kind, Kind::Master | Kind::Agent | Kind::Marathon) {
+        return true;
+    }
     const PUBLIC: &[&str] = &[
         "/dcos-metadata/dcos-version.json",
         "/ca/dcos-ca.crt",
@@ -228,7 +306,7 @@ fn needs_auth(security: Security, kind: Kind, path: &str) -> bool {
 
 pub(super) fn node_router(kind: Kind, ctx: Ctx) -> Router {
     let r: Router<Ctx> = match kind {
-        Kind::Zk | Kind::Ssh => Router::new(),
+        Kind::Zk | Kind::Ssh | Kind::ZkForward => Router::new(),
         Kind::Master => Router::new()
             .route("/metrics/snapshot", get(master_metrics))
             .route("/master/redirect", get(master_redirect))

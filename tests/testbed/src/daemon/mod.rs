@@ -12,6 +12,7 @@ mod network;
 mod node_http;
 mod state;
 mod tick;
+mod tls;
 
 use crate::model::SimDef;
 use admin_router::*;
@@ -29,6 +30,7 @@ use state::*;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tls::*;
 
 const REGISTER_DELAY: Duration = Duration::from_millis(300);
 /// The node index of the bootstrap node's listeners.
@@ -73,8 +75,12 @@ pub fn serve(dir: &Path) -> anyhow::Result<()> {
         let boot = def.bootstrap_address.clone();
         let serve_dir = def.dir.join("bootstrap/serve");
         let ns = ns_threads(&def)?;
+        let tls = Tls::load(&def)?;
+        let iam = crate::iam::Iam::load(&def.dir, Duration::from_secs(def.token_ttl_secs))?;
         let shared: Shared = Arc::new(Mutex::new(Cluster::new(def)));
         shared.lock().unwrap().ns = ns;
+        shared.lock().unwrap().tls = tls;
+        shared.lock().unwrap().iam = iam;
         let ctl = Router::new()
             .route("/health", get(ctl_health))
             .route("/report", get(ctl_report))
@@ -86,6 +92,8 @@ pub fn serve(dir: &Path) -> anyhow::Result<()> {
                 get(ctl_fault_get).post(ctl_fault_set),
             )
             .route("/node/{node}/fault/{kind}/clear", post(ctl_fault_clear))
+            .route("/iam/token", post(ctl_token))
+            .route("/iam/revoke", post(ctl_revoke))
             .route("/node/{node}/attempt", post(ctl_attempt))
             .route("/node/{node}/attempt/{idx}/done", post(ctl_attempt_done))
             .with_state(shared.clone());
@@ -109,7 +117,7 @@ pub fn serve(dir: &Path) -> anyhow::Result<()> {
                     let l = c
                         .bind(ns, &addr)
                         .map_err(|e| anyhow::anyhow!("cannot bind {addr} (namespace {ns}): {e}"))?;
-                    let h = serve_router(l, router.clone())
+                    let h = serve_router(l, router.clone(), Wire::Plain, None)
                         .ok_or_else(|| anyhow::anyhow!("cannot serve {addr}"))?;
                     c.listeners.insert((ns, BOOTSTRAP, port), h);
                 }

@@ -33,7 +33,7 @@ impl Cluster {
         let firewalled = self.def.network == Network::Firewalled;
         let mut out = Vec::new();
         for (i, n) in self.nodes.iter().enumerate() {
-            for (port, unit, kind) in ports_for(&self.def, n.def.role) {
+            for (port, unit, kind) in ports_for(&self.def, n.def.role, n.security) {
                 if (kind == Kind::Zk && self.def.real_zookeeper) || !n.unit_up(unit) {
                     // The real server owns :2181; a stopped unit's port refuses.
                     continue;
@@ -57,14 +57,32 @@ impl Cluster {
                 }
             }
             if firewalled && !n.fault("ssh-down") {
+                // The node's SSH port: from the host, or only from the bastion when there is one.
                 out.push(Want {
-                    ns: HOST,
+                    ns: if self.def.bastion.is_some() {
+                        self.nodes.len()
+                    } else {
+                        HOST
+                    },
                     node: i,
                     port: self.def.ssh_port,
                     kind: Kind::Ssh,
                     unit: String::new(),
                 });
             }
+        }
+        if firewalled && self.def.real_zookeeper {
+            out.extend(self.zookeeper_forwards());
+        }
+        if self.def.bastion.is_some() {
+            // The bastion (index `nodes.len()`) is reached from the host.
+            out.push(Want {
+                ns: HOST,
+                node: self.nodes.len(),
+                port: self.def.ssh_port,
+                kind: Kind::Ssh,
+                unit: String::new(),
+            });
         }
         out
     }
@@ -77,7 +95,54 @@ impl Cluster {
         self.ns_thread(ns)?.bind(addr)
     }
 
-    /// The thread living in node `i`'s namespace.
+    /// Real ZooKeeper on a firewalled network: each running master's client port forwarded from
+    /// every other node's namespace, and its quorum and election ports from the other masters'.
+    /// Only ports the server listens on are forwarded, so a peer that connects too early is
+    /// refused (and retries) as on a real network, instead of being accepted and dropped (which
+    /// sends a ZooKeeper follower back to leader election).
+    fn zookeeper_forwards(&self) -> Vec<Want> {
+        let mut out = Vec::new();
+        for i in self
+            .masters()
+            .filter(|i| self.nodes[*i].unit_up("dcos-exhibitor"))
+        {
+            let Some(pid) = crate::zk::running_pid(&self.def, &self.nodes[i].def) else {
+                continue;
+            };
+            let listening = crate::netns::listening_ports(pid);
+            for (j, from) in self.nodes.iter().enumerate().filter(|(j, _)| *j != i) {
+                let ports: &[u16] = if from.def.role == Role::Master {
+                    &[
+                        crate::zk::CLIENT_PORT,
+                        crate::zk::QUORUM_PORT,
+                        crate::zk::ELECTION_PORT,
+                    ]
+                } else {
+                    &[crate::zk::CLIENT_PORT]
+                };
+                for port in ports.iter().filter(|p| listening.contains(p)) {
+                    out.push(Want {
+                        ns: j,
+                        node: i,
+                        port: *port,
+                        kind: Kind::ZkForward,
+                        unit: String::new(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The address of node `i` (`nodes.len()`: the bastion).
+    pub(super) fn address(&self, i: usize) -> &str {
+        match self.nodes.get(i) {
+            Some(n) => &n.def.address,
+            None => self.def.bastion.as_ref().map_or("", |b| b.address.as_str()),
+        }
+    }
+
+    /// The thread living in node `i`'s namespace (`nodes.len()`: the bastion's).
     pub(super) fn ns_thread(&self, i: usize) -> io::Result<Arc<NsThread>> {
         self.ns
             .get(i)
@@ -87,12 +152,13 @@ impl Cluster {
     }
 }
 
-/// Forwards every connection to the host-side `listener` to `target` inside the namespace of
-/// `ns`, retrying the inner connect for up to 5 s (an sshd that is starting).
-pub(super) fn serve_ssh_proxy(
+/// Forwards every connection to `listener` (on the host or in another namespace) to `target`
+/// inside the namespace of `ns`, retrying the inner connect for up to `retry`.
+pub(super) fn serve_tcp_proxy(
     listener: TcpListener,
     ns: Arc<NsThread>,
     target: String,
+    retry: Duration,
 ) -> Option<JoinHandle<()>> {
     listener.set_nonblocking(true).ok()?;
     let l = tokio::net::TcpListener::from_std(listener).ok()?;
@@ -100,7 +166,7 @@ pub(super) fn serve_ssh_proxy(
         while let Ok((mut outer, _)) = l.accept().await {
             let (ns, target) = (ns.clone(), target.clone());
             tokio::spawn(async move {
-                let deadline = Instant::now() + Duration::from_secs(5);
+                let deadline = Instant::now() + retry;
                 let inner = loop {
                     let (ns, t) = (ns.clone(), target.clone());
                     let r = tokio::task::spawn_blocking(move || {
@@ -126,10 +192,12 @@ pub(super) fn serve_ssh_proxy(
     }))
 }
 
-/// Starts one thread inside each node's namespace (firewalled), or none (flat).
+/// Starts one thread inside each node's namespace, then the bastion's (firewalled), or none
+/// (flat).
 pub(super) fn ns_threads(def: &SimDef) -> anyhow::Result<Vec<Option<Arc<NsThread>>>> {
     def.nodes
         .iter()
+        .chain(&def.bastion)
         .map(|n| {
             def.netns(&n.name)
                 .map(|name| NsThread::spawn(&name).map(Arc::new))

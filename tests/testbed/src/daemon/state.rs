@@ -2,7 +2,7 @@
 //! registration, health).
 
 use super::*;
-use crate::model::{NodeDef, Role, SimDef, UpgradeRecord};
+use crate::model::{NodeDef, Role, Security, SimDef, UpgradeRecord};
 use crate::setup::uuid_like;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
@@ -34,6 +34,8 @@ impl Unit {
 pub(super) struct NodeSt {
     pub(super) def: NodeDef,
     pub(super) version: String,
+    /// The mode in its `bootstrap-config.json` (the node script may switch it).
+    pub(super) security: Security,
     pub(super) units: Vec<Unit>,
     pub(super) faults: BTreeSet<String>,
     pub(super) attempts: u64,
@@ -118,6 +120,10 @@ pub(super) struct Cluster {
     pub(super) listeners: HashMap<(usize, usize, u16), JoinHandle<()>>,
     /// Firewalled network: a thread inside each node's namespace (by node index); empty when flat.
     pub(super) ns: Vec<Option<Arc<crate::netns::NsThread>>>,
+    /// TLS configurations (security permissive or strict).
+    pub(super) tls: Option<Arc<Tls>>,
+    /// Users, service accounts and issued tokens.
+    pub(super) iam: crate::iam::Iam,
     pub(super) record_path: PathBuf,
     /// Real ZooKeeper mode: when each master's server was last started (restarts are throttled).
     pub(super) zk_started: HashMap<usize, Instant>,
@@ -147,6 +153,15 @@ pub(super) fn units_for(role: Role) -> Vec<&'static str> {
     }
 }
 
+/// A node's security mode from its `bootstrap-config.json` (`disabled` when it has none).
+pub(super) fn read_security(root: &Path) -> Security {
+    std::fs::read_to_string(root.join("opt/mesosphere/etc/bootstrap-config.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| v.get("security")?.as_str()?.parse().ok())
+        .unwrap_or(Security::Disabled)
+}
+
 pub(super) fn read_version(root: &Path) -> Option<String> {
     let text = std::fs::read_to_string(root.join("opt/mesosphere/etc/dcos-version.json")).ok()?;
     let v: Value = serde_json::from_str(&text).ok()?;
@@ -161,6 +176,7 @@ impl Cluster {
             .iter()
             .map(|n| NodeSt {
                 version: read_version(&n.root).unwrap_or_else(|| def.version.clone()),
+                security: read_security(&n.root),
                 units: units_for(n.role)
                     .into_iter()
                     .map(|u| Unit {
@@ -226,6 +242,8 @@ impl Cluster {
             maintenance: json!({"windows": []}),
             listeners: HashMap::new(),
             ns: Vec::new(),
+            tls: None,
+            iam: crate::iam::Iam::default(),
             record_path,
             zk_started: HashMap::new(),
         };
@@ -368,6 +386,7 @@ impl Cluster {
         if let Some(v) = read_version(&node.def.root) {
             node.version = v;
         }
+        node.security = read_security(&node.def.root);
         let name = node.def.name.clone();
         self.record(
             "unit",

@@ -24,6 +24,7 @@ impl Cluster {
             if let Some(v) = read_version(&n.def.root) {
                 n.version = v;
             }
+            n.security = read_security(&n.def.root);
             if n.fault("flapping") && n.def.role == Role::Master {
                 if let Some(u) = n
                     .units

@@ -4,6 +4,7 @@ mod fault;
 mod ids;
 mod inventory;
 mod node_fs;
+mod pki;
 mod process;
 mod report;
 mod ssh;
@@ -14,6 +15,7 @@ pub use fault::*;
 pub use ids::*;
 use inventory::*;
 use node_fs::*;
+use pki::*;
 pub use process::*;
 pub use report::*;
 pub use ssh::*;
@@ -53,6 +55,12 @@ pub struct UpOptions {
     pub network: crate::model::Network,
     /// The security mode (`--security`).
     pub security: crate::model::Security,
+    /// The mode the upgrade script switches nodes to (`--upgrade-security`).
+    pub upgrade_security: crate::model::Security,
+    /// Add an SSH bastion (`--bastion`; needs the firewalled network).
+    pub bastion: bool,
+    /// Lifetime of issued tokens (`--token-ttl-secs`).
+    pub token_ttl_secs: u64,
 }
 
 pub(super) fn write(path: &Path, content: &str) -> Result<()> {

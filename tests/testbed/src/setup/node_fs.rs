@@ -144,9 +144,20 @@ pub(super) fn build_bootstrap(def: &SimDef) -> Result<()> {
         }
     }
     let bootstrap_url = format!("http://{}:8080", def.bootstrap_address);
-    for (from, to, url) in [
-        (&def.version, &def.upgrade_to, &def.upgrade_script_url),
-        (&def.upgrade_to, &def.version, &def.rollback_script_url),
+    // The upgrade script also moves the node to `upgrade_security`; the rollback script back.
+    for (from, to, url, security) in [
+        (
+            &def.version,
+            &def.upgrade_to,
+            &def.upgrade_script_url,
+            def.upgrade_security,
+        ),
+        (
+            &def.upgrade_to,
+            &def.version,
+            &def.rollback_script_url,
+            def.security,
+        ),
     ] {
         let rel = url
             .strip_prefix(&format!("{bootstrap_url}/"))
@@ -162,6 +173,7 @@ pub(super) fn build_bootstrap(def: &SimDef) -> Result<()> {
                 ("BOOTSTRAP_URL", bootstrap_url.as_str()),
                 ("PACKAGES", pk.as_str()),
                 ("COMMIT", commit.as_str()),
+                ("SECURITY", security.as_str()),
             ],
         );
         write_exec(&serve.join(rel), &script)?;

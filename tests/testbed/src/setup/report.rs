@@ -45,6 +45,10 @@ pub fn report_table(r: &Report) -> String {
         r.max_agents_down,
         r.tasks_lost
     ));
+    s.push_str(&format!(
+        "plaintext_token_requests: {}  unauthorized_requests: {}\n",
+        r.plaintext_token_requests, r.unauthorized_requests
+    ));
     for u in &r.upgrade_order {
         s.push_str(&format!(
             "upgrade: {} {} -> {} leader={} ok={}\n",

@@ -102,6 +102,17 @@ pub(super) fn wait_sshd(def: &SimDef, n: &NodeDef, deadline: Instant) -> bool {
             }
             std::thread::sleep(Duration::from_millis(30));
         }
+        if let Some(b) = def.bastion.as_ref().filter(|b| b.name != n.name) {
+            // Behind a bastion: through its namespace's proxy.
+            let bns = def.netns(&b.name).unwrap_or_default();
+            while !crate::netns::accepts_in(&bns, &addr) {
+                if Instant::now() > deadline {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(30));
+            }
+            return true;
+        }
     }
     wait_port(&addr, deadline)
 }
@@ -115,8 +126,9 @@ pub(super) fn write_ssh_files(def: &SimDef) -> Result<()> {
     write(&dir.join("keys/authorized_keys"), &pubkey)?;
     let mut known = String::new();
     let mut ssh_config = String::new();
-    for n in &def.nodes {
+    for n in def.bastion.iter().chain(&def.nodes) {
         let sd = dir.join("nodes").join(&n.name).join("sshd");
+        fs::create_dir_all(&n.root)?;
         fs::create_dir_all(&sd)?;
         let hk = sd.join("ssh_host_ed25519_key");
         keygen(&hk, &format!("dcos-sim-{}", n.name))?;
@@ -125,8 +137,13 @@ pub(super) fn write_ssh_files(def: &SimDef) -> Result<()> {
         let (kt, kb) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         known.push_str(&format!("[{}]:{} {kt} {kb}\n", n.address, def.ssh_port));
         write(&sd.join("sshd_config"), &sshd_config(def, n))?;
+        // Behind a bastion, the nodes are reached through it.
+        let jump = match &def.bastion {
+            Some(b) if b.name != n.name => format!("  ProxyJump {}\n", b.name),
+            _ => String::new(),
+        };
         ssh_config.push_str(&format!(
-            "Host {name} {addr}\n  HostName {addr}\n  Port {port}\n  User {user}\n  IdentityFile {id}\n  IdentitiesOnly yes\n  UserKnownHostsFile {kh}\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n\n",
+            "Host {name} {addr}\n{jump}  HostName {addr}\n  Port {port}\n  User {user}\n  IdentityFile {id}\n  IdentitiesOnly yes\n  UserKnownHostsFile {kh}\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n\n",
             name = n.name,
             addr = n.address,
             port = def.ssh_port,

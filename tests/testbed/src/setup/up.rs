@@ -66,14 +66,11 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         bail!("--masters must be at least 1");
     }
     let sshd = sshd_path()?;
-    if opts.real_zookeeper && opts.network == Network::Firewalled {
-        // Real ZooKeeper's quorum and election traffic would have to cross the namespaces.
-        bail!(
-            "--zookeeper real is not supported with --network firewalled yet; use --network flat"
-        );
-    }
     if opts.real_zookeeper {
         crate::zk::require()?;
+    }
+    if opts.bastion && opts.network != Network::Firewalled {
+        bail!("--bastion needs --network firewalled (on a flat network every node is reachable)");
     }
     let subnet = opts.subnet.clone().unwrap_or_else(pick_subnet);
     let as_root = is_root();
@@ -143,6 +140,14 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         real_zookeeper: opts.real_zookeeper,
         network: opts.network,
         security: opts.security,
+        upgrade_security: opts.upgrade_security,
+        bastion: opts.bastion.then(|| NodeDef {
+            name: "bastion".into(),
+            role: Role::Agent,
+            address: format!("{subnet}.3"),
+            root: dir.join("nodes/bastion/root"),
+        }),
+        token_ttl_secs: opts.token_ttl_secs,
     };
     for sub in ["pids", "keys", "bootstrap", "nodes"] {
         fs::create_dir_all(dir.join(sub))?;
@@ -157,10 +162,14 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         build_node_fs(&def, n, i)?;
     }
     build_bootstrap(&def)?;
+    if def.security_on() {
+        make_pki(&def)?;
+        crate::iam::write_credentials(&def.dir, &def.subnet)?;
+    }
     write(&dir.join("sim.json"), &serde_json::to_string_pretty(&def)?)?;
     write(&dir.join("inventory.toml"), &inventory(&def)?)?;
     // Namespaces after sim.json, so that `down` (also after a failed `up`) finds them.
-    for n in &def.nodes {
+    for n in def.nodes.iter().chain(&def.bastion) {
         if let Some(ns) = def.netns(&n.name) {
             crate::netns::create(&ns)?;
         }
@@ -177,7 +186,7 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
     write(&dir.join("pids/daemon.pid"), &format!("{pid}\n"))?;
     // sshd per node.
     let _ = sshd;
-    for n in &def.nodes {
+    for n in def.nodes.iter().chain(&def.bastion) {
         start_sshd(&def, n)?;
     }
     // Wait for health (failing at once if the daemon died, e.g. on a port it could not bind).
@@ -198,7 +207,7 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    for n in &def.nodes {
+    for n in def.nodes.iter().chain(&def.bastion) {
         if !wait_sshd(&def, n, deadline) {
             let log = fs::read_to_string(dir.join("nodes").join(&n.name).join("sshd/sshd.log"))
                 .unwrap_or_default();
@@ -220,7 +229,18 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
             .map(|n| n.address.clone())
             .collect();
         let zk_deadline = Instant::now() + Duration::from_secs(30);
-        if let Err(e) = crate::zk::wait_ensemble(&hosts, zk_deadline) {
+        // Firewalled: from inside the first master's namespace (the cluster network).
+        let first = def.nodes.iter().find(|n| n.role == Role::Master);
+        let inside = first.and_then(|n| def.netns(&n.name));
+        let in_cluster = |f: Box<dyn FnOnce() -> Result<()> + Send>| -> Result<()> {
+            match &inside {
+                Some(ns) => crate::netns::NsThread::spawn(ns)?.run(f)?,
+                None => f(),
+            }
+        };
+        let h = hosts.clone();
+        let waited = in_cluster(Box::new(move || crate::zk::wait_ensemble(&h, zk_deadline)));
+        if let Err(e) = waited {
             let mut logs = String::new();
             for n in def.nodes.iter().filter(|n| n.role == Role::Master) {
                 let out = fs::read_to_string(crate::zk::data_dir(&n.root).join("zookeeper.out"))
@@ -233,7 +253,7 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
             }
             bail!("{e:#}\n{logs}");
         }
-        crate::zk::seed(&hosts, zk_deadline)?;
+        in_cluster(Box::new(move || crate::zk::seed(&hosts, zk_deadline)))?;
     }
     Ok(def)
 }

@@ -154,6 +154,11 @@ pub fn spawn(def: &SimDef, n: &NodeDef) -> Result<u32> {
         .arg(config_file(&n.root))
         .env("DCOS_SIM_DIR", &def.dir)
         .current_dir(data_dir(&n.root));
+    if let Some(ns) = def.netns(&n.name) {
+        // Firewalled: the server lives in the master's namespace (the daemon forwards the other
+        // masters' quorum and election ports into it).
+        crate::netns::enter_on_exec(&mut cmd, &ns)?;
+    }
     let pid = crate::setup::spawn_detached(&mut cmd, &data_dir(&n.root).join("zookeeper.out"))?;
     fs::write(pid_file(def, &n.name), format!("{pid}\n"))?;
     fs::write(node_pid_file(&n.root), format!("{pid}\n"))?;

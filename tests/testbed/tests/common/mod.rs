@@ -5,6 +5,8 @@
 use dcos_sim::http;
 use dcos_sim::Testbed;
 use serde_json::Value;
+use std::io::{ErrorKind, Read};
+use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -39,4 +41,53 @@ pub fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// `curl -s` with `args`: its exit code and the HTTP status it printed (`000` when none).
+pub fn curl(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{redirect_url}",
+            "--max-time",
+            "5",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    )
+}
+
+/// Connects from the host (2 s timeout).
+pub fn connect(addr: &str) -> std::io::Result<TcpStream> {
+    let sa: SocketAddr = addr.parse().unwrap();
+    TcpStream::connect_timeout(&sa, Duration::from_secs(2))
+}
+
+/// Asserts that `addr` refuses a connection from the host.
+pub fn assert_refused(addr: &str) {
+    match connect(addr) {
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => {}
+        other => panic!("{addr} must refuse from the host, got {other:?}"),
+    }
+}
+
+/// The first bytes a host-side connection to `addr` reads (an sshd says `SSH-2.0-...`).
+pub fn banner(addr: &str) -> String {
+    let mut s = connect(addr).unwrap_or_else(|e| panic!("{addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).to_string()
+}
+
+/// This machine's network namespaces whose names start with `prefix`.
+pub fn namespaces(prefix: &str) -> Vec<String> {
+    dcos_sim::netns::list(prefix)
 }
