@@ -66,6 +66,9 @@ pub(super) fn make_pki(def: &SimDef) -> Result<()> {
         .map(|n| format!("IP:{}", n.address))
         .collect();
     sans.push(format!("IP:{}", def.bootstrap_address));
+    // The documented Exhibitor TLS check asks https://localhost:8181 with the node's client
+    // certificate (facts §1.4), so the certificate names localhost too, as DC/OS's does.
+    sans.push("DNS:localhost".into());
     write(
         &pki.join("node.ext"),
         &format!(

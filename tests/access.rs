@@ -1,0 +1,162 @@
+//! Reaching a production cluster the way it allows (issue 10): from this machine only SSH and
+//! the masters' Admin Router answer (the firewalled testbed), and in strict mode everything is
+//! TLS with authentication. The tool logs in with a service account, reads every node on the
+//! node, and never sends the token in clear; judged from the testbed's own record.
+
+mod common;
+
+use common::{assert_upgraded, text};
+use dcos_sim::{Network, Security, Testbed};
+use std::process::{Command, Output, Stdio};
+
+fn strict_cluster(security: Security) -> Testbed {
+    let tb = Testbed::builder()
+        .masters(3)
+        .agents(2)
+        .public_agents(0)
+        .version("2.1.3")
+        .upgrade_to("2.2.1")
+        .activation_ms(400)
+        .network(Network::Firewalled)
+        .security(security)
+        .start()
+        .expect("testbed up");
+    let key = dcos_sim::iam::service_key_file(tb.dir());
+    common::append(
+        &tb.inventory_path(),
+        &format!(
+            "\n[timeouts]\nnode_script_secs = 60\nmaster_gate_secs = 60\nagent_gate_secs = 60\nbackup_secs = 60\npoll_ms = 200\n\n[auth]\nuid = \"dcos-sim-service-account\"\nprivate_key_file = \"{}\"\n",
+            key.display()
+        ),
+    );
+    tb
+}
+
+fn product(state: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(common::bin())
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .stdin(Stdio::null())
+        .env_remove("DCOS_ACS_TOKEN")
+        .output()
+        .unwrap()
+}
+
+/// Every file under `dir`, read as bytes, for a secret's absence.
+fn contains_anywhere(dir: &std::path::Path, needle: &[u8]) -> Option<std::path::PathBuf> {
+    for e in walk(dir) {
+        if let Ok(b) = std::fs::read(&e) {
+            if b.windows(needle.len()).any(|w| w == needle) {
+                return Some(e);
+            }
+        }
+    }
+    None
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_strict_firewalled_cluster_is_checked_and_upgraded_with_a_service_account() {
+    let tb = strict_cluster(Security::Strict);
+    let state = tempfile::tempdir().unwrap();
+    let inv = tb.inventory_path();
+    let inv = inv.to_str().unwrap();
+    let out = product(state.path(), &["check", "--inventory", inv]);
+    assert_eq!(out.status.code(), Some(0), "check: {}", text(&out));
+    let out = product(
+        state.path(),
+        &[
+            "--output",
+            "json",
+            "run",
+            "--inventory",
+            inv,
+            "--to",
+            "2.2.1",
+            "--ack-release-notes",
+            "2.2.1",
+            "--yes",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "run: {}", text(&out));
+    let r = tb.report().unwrap();
+    assert_upgraded(&r, "2.2.1", &[], 1);
+    assert_eq!(
+        r.plaintext_token_requests, 0,
+        "a token went over plain HTTP"
+    );
+    // The token the login returned (JWT-shaped: it starts with the base64 of `{"`) appears
+    // nowhere in what the tool kept (state, journal, audit log) or printed (events, stderr).
+    assert_eq!(
+        contains_anywhere(state.path(), b"eyJ"),
+        None,
+        "a token was written to the state directory"
+    );
+    assert!(
+        !text(&out).contains("eyJ"),
+        "a token was printed: {}",
+        text(&out)
+    );
+    let log = product(state.path(), &["--output", "json", "log"]);
+    assert!(!text(&log).contains("eyJ"), "a token is in the audit log");
+}
+
+#[test]
+fn a_wrong_ca_file_is_named_as_a_certificate_problem() {
+    let tb = strict_cluster(Security::Strict);
+    let state = tempfile::tempdir().unwrap();
+    // A CA that did not sign the cluster's certificates: this machine's own test CA.
+    let other = tempfile::NamedTempFile::new().unwrap();
+    let pem = std::fs::read_to_string(tb.dir().join("dcos-ca.crt")).unwrap();
+    // Another testbed's CA would do; a self-signed certificate made here does too.
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=wrong-ca",
+        ])
+        .arg("-keyout")
+        .arg("/dev/null")
+        .arg("-out")
+        .arg(other.path())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", text(&made));
+    assert_ne!(std::fs::read_to_string(other.path()).unwrap(), pem);
+    common::append(
+        &tb.inventory_path(),
+        &format!("\n[http]\nca_file = \"{}\"\n", other.path().display()),
+    );
+    let inv = tb.inventory_path();
+    let out = product(
+        state.path(),
+        &["check", "--inventory", inv.to_str().unwrap()],
+    );
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    let all = text(&out).to_lowercase();
+    assert!(
+        all.contains("certificate") || all.contains("unknownissuer") || all.contains("issuer"),
+        "the message does not name the certificate problem: {all}"
+    );
+}
