@@ -160,3 +160,102 @@ fn a_wrong_ca_file_is_named_as_a_certificate_problem() {
         "the message does not name the certificate problem: {all}"
     );
 }
+
+/// Starts a JSON-output run; returns it and its event lines.
+fn spawn_run(
+    state: &std::path::Path,
+    inv: &str,
+    token: Option<&str>,
+) -> (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
+    use std::io::BufRead;
+    let mut c = Command::new(common::bin());
+    c.arg("--state-dir")
+        .arg(state)
+        .args([
+            "--output",
+            "json",
+            "run",
+            "--inventory",
+            inv,
+            "--to",
+            "2.2.1",
+        ])
+        .args(["--ack-release-notes", "2.2.1", "--yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("DCOS_ACS_TOKEN");
+    if let Some(t) = token {
+        c.env("DCOS_ACS_TOKEN", t);
+    }
+    let mut child = c.spawn().unwrap();
+    let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
+/// Reads events until the first master step has finished.
+fn until_first_master_done(
+    lines: &mut std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
+    for l in lines.by_ref() {
+        let v: serde_json::Value = serde_json::from_str(&l.unwrap()).unwrap();
+        if v["event"] == "step_finished"
+            && v["step"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("masters/"))
+        {
+            return;
+        }
+    }
+    panic!("the run ended before a master was upgraded");
+}
+
+#[test]
+fn a_token_revoked_mid_run_is_renewed_by_login_or_stops_the_run_with_the_way_out() {
+    // With [auth]: the run logs in again and finishes.
+    let tb = strict_cluster(Security::Strict);
+    let state = tempfile::tempdir().unwrap();
+    let inv = tb.inventory_path();
+    let (mut run, mut events) = spawn_run(state.path(), inv.to_str().unwrap(), None);
+    until_first_master_done(&mut events);
+    tb.revoke_tokens().unwrap();
+    for _ in events.by_ref() {}
+    let status = run.wait().unwrap();
+    assert!(
+        status.success(),
+        "the run did not renew its token: {status}"
+    );
+    assert_upgraded(&tb.report().unwrap(), "2.2.1", &[], 1);
+    drop(tb);
+
+    // A static token, no [auth]: the run stops (exit 1) saying how to give a fresh token and
+    // resume, instead of waiting out every gate on 401s.
+    let tb = strict_cluster(Security::Strict);
+    let text_inv = std::fs::read_to_string(tb.inventory_path()).unwrap();
+    let without_auth = text_inv.split("\n[auth]").next().unwrap().to_string();
+    std::fs::write(tb.inventory_path(), without_auth).unwrap();
+    let token = tb.token().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let inv = tb.inventory_path();
+    let started = std::time::Instant::now();
+    let (mut run, mut events) = spawn_run(state.path(), inv.to_str().unwrap(), Some(&token));
+    until_first_master_done(&mut events);
+    tb.revoke_tokens().unwrap();
+    for _ in events.by_ref() {}
+    let mut err = String::new();
+    std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut err).unwrap();
+    let status = run.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    let st = product(state.path(), &["--output", "json", "status"]);
+    let st = String::from_utf8_lossy(&st.stdout).to_string();
+    assert!(
+        st.contains("DCOS_ACS_TOKEN") && st.contains("resume"),
+        "{st}"
+    );
+    assert!(!st.contains(&token) && !err.contains(&token));
+    // Stopped at once, not after the gates' timeouts (60 s each here).
+    assert!(started.elapsed() < std::time::Duration::from_secs(150));
+}
