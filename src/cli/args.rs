@@ -48,11 +48,13 @@ pub enum Command {
     /// Continue the latest unfinished run (after Ctrl-C, a crash, a gate).
     Resume(ResumeArgs),
     /// Undo a run's changes in reverse order.
-    Rollback(ResumeArgs),
-    /// Where a run stands.
+    Rollback(RollbackArgs),
+    /// Where a run stands (exit 0 done, 1 failed, 3 waiting at a gate, 5 paused or interrupted).
     Status(RunSelect),
     /// The audit log of every remote command of a run.
-    Log(RunSelect),
+    Log(LogArgs),
+    /// The runs of this state directory.
+    Runs,
 }
 
 /// Inventory and playbook.
@@ -106,7 +108,7 @@ pub struct RunArgs {
     pub take_over_lock: bool,
 }
 
-/// `resume` / `rollback` arguments.
+/// `resume` arguments.
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
     /// The run (default: the latest).
@@ -121,10 +123,47 @@ pub struct ResumeArgs {
     /// Acknowledge the release notes of this version (when the run stopped at their gate).
     #[arg(long, value_name = "VERSION")]
     pub ack_release_notes: Option<String>,
-    /// rollback only: after undoing the nodes, restore the run's ZooKeeper backup on every
-    /// master. A last resort: ZooKeeper is down on all masters meanwhile. Needs confirmation.
+    /// Trust host keys seen for the first time (a changed key is always refused).
+    #[arg(long)]
+    pub trust_new_host_keys: bool,
+}
+
+/// `rollback` arguments.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The run (default: the latest).
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// Confirm the rollback and approve its gates.
+    #[arg(long)]
+    pub yes: bool,
+    /// Take over the cluster lock of another run whose heartbeat is stale.
+    #[arg(long)]
+    pub take_over_lock: bool,
+    /// After undoing the nodes, restore the run's ZooKeeper backup on every master. A last
+    /// resort: ZooKeeper is down on all masters meanwhile. Needs confirmation.
     #[arg(long)]
     pub restore_zookeeper: bool,
+    /// Trust host keys seen for the first time (a changed key is always refused).
+    #[arg(long)]
+    pub trust_new_host_keys: bool,
+}
+
+/// `log` arguments.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// The run (default: the latest).
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// Keep printing new entries while the run goes on (stops when it ends).
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Only the commands sent to this node (name or address).
+    #[arg(long, value_name = "NODE")]
+    pub node: Option<String>,
+    /// Only the commands of steps whose id contains this text (e.g. `masters/`).
+    #[arg(long, value_name = "STEP")]
+    pub step: Option<String>,
 }
 
 /// Selects a run.

@@ -22,9 +22,14 @@ pub mod exit {
     pub const GATE: i32 = 3;
     /// Another run holds the lock.
     pub const LOCKED: i32 = 4;
+    /// `status`: the run is paused or was interrupted (`resume` continues it).
+    pub const PAUSED: i32 = 5;
     /// Interrupted; state saved.
     pub const INTERRUPTED: i32 = 130;
 }
+
+/// The version of every JSON object the CLI prints (`schema_version`); schemas/ describes it.
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// An error with the exit code it maps to.
 #[derive(Debug)]

@@ -2,6 +2,7 @@
 //! SIGINT, SIGTERM or SIGHUP, and the engine's outcome with the run's summary.
 
 use super::cluster_lock::{ClusterLock, ClusterLockError};
+use super::handoff::Handoff;
 use super::{secrets, Io, OpsError};
 use crate::action::Registry;
 use crate::cluster::Cluster;
@@ -53,6 +54,8 @@ pub struct Finished {
     pub end: End,
     /// The run's summary (steps, backups, nodes and apps), for people.
     pub summary: String,
+    /// Every gate was approved (`--yes`): the suggested `resume` carries it too.
+    pub yes: bool,
 }
 
 /// Waits for the first of SIGINT, SIGTERM and SIGHUP; its name.
@@ -88,12 +91,16 @@ pub(crate) struct Exec<'a> {
     pub action: Action,
     /// Take over a stale cluster lock.
     pub take_over_lock: bool,
+    /// A new run: recorded in the store only once the cluster lock is held.
+    pub create: bool,
+    /// How suggested commands are written.
+    pub handoff: &'a Handoff,
 }
 
 /// Executes a run over the real transports, stopping cleanly on SIGINT, SIGTERM or SIGHUP.
 pub(super) async fn execute(exec: Exec<'_>, transport: &Transport) -> Result<Finished, OpsError> {
     let change = AuditedChange::new(exec.store, &exec.record.id, transport, secrets());
-    let (store, record) = (exec.store, exec.record);
+    let (store, record, yes) = (exec.store, exec.record, exec.options.yes);
     let res = execute_with(exec, &change, &Phases, interrupted()).await;
     transport.close().await;
     let (end, view) = res?;
@@ -107,6 +114,7 @@ pub(super) async fn execute(exec: Exec<'_>, transport: &Transport) -> Result<Fin
         to: record.plan.to.clone(),
         end,
         summary,
+        yes,
     })
 }
 
@@ -127,18 +135,9 @@ pub(crate) async fn execute_with(
         io,
         action,
         take_over_lock,
+        create,
+        handoff,
     } = exec;
-    let engine = Engine::new(EngineParts {
-        store,
-        record,
-        cluster,
-        change,
-        registry,
-        options,
-        prompter: io.prompter.clone(),
-        events: io.events.as_ref(),
-    })
-    .map_err(|e| OpsError::Failed(e.to_string()))?;
     let cluster_lock = ClusterLock::new(&record.id, cluster.inventory.lock.stale_secs.unwrap_or(0));
     if let Err(e) = cluster_lock.acquire(change, cluster, take_over_lock).await {
         return Err(match e {
@@ -148,6 +147,28 @@ pub(crate) async fn execute_with(
             ClusterLockError::Remote { .. } => OpsError::Failed(e.to_string()),
         });
     }
+    if create {
+        if let Err(e) = record_new_run(store, record, &options) {
+            let _ = cluster_lock.release(change, cluster).await;
+            return Err(e);
+        }
+    }
+    let engine = match Engine::new(EngineParts {
+        store,
+        record,
+        cluster,
+        change,
+        registry,
+        options,
+        prompter: io.prompter.clone(),
+        events: io.events.as_ref(),
+    }) {
+        Ok(e) => e,
+        Err(e) => {
+            let _ = cluster_lock.release(change, cluster).await;
+            return Err(OpsError::Failed(e.to_string()));
+        }
+    };
     let heartbeat = async {
         loop {
             tokio::time::sleep(cluster_lock.heartbeat_interval()).await;
@@ -198,12 +219,35 @@ pub(crate) async fn execute_with(
     }
     let outcome = result.map_err(|e| {
         OpsError::Failed(format!(
-            "{e}\nthe state is kept as it was; `dcos-upgrade status` shows it"
+            "{e}\nthe state is kept as it was; `{}` shows it",
+            handoff.status(&record.id)
         ))
     })?;
     let view = engine.view();
     let _ = store.write_snapshot(&record.id, &view);
     Ok((End::Engine(outcome), view))
+}
+
+/// Records a new run (its cluster lock is held), and a `--skip-backup` decision in its audit.
+fn record_new_run(store: &Store, record: &RunRecord, options: &RunOptions) -> Result<(), OpsError> {
+    store.create_run(record)?;
+    if options.skip_backup {
+        let _ = store.append_audit(
+            &record.id,
+            &crate::store::AuditEntry {
+                at: record.created_at.clone(),
+                step: "backup/zookeeper".into(),
+                node: "-".into(),
+                description: "--skip-backup given: the ZooKeeper backup will not be taken".into(),
+                command: String::new(),
+                exit_status: None,
+                duration_ms: 0,
+                output_tail: String::new(),
+                phase: "decision".into(),
+            },
+        );
+    }
+    Ok(())
 }
 
 /// The run's summary for people: steps, backups, undone steps, nodes and apps.

@@ -111,6 +111,28 @@ pub(super) fn write_sidecar(dir: &Path, sc: &Sidecar) -> StoreResult<()> {
     Ok(())
 }
 
+/// Appends one audit entry (its JSON) as a line of `<dir>/runs/<run>/audit.jsonl`, best effort:
+/// the database stays the record; the file serves readers while a run holds the database.
+pub(super) fn append_audit_line(dir: &Path, run: &str, body: &[u8]) {
+    let d = dir.join("runs").join(run);
+    let _ = fs::DirBuilder::new().recursive(true).mode(0o700).create(&d);
+    if let Ok(mut f) = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(d.join("audit.jsonl"))
+    {
+        let mut line = body.to_vec();
+        line.push(b'\n');
+        let _ = f.write_all(&line);
+    }
+}
+
+/// The path of a run's audit lines (see `append_audit_line`), read without opening the database.
+pub fn audit_lines_path(dir: &Path, run: &str) -> PathBuf {
+    dir.join("runs").join(run).join("audit.jsonl")
+}
+
 /// Reads the status snapshot of a run without opening the database.
 pub fn read_snapshot(dir: &Path, run: &str) -> Option<RunView> {
     let text = fs::read(dir.join("runs").join(run).join("status.json")).ok()?;

@@ -10,7 +10,7 @@ mod sled_store;
 #[cfg(test)]
 mod tests;
 
-pub use files::read_snapshot;
+pub use files::{audit_lines_path, read_snapshot};
 pub use lock::{LockError, LockInfo, StateLock};
 pub use sled_store::Store;
 

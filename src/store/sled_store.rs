@@ -280,12 +280,22 @@ impl Store {
 
     /// Appends an audit entry durably.
     pub fn append_audit(&self, run: &str, entry: &AuditEntry) -> StoreResult<u64> {
-        self.append_to(
-            &self.audit,
-            "audit-seq",
-            run,
-            serde_json::to_vec(entry).map_err(db_err)?,
-        )
+        let body = serde_json::to_vec(entry).map_err(db_err)?;
+        let seq = self.append_to(&self.audit, "audit-seq", run, body.clone())?;
+        // A plain-file copy for readers while a run holds the database (`log`, `log --follow`).
+        super::files::append_audit_line(&self.dir, run, &body);
+        Ok(seq)
+    }
+
+    /// Every run's record, oldest first (run ids start with their UTC start time).
+    pub fn runs(&self) -> StoreResult<Vec<RunRecord>> {
+        let mut out = Vec::new();
+        for item in self.runs.iter() {
+            let (k, _) = item.map_err(db_err)?;
+            out.push(self.run(&String::from_utf8_lossy(&k))?);
+        }
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(out)
     }
 
     fn append_to(

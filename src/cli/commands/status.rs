@@ -1,33 +1,19 @@
-//! `status`: a run's state, steps and targets, read from the store or, while a run holds it,
-//! from the run's snapshot.
+//! `status`: a run's state, times, steps and targets, read from the store or, while a run
+//! holds it, from the run's snapshot; the exit code says where it stands.
 
-use super::{store_error, CliResult};
+use super::{store_error, CliResult, Ctx};
 use crate::cli::args::RunSelect;
 use crate::cli::exit;
 use crate::cli::CliError;
-use crate::machine::RunView;
-use crate::store::{read_snapshot, LockInfo, Store, StoreError};
+use crate::machine::{RunState, RunView};
+use crate::ops::{require_state, Handoff};
+use crate::store::{read_snapshot, LockInfo, RunRecord, Store, StoreError};
 use std::path::Path;
 
-pub(super) fn open_for_reading(dir: &Path) -> Result<Option<Store>, CliError> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(CliError::new(
-            exit::FAILED,
-            format!(
-                "state directory {}: exists and is not a directory",
-                dir.display()
-            ),
-        ));
-    }
-    if !dir.join("state.sled").exists() {
-        return Err(CliError::new(
-            exit::BAD_INPUT,
-            format!(
-                "no state in {}: no run has been started here",
-                dir.display()
-            ),
-        ));
-    }
+/// Opens the state database of `dir` for reading: None while a run holds it. Never creates a
+/// database; the error names the directory looked in.
+pub(super) fn open_for_reading(dir: &Path, command: &str) -> Result<Option<Store>, CliError> {
+    require_state(dir, command).map_err(CliError::from)?;
     match Store::open(dir) {
         Ok(s) => Ok(Some(s)),
         Err(StoreError::Locked { .. }) => Ok(None),
@@ -35,9 +21,102 @@ pub(super) fn open_for_reading(dir: &Path) -> Result<Option<Store>, CliError> {
     }
 }
 
+/// The process holding the state directory's lock, from its lock file.
+pub(super) fn holder(dir: &Path) -> Option<LockInfo> {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("lock")).ok()?).ok()
+}
+
+/// Where a run stands, in one word for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    Done,
+    RolledBack,
+    Failed,
+    AtGate,
+    Paused,
+    /// A process holds the run now.
+    Running(u32),
+    /// The journal says running but no process holds it (killed, crashed).
+    Interrupted,
+}
+
+impl Standing {
+    fn of(view: &RunView, live: Option<u32>) -> Standing {
+        if let Some(pid) = live {
+            return Standing::Running(pid);
+        }
+        match view.state {
+            RunState::Done => Standing::Done,
+            RunState::RolledBack => Standing::RolledBack,
+            RunState::Failed => Standing::Failed,
+            RunState::Running | RunState::RollingBack => Standing::Interrupted,
+            // The engine's pause reasons at a gate (engine/gates.rs `wait_at` callers, and the
+            // rollback's no-safe-undo gate) start with these words.
+            RunState::Paused => match view.pause_reason.as_deref() {
+                Some(r)
+                    if r.starts_with("waiting for") || r.starts_with("rollback stopped before") =>
+                {
+                    Standing::AtGate
+                }
+                _ => Standing::Paused,
+            },
+        }
+    }
+
+    fn words(self) -> String {
+        match self {
+            Standing::Done => "done".into(),
+            Standing::RolledBack => "rolled back".into(),
+            Standing::Failed => "failed".into(),
+            Standing::AtGate => "waiting at a gate".into(),
+            Standing::Paused => "paused".into(),
+            Standing::Running(pid) => format!("running (pid {pid})"),
+            Standing::Interrupted => "interrupted (no process holds it)".into(),
+        }
+    }
+
+    /// Documented in `status --help` and the README: 0 done (or rolled back, or running now),
+    /// 1 failed, 3 waiting at a gate, 5 paused or interrupted.
+    fn code(self) -> i32 {
+        match self {
+            Standing::Done | Standing::RolledBack | Standing::Running(_) => exit::OK,
+            Standing::Failed => exit::FAILED,
+            Standing::AtGate => exit::GATE,
+            Standing::Paused | Standing::Interrupted => exit::PAUSED,
+        }
+    }
+
+    fn next(self, h: &Handoff, id: &str, rollback: bool) -> Option<String> {
+        let again = |yes: bool| {
+            let y: &[&str] = if yes { &["--yes"] } else { &[] };
+            if rollback {
+                h.rollback(id, y)
+            } else {
+                h.resume(id, y)
+            }
+        };
+        match self {
+            Standing::Done => Some(format!(
+                "{} writes its report",
+                h.command(&["report", "--run", id, "--format", "html"])
+            )),
+            Standing::RolledBack => None,
+            Standing::Running(_) => Some(h.command(&["log", "--run", id, "--follow"])),
+            Standing::Failed => Some(format!(
+                "{} retries the failed step; {} undoes the run",
+                again(false),
+                h.rollback(id, &["--yes"])
+            )),
+            Standing::AtGate => Some(format!("{} approves and continues", again(true))),
+            Standing::Paused | Standing::Interrupted => Some(again(false)),
+        }
+    }
+}
+
 /// Runs `status`.
-pub(super) fn exec(a: RunSelect, json: bool, dir: &Path) -> CliResult<i32> {
-    let (id, view, targets) = match open_for_reading(dir)? {
+pub(super) fn exec(a: RunSelect, ctx: &Ctx) -> CliResult<i32> {
+    let dir = &ctx.dir;
+    let (id, view, targets, record, live) = match open_for_reading(dir, "status")? {
         Some(store) => {
             let id = match &a.run {
                 Some(r) => r.clone(),
@@ -48,60 +127,103 @@ pub(super) fn exec(a: RunSelect, json: bool, dir: &Path) -> CliResult<i32> {
             let view = RunView::replay(&record.plan, &journal)
                 .map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
             let targets = crate::engine::rollback::target_states(&record.plan, &view);
-            (id, view, targets)
+            (id, view, targets, Some(record), None)
         }
         None => {
             // A run holds the database: read its snapshot.
-            let lock_text = std::fs::read_to_string(dir.join("lock")).unwrap_or_default();
-            let holder: Option<LockInfo> = serde_json::from_str(&lock_text).ok();
-            let id = a.run.clone().or(holder.map(|h| h.run)).ok_or_else(|| {
-                CliError::new(
-                    exit::LOCKED,
-                    "a run holds the state database; pass --run ID",
-                )
-            })?;
+            let holder = holder(dir);
+            let id = a
+                .run
+                .clone()
+                .or(holder.as_ref().map(|h| h.run.clone()))
+                .ok_or_else(|| {
+                    CliError::new(
+                        exit::LOCKED,
+                        "a run holds the state database; pass --run ID",
+                    )
+                })?;
             let view = read_snapshot(dir, &id).ok_or_else(|| {
                 CliError::new(
                     exit::LOCKED,
                     format!("run {id} is in progress and has no status snapshot yet"),
                 )
             })?;
-            (id, view, Vec::new())
+            let pid = holder.filter(|h| h.run == id).map(|h| h.pid).unwrap_or(0);
+            (id, view, Vec::new(), None, Some(pid))
         }
     };
-    if json {
+    let standing = Standing::of(&view, live);
+    let updated = snapshot_time(dir, &id);
+    let next = standing.next(&ctx.handoff, &id, view.rollback);
+    if ctx.json {
         let v = serde_json::json!({
+            "schema_version": crate::cli::SCHEMA_VERSION,
             "run": id,
             "state": view.state.as_str(),
+            "standing": standing.words(),
+            "pid": live,
+            "cluster": record.as_ref().map(|r| r.cluster.clone()),
+            "from": record.as_ref().and_then(|r| r.plan.from.clone()),
+            "to": record.as_ref().map(|r| r.plan.to.clone()),
+            "started": record.as_ref().map(|r| r.created_at.clone()),
+            "updated": updated,
             "phase": view.phase,
             "pause_reason": view.pause_reason,
             "rollback": view.rollback,
+            "next": next,
             "steps": view.steps,
             "targets": targets,
         });
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        super::print_line(&serde_json::to_string(&v).unwrap_or_default());
     } else {
-        println!("run {id}: {} (phase {})", view.state.as_str(), view.phase);
-        if let Some(r) = &view.pause_reason {
-            println!("  paused: {r}");
+        let mut s = format!("run {id}: {} (phase {})\n", standing.words(), view.phase);
+        if let Some(r) = &record {
+            s.push_str(&cluster_line(r));
         }
-        for s in &view.steps {
-            let state = serde_json::to_value(s.state)
+        if let Some(u) = &updated {
+            s.push_str(&format!("  last change {u}\n"));
+        }
+        if let Some(r) = &view.pause_reason {
+            s.push_str(&format!("  paused: {r}\n"));
+        }
+        for st in &view.steps {
+            let state = serde_json::to_value(st.state)
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))
                 .unwrap_or_default();
-            print!("  {:<12} {}", state, s.id);
-            if let Some(m) = &s.message {
-                print!("  ({m})");
+            s.push_str(&format!("  {state:<12} {}", st.id));
+            if let Some(m) = &st.message {
+                s.push_str(&format!("  ({m})"));
             }
-            println!();
+            s.push('\n');
         }
         if !targets.is_empty() {
-            println!("nodes and apps:");
+            s.push_str("nodes and apps:\n");
             for t in &targets {
-                println!("  {:<24} {}", t.target, t.state);
+                s.push_str(&format!("  {:<24} {}\n", t.target, t.state));
             }
         }
+        if let Some(n) = &next {
+            s.push_str(&format!("next: {n}\n"));
+        }
+        super::print_line(s.trim_end());
     }
-    Ok(exit::OK)
+    Ok(standing.code())
+}
+
+fn cluster_line(r: &RunRecord) -> String {
+    format!(
+        "  cluster {}: {} -> {}, started {}\n",
+        r.cluster,
+        r.plan.from.as_deref().unwrap_or("?"),
+        r.plan.to,
+        r.created_at
+    )
+}
+
+/// When the run's status snapshot was last written (RFC 3339 UTC), if it was.
+fn snapshot_time(dir: &Path, id: &str) -> Option<String> {
+    let m = std::fs::metadata(dir.join("runs").join(id).join("status.json")).ok()?;
+    let t: chrono::DateTime<chrono::Utc> = m.modified().ok()?.into();
+    Some(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
