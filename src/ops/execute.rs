@@ -3,14 +3,20 @@
 
 use super::cluster_lock::{ClusterLock, ClusterLockError};
 use super::handoff::Handoff;
+use super::runlog::{summarize, Recording, RunLog, TimedPrompter};
 use super::{secrets, Io, OpsError};
 use crate::action::Registry;
 use crate::cluster::Cluster;
 use crate::door::{AuditedChange, Change, Transport};
+use crate::engine::Prompter;
 use crate::engine::{Engine, EngineParts, Outcome, RunOptions};
+use crate::events::RunSummary;
 use crate::machine::{Record, RunView, StepState};
 use crate::phases::registry::Phases;
 use crate::store::{RunRecord, Store};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// What `execute` does with the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +62,10 @@ pub struct Finished {
     pub summary: String,
     /// Every gate was approved (`--yes`): the suggested `resume` carries it too.
     pub yes: bool,
+    /// Where the time went (None when nothing was executed).
+    pub timing: Option<RunSummary>,
+    /// The run's event files, for the closing event.
+    pub log: Option<RunLog>,
 }
 
 /// Waits for the first of SIGINT, SIGTERM and SIGHUP; its name.
@@ -101,9 +111,9 @@ pub(crate) struct Exec<'a> {
 pub(super) async fn execute(exec: Exec<'_>, transport: &Transport) -> Result<Finished, OpsError> {
     let change = AuditedChange::new(exec.store, &exec.record.id, transport, secrets());
     let (store, record, yes) = (exec.store, exec.record, exec.options.yes);
-    let res = execute_with(exec, &change, &Phases, interrupted()).await;
+    let res = execute_timed(exec, &change, &Phases, interrupted()).await;
     transport.close().await;
-    let (end, view) = res?;
+    let (end, view, timing, log) = res?;
     let summary = match end {
         End::Engine(_) => summary(record, &view),
         _ => String::new(),
@@ -115,18 +125,33 @@ pub(super) async fn execute(exec: Exec<'_>, transport: &Transport) -> Result<Fin
         end,
         summary,
         yes,
+        timing: Some(timing),
+        log: Some(log),
     })
 }
 
 /// Executes a run through the given change door and actions: takes the cluster lock, beats its
 /// heart, walks the engine, and stops cleanly when `interrupt` resolves (the run is journaled as
 /// paused and the lock released). Returns how it ended and the run's view.
+#[cfg(test)]
 pub(crate) async fn execute_with(
     exec: Exec<'_>,
     change: &dyn Change,
     registry: &dyn Registry,
     interrupt: impl std::future::Future<Output = &'static str>,
 ) -> Result<(End, RunView), OpsError> {
+    let (end, view, _, _) = execute_timed(exec, change, registry, interrupt).await?;
+    Ok((end, view))
+}
+
+/// As `execute_with`, also returning where the time went and the run's event files.
+async fn execute_timed(
+    exec: Exec<'_>,
+    change: &dyn Change,
+    registry: &dyn Registry,
+    interrupt: impl std::future::Future<Output = &'static str>,
+) -> Result<(End, RunView, RunSummary, RunLog), OpsError> {
+    let started = Instant::now();
     let Exec {
         store,
         record,
@@ -147,12 +172,34 @@ pub(crate) async fn execute_with(
             ClusterLockError::Remote { .. } => OpsError::Failed(e.to_string()),
         });
     }
+    tracing::debug!(run = %record.id, "cluster lock held");
     if create {
+        tracing::debug!(run = %record.id, "recording the run");
         if let Err(e) = record_new_run(store, record, &options) {
             let _ = cluster_lock.release(change, cluster).await;
             return Err(e);
         }
     }
+    let log = RunLog::open(store.dir(), &record.id);
+    let recording = Recording {
+        inner: io.events.as_ref(),
+        log: log.clone(),
+        seen: Mutex::new(Vec::new()),
+    };
+    let waited = Arc::new(AtomicU64::new(0));
+    let prompter = io.prompter.clone().map(|p| {
+        Arc::new(TimedPrompter {
+            inner: p,
+            waited_ms: waited.clone(),
+        }) as Arc<dyn Prompter>
+    });
+    let timing = || {
+        summarize(
+            &recording.seen.lock().expect("seen"),
+            started.elapsed().as_millis() as u64,
+            waited.load(Ordering::Relaxed),
+        )
+    };
     let engine = match Engine::new(EngineParts {
         store,
         record,
@@ -160,8 +207,8 @@ pub(crate) async fn execute_with(
         change,
         registry,
         options,
-        prompter: io.prompter.clone(),
-        events: io.events.as_ref(),
+        prompter,
+        events: &recording,
     }) {
         Ok(e) => e,
         Err(e) => {
@@ -211,7 +258,8 @@ pub(crate) async fn execute_with(
                 .and_then(|j| RunView::replay(&record.plan, &j).ok())
                 .unwrap_or_else(|| engine.view());
             let _ = store.write_snapshot(&record.id, &view);
-            return Ok((End::Interrupted { signal }, view));
+            tracing::info!(run = %record.id, signal, "interrupted: paused and the cluster lock released");
+            return Ok((End::Interrupted { signal }, view, timing(), log));
         }
     };
     if let Err(e) = cluster_lock.release(change, cluster).await {
@@ -225,7 +273,9 @@ pub(crate) async fn execute_with(
     })?;
     let view = engine.view();
     let _ = store.write_snapshot(&record.id, &view);
-    Ok((End::Engine(outcome), view))
+    let t = timing();
+    drop(engine);
+    Ok((End::Engine(outcome), view, t, log))
 }
 
 /// Records a new run (its cluster lock is held), and a `--skip-backup` decision in its audit.

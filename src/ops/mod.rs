@@ -8,6 +8,7 @@ mod connect;
 mod execute;
 pub mod handoff;
 mod observe;
+pub mod runlog;
 mod runs;
 #[cfg(test)]
 mod tests;

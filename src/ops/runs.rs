@@ -213,6 +213,8 @@ pub async fn resume(
             },
             summary: String::new(),
             yes: r.yes,
+            timing: None,
+            log: None,
         });
     }
     let src = SourceFile::from_text(

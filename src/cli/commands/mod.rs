@@ -2,8 +2,10 @@
 //! the prompter, and the one function that turns an operation's end into an exit code.
 
 mod check;
+mod docs;
 mod log;
 mod plan;
+mod report;
 mod run;
 mod runs;
 mod status;
@@ -55,15 +57,32 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
         Command::Status(a) => status::exec(a, &ctx),
         Command::Log(a) => log::exec(a, &ctx).await,
         Command::Runs => runs::exec(&ctx),
+        Command::Report(a) => report::exec(a, &ctx),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man => docs::man(),
     }
 }
 
 /// Writes one line (or block) to stdout; false when the reader went away (e.g. `| head -1`):
 /// the command then stops quietly with its exit code instead of panicking.
-pub(super) fn print_line(s: &str) -> bool {
+pub(crate) fn print_line(s: &str) -> bool {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{s}").and_then(|_| out.flush()).is_ok()
+}
+
+/// Writes one JSON value as one line on stdout (false when the reader went away).
+pub(crate) fn print_json(v: &serde_json::Value) -> bool {
+    print_line(&serde_json::to_string(v).unwrap_or_default())
+}
+
+/// A serializable value as one JSON line with `schema_version` first-level key added.
+pub(super) fn print_versioned(v: &impl serde::Serialize) -> bool {
+    let mut v = serde_json::to_value(v).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("schema_version".into(), crate::cli::SCHEMA_VERSION.into());
+    }
+    print_json(&v)
 }
 
 fn state_dir(given: Option<PathBuf>) -> CliResult<PathBuf> {
@@ -124,7 +143,19 @@ fn exit_for(f: &Finished, events: &dyn EventSink, h: &Handoff) -> i32 {
     let yes: &[&str] = if f.yes { &["--yes"] } else { &[] };
     let (state, code, message) = match &f.end {
         End::NothingToDo { state } => {
-            eprintln!("run {id} is {state}; nothing to do");
+            let message = format!("run {id} is {state}; nothing to do");
+            let state = if state == "rolled_back" {
+                FinalState::RolledBack
+            } else {
+                FinalState::Done
+            };
+            events.emit(&stamp(Event::RunFinished {
+                run: id.clone(),
+                state,
+                exit_code: exit::OK,
+                message,
+                summary: None,
+            }));
             return exit::OK;
         }
         End::Interrupted { signal } => (
@@ -189,11 +220,21 @@ fn exit_for(f: &Finished, events: &dyn EventSink, h: &Handoff) -> i32 {
             ),
         },
     };
-    events.emit(&stamp(Event::RunFinished {
+    let timing = f
+        .timing
+        .as_ref()
+        .map(crate::ops::runlog::summary_text)
+        .unwrap_or_default();
+    let ev = stamp(Event::RunFinished {
         run: id.clone(),
         state,
         exit_code: code,
-        message: format!("{}{message}", f.summary),
-    }));
+        message: format!("{}{timing}{message}", f.summary),
+        summary: f.timing.clone(),
+    });
+    if let Some(l) = &f.log {
+        l.record(&ev);
+    }
+    events.emit(&ev);
     code
 }

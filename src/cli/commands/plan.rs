@@ -15,10 +15,7 @@ pub(super) async fn exec(a: PlanArgs, json: bool) -> CliResult<i32> {
     planned.transport.close().await;
     let plan = planned.plan;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&plan).unwrap_or_default()
-        );
+        super::print_versioned(&plan);
     } else {
         print!("{}", render_plan(&plan));
     }
