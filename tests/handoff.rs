@@ -263,6 +263,21 @@ fn a_run_refused_at_the_cluster_lock_leaves_no_run() {
     let mut lines = BufReader::new(first.stdout.take().unwrap()).lines();
     let started: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     assert_eq!(started["event"], "run_started");
+    let run_id = started["run"].as_str().unwrap().to_string();
+    // While it runs: `status` names its process, `log --follow` reads along and ends with it.
+    let st = env.cmd(&["status"]).output().unwrap();
+    assert_eq!(st.status.code(), Some(0), "{}", text(&st));
+    let pid = first.id();
+    assert!(
+        String::from_utf8_lossy(&st.stdout).contains(&format!("running (pid {pid})")),
+        "{}",
+        text(&st)
+    );
+    let follow = env
+        .cmd(&["--output", "json", "log", "--follow", "--run", &run_id])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     // A second operator, with another state directory, on the same cluster.
     let other = tempfile::tempdir().unwrap();
     let second = Command::new(common::bin())
@@ -275,6 +290,24 @@ fn a_run_refused_at_the_cluster_lock_leaves_no_run() {
     assert_eq!(second.status.code(), Some(4), "{}", text(&second));
     for _ in lines {}
     assert!(first.wait().unwrap().success());
+    let followed = follow.wait_with_output().unwrap();
+    assert!(followed.status.success(), "{}", text(&followed));
+    let entries: Vec<serde_json::Value> = String::from_utf8_lossy(&followed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Each command once, with its outcome: the master's upgrade script among them.
+    assert!(
+        entries.iter().all(|e| e["phase"] != "intent"),
+        "{entries:#?}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["step"].as_str().unwrap_or("").starts_with("masters/")
+                && e["exit_status"] == 0),
+        "{entries:#?}"
+    );
     let runs = Command::new(common::bin())
         .arg("--state-dir")
         .arg(other.path())

@@ -129,7 +129,16 @@ impl Report {
             let (Some(addr), Some(role)) = (&st.node, st.role) else {
                 continue;
             };
-            if nodes.iter().any(|n: &NodeLine| &n.address == addr) {
+            if let Some(n) = nodes
+                .iter_mut()
+                .find(|n: &&mut NodeLine| &n.address == addr)
+            {
+                // The node's first step may be one without a version (e.g. its backup).
+                if n.from == "?" {
+                    if let Some(f) = &st.from {
+                        n.from = f.clone();
+                    }
+                }
                 continue;
             }
             let name = st.name.clone().unwrap_or_else(|| addr.clone());
