@@ -141,7 +141,13 @@ fn prompter(yes: bool, human: Option<Arc<HumanSink>>, cluster: &str) -> Option<A
 fn exit_for(f: &Finished, events: &dyn EventSink, h: &Handoff) -> i32 {
     let id = &f.run;
     let yes: &[&str] = if f.yes { &["--yes"] } else { &[] };
+    let at_prompt = super::prompt::INTERRUPTED_AT_PROMPT.load(std::sync::atomic::Ordering::SeqCst);
     let (state, code, message) = match &f.end {
+        End::Engine(Outcome::Stopped { .. } | Outcome::AtGate { .. }) if at_prompt => (
+            FinalState::Paused,
+            exit::INTERRUPTED,
+            format!("interrupted at the prompt (Ctrl-C); the run is paused and its state saved. Continue with: {}", h.resume(id, yes)),
+        ),
         End::NothingToDo { state } => {
             let message = format!("run {id} is {state}; nothing to do");
             let state = if state == "rolled_back" {

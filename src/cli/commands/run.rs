@@ -88,6 +88,13 @@ async fn continue_run(request: ResumeRequest, ctx: &Ctx, rollback: bool) -> CliR
     };
     let finished = ops::resume(&request, &ctx.dir, &io, rollback)
         .await
-        .map_err(CliError::from)?;
+        .map_err(|e| {
+            let mut e = CliError::from(e);
+            // Ctrl-C at the rollback's confirmation: nothing was changed; an interruption.
+            if crate::cli::prompt::INTERRUPTED_AT_PROMPT.load(std::sync::atomic::Ordering::SeqCst) {
+                e.code = crate::cli::exit::INTERRUPTED;
+            }
+            e
+        })?;
     Ok(exit_for(&finished, events.as_ref(), &ctx.handoff))
 }
