@@ -194,11 +194,24 @@ async fn execute_timed(
         }) as Arc<dyn Prompter>
     });
     let timing = || {
-        summarize(
+        let mut t = summarize(
             &recording.seen.lock().expect("seen"),
             started.elapsed().as_millis() as u64,
             waited.load(Ordering::Relaxed),
-        )
+        );
+        // Node names next to their addresses.
+        for n in &mut t.nodes {
+            if let Some(name) = record
+                .plan
+                .steps()
+                .find(|(_, st)| st.node.as_deref() == Some(n.name.as_str()))
+                .and_then(|(_, st)| st.name.clone())
+                .filter(|name| *name != n.name)
+            {
+                n.name = format!("{name} ({})", n.name);
+            }
+        }
+        t
     };
     let engine = match Engine::new(EngineParts {
         store,

@@ -1,6 +1,6 @@
 //! The report as a self-contained HTML page (inline CSS and SVG, nothing fetched) or Markdown.
 
-use super::svg::{esc, timeline};
+use super::svg::{esc, timeline, word};
 use super::Report;
 use crate::events::RunSummary;
 
@@ -134,7 +134,7 @@ pub fn markdown(r: &Report) -> String {
             secs(b.start_ms),
             b.step,
             b.row,
-            b.outcome,
+            word(b.outcome),
             if b.leader_failover {
                 " (leader failover)"
             } else {

@@ -214,6 +214,21 @@ impl Report {
                     summary,
                     ..
                 } => {
+                    // Steps still open when a command ended were interrupted there.
+                    let mut open: Vec<(String, u64)> = starts.drain().collect();
+                    open.sort_by_key(|(_, t)| *t);
+                    for (step, start) in open {
+                        let (row, _) = row_of(&step);
+                        bars.push(Bar {
+                            step,
+                            row,
+                            start_ms: start,
+                            duration_ms: at.saturating_sub(start),
+                            outcome: StepOutcome::Unknown,
+                            message: Some("interrupted: the command ended while it ran".into()),
+                            leader_failover: false,
+                        });
+                    }
                     if state.as_str() != "done" {
                         marks.push(Mark {
                             at_ms: at,

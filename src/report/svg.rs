@@ -20,7 +20,17 @@ pub(super) fn colour(o: StepOutcome) -> &'static str {
         StepOutcome::Skipped => "#9aa5b1",
         StepOutcome::Failed | StepOutcome::UndoFailed => "#d43c3c",
         StepOutcome::Undone => "#e0a030",
-        StepOutcome::Unknown => "#555555",
+        // Drawn for a step a command ended in (interrupted).
+        StepOutcome::Unknown => "#7b61b8",
+    }
+}
+
+/// The word of an outcome on the chart (a step a command ended in reads "interrupted").
+pub(super) fn word(o: StepOutcome) -> &'static str {
+    if o == StepOutcome::Unknown {
+        "interrupted"
+    } else {
+        o.as_str()
     }
 }
 
@@ -67,13 +77,13 @@ pub fn timeline(r: &Report) -> String {
         s.push_str(&format!(
             r##"<rect class="bar {outcome}" x="{x0:.1}" y="{y}" width="{w:.1}" height="18" fill="{fill}"{stroke}><title>{title}</title></rect>
 "##,
-            outcome = b.outcome.as_str(),
+            outcome = word(b.outcome),
             fill = colour(b.outcome),
             stroke = if b.leader_failover { r##" stroke="#111111" stroke-width="2""## } else { "" },
             title = esc(&format!(
                 "{} — {} ({:.1} s){}",
                 b.step,
-                b.outcome,
+                word(b.outcome),
                 b.duration_ms as f64 / 1000.0,
                 b.message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
             ))
@@ -110,6 +120,7 @@ pub fn timeline(r: &Report) -> String {
         (StepOutcome::Skipped, "skipped"),
         (StepOutcome::Failed, "failed"),
         (StepOutcome::Undone, "undone"),
+        (StepOutcome::Unknown, "interrupted"),
     ] {
         s.push_str(&format!(
             r##"<rect x="{lx}" y="{ry}" width="12" height="12" fill="{c}"/><text x="{tx}" y="{ly}">{name}</text>
