@@ -96,6 +96,10 @@ pub fn json_schemas() -> Vec<(&'static str, String)> {
             "run-summary.schema.json",
             text(schemars::schema_for!(crate::events::RunSummary)),
         ),
+        (
+            "status.schema.json",
+            text(schemars::schema_for!(commands::status::StatusJson)),
+        ),
         ("error.schema.json", text(schemars::schema_for!(JsonError))),
     ]
 }

@@ -8,7 +8,7 @@ mod plan;
 mod report;
 mod run;
 mod runs;
-mod status;
+pub(super) mod status;
 
 pub use plan::render_plan;
 

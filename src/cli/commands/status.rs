@@ -113,6 +113,44 @@ impl Standing {
     }
 }
 
+/// What `status --output json` prints (one object; schemas/status.schema.json).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct StatusJson {
+    /// The version of this object's shape.
+    pub schema_version: u32,
+    /// Run id.
+    pub run: String,
+    /// `running`, `paused`, `failed`, `done` or `rolled_back` (DESIGN.md).
+    pub state: String,
+    /// In words, with who holds it: `running (pid N)`, `interrupted (no process holds it)`,
+    /// `waiting at a gate`, `paused`, `failed`, `done`, `rolled back`.
+    pub standing: String,
+    /// The pid of the process running it now (0 when unknown), if one is.
+    pub pid: Option<u32>,
+    /// Cluster name (absent while a run holds the database).
+    pub cluster: Option<String>,
+    /// Version before the run.
+    pub from: Option<String>,
+    /// Target version.
+    pub to: Option<String>,
+    /// When the run was created (RFC 3339).
+    pub started: Option<String>,
+    /// When its status last changed (RFC 3339).
+    pub updated: Option<String>,
+    /// The current phase.
+    pub phase: String,
+    /// Why it paused.
+    pub pause_reason: Option<String>,
+    /// A rollback is in progress.
+    pub rollback: bool,
+    /// The command to run next, complete.
+    pub next: Option<String>,
+    /// Steps: `id`, `state` (pending, running, done, failed, skipped, undone), `message`.
+    pub steps: Vec<serde_json::Value>,
+    /// Nodes and apps: `target`, `step`, `state`.
+    pub targets: Vec<serde_json::Value>,
+}
+
 /// Runs `status`.
 pub(super) fn exec(a: RunSelect, ctx: &Ctx) -> CliResult<i32> {
     let dir = &ctx.dir;
@@ -156,24 +194,32 @@ pub(super) fn exec(a: RunSelect, ctx: &Ctx) -> CliResult<i32> {
     let updated = snapshot_time(dir, &id);
     let next = standing.next(&ctx.handoff, &id, view.rollback);
     if ctx.json {
-        let v = serde_json::json!({
-            "schema_version": crate::cli::SCHEMA_VERSION,
-            "run": id,
-            "state": view.state.as_str(),
-            "standing": standing.words(),
-            "pid": live,
-            "cluster": record.as_ref().map(|r| r.cluster.clone()),
-            "from": record.as_ref().and_then(|r| r.plan.from.clone()),
-            "to": record.as_ref().map(|r| r.plan.to.clone()),
-            "started": record.as_ref().map(|r| r.created_at.clone()),
-            "updated": updated,
-            "phase": view.phase,
-            "pause_reason": view.pause_reason,
-            "rollback": view.rollback,
-            "next": next,
-            "steps": view.steps,
-            "targets": targets,
-        });
+        let v = StatusJson {
+            schema_version: crate::cli::SCHEMA_VERSION,
+            run: id.clone(),
+            state: view.state.as_str().to_string(),
+            standing: standing.words(),
+            pid: live,
+            cluster: record.as_ref().map(|r| r.cluster.clone()),
+            from: record.as_ref().and_then(|r| r.plan.from.clone()),
+            to: record.as_ref().map(|r| r.plan.to.clone()),
+            started: record.as_ref().map(|r| r.created_at.clone()),
+            updated: updated.clone(),
+            phase: view.phase.as_str().to_string(),
+            pause_reason: view.pause_reason.clone(),
+            rollback: view.rollback,
+            next: next.clone(),
+            steps: view
+                .steps
+                .iter()
+                .map(|s| serde_json::to_value(s).unwrap_or_default())
+                .collect(),
+            targets: targets
+                .iter()
+                .map(|t| serde_json::to_value(t).unwrap_or_default())
+                .collect(),
+        };
+        let v = serde_json::to_value(&v).unwrap_or_default();
         super::print_line(&serde_json::to_string(&v).unwrap_or_default());
     } else {
         let mut s = format!("run {id}: {} (phase {})\n", standing.words(), view.phase);
