@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! words {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $v:ident => $s:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             $($(#[$vdoc])* $v,)+
@@ -83,7 +83,7 @@ words! {
 }
 
 /// One thing that happened.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// The run began (or resumed), with the whole plan's size.
@@ -159,15 +159,54 @@ pub enum Event {
         exit_code: i32,
         /// One line for people.
         message: String,
+        /// Where the time of this command went (absent when nothing was executed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary: Option<RunSummary>,
     },
     /// An event this version does not know (written by a newer one).
     #[serde(other)]
     Unknown,
 }
 
+/// Where the time of one `run`, `resume` or `rollback` went (all in milliseconds).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RunSummary {
+    /// From the command's start to its end.
+    pub wall_ms: u64,
+    /// Time inside steps, per phase, in the order the phases ran.
+    pub phases: Vec<Span>,
+    /// Time inside each node's steps.
+    pub nodes: Vec<Span>,
+    /// Time inside steps that act on a node (scripts, waits for it to be healthy).
+    pub waiting_on_nodes_ms: u64,
+    /// Time waiting for an answer at a gate (prompts).
+    pub waiting_at_gates_ms: u64,
+    /// Everything else: the tool's own work between steps (observation, planning, locks).
+    pub overhead_ms: u64,
+}
+
+/// A named duration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Span {
+    /// The phase or node.
+    pub name: String,
+    /// Milliseconds.
+    pub ms: u64,
+}
+
+/// The version of the JSON objects this build writes (`schema_version`; schemas/ holds them).
+pub const SCHEMA_VERSION: u32 = 1;
+
+fn schema_version() -> u32 {
+    SCHEMA_VERSION
+}
+
 /// An event with its timestamp, as written to JSON lines.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Stamped {
+    /// The version of this object's shape (see schemas/event.schema.json).
+    #[serde(default = "schema_version")]
+    pub schema_version: u32,
     /// RFC 3339 UTC.
     pub ts: String,
     /// The event.
@@ -184,6 +223,7 @@ pub trait EventSink: Send + Sync {
 /// Timestamps an event.
 pub fn stamp(event: Event) -> Stamped {
     Stamped {
+        schema_version: SCHEMA_VERSION,
         ts: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         event,
     }

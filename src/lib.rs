@@ -29,6 +29,7 @@ pub mod plan;
 pub mod playbook;
 pub mod probe;
 pub mod release_notes;
+pub mod report;
 pub mod secrets;
 pub mod shell;
 pub mod store;

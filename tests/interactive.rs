@@ -114,3 +114,30 @@ fn rollback_stops_before_a_step_without_a_safe_undo_and_asks() {
         "left as they were: {r:#?}"
     );
 }
+
+#[test]
+fn ctrl_c_at_a_prompt_exits_130_with_the_run_paused_and_resume_continues() {
+    let env = Env::new(1, 1, 0, &[]);
+    let inv = env.inventory();
+    let mut s = spawn(
+        &env,
+        &["run", "--inventory", inv.to_str().unwrap(), "--to", "2.2.1"],
+    );
+    s.expect("allow this upgrade?")
+        .expect("release notes acknowledgement asked");
+    s.send("y").unwrap();
+    s.expect("before:backup").expect("backup gate asked");
+    s.send("\x03").unwrap(); // Ctrl-C
+    s.expect("Continue with: dcos-upgrade --state-dir")
+        .expect("the resume command is printed");
+    s.expect(Eof).unwrap();
+    assert_eq!(exit_code(&s), 130);
+    assert!(
+        env.report().nodes.iter().all(|n| n.upgrade_attempts == 0),
+        "nothing upgraded"
+    );
+    let st = env.cmd(&["status"]).output().unwrap();
+    assert_eq!(st.status.code(), Some(5), "{}", common::text(&st));
+    let out = env.cmd(&["resume", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", common::text(&out));
+}

@@ -80,7 +80,8 @@ fn run_args<'a>(inv: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 
 fn status(state: &Path) -> serde_json::Value {
     let o = cli(state, &["status"]);
-    assert_eq!(o.code, 0, "status: {}", o.stderr);
+    // status's exit code says where the run stands: 0 done, 1 failed, 3 at a gate, 5 paused.
+    assert!(matches!(o.code, 0 | 1 | 3 | 5), "status: {}", o.stderr);
     serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("status JSON: {e}: {}", o.stdout))
 }
 

@@ -25,7 +25,9 @@ impl Lcg {
 
 fn latest(env: &Env) -> Option<(String, String)> {
     let out = env.cmd(&["--output", "json", "status"]).output().unwrap();
-    if !out.status.success() {
+    // status's exit code says where the run stands (0 done, 1 failed, 3 at a gate, 5 paused);
+    // others (2: no run yet) have no run to read.
+    if !matches!(out.status.code(), Some(0 | 1 | 3 | 5)) {
         return None;
     }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -6,7 +6,13 @@ use std::path::PathBuf;
 
 /// Guided, resumable, rollback-able rolling upgrades of DC/OS clusters.
 #[derive(Debug, Parser)]
-#[command(name = "dcos-upgrade", version, about, long_about = None)]
+#[command(
+    name = "dcos-upgrade",
+    version = crate::cli::VERSION,
+    about,
+    long_about = None,
+    after_help = ROOT_HELP
+)]
 pub struct Cli {
     /// State directory (journal, audit log, backups). Default: $XDG_STATE_HOME/dcos-upgrade.
     #[arg(
@@ -19,9 +25,13 @@ pub struct Cli {
     /// Output: human (terminal) or json (JSON lines on stdout).
     #[arg(long, global = true, value_enum, default_value_t = OutputMode::Human)]
     pub output: OutputMode,
-    /// More log output (-v, -vv).
+    /// More log output on stderr: -v the decisions and every SSH and HTTP action, -vv all
+    /// (RUST_LOG or DCOS_UPGRADE_LOG, a tracing filter, overrides it).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Colour on the terminal: auto (only on a terminal, not with NO_COLOR), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -36,23 +46,136 @@ pub enum OutputMode {
     Json,
 }
 
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Shells for `completions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// bash
+    Bash,
+    /// zsh
+    Zsh,
+    /// fish
+    Fish,
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// A self-contained HTML page with the SVG timeline.
+    Html,
+    /// Markdown (the timeline as an SVG file beside it is not needed: a table of times).
+    Markdown,
+    /// One JSON document.
+    Json,
+}
+
+const ROOT_HELP: &str = "\
+Examples:
+  dcos-upgrade check --inventory cluster.toml
+  dcos-upgrade plan --inventory cluster.toml --to 2.2.1
+  dcos-upgrade run --inventory cluster.toml --to 2.2.1
+  dcos-upgrade status; dcos-upgrade resume
+
+Exit codes: 0 done; 1 failed (a step failed or a check blocked); 2 bad input; 3 stopped at a
+gate waiting for approval; 4 another run holds a lock; 5 (status) paused or interrupted;
+130 interrupted by a signal (state saved, `resume` continues).
+
+Environment:
+  DCOS_UPGRADE_STATE_DIR  the state directory (as --state-dir)
+  DCOS_ACS_TOKEN          the DC/OS ACS token sent to the cluster's HTTP endpoints (never recorded)
+  DCOS_UPGRADE_TOKEN      the same, read when DCOS_ACS_TOKEN is not set
+  DCOS_UPGRADE_CA_FILE    the CA file for the cluster's TLS (when the inventory's [http] has none)
+  DCOS_UPGRADE_LOG        a tracing filter for stderr logs (e.g. dcos_upgrade=debug); RUST_LOG too
+  NO_COLOR                no colour (as --color never)
+  XDG_STATE_HOME          the default state directory's parent";
+
+const RUN_HELP: &str = "\
+Examples:
+  dcos-upgrade run --inventory cluster.toml --to 2.2.1
+  dcos-upgrade run --inventory cluster.toml --to 2.2.1 --yes --ack-release-notes 2.2.1 --output json
+  dcos-upgrade --state-dir ./state run --inventory cluster.toml --to 2.2.1 --max-unavailable 2";
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Prechecks only; changes nothing.
+    #[command(
+        after_help = "Examples:\n  dcos-upgrade check --inventory cluster.toml\n  dcos-upgrade check --inventory cluster.toml --output json"
+    )]
     Check(Inputs),
     /// The full ordered plan; changes nothing.
+    #[command(
+        after_help = "Examples:\n  dcos-upgrade plan --inventory cluster.toml --to 2.2.1\n  dcos-upgrade plan --inventory cluster.toml --to 2.2.1 --output json"
+    )]
     Plan(PlanArgs),
     /// Upgrade the cluster.
+    #[command(after_help = RUN_HELP)]
     Run(RunArgs),
     /// Continue the latest unfinished run (after Ctrl-C, a crash, a gate).
+    #[command(
+        after_help = "Examples:\n  dcos-upgrade resume\n  dcos-upgrade resume --run 20261201T080000Z-1a2b --yes"
+    )]
     Resume(ResumeArgs),
     /// Undo a run's changes in reverse order.
-    Rollback(ResumeArgs),
-    /// Where a run stands.
+    #[command(
+        after_help = "Examples:\n  dcos-upgrade rollback --run 20261201T080000Z-1a2b\n  dcos-upgrade rollback --run 20261201T080000Z-1a2b --yes --restore-zookeeper"
+    )]
+    Rollback(RollbackArgs),
+    /// Where a run stands (exit 0 done, 1 failed, 3 waiting at a gate, 5 paused or interrupted).
+    #[command(
+        after_help = "Examples:\n  dcos-upgrade status\n  dcos-upgrade status --run 20261201T080000Z-1a2b --output json"
+    )]
     Status(RunSelect),
     /// The audit log of every remote command of a run.
-    Log(RunSelect),
+    #[command(
+        after_help = "Examples:\n  dcos-upgrade log\n  dcos-upgrade log --follow --node m1\n  dcos-upgrade log --step masters/ --output json"
+    )]
+    Log(LogArgs),
+    /// The runs of this state directory.
+    #[command(
+        after_help = "Examples:\n  dcos-upgrade runs\n  dcos-upgrade --state-dir ./state runs --output json"
+    )]
+    Runs,
+    /// A run's report (cluster before and after, an SVG timeline, backups, failures, figures).
+    #[command(
+        after_help = "Examples:\n  dcos-upgrade report --format html > upgrade.html\n  dcos-upgrade report --run 20261201T080000Z-1a2b --format markdown"
+    )]
+    Report(ReportArgs),
+    /// Shell completions on stdout.
+    #[command(
+        after_help = "Examples:\n  dcos-upgrade completions bash > /etc/bash_completion.d/dcos-upgrade\n  dcos-upgrade completions zsh > ~/.zfunc/_dcos-upgrade\n  dcos-upgrade completions fish > ~/.config/fish/completions/dcos-upgrade.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// The man page (roff) on stdout.
+    #[command(
+        after_help = "Examples:\n  dcos-upgrade man > dcos-upgrade.1 && man ./dcos-upgrade.1"
+    )]
+    Man,
+}
+
+/// `report` arguments.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run (default: the latest).
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// The format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+    pub format: ReportFormat,
 }
 
 /// Inventory and playbook.
@@ -106,7 +229,7 @@ pub struct RunArgs {
     pub take_over_lock: bool,
 }
 
-/// `resume` / `rollback` arguments.
+/// `resume` arguments.
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
     /// The run (default: the latest).
@@ -121,10 +244,47 @@ pub struct ResumeArgs {
     /// Acknowledge the release notes of this version (when the run stopped at their gate).
     #[arg(long, value_name = "VERSION")]
     pub ack_release_notes: Option<String>,
-    /// rollback only: after undoing the nodes, restore the run's ZooKeeper backup on every
-    /// master. A last resort: ZooKeeper is down on all masters meanwhile. Needs confirmation.
+    /// Trust host keys seen for the first time (a changed key is always refused).
+    #[arg(long)]
+    pub trust_new_host_keys: bool,
+}
+
+/// `rollback` arguments.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The run (default: the latest).
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// Confirm the rollback and approve its gates.
+    #[arg(long)]
+    pub yes: bool,
+    /// Take over the cluster lock of another run whose heartbeat is stale.
+    #[arg(long)]
+    pub take_over_lock: bool,
+    /// After undoing the nodes, restore the run's ZooKeeper backup on every master. A last
+    /// resort: ZooKeeper is down on all masters meanwhile. Needs confirmation.
     #[arg(long)]
     pub restore_zookeeper: bool,
+    /// Trust host keys seen for the first time (a changed key is always refused).
+    #[arg(long)]
+    pub trust_new_host_keys: bool,
+}
+
+/// `log` arguments.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// The run (default: the latest).
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// Keep printing new entries while the run goes on (stops when it ends).
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Only the commands sent to this node (name or address).
+    #[arg(long, value_name = "NODE")]
+    pub node: Option<String>,
+    /// Only the commands of steps whose id contains this text (e.g. `masters/`).
+    #[arg(long, value_name = "STEP")]
+    pub step: Option<String>,
 }
 
 /// Selects a run.

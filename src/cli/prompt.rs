@@ -3,7 +3,22 @@
 use super::render::HumanSink;
 use crate::engine::{FailureChoice, GateChoice, Prompter};
 use dialoguer::{Confirm, Select};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+/// Set when the operator pressed Ctrl-C at a prompt: the run stops there (paused, its state
+/// saved) and the command exits 130 like any interruption (console raises SIGINT too).
+pub static INTERRUPTED_AT_PROMPT: AtomicBool = AtomicBool::new(false);
+
+/// Notes a Ctrl-C answer.
+fn noted<T>(r: Result<T, dialoguer::Error>) -> Result<T, dialoguer::Error> {
+    if let Err(dialoguer::Error::IO(e)) = &r {
+        if e.kind() == std::io::ErrorKind::Interrupted {
+            INTERRUPTED_AT_PROMPT.store(true, Ordering::SeqCst);
+        }
+    }
+    r
+}
 
 /// Asks on the terminal, hiding progress bars while asking.
 pub struct TerminalPrompter {
@@ -46,6 +61,7 @@ impl Prompter for TerminalPrompter {
                 .items(items)
                 .default(0)
                 .interact();
+            let r = noted(r);
             match r {
                 Ok(0) => GateChoice::Continue,
                 Ok(2) => GateChoice::Rollback,
@@ -67,6 +83,7 @@ impl Prompter for TerminalPrompter {
                 .items(items)
                 .default(2)
                 .interact();
+            let r = noted(r);
             match r {
                 Ok(0) => FailureChoice::Retry,
                 Ok(1) => FailureChoice::Rollback,
@@ -77,11 +94,13 @@ impl Prompter for TerminalPrompter {
 
     fn confirm(&self, message: &str) -> bool {
         self.suspend(|| {
-            Confirm::new()
-                .with_prompt(message)
-                .default(false)
-                .interact()
-                .unwrap_or(false)
+            noted(
+                Confirm::new()
+                    .with_prompt(message)
+                    .default(false)
+                    .interact(),
+            )
+            .unwrap_or(false)
         })
     }
 }

@@ -115,11 +115,12 @@ impl EventSink for HumanSink {
                 }
             }
             Event::StepProgress { step, message } => {
+                // A permanent line for every detail (a backup's path and checksum, a script
+                // started, a health result); the spinner shows only what is in progress.
                 if let Some(pb) = st.lines.get(step) {
                     pb.set_message(crate::secrets::for_people(&format!("{step}: {message}")));
-                } else {
-                    self.line(&format!("     {message}"));
                 }
+                self.line(&format!("     {step}: {message}"));
             }
             Event::StepFinished {
                 step,
@@ -131,11 +132,16 @@ impl EventSink for HumanSink {
                     pb.finish_and_clear();
                     self.multi.remove(&pb);
                 }
-                let mark = match state {
-                    StepOutcome::Done => "ok",
-                    StepOutcome::Skipped => "skip",
-                    StepOutcome::Undone => "undone",
-                    _ => "FAILED",
+                let (mark, colour) = match state {
+                    StepOutcome::Done => ("ok", "32"),
+                    StepOutcome::Skipped => ("skip", "2"),
+                    StepOutcome::Undone => ("undone", "33"),
+                    _ => ("FAILED", "1;31"),
+                };
+                let mark = if crate::cli::color_enabled() {
+                    format!("\x1b[{colour}m{mark}\x1b[0m")
+                } else {
+                    mark.to_string()
                 };
                 let mut l = format!("  [{mark}] {step} ({:.1} s)", *duration_ms as f64 / 1000.0);
                 if let Some(m) = message {

@@ -2,14 +2,21 @@
 //! SIGINT, SIGTERM or SIGHUP, and the engine's outcome with the run's summary.
 
 use super::cluster_lock::{ClusterLock, ClusterLockError};
+use super::handoff::Handoff;
+use super::runlog::{summarize, Recording, RunLog, TimedPrompter};
 use super::{secrets, Io, OpsError};
 use crate::action::Registry;
 use crate::cluster::Cluster;
 use crate::door::{AuditedChange, Change, Transport};
+use crate::engine::Prompter;
 use crate::engine::{Engine, EngineParts, Outcome, RunOptions};
+use crate::events::RunSummary;
 use crate::machine::{Record, RunView, StepState};
 use crate::phases::registry::Phases;
 use crate::store::{RunRecord, Store};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// What `execute` does with the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +60,12 @@ pub struct Finished {
     pub end: End,
     /// The run's summary (steps, backups, nodes and apps), for people.
     pub summary: String,
+    /// Every gate was approved (`--yes`): the suggested `resume` carries it too.
+    pub yes: bool,
+    /// Where the time went (None when nothing was executed).
+    pub timing: Option<RunSummary>,
+    /// The run's event files, for the closing event.
+    pub log: Option<RunLog>,
 }
 
 /// Waits for the first of SIGINT, SIGTERM and SIGHUP; its name.
@@ -88,15 +101,19 @@ pub(crate) struct Exec<'a> {
     pub action: Action,
     /// Take over a stale cluster lock.
     pub take_over_lock: bool,
+    /// A new run: recorded in the store only once the cluster lock is held.
+    pub create: bool,
+    /// How suggested commands are written.
+    pub handoff: &'a Handoff,
 }
 
 /// Executes a run over the real transports, stopping cleanly on SIGINT, SIGTERM or SIGHUP.
 pub(super) async fn execute(exec: Exec<'_>, transport: &Transport) -> Result<Finished, OpsError> {
     let change = AuditedChange::new(exec.store, &exec.record.id, transport, secrets());
-    let (store, record) = (exec.store, exec.record);
-    let res = execute_with(exec, &change, &Phases, interrupted()).await;
+    let (store, record, yes) = (exec.store, exec.record, exec.options.yes);
+    let res = execute_timed(exec, &change, &Phases, interrupted()).await;
     transport.close().await;
-    let (end, view) = res?;
+    let (end, view, timing, log) = res?;
     let summary = match end {
         End::Engine(_) => summary(record, &view),
         _ => String::new(),
@@ -107,18 +124,34 @@ pub(super) async fn execute(exec: Exec<'_>, transport: &Transport) -> Result<Fin
         to: record.plan.to.clone(),
         end,
         summary,
+        yes,
+        timing: Some(timing),
+        log: Some(log),
     })
 }
 
 /// Executes a run through the given change door and actions: takes the cluster lock, beats its
 /// heart, walks the engine, and stops cleanly when `interrupt` resolves (the run is journaled as
 /// paused and the lock released). Returns how it ended and the run's view.
+#[cfg(test)]
 pub(crate) async fn execute_with(
     exec: Exec<'_>,
     change: &dyn Change,
     registry: &dyn Registry,
     interrupt: impl std::future::Future<Output = &'static str>,
 ) -> Result<(End, RunView), OpsError> {
+    let (end, view, _, _) = execute_timed(exec, change, registry, interrupt).await?;
+    Ok((end, view))
+}
+
+/// As `execute_with`, also returning where the time went and the run's event files.
+async fn execute_timed(
+    exec: Exec<'_>,
+    change: &dyn Change,
+    registry: &dyn Registry,
+    interrupt: impl std::future::Future<Output = &'static str>,
+) -> Result<(End, RunView, RunSummary, RunLog), OpsError> {
+    let started = Instant::now();
     let Exec {
         store,
         record,
@@ -127,18 +160,9 @@ pub(crate) async fn execute_with(
         io,
         action,
         take_over_lock,
+        create,
+        handoff,
     } = exec;
-    let engine = Engine::new(EngineParts {
-        store,
-        record,
-        cluster,
-        change,
-        registry,
-        options,
-        prompter: io.prompter.clone(),
-        events: io.events.as_ref(),
-    })
-    .map_err(|e| OpsError::Failed(e.to_string()))?;
     let holder =
         crate::store::holder_id(store.dir()).map_err(|e| OpsError::Failed(e.to_string()))?;
     let cluster_lock = ClusterLock::new(
@@ -154,6 +178,63 @@ pub(crate) async fn execute_with(
             ClusterLockError::Remote { .. } => OpsError::Failed(e.to_string()),
         });
     }
+    tracing::debug!(run = %record.id, "cluster lock held");
+    if create {
+        tracing::debug!(run = %record.id, "recording the run");
+        if let Err(e) = record_new_run(store, record, &options) {
+            let _ = cluster_lock.release(change, cluster).await;
+            return Err(e);
+        }
+    }
+    let log = RunLog::open(store.dir(), &record.id);
+    let recording = Recording {
+        inner: io.events.as_ref(),
+        log: log.clone(),
+        seen: Mutex::new(Vec::new()),
+    };
+    let waited = Arc::new(AtomicU64::new(0));
+    let prompter = io.prompter.clone().map(|p| {
+        Arc::new(TimedPrompter {
+            inner: p,
+            waited_ms: waited.clone(),
+        }) as Arc<dyn Prompter>
+    });
+    let timing = || {
+        let mut t = summarize(
+            &recording.seen.lock().expect("seen"),
+            started.elapsed().as_millis() as u64,
+            waited.load(Ordering::Relaxed),
+        );
+        // Node names next to their addresses.
+        for n in &mut t.nodes {
+            if let Some(name) = record
+                .plan
+                .steps()
+                .find(|(_, st)| st.node.as_deref() == Some(n.name.as_str()))
+                .and_then(|(_, st)| st.name.clone())
+                .filter(|name| *name != n.name)
+            {
+                n.name = format!("{name} ({})", n.name);
+            }
+        }
+        t
+    };
+    let engine = match Engine::new(EngineParts {
+        store,
+        record,
+        cluster,
+        change,
+        registry,
+        options,
+        prompter,
+        events: &recording,
+    }) {
+        Ok(e) => e,
+        Err(e) => {
+            let _ = cluster_lock.release(change, cluster).await;
+            return Err(OpsError::Failed(e.to_string()));
+        }
+    };
     let heartbeat = async {
         loop {
             tokio::time::sleep(cluster_lock.heartbeat_interval()).await;
@@ -196,7 +277,8 @@ pub(crate) async fn execute_with(
                 .and_then(|j| RunView::replay(&record.plan, &j).ok())
                 .unwrap_or_else(|| engine.view());
             let _ = store.write_snapshot(&record.id, &view);
-            return Ok((End::Interrupted { signal }, view));
+            tracing::info!(run = %record.id, signal, "interrupted: paused and the cluster lock released");
+            return Ok((End::Interrupted { signal }, view, timing(), log));
         }
     };
     // A state directory that vanished under the run: stop at once, and leave the cluster lock
@@ -215,12 +297,37 @@ pub(crate) async fn execute_with(
     }
     let outcome = result.map_err(|e| {
         OpsError::Failed(format!(
-            "{e}\nthe state is kept as it was; `dcos-upgrade status` shows it"
+            "{e}\nthe state is kept as it was; `{}` shows it",
+            handoff.status(&record.id)
         ))
     })?;
     let view = engine.view();
     let _ = store.write_snapshot(&record.id, &view);
-    Ok((End::Engine(outcome), view))
+    let t = timing();
+    drop(engine);
+    Ok((End::Engine(outcome), view, t, log))
+}
+
+/// Records a new run (its cluster lock is held), and a `--skip-backup` decision in its audit.
+fn record_new_run(store: &Store, record: &RunRecord, options: &RunOptions) -> Result<(), OpsError> {
+    store.create_run(record)?;
+    if options.skip_backup {
+        let _ = store.append_audit(
+            &record.id,
+            &crate::store::AuditEntry {
+                at: record.created_at.clone(),
+                step: "backup/zookeeper".into(),
+                node: "-".into(),
+                description: "--skip-backup given: the ZooKeeper backup will not be taken".into(),
+                command: String::new(),
+                exit_status: None,
+                duration_ms: 0,
+                output_tail: String::new(),
+                phase: "decision".into(),
+            },
+        );
+    }
+    Ok(())
 }
 
 /// The run's summary for people: steps, backups, undone steps, nodes and apps.

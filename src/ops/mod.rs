@@ -6,15 +6,18 @@
 pub mod cluster_lock;
 mod connect;
 mod execute;
+pub mod handoff;
 mod observe;
+pub mod runlog;
 mod runs;
 #[cfg(test)]
 mod tests;
 
 pub use connect::{connect, load, secrets, InputFiles, Inputs};
 pub use execute::{End, Finished};
+pub use handoff::Handoff;
 pub use observe::{check, plan, plan_options, PlanRequest, Planned};
-pub use runs::{resume, run, ResumeRequest, RunRequest};
+pub use runs::{require_state, resume, run, ResumeRequest, RunRequest};
 
 use crate::engine::Prompter;
 use crate::events::EventSink;

@@ -2,6 +2,7 @@
 //! then execute it.
 
 use super::execute::{execute, Action, End, Exec, Finished};
+use super::handoff::Handoff;
 use super::observe::{plan, plan_options, PlanRequest};
 use super::{connect, load, Io, OpsError};
 use crate::cluster::Cluster;
@@ -24,6 +25,8 @@ pub struct RunRequest {
     pub options: RunOptions,
     /// Take over a stale cluster lock.
     pub take_over_lock: bool,
+    /// How suggested commands are written.
+    pub handoff: Handoff,
 }
 
 /// What `resume` and `rollback` ask for.
@@ -39,6 +42,25 @@ pub struct ResumeRequest {
     pub ack_release_notes: Option<String>,
     /// rollback only: restore the ZooKeeper backup afterwards.
     pub restore_zookeeper: bool,
+    /// Trust host keys seen for the first time.
+    pub trust_new_host_keys: bool,
+    /// How suggested commands are written.
+    pub handoff: Handoff,
+}
+
+/// The flags a suggested `rollback` of this request carries (`--yes` when `yes`).
+fn rollback_flags(r: &ResumeRequest, yes: bool) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if yes {
+        v.push("--yes");
+    }
+    if r.restore_zookeeper {
+        v.push("--restore-zookeeper");
+    }
+    if r.trust_new_host_keys {
+        v.push("--trust-new-host-keys");
+    }
+    v
 }
 
 fn new_run_id() -> String {
@@ -72,7 +94,9 @@ fn lock(dir: &Path, run: &str, command: &str) -> Result<StateLock, OpsError> {
     })
 }
 
-/// `run`: a new run. `on_plan` is shown the plan before anything changes.
+/// `run`: a new run. `on_plan` is shown the plan before anything changes. The run is recorded
+/// only once the local lock is held, the version path passed, no other unfinished run of the
+/// same cluster is in this state directory, and the cluster lock is held (`execute`).
 pub async fn run(
     r: &RunRequest,
     dir: &Path,
@@ -83,8 +107,9 @@ pub async fn run(
     // Bad input is refused before the state directory is touched (not even its lock file).
     let inputs = load(&r.plan.inputs)?;
     plan_options(&inputs.inventory, &r.plan)?;
-    let mut lk = lock(dir, &run_id, "run")?;
+    let _lk = lock(dir, &run_id, "run")?;
     let store = Store::open(dir)?;
+    refuse_unfinished(&store, &inputs.inventory.cluster_name, &r.handoff)?;
     let planned = plan(&r.plan).await?;
     on_plan(&planned.plan);
     let inventory_text = std::fs::read_to_string(&r.plan.inputs.inventory).unwrap_or_default();
@@ -99,29 +124,6 @@ pub async fn run(
         playbook_text: planned.playbook_text,
         options: serde_json::to_value(&r.options).unwrap_or_default(),
     };
-    store.create_run(&record)?;
-    let _ = lk.update(&LockInfo {
-        run: run_id.clone(),
-        pid: std::process::id(),
-        command: "run".into(),
-        since: record.created_at.clone(),
-    });
-    if r.options.skip_backup {
-        let _ = store.append_audit(
-            &run_id,
-            &crate::store::AuditEntry {
-                at: record.created_at.clone(),
-                step: "backup/zookeeper".into(),
-                node: "-".into(),
-                description: "--skip-backup given: the ZooKeeper backup will not be taken".into(),
-                command: String::new(),
-                exit_status: None,
-                duration_ms: 0,
-                output_tail: String::new(),
-                phase: "decision".into(),
-            },
-        );
-    }
     execute(
         Exec {
             store: &store,
@@ -131,10 +133,54 @@ pub async fn run(
             io,
             action: Action::Run,
             take_over_lock: r.take_over_lock,
+            create: true,
+            handoff: &r.handoff,
         },
         &planned.transport,
     )
     .await
+}
+
+/// Refuses a new run while another run of the same cluster is unfinished, naming it and the
+/// two ways on.
+fn refuse_unfinished(store: &Store, cluster: &str, h: &Handoff) -> Result<(), OpsError> {
+    for rec in store.runs()? {
+        if rec.cluster != cluster {
+            continue;
+        }
+        let Ok(view) = RunView::replay(&rec.plan, &store.journal(&rec.id)?) else {
+            continue;
+        };
+        if view.state.is_unfinished() {
+            return Err(OpsError::Locked(format!(
+                "run {} of cluster {cluster} ({} -> {}) is unfinished ({}); a new run would not know what it left behind\nhelp: continue it with `{}`, or undo it with `{}`",
+                rec.id,
+                rec.plan.from.as_deref().unwrap_or("?"),
+                rec.plan.to,
+                view.state.as_str(),
+                h.resume(&rec.id, &[]),
+                h.rollback(&rec.id, &[]),
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses to go on when `dir` holds no state database (nothing is created there).
+pub fn require_state(dir: &Path, command: &str) -> Result<(), OpsError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(OpsError::Failed(format!(
+            "state directory {}: exists and is not a directory",
+            dir.display()
+        )));
+    }
+    if !dir.join("state.sled").exists() {
+        return Err(OpsError::BadInput(format!(
+            "no state in {}: no run has been started there, so `{command}` has nothing to read (nothing was created)\nhelp: pass the directory the run used with --state-dir DIR (or DCOS_UPGRADE_STATE_DIR)",
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 /// `resume`, or `rollback` when `rollback` is set: reopens a saved run and executes it.
@@ -145,6 +191,7 @@ pub async fn resume(
     rollback: bool,
 ) -> Result<Finished, OpsError> {
     let command = if rollback { "rollback" } else { "resume" };
+    require_state(dir, command)?;
     let _lk = lock(dir, r.run.as_deref().unwrap_or("?"), command)?;
     let store = Store::open(dir)?;
     let id = match &r.run {
@@ -165,6 +212,9 @@ pub async fn resume(
                 state: view.state.as_str().to_string(),
             },
             summary: String::new(),
+            yes: r.yes,
+            timing: None,
+            log: None,
         });
     }
     let src = SourceFile::from_text(
@@ -180,7 +230,7 @@ pub async fn resume(
     if let Some(p) = &io.prompter {
         p.cluster(&record.cluster);
     }
-    let (mut cluster, transport) = connect(inventory, playbook, false)?;
+    let (mut cluster, transport) = connect(inventory, playbook, r.trust_new_host_keys)?;
     if facts::resolve_agents(&mut cluster).await.is_err() {
         cluster.agents = cluster.inventory.agents.clone().unwrap_or_default();
     }
@@ -196,7 +246,8 @@ pub async fn resume(
             None => {
                 transport.close().await;
                 return Err(OpsError::NeedsApproval(format!(
-                    "rollback of run {id} changes every upgraded node: run `dcos-upgrade rollback --run {id} --yes` to confirm"
+                    "rollback of run {id} changes every upgraded node: run `{}` to confirm",
+                    r.handoff.rollback(&id, &rollback_flags(r, true))
                 )));
             }
             Some(p) => p.confirm(&format!(
@@ -227,6 +278,8 @@ pub async fn resume(
             io,
             action,
             take_over_lock: r.take_over_lock,
+            create: false,
+            handoff: &r.handoff,
         },
         &transport,
     )

@@ -65,6 +65,8 @@ async fn a_signal_pauses_the_run_durably_and_releases_the_cluster_lock() {
         io: &io,
         action: Action::Run,
         take_over_lock: false,
+        create: false,
+        handoff: &Default::default(),
     };
     // SIGTERM arrives while the second master's step runs.
     let interrupt = async move {
@@ -139,6 +141,8 @@ async fn a_cluster_lock_held_by_another_run_refuses_with_locked_and_changes_noth
         io: &io,
         action: Action::Run,
         take_over_lock: false,
+        create: false,
+        handoff: &Default::default(),
     };
     let err = execute_with(exec, &change, &actions, std::future::pending())
         .await

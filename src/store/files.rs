@@ -120,6 +120,11 @@ pub(super) fn write_sidecar(dir: &Path, sc: &Sidecar) -> StoreResult<()> {
     Ok(())
 }
 
+/// The path of a run's audit lines (the store's plain-file mirror, `runs/<id>/audit.jsonl`), read without opening the database.
+pub fn audit_lines_path(dir: &Path, run: &str) -> PathBuf {
+    dir.join("runs").join(run).join("audit.jsonl")
+}
+
 /// Largest state file read whole (sidecar, snapshot, run record).
 pub(super) const MAX_STATE_FILE: u64 = 64 * 1024 * 1024;
 

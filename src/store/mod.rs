@@ -14,10 +14,52 @@ mod sync;
 mod tests;
 
 pub use dir::{check_dir, holder_id};
-pub use files::{read_snapshot, valid_run_id};
+pub use files::{audit_lines_path, read_snapshot, valid_run_id};
 pub use lock::{LockError, LockInfo, StateLock};
 pub use mirror::StateReader;
 pub use sled_store::Store;
+
+/// What reads a run back: the database, or the read-only view (`status`, `log`, `report`).
+pub trait RunSource {
+    /// The state directory.
+    fn dir(&self) -> &std::path::Path;
+    /// A run's record.
+    fn run(&self, id: &str) -> StoreResult<RunRecord>;
+    /// A run's journal.
+    fn journal(&self, id: &str) -> StoreResult<Vec<Record>>;
+    /// A run's audit entries.
+    fn audit(&self, id: &str) -> StoreResult<Vec<AuditEntry>>;
+}
+
+impl RunSource for Store {
+    fn dir(&self) -> &std::path::Path {
+        Store::dir(self)
+    }
+    fn run(&self, id: &str) -> StoreResult<RunRecord> {
+        Store::run(self, id)
+    }
+    fn journal(&self, id: &str) -> StoreResult<Vec<Record>> {
+        Store::journal(self, id)
+    }
+    fn audit(&self, id: &str) -> StoreResult<Vec<AuditEntry>> {
+        Store::audit(self, id)
+    }
+}
+
+impl RunSource for StateReader {
+    fn dir(&self) -> &std::path::Path {
+        StateReader::dir(self)
+    }
+    fn run(&self, id: &str) -> StoreResult<RunRecord> {
+        StateReader::run(self, id)
+    }
+    fn journal(&self, id: &str) -> StoreResult<Vec<Record>> {
+        StateReader::journal(self, id)
+    }
+    fn audit(&self, id: &str) -> StoreResult<Vec<AuditEntry>> {
+        StateReader::audit(self, id)
+    }
+}
 
 use crate::machine::Record;
 use crate::plan::Plan;

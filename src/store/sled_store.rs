@@ -327,6 +327,17 @@ impl Store {
         )
     }
 
+    /// Every run's record, oldest first (run ids start with their UTC start time).
+    pub fn runs(&self) -> StoreResult<Vec<RunRecord>> {
+        let mut out = Vec::new();
+        for item in self.runs.iter() {
+            let (k, _) = item.map_err(db_err)?;
+            out.push(self.run(&String::from_utf8_lossy(&k))?);
+        }
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
     fn append_to(
         &self,
         tree: &sled::Tree,

@@ -16,10 +16,7 @@ pub(super) async fn exec(a: Inputs, json: bool) -> CliResult<i32> {
     .await
     .map_err(CliError::from)?;
     if json {
-        println!(
-            "{}",
-            crate::secrets::redact(&serde_json::to_string_pretty(&report).unwrap_or_default())
-        );
+        super::print_versioned(&report);
     } else {
         print!("{}", crate::secrets::for_people(&report.render()));
     }

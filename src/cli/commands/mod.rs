@@ -2,10 +2,13 @@
 //! the prompter, and the one function that turns an operation's end into an exit code.
 
 mod check;
+mod docs;
 mod log;
 mod plan;
+mod report;
 mod run;
-mod status;
+mod runs;
+pub(super) mod status;
 
 pub use plan::render_plan;
 
@@ -16,7 +19,7 @@ use super::render::{HumanSink, JsonSink};
 use super::CliError;
 use crate::engine::{GateId, Outcome, Prompter};
 use crate::events::{stamp, Event, EventSink, FinalState};
-use crate::ops::{End, Finished, OpsError};
+use crate::ops::{End, Finished, Handoff, OpsError};
 use crate::store::StoreError;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -24,19 +27,65 @@ use std::sync::Arc;
 
 type CliResult<T> = Result<T, CliError>;
 
+/// What every command shares: the state directory, the output mode, and how suggested
+/// commands are written.
+pub(super) struct Ctx {
+    /// The state directory in use.
+    pub dir: PathBuf,
+    /// JSON output.
+    pub json: bool,
+    /// Writes the commands that messages suggest.
+    pub handoff: Handoff,
+}
+
 /// Runs the chosen subcommand.
 pub async fn dispatch(cli: Cli) -> CliResult<i32> {
-    let state_dir = state_dir(cli.state_dir.clone())?;
-    let json = cli.output == OutputMode::Json;
+    let ctx = Ctx {
+        dir: state_dir(cli.state_dir.clone())?,
+        json: cli.output == OutputMode::Json,
+        handoff: Handoff {
+            state_dir: cli.state_dir.clone(),
+        },
+    };
+    let json = ctx.json;
     match cli.command {
         Command::Plan(a) => plan::exec(a, json).await,
         Command::Check(a) => check::exec(a, json).await,
-        Command::Run(a) => run::exec(a, json, &state_dir).await,
-        Command::Resume(a) => run::resume(a, json, &state_dir, false).await,
-        Command::Rollback(a) => run::resume(a, json, &state_dir, true).await,
-        Command::Status(a) => status::exec(a, json, &state_dir),
-        Command::Log(a) => log::exec(a, json, &state_dir),
+        Command::Run(a) => run::exec(a, &ctx).await,
+        Command::Resume(a) => run::resume(a, &ctx).await,
+        Command::Rollback(a) => run::rollback(a, &ctx).await,
+        Command::Status(a) => status::exec(a, &ctx),
+        Command::Log(a) => log::exec(a, &ctx).await,
+        Command::Runs => runs::exec(&ctx),
+        Command::Report(a) => report::exec(a, &ctx),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man => docs::man(),
     }
+}
+
+/// Writes one line (or block) to stdout; false when the reader went away (e.g. `| head -1`):
+/// the command then stops quietly with its exit code instead of panicking.
+pub(crate) fn print_line(s: &str) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    // Every line to stdout goes through the one redactor.
+    writeln!(out, "{}", crate::secrets::redact(s))
+        .and_then(|_| out.flush())
+        .is_ok()
+}
+
+/// Writes one JSON value as one line on stdout (false when the reader went away).
+pub(crate) fn print_json(v: &serde_json::Value) -> bool {
+    print_line(&serde_json::to_string(v).unwrap_or_default())
+}
+
+/// A serializable value as one JSON line with `schema_version` first-level key added.
+pub(super) fn print_versioned(v: &impl serde::Serialize) -> bool {
+    let mut v = serde_json::to_value(v).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("schema_version".into(), crate::cli::SCHEMA_VERSION.into());
+    }
+    print_json(&v)
 }
 
 fn state_dir(given: Option<PathBuf>) -> CliResult<PathBuf> {
@@ -92,17 +141,36 @@ fn prompter(yes: bool, human: Option<Arc<HumanSink>>, cluster: &str) -> Option<A
 
 /// The run's state, exit code and closing message after `run`, `resume` or `rollback`: the one
 /// place where an outcome becomes an exit code. Announces `run_finished` and returns the code.
-fn exit_for(f: &Finished, events: &dyn EventSink) -> i32 {
+fn exit_for(f: &Finished, events: &dyn EventSink, h: &Handoff) -> i32 {
     let id = &f.run;
+    let yes: &[&str] = if f.yes { &["--yes"] } else { &[] };
+    let at_prompt = super::prompt::INTERRUPTED_AT_PROMPT.load(std::sync::atomic::Ordering::SeqCst);
     let (state, code, message) = match &f.end {
+        End::Engine(Outcome::Stopped { .. } | Outcome::AtGate { .. }) if at_prompt => (
+            FinalState::Paused,
+            exit::INTERRUPTED,
+            format!("interrupted at the prompt (Ctrl-C); the run is paused and its state saved. Continue with: {}", h.resume(id, yes)),
+        ),
         End::NothingToDo { state } => {
-            eprintln!("run {id} is {state}; nothing to do");
+            let message = format!("run {id} is {state}; nothing to do");
+            let state = if state == "rolled_back" {
+                FinalState::RolledBack
+            } else {
+                FinalState::Done
+            };
+            events.emit(&stamp(Event::RunFinished {
+                run: id.clone(),
+                state,
+                exit_code: exit::OK,
+                message,
+                summary: None,
+            }));
             return exit::OK;
         }
         End::Interrupted { signal } => (
             FinalState::Paused,
             exit::INTERRUPTED,
-            format!("interrupted ({signal}); the state is saved. A node script already started keeps running on its node. Continue with `dcos-upgrade resume --run {id}`"),
+            format!("interrupted ({signal}); the state is saved and the cluster lock released. A node script already started keeps running on its node. Continue with: {}", h.resume(id, yes)),
         ),
         End::Engine(outcome) => match outcome {
             Outcome::Done => (FinalState::Done, exit::OK, format!("run {id} done: every node at {}", f.to)),
@@ -110,30 +178,36 @@ fn exit_for(f: &Finished, events: &dyn EventSink) -> i32 {
                 FinalState::Paused,
                 exit::GATE,
                 format!(
-                    "rollback stopped at gate {gate}: it needs an explicit approval (see above). Approve with: dcos-upgrade rollback --run {id} --yes"
+                    "rollback stopped at gate {gate}: it needs an explicit approval (see above). Approve with: {}",
+                    h.rollback(id, &["--yes"])
                 ),
             ),
             Outcome::AtGate { gate: gate @ GateId::ReleaseNotes(to) } => (
                 FinalState::Paused,
                 exit::GATE,
                 format!(
-                    "stopped at gate {gate}: the release notes of DC/OS {to} must be acknowledged. Read them (playbooks/release-notes/), then continue with: dcos-upgrade resume --run {id} --yes --ack-release-notes {to}"
+                    "stopped at gate {gate}: the release notes of DC/OS {to} must be acknowledged. Read them (playbooks/release-notes/), then continue with: {}",
+                    h.resume(id, &["--yes", "--ack-release-notes", to.as_str()])
                 ),
             ),
             Outcome::AtGate { gate } => (
                 FinalState::Paused,
                 exit::GATE,
-                format!("stopped at gate {gate}, waiting for approval (no terminal and no --yes). Continue with: dcos-upgrade resume --run {id} --yes"),
+                format!("stopped at gate {gate}, waiting for approval (no terminal and no --yes). Continue with: {}", h.resume(id, &["--yes"])),
             ),
             Outcome::Stopped { reason } => (
                 FinalState::Paused,
                 exit::GATE,
-                format!("{reason}. Continue with: dcos-upgrade resume --run {id}"),
+                format!("{reason}. Continue with: {}", h.resume(id, yes)),
             ),
             Outcome::Failed { step, error } => (
                 FinalState::Failed,
                 exit::FAILED,
-                format!("step {step} failed: {error}\nthe run is paused and its state saved. Choices: `dcos-upgrade resume --run {id}` retries the step; `dcos-upgrade rollback --run {id}` undoes this run's changes"),
+                format!(
+                    "step {step} failed: {error}\nthe run is paused and its state saved. Choices: `{}` retries the step; `{}` undoes this run's changes",
+                    h.resume(id, yes),
+                    h.rollback(id, &["--yes"])
+                ),
             ),
             Outcome::RolledBack { after_failure } => (
                 FinalState::RolledBack,
@@ -151,15 +225,25 @@ fn exit_for(f: &Finished, events: &dyn EventSink) -> i32 {
             Outcome::RollbackFailed { step, error } => (
                 FinalState::Failed,
                 exit::FAILED,
-                format!("rollback stopped at {step}: {error}\n`dcos-upgrade rollback --run {id}` tries again"),
+                format!("rollback stopped at {step}: {error}\n`{}` tries again", h.rollback(id, &["--yes"])),
             ),
         },
     };
-    events.emit(&stamp(Event::RunFinished {
+    let timing = f
+        .timing
+        .as_ref()
+        .map(crate::ops::runlog::summary_text)
+        .unwrap_or_default();
+    let ev = stamp(Event::RunFinished {
         run: id.clone(),
         state,
         exit_code: code,
-        message: format!("{}{message}", f.summary),
-    }));
+        message: format!("{}{timing}{message}", f.summary),
+        summary: f.timing.clone(),
+    });
+    if let Some(l) = &f.log {
+        l.record(&ev);
+    }
+    events.emit(&ev);
     code
 }

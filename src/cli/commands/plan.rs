@@ -15,10 +15,7 @@ pub(super) async fn exec(a: PlanArgs, json: bool) -> CliResult<i32> {
     planned.transport.close().await;
     let plan = planned.plan;
     if json {
-        println!(
-            "{}",
-            crate::secrets::redact(&serde_json::to_string_pretty(&plan).unwrap_or_default())
-        );
+        super::print_versioned(&plan);
     } else {
         print!("{}", crate::secrets::for_people(&render_plan(&plan)));
     }

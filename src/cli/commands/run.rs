@@ -1,12 +1,11 @@
 //! `run`, `resume` and `rollback`: translate the arguments into an `ops` request, run it, and
 //! render what it returns.
 
-use super::{exit_for, prompter, render_plan, sink, CliResult};
-use crate::cli::args::{ResumeArgs, RunArgs};
+use super::{exit_for, prompter, render_plan, sink, CliResult, Ctx};
+use crate::cli::args::{ResumeArgs, RollbackArgs, RunArgs};
 use crate::cli::CliError;
 use crate::engine::RunOptions;
 use crate::ops::{self, InputFiles, Io, PlanRequest, ResumeRequest, RunRequest};
-use std::path::Path;
 
 /// The `ops` request of a `plan` or `run`.
 pub(super) fn plan_request(a: &crate::cli::args::PlanArgs) -> PlanRequest {
@@ -22,7 +21,7 @@ pub(super) fn plan_request(a: &crate::cli::args::PlanArgs) -> PlanRequest {
 }
 
 /// Runs `run`: a new run.
-pub(super) async fn exec(a: RunArgs, json: bool, dir: &Path) -> CliResult<i32> {
+pub(super) async fn exec(a: RunArgs, ctx: &Ctx) -> CliResult<i32> {
     let request = RunRequest {
         plan: plan_request(&a.plan),
         options: RunOptions {
@@ -32,8 +31,9 @@ pub(super) async fn exec(a: RunArgs, json: bool, dir: &Path) -> CliResult<i32> {
             ack_release_notes: a.ack_release_notes.clone(),
         },
         take_over_lock: a.take_over_lock,
+        handoff: ctx.handoff.clone(),
     };
-    let (events, human) = sink(json);
+    let (events, human) = sink(ctx.json);
     let cluster_name = crate::playbook::Inventory::load(&a.plan.inputs.inventory)
         .map(|i| i.cluster_name)
         .unwrap_or_default();
@@ -46,33 +46,55 @@ pub(super) async fn exec(a: RunArgs, json: bool, dir: &Path) -> CliResult<i32> {
             h.line(&render_plan(plan));
         }
     };
-    let finished = ops::run(&request, dir, &io, &show)
+    let finished = ops::run(&request, &ctx.dir, &io, &show)
         .await
         .map_err(CliError::from)?;
-    Ok(exit_for(&finished, events.as_ref()))
+    Ok(exit_for(&finished, events.as_ref(), &ctx.handoff))
 }
 
-/// Runs `resume`, or `rollback` when `rollback` is set.
-pub(super) async fn resume(
-    a: ResumeArgs,
-    json: bool,
-    dir: &Path,
-    rollback: bool,
-) -> CliResult<i32> {
+/// Runs `resume`.
+pub(super) async fn resume(a: ResumeArgs, ctx: &Ctx) -> CliResult<i32> {
     let request = ResumeRequest {
         run: a.run.clone(),
         yes: a.yes,
         take_over_lock: a.take_over_lock,
         ack_release_notes: a.ack_release_notes.clone(),
-        restore_zookeeper: a.restore_zookeeper,
+        restore_zookeeper: false,
+        trust_new_host_keys: a.trust_new_host_keys,
+        handoff: ctx.handoff.clone(),
     };
-    let (events, human) = sink(json);
+    continue_run(request, ctx, false).await
+}
+
+/// Runs `rollback`.
+pub(super) async fn rollback(a: RollbackArgs, ctx: &Ctx) -> CliResult<i32> {
+    let request = ResumeRequest {
+        run: a.run.clone(),
+        yes: a.yes,
+        take_over_lock: a.take_over_lock,
+        ack_release_notes: None,
+        restore_zookeeper: a.restore_zookeeper,
+        trust_new_host_keys: a.trust_new_host_keys,
+        handoff: ctx.handoff.clone(),
+    };
+    continue_run(request, ctx, true).await
+}
+
+async fn continue_run(request: ResumeRequest, ctx: &Ctx, rollback: bool) -> CliResult<i32> {
+    let (events, human) = sink(ctx.json);
     let io = Io {
         events: events.clone(),
-        prompter: prompter(a.yes, human, "the cluster"),
+        prompter: prompter(request.yes, human, "the cluster"),
     };
-    let finished = ops::resume(&request, dir, &io, rollback)
+    let finished = ops::resume(&request, &ctx.dir, &io, rollback)
         .await
-        .map_err(CliError::from)?;
-    Ok(exit_for(&finished, events.as_ref()))
+        .map_err(|e| {
+            let mut e = CliError::from(e);
+            // Ctrl-C at the rollback's confirmation: nothing was changed; an interruption.
+            if crate::cli::prompt::INTERRUPTED_AT_PROMPT.load(std::sync::atomic::Ordering::SeqCst) {
+                e.code = crate::cli::exit::INTERRUPTED;
+            }
+            e
+        })?;
+    Ok(exit_for(&finished, events.as_ref(), &ctx.handoff))
 }
