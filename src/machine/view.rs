@@ -79,6 +79,20 @@ pub struct RunView {
     /// A rollback was started and has not finished (`resume` and `rollback` continue it).
     #[serde(default)]
     pub rollback: bool,
+    /// Points of no return seen crossed, in order.
+    #[serde(default)]
+    pub doors_crossed: Vec<CrossedDoor>,
+}
+
+/// A door seen crossed (`Record::DoorCrossed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrossedDoor {
+    /// The door.
+    pub door: String,
+    /// What proved it.
+    pub observation: String,
+    /// The step after which it was seen.
+    pub after: String,
 }
 
 impl RunView {
@@ -105,6 +119,7 @@ impl RunView {
         let mut pause_reason = None;
         let mut undo_in_flight: BTreeSet<String> = BTreeSet::new();
         let mut rollback = false;
+        let mut doors: Vec<CrossedDoor> = Vec::new();
         for rec in records {
             if let Some(id) = rec.step() {
                 let Some(&i) = index.get(id) else {
@@ -123,6 +138,7 @@ impl RunView {
                             state = RunState::Running;
                         }
                     }
+                    Record::StepNoted { output, .. } => sv.output = output.clone(),
                     Record::StepSucceeded { output, .. } => {
                         sv.output = output.clone();
                         sv.message = None;
@@ -179,6 +195,22 @@ impl RunView {
                     state = RunState::RolledBack;
                     rollback = false;
                 }
+                Record::DoorCrossed {
+                    door,
+                    observation,
+                    after,
+                } if !doors.iter().any(|d: &CrossedDoor| &d.door == door) => {
+                    doors.push(CrossedDoor {
+                        door: door.clone(),
+                        observation: observation.clone(),
+                        after: after.clone(),
+                    });
+                }
+                Record::RollbackStopped { reason } => {
+                    pause_reason = Some(reason.clone());
+                    state = RunState::Paused;
+                    rollback = false;
+                }
                 _ => {}
             }
         }
@@ -195,6 +227,7 @@ impl RunView {
             approved_gates: approved,
             pause_reason,
             rollback,
+            doors_crossed: doors,
         })
     }
 
