@@ -11,6 +11,7 @@
 //! [`Change`]) and runs steps only through a [`Registry`] of actions, so it is tested with
 //! in-process doors and fake actions (`engine/tests.rs`).
 
+mod doors;
 mod gates;
 pub mod rollback;
 mod schedule;

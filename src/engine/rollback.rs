@@ -1,5 +1,5 @@
 //! Rollback: undo what a run did, in reverse — framework changes, then agents, then masters
-//! (the leader last again). Every undo is journaled like every do, so a rollback resumes too.
+//! (the leader last again), masters only while no point of no return is crossed (`doors`). Every undo is journaled like every do, so a rollback resumes too.
 //! Which steps need undoing, and how, is each action's own answer (`Action::undo_plan`).
 
 use super::walk::{Ended, Flow};
@@ -45,6 +45,19 @@ impl Engine<'_> {
                 if let Some(o) = self.undo(s).await? {
                     return Ok(o);
                 }
+            }
+        }
+        // Masters only before any point of no return: looked at again now, journaled if new.
+        let first_master = self
+            .undoable(PhaseId::Masters)
+            .into_iter()
+            .find(|s| self.undo_pending(s));
+        if let Some(s) = first_master {
+            let crossed = self
+                .watch_doors(s, "the start of the masters' rollback")
+                .await?;
+            if !crossed.is_empty() {
+                return self.stop_at_door(&crossed, after_failure.as_deref());
             }
         }
         // Masters: re-resolve the leader before each and keep it for last.

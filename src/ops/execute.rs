@@ -173,6 +173,12 @@ pub(crate) async fn execute_with(
                     Outcome::RolledBack { .. } if restore_zookeeper => {
                         engine.restore_zookeeper().await
                     }
+                    // Past a point of no return the masters stay; the last resort still runs.
+                    Outcome::Failed { step, .. }
+                        if restore_zookeeper && step.starts_with("door:") =>
+                    {
+                        engine.restore_zookeeper().await
+                    }
                     other => Ok(other),
                 }
             }
