@@ -263,6 +263,23 @@ fn a_failure_on_the_last_agent_past_the_marathon_door_rolls_back_what_is_safe_an
     tb.fault("a2", "upgrade-fails").unwrap();
     let (_t, st) = state_dir();
     let inv = tb.inventory_path();
+    // The plan names the doors of 2.1 -> 2.2 in advance.
+    let p = cli(
+        &st,
+        &["plan", "--inventory", inv.to_str().unwrap(), "--to", TO],
+    );
+    let plan: serde_json::Value = serde_json::from_str(&p.stdout).expect("plan JSON");
+    let doors: Vec<&str> = plan["doors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["id"].as_str())
+        .collect();
+    assert_eq!(
+        doors,
+        ["marathon-storage", "cockroach-finalize"],
+        "{plan:#}"
+    );
     let o = cli(
         &st,
         &run_args(inv.to_str().unwrap(), &["--on-failure", "rollback"]),
@@ -298,6 +315,12 @@ fn a_failure_on_the_last_agent_past_the_marathon_door_rolls_back_what_is_safe_an
             "{part:?} not in the pause reason: {why}"
         );
     }
+    let crossed = &s["doors_crossed"][0];
+    assert_eq!(crossed["door"], "marathon-storage", "{s:#}");
+    assert!(
+        crossed["after"].as_str().unwrap().starts_with("masters/"),
+        "{s:#}"
+    );
     assert!(
         o.stdout
             .contains("point of no return crossed: marathon-storage"),
@@ -434,9 +457,22 @@ fn rollback_by_hand_after_a_completed_run_refuses_the_masters_past_the_door() {
         "without --yes the rollback asks:\n{}\n{}",
         o.stdout, o.stderr
     );
+    let o = cli(&st, &["rollback", "--restore-zookeeper"]);
+    assert_eq!(
+        o.code, 3,
+        "the last resort asks first:\n{}\n{}",
+        o.stdout, o.stderr
+    );
+    assert_at(&tb.report().unwrap(), &["m1", "m2", "m3"], TO);
+    // Confirmed: the masters are downgraded, then ZooKeeper (with Marathon's old storage) is
+    // restored, and Marathon serves again on every master.
     let o = cli(&st, &["rollback", "--restore-zookeeper", "--yes"]);
     assert_eq!(o.code, 0, "restore:\n{}\n{}", o.stdout, o.stderr);
     assert!(o.stdout.contains("ZooKeeper restored"), "{}", o.stdout);
+    let r = tb.report().unwrap();
+    assert_all_at(&r, FROM);
+    assert_marathon_healthy(&r);
+    assert_eq!(r.marathon_storage_version, "1.10.36", "{r:#?}");
 }
 
 #[test]
@@ -509,6 +545,20 @@ fn a_rollback_killed_with_sigkill_completes_when_run_again_and_undoes_nothing_tw
         s["state"], "rolled_back",
         "killed during {killed_at}: {s:#}"
     );
+    // Continuing the rollback with `resume` needs the same approval as `rollback`.
+    let attempts = rollback_attempts(&tb.report().unwrap());
+    let o = cli(&st, &["resume"]);
+    assert_eq!(
+        o.code, 3,
+        "resume of a rollback without --yes:\n{}\n{}",
+        o.stdout, o.stderr
+    );
+    assert!(o.stderr.contains("rollback --run"), "{}", o.stderr);
+    assert_eq!(
+        rollback_attempts(&tb.report().unwrap()),
+        attempts,
+        "nothing more was undone"
+    );
     let o = cli(&st, &["rollback", "--yes"]);
     let r = tb.report().unwrap();
     assert_all_at(&r, FROM);
@@ -579,4 +629,38 @@ fn a_guard_trips_when_tasks_fail_during_the_agents_phase() {
     assert_eq!(s["state"], "failed");
     assert_eq!(s["phase"], "agents");
     tb.clear_fault("a3", "tasks-failing").unwrap();
+}
+
+#[test]
+fn a_rollback_of_a_second_run_does_not_claim_the_cluster_back_while_the_first_run_s_masters_are_new(
+) {
+    let tb = bed(3, 1);
+    add_to_inventory(&tb, FAST);
+    tb.fault("a1", "upgrade-fails").unwrap();
+    let (_t, st) = state_dir();
+    let inv = tb.inventory_path();
+    let o = cli(&st, &run_args(inv.to_str().unwrap(), &[]));
+    assert_eq!(
+        o.code, 1,
+        "the first run fails at the agent:\n{}\n{}",
+        o.stdout, o.stderr
+    );
+    let first = status(&st)["run"].as_str().unwrap_or_default().to_string();
+    // A second run in the same state directory finds the masters at the target and skips them.
+    let o = cli(&st, &run_args(inv.to_str().unwrap(), &[]));
+    assert_eq!(
+        o.code, 1,
+        "the second run fails too:\n{}\n{}",
+        o.stdout, o.stderr
+    );
+    let o = cli(&st, &["rollback", "--yes"]);
+    assert_eq!(o.code, 1, "not rolled back:\n{}\n{}", o.stdout, o.stderr);
+    let s = status(&st);
+    assert_ne!(s["state"], "rolled_back", "{s:#}");
+    let why = s["pause_reason"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("NOT back") && why.contains(&format!("changed by run {first}")),
+        "names the nodes and the other run: {why}"
+    );
+    assert_at(&tb.report().unwrap(), &["m1", "m2", "m3"], TO);
 }

@@ -2,10 +2,11 @@
 //! crossed (with the observation that proved it), and honoured by the rollback, which never
 //! downgrades a master past one.
 
-use super::{Engine, EngineError, Outcome};
+use super::{Engine, EngineError, GateId, Outcome};
 use crate::events::Event;
 use crate::machine::{CrossedDoor, Record};
 use crate::model::Role;
+use crate::phases::outputs::BackupOutput;
 use crate::plan::{Door, Step, StepKind};
 
 impl Engine<'_> {
@@ -51,6 +52,46 @@ impl Engine<'_> {
             }
         }
         Ok(self.view().doors_crossed)
+    }
+
+    /// `rollback --restore-zookeeper` past a door: the masters may be downgraded only when the
+    /// run has a ZooKeeper backup to put the old storage back, and with the restore's approval
+    /// (asked here, before any master is touched). Some(outcome) when it stops.
+    pub(super) fn approve_last_resort(
+        &self,
+        crossed: &[CrossedDoor],
+    ) -> Result<Option<Outcome>, EngineError> {
+        let gate = GateId::RestoreZookeeper;
+        if self.passed(&gate) {
+            return Ok(None);
+        }
+        let has_backup = self
+            .view()
+            .step("backup/zookeeper")
+            .and_then(|s| crate::phases::outputs::read::<BackupOutput>(&s.output))
+            .is_some();
+        if !has_backup {
+            let mut out = self.stop_at_door(crossed, None)?;
+            if let Outcome::Failed { error, .. } = &mut out {
+                error.insert_str(0, "this run took no ZooKeeper backup, so the last resort cannot put the old storage back; ");
+            }
+            return Ok(Some(out));
+        }
+        let doors: Vec<&str> = crossed.iter().map(|d| d.door.as_str()).collect();
+        let message = format!(
+            "LAST RESORT past {}: downgrade every master (their Marathon stays down until ZooKeeper is restored), then restore ZooKeeper on every master from the run's backup: the cluster is unavailable meanwhile, and every change made to ZooKeeper since the backup is lost (on Enterprise, restore the IAM backup too)",
+            doors.join(", ")
+        );
+        match self.confirm_gate(format!("{message}. Go on?")) {
+            Some(by) => {
+                self.approve(&gate, by, message)?;
+                Ok(None)
+            }
+            None => {
+                let reason = format!("rollback stopped before the masters: {message}");
+                Ok(Some(self.wait_at(gate, reason, message)?))
+            }
+        }
     }
 
     /// The rollback past a door: masters stay as they are. Journals the stop (the run is paused,

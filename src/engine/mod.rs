@@ -13,6 +13,7 @@
 
 mod doors;
 mod gates;
+mod judge;
 pub mod rollback;
 mod schedule;
 #[cfg(test)]

@@ -35,8 +35,23 @@ impl Engine<'_> {
             .collect()
     }
 
-    /// Undoes every step this run changed, in reverse order.
+    /// Undoes every step this run changed, in reverse order; masters only before any door.
     pub async fn rollback(&self, after_failure: Option<String>) -> Result<Outcome, EngineError> {
+        self.roll_back(after_failure, false).await
+    }
+
+    /// The rollback of `rollback --restore-zookeeper`: past a door it downgrades the masters too
+    /// (with the restore's confirmation, and only when the run has a backup), leaving their
+    /// Marathon down until [`Engine::restore_zookeeper`] puts the old storage back.
+    pub async fn rollback_for_restore(&self) -> Result<Outcome, EngineError> {
+        self.roll_back(None, true).await
+    }
+
+    async fn roll_back(
+        &self,
+        after_failure: Option<String>,
+        last_resort: bool,
+    ) -> Result<Outcome, EngineError> {
         if !self.view().rollback {
             self.record(Record::RollbackStarted)?;
         }
@@ -57,7 +72,12 @@ impl Engine<'_> {
                 .watch_doors(s, "the start of the masters' rollback")
                 .await?;
             if !crossed.is_empty() {
-                return self.stop_at_door(&crossed, after_failure.as_deref());
+                if !last_resort {
+                    return self.stop_at_door(&crossed, after_failure.as_deref());
+                }
+                if let Some(stop) = self.approve_last_resort(&crossed)? {
+                    return Ok(stop);
+                }
             }
         }
         // Masters: re-resolve the leader before each and keep it for last.
@@ -76,6 +96,11 @@ impl Engine<'_> {
             if let Some(o) = self.undo(next).await? {
                 return Ok(o);
             }
+        }
+        // Judged by the cluster, not by this run's steps alone.
+        let stray = self.nodes_not_back().await;
+        if !stray.is_empty() {
+            return self.not_back(&stray, after_failure.as_deref());
         }
         self.record(Record::RolledBack)?;
         Ok(Outcome::RolledBack { after_failure })
@@ -110,25 +135,39 @@ impl Engine<'_> {
         let message = format!(
             "LAST RESORT: restore ZooKeeper on every master from {archive}. ZooKeeper is stopped on all masters meanwhile (the cluster is unavailable), and every change made to ZooKeeper since the backup is lost"
         );
-        let Some(by) = self.confirm_gate(format!("{message}. Restore now?")) else {
-            // Not journaled as a pause: the run itself is rolled back and stays so.
-            self.emit(Event::Gate {
-                gate: gate.to_string(),
-                decision: crate::events::Decision::Waiting,
-                message,
-            });
-            return Ok(Outcome::AtGate { gate });
-        };
-        self.approve(&gate, by, message)?;
+        // Approved already when the rollback went past a door for it.
+        if !self.passed(&gate) {
+            let Some(by) = self.confirm_gate(format!("{message}. Restore now?")) else {
+                // Not journaled as a pause: the run itself is rolled back and stays so.
+                self.emit(Event::Gate {
+                    gate: gate.to_string(),
+                    decision: crate::events::Decision::Waiting,
+                    message,
+                });
+                return Ok(Outcome::AtGate { gate });
+            };
+            self.approve(&gate, by, message)?;
+        }
         let view = self.view();
         let ctx = self.ctx(step, 1, &view);
-        match phases::backup::restore(&ctx, std::path::Path::new(&archive), &sha).await {
-            Ok(()) => Ok(Outcome::Restored { archive }),
-            Err(error) => Ok(Outcome::Failed {
+        if let Err(error) =
+            phases::backup::restore(&ctx, std::path::Path::new(&archive), &sha).await
+        {
+            return Ok(Outcome::Failed {
                 step: gate.to_string(),
                 error: self.change.redact(&error),
-            }),
+            });
         }
+        // The restore is only done when Marathon serves again on every master.
+        for m in self.cluster.master_addrs() {
+            if let Err(e) = phases::doors::marathon_serves(&ctx, &m).await {
+                return Ok(Outcome::Failed {
+                    step: gate.to_string(),
+                    error: format!("ZooKeeper was restored, but {e}"),
+                });
+            }
+        }
+        Ok(Outcome::Restored { archive })
     }
 
     /// Whether a step still has to be undone (not undone, and not left as it is on purpose).

@@ -166,17 +166,14 @@ pub(crate) async fn execute_with(
                     Outcome::RolledBack {
                         after_failure: None,
                     }
+                } else if restore_zookeeper {
+                    // The last resort may downgrade masters past a door (ZooKeeper comes back).
+                    engine.rollback_for_restore().await?
                 } else {
                     engine.rollback(None).await?
                 };
                 match outcome {
                     Outcome::RolledBack { .. } if restore_zookeeper => {
-                        engine.restore_zookeeper().await
-                    }
-                    // Past a point of no return the masters stay; the last resort still runs.
-                    Outcome::Failed { step, .. }
-                        if restore_zookeeper && step.starts_with("door:") =>
-                    {
                         engine.restore_zookeeper().await
                     }
                     other => Ok(other),

@@ -118,8 +118,12 @@ impl Action for NodeUpgrade {
 
     async fn undo(&self, ctx: &StepCtx<'_>, _output: &Value) -> Result<(), StepError> {
         node_upgrade::run(ctx, Direction::Rollback).await?;
-        // An undone master must serve Marathon again, under a Marathon leader (issue 12).
-        if ctx.step.role == Some(crate::model::Role::Master) {
+        // An undone master must serve Marathon again, under a Marathon leader (issue 12);
+        // past a door only the last resort downgrades masters, and checks Marathon after the
+        // ZooKeeper restore instead.
+        let last_resort = !ctx.view.doors_crossed.is_empty()
+            && ctx.view.approved_gates.contains("restore-zookeeper");
+        if ctx.step.role == Some(crate::model::Role::Master) && !last_resort {
             super::doors::marathon_serves(ctx, &ctx.node()?.address).await?;
         }
         Ok(())

@@ -76,6 +76,7 @@ pub(super) fn exec(a: RunSelect, json: bool, dir: &Path) -> CliResult<i32> {
             "phase": view.phase,
             "pause_reason": view.pause_reason,
             "rollback": view.rollback,
+            "doors_crossed": view.doors_crossed,
             "steps": view.steps,
             "targets": targets,
         });
@@ -84,6 +85,12 @@ pub(super) fn exec(a: RunSelect, json: bool, dir: &Path) -> CliResult<i32> {
         println!("run {id}: {} (phase {})", view.state.as_str(), view.phase);
         if let Some(r) = &view.pause_reason {
             println!("  paused: {r}");
+        }
+        for d in &view.doors_crossed {
+            println!(
+                "  point of no return crossed: {} after {} ({})",
+                d.door, d.after, d.observation
+            );
         }
         for s in &view.steps {
             let state = serde_json::to_value(s.state)

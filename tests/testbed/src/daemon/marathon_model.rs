@@ -8,7 +8,7 @@
 use super::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The fault (on any node) that keeps every deployment from finishing.
 pub(super) const DEPLOYMENT_HANGS: &str = "deployment-hangs";
@@ -231,8 +231,11 @@ impl Cluster {
                     let msg = format!("MigrationFailedException: Migration from {storage} is not supported as it is newer than {mine}");
                     self.record("marathon_refused", json!({"node": name, "error": msg}));
                 }
-            } else if !older {
-                self.marathon.refused.remove(&i);
+            } else if !older && self.marathon.refused.remove(&i) {
+                // systemd restarts the unit (Restart=always): it starts once the storage allows.
+                if !u.up && u.starting_until.is_none() {
+                    u.starting_until = Some(now + Duration::from_millis(self.def.activation_ms));
+                }
             }
         }
         let up = |c: &Cluster, i: usize| c.nodes[i].unit_up("dcos-marathon");
