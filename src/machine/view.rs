@@ -336,6 +336,52 @@ mod tests {
     }
 
     #[test]
+    fn a_rollback_stopped_at_a_door_is_paused_not_rolling_back_and_keeps_the_door() {
+        let door = Record::DoorCrossed {
+            door: "marathon-storage".into(),
+            observation: "leader runs 1.11.24".into(),
+            after: STEP.into(),
+        };
+        let recs = vec![
+            started(),
+            done(),
+            door.clone(),
+            door,
+            Record::RollbackStarted,
+            Record::RollbackStopped {
+                reason: "past marathon-storage".into(),
+            },
+        ];
+        let v = RunView::replay(&plan(), &recs).unwrap();
+        assert_eq!(v.state, RunState::Paused);
+        assert!(!v.rollback, "resume fixes forward");
+        assert_eq!(v.doors_crossed.len(), 1, "journaled once per door");
+        assert_eq!(v.doors_crossed[0].after, STEP);
+        assert_eq!(v.pause_reason.as_deref(), Some("past marathon-storage"));
+    }
+
+    #[test]
+    fn a_write_ahead_note_is_the_output_until_the_step_succeeds() {
+        let note = Record::StepNoted {
+            step: STEP.into(),
+            output: serde_json::json!({"previous": 1}),
+        };
+        let v = RunView::replay(&plan(), &[started(), note.clone()]).unwrap();
+        assert_eq!(v.step(STEP).unwrap().state, StepState::Running);
+        assert_eq!(v.step(STEP).unwrap().output["previous"], 1);
+        let failed = Record::StepFailed {
+            step: STEP.into(),
+            error: "e".into(),
+        };
+        let v = RunView::replay(&plan(), &[started(), note, failed]).unwrap();
+        assert_eq!(
+            v.step(STEP).unwrap().output["previous"],
+            1,
+            "kept for the undo"
+        );
+    }
+
+    #[test]
     fn an_illegal_sequence_is_an_error_not_a_guess() {
         assert!(RunView::replay(&plan(), &[done()]).is_err());
         let unknown = Record::StepStarted {
