@@ -101,10 +101,38 @@ pub trait Action: Send + Sync {
     }
 }
 
-/// Which action runs each step kind.
+/// A point of no return the cluster shows crossed, and what proved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crossing {
+    /// The door.
+    pub door: crate::plan::DoorId,
+    /// What was observed (e.g. the Marathon leader's version).
+    pub observation: String,
+}
+
+/// Which action runs each step kind, and how the plan's doors are observed.
+#[async_trait]
 pub trait Registry: Send + Sync {
     /// The action for `kind`.
     fn action(&self, kind: StepKind) -> &dyn Action;
+
+    /// Which of `doors` the cluster shows crossed now. A door that cannot be observed is not
+    /// reported (the gate after every master undo still requires Marathon to answer). The
+    /// default observes nothing (registries of fake actions).
+    async fn doors_crossed(
+        &self,
+        _ctx: &StepCtx<'_>,
+        _doors: &[crate::plan::Door],
+    ) -> Vec<Crossing> {
+        Vec::new()
+    }
+}
+
+/// The step's own part of the journal, for write-ahead undo.
+pub trait StepJournal: Send + Sync {
+    /// Journals `output` durably as the step's output so far (what its undo needs), before the
+    /// step changes anything; a later `StepSucceeded` replaces it.
+    fn note(&self, step: &str, output: serde_json::Value) -> Result<(), String>;
 }
 
 /// What a step implementation gets.
@@ -129,6 +157,8 @@ pub struct StepCtx<'a> {
     pub state_dir: &'a Path,
     /// The run's journal view when the step started (guards read earlier outputs from it).
     pub view: &'a crate::machine::RunView,
+    /// Where the step journals what its undo needs before it acts.
+    pub journal: &'a dyn StepJournal,
 }
 
 impl StepCtx<'_> {
@@ -138,6 +168,23 @@ impl StepCtx<'_> {
             step: self.step.id.clone(),
             message: message.into(),
         }));
+    }
+
+    /// Journals the step's output so far, durably, before it acts (see [`StepJournal`]).
+    pub fn note(&self, output: serde_json::Value) -> Result<(), StepError> {
+        self.journal.note(&self.step.id, output).map_err(|e| {
+            StepError::Failed(format!("cannot journal the undo of {}: {e}", self.step.id))
+        })
+    }
+
+    /// This step's output as the journal had it when the step started (a write-ahead note of an
+    /// earlier attempt, or Null).
+    pub fn noted(&self) -> &serde_json::Value {
+        static NULL: serde_json::Value = serde_json::Value::Null;
+        self.view
+            .step(&self.step.id)
+            .map(|s| &s.output)
+            .unwrap_or(&NULL)
     }
 
     /// The step's node as the inventory names it.

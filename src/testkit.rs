@@ -59,6 +59,7 @@ pub fn node_round(
         "zk-srvr",
         "zk-mntr",
         "zk-root",
+        "marathon-info",
     ] {
         if !script.contains(&format!(" {key} ")) {
             continue;
@@ -184,6 +185,7 @@ pub fn plan(agents: usize, batch_size: usize) -> Plan {
         to: "2.2.1".into(),
         from: Some("2.1.3".into()),
         max_unavailable: batch_size as u32,
+        doors: Vec::new(),
         phases: vec![
             Phase {
                 id: PhaseId::Precheck,

@@ -9,12 +9,15 @@ mod common;
 use common::{assert_upgraded, strs, text, Env};
 use std::path::Path;
 
+/// The crash test's from-version (a patch to 2.2.1).
+const FROM: &str = "2.2.0";
+
 /// The checkpoints every upgrade (or rollback) of this plan must pass, derived from the plan:
 /// each journal write around each step, each node-changing command, each gate.
 fn expected(plan: &serde_json::Value, rollback: bool) -> Vec<String> {
     let mut out = Vec::new();
     let (started, done, target) = if rollback {
-        ("undo_started", "undo_succeeded", "2.1.3")
+        ("undo_started", "undo_succeeded", FROM)
     } else {
         ("step_started", "step_succeeded", "2.2.1")
     };
@@ -107,7 +110,25 @@ fn visit_all(env: &Env, first: &[&str], then: &[&str], visited: &Path) -> Vec<St
 
 #[test]
 fn killed_at_every_checkpoint_of_an_upgrade_and_a_rollback_it_still_finishes_correctly() {
-    let env = Env::new(3, 4, 1, &[]);
+    // A patch upgrade: no point of no return, so the rollback may undo every master
+    // (the doors are tested in tests/rollback.rs).
+    let tb = dcos_sim::Testbed::builder()
+        .masters(3)
+        .agents(4)
+        .public_agents(1)
+        .version(FROM)
+        .upgrade_to("2.2.1")
+        .activation_ms(400)
+        .start()
+        .expect("testbed up");
+    common::append(
+        &tb.inventory_path(),
+        "\n[timeouts]\nnode_script_secs = 60\nmaster_gate_secs = 30\nagent_gate_secs = 30\nbackup_secs = 30\npoll_ms = 200\n",
+    );
+    let env = Env {
+        tb,
+        state: tempfile::tempdir().expect("tempdir"),
+    };
     let inv = env.inventory();
     let plan = env
         .cmd(&[
@@ -142,7 +163,7 @@ fn killed_at_every_checkpoint_of_an_upgrade_and_a_rollback_it_still_finishes_cor
     assert_eq!(env.status()["state"], "rolled_back");
     let r = env.report();
     for n in &r.nodes {
-        assert_eq!(n.version, "2.1.3", "{} back at the from-version", n.name);
+        assert_eq!(n.version, FROM, "{} back at the from-version", n.name);
         assert_eq!(
             n.upgrade_attempts, 2,
             "{}: one upgrade and one rollback script start",
@@ -159,6 +180,104 @@ fn killed_at_every_checkpoint_of_an_upgrade_and_a_rollback_it_still_finishes_cor
     // Every journal write, node change and gate of the plan was a kill point.
     for (visited, rollback) in [(&up, false), (&down, true)] {
         let missing: Vec<String> = expected(&plan, rollback)
+            .into_iter()
+            .filter(|p| !visited.contains(p))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "never killed at {missing:#?}\nvisited: {visited:#?}"
+        );
+    }
+}
+
+/// The checkpoints of the frameworks phase for `apps` (their step ids), up or down.
+fn frameworks_expected(steps: &[&str], rollback: bool) -> Vec<String> {
+    let recs: &[&str] = if rollback {
+        &["undo_started", "undo_succeeded"]
+    } else {
+        &["step_started", "step_noted", "step_succeeded"]
+    };
+    let mut out = Vec::new();
+    for sid in steps {
+        for rec in recs {
+            out.push(format!("before-journal:{rec}:{sid}"));
+            out.push(format!("after-journal:{rec}:{sid}"));
+        }
+        out.push(format!(
+            "before-remote:{sid}:PUT the Marathon app definition"
+        ));
+        out.push(format!(
+            "after-remote:{sid}:PUT the Marathon app definition"
+        ));
+    }
+    out
+}
+
+/// Every app's definition as the testbed keeps it.
+fn definitions(env: &Env) -> std::collections::HashMap<String, serde_json::Value> {
+    env.report()
+        .apps
+        .into_iter()
+        .map(|a| (a.id, a.definition))
+        .collect()
+}
+
+#[test]
+fn killed_at_every_checkpoint_of_the_frameworks_phase_every_app_ends_new_or_exactly_saved() {
+    // Every node already at the target: the run is the frameworks phase (and its checks).
+    let env = Env::new(1, 1, 0, &["m1", "a1"]);
+    common::append(
+        &env.inventory(),
+        "\n[[frameworks]]\napp = \"/web\"\nimage = \"nginx:1.21.0\"\n\n[[frameworks]]\napp = \"/worker\"\nimage = \"example/worker:2.1.0\"\n",
+    );
+    let before = definitions(&env);
+    let steps = ["frameworks/web/upgrade", "frameworks/worker/upgrade"];
+    let run = env.run_args(&["--yes", "--skip-backup"]);
+    let up = visit_all(
+        &env,
+        &strs(&run),
+        &["resume", "--yes"],
+        &env.state.path().join("visited-up"),
+    );
+    assert_eq!(env.status()["state"], "done");
+    let after = definitions(&env);
+    for (app, image) in [
+        ("/web", "nginx:1.21.0"),
+        ("/worker", "example/worker:2.1.0"),
+    ] {
+        let mut want = before[app].clone();
+        want["container"]["docker"]["image"] = image.into();
+        assert_eq!(after[app], want, "{app}: only the image changed");
+    }
+    // Whatever the kill point, the journaled previous definition is the one before the change.
+    let s = env.status();
+    for (sid, app) in steps.iter().zip(["/web", "/worker"]) {
+        let step = s["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == *sid)
+            .unwrap();
+        assert_eq!(
+            step["output"]["previous"]["container"], before[app]["container"],
+            "{sid}: the new definition was recorded as previous"
+        );
+    }
+
+    let down = visit_all(
+        &env,
+        &["rollback", "--yes"],
+        &["rollback", "--yes"],
+        &env.state.path().join("visited-down"),
+    );
+    assert_eq!(env.status()["state"], "rolled_back");
+    assert_eq!(
+        definitions(&env),
+        before,
+        "every app exactly at its saved definition"
+    );
+    for (visited, rollback) in [(&up, false), (&down, true)] {
+        let missing: Vec<String> = frameworks_expected(&steps, rollback)
             .into_iter()
             .filter(|p| !visited.contains(p))
             .collect();

@@ -121,7 +121,12 @@ fn case(fault: &str, target: Target, mode: &str) {
     let out = child.wait_with_output().unwrap();
     let label = format!("{fault} on {target:?} {name} ({addr}), --on-failure {mode}");
     assert!(injected, "{label}: the node's step never started");
-    let e = expect(fault, mode);
+    let mut e = expect(fault, mode);
+    // An agent fails after every master is upgraded, past the Marathon storage door: the
+    // rollback undoes the agent and stops paused, masters untouched (issue 12).
+    if e.state == "rolled_back" && target == Target::Agent {
+        e.state = "paused";
+    }
     assert_eq!(out.status.code(), Some(e.exit), "{label}: {}", text(&out));
     assert!(
         !String::from_utf8_lossy(&out.stderr).contains("panicked"),

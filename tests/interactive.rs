@@ -97,15 +97,19 @@ fn rollback_stops_before_a_step_without_a_safe_undo_and_asks() {
         "{r:#?}"
     );
 
-    // With --yes every such step is left as it is, on the record, and the rollback finishes.
+    // With --yes every such step is left as it is, on the record; the rollback ends, but never
+    // as `rolled_back` while the nodes are still on the new version.
     let out = env
         .cmd(&["--output", "json", "rollback", "--yes"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", common::text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
     let events = String::from_utf8_lossy(&out.stdout);
     assert!(events.contains("no safe undo"), "{events}");
-    assert_eq!(env.status()["state"], "rolled_back");
+    let st = env.status();
+    assert_ne!(st["state"], "rolled_back", "{st:#}");
+    let why = st["pause_reason"].as_str().unwrap_or_default();
+    assert!(why.contains("NOT back"), "{why}");
     let r = env.report();
     assert!(
         r.nodes

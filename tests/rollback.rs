@@ -233,51 +233,133 @@ fn a_full_upgrade_upgrades_two_marathon_apps_and_keeps_their_tasks_healthy() {
     );
 }
 
+/// Marathon serves on every master, under a leader.
+fn assert_marathon_healthy(r: &Report) {
+    assert!(
+        r.marathon_down_masters.is_empty() && r.marathon_leader.is_some(),
+        "Marathon is down on {:?} (leader {:?}, storage {}): {r:#?}",
+        r.marathon_down_masters,
+        r.marathon_leader,
+        r.marathon_storage_version
+    );
+}
+
+/// Every node named at `v`, with every service up.
+fn assert_at(r: &Report, names: &[&str], v: &str) {
+    for name in names {
+        let n = r.node(name).unwrap();
+        assert_eq!(
+            n.version, v,
+            "node {name} is at {}, expected {v}: {r:#?}",
+            n.version
+        );
+        assert!(n.services_up, "node {name} has services down: {r:#?}");
+    }
+}
+
 #[test]
-fn a_failure_on_the_third_agent_with_on_failure_rollback_returns_everything() {
-    let tb = bed(3, 3);
+fn a_failure_on_the_last_agent_past_the_marathon_door_rolls_back_what_is_safe_and_pauses() {
+    let tb = bed(3, 2);
     add_to_inventory(&tb, FAST);
-    add_to_inventory(&tb, TWO_APPS);
-    let before = app_images(&tb.report().unwrap());
-    tb.fault("a3", "upgrade-fails").unwrap();
+    tb.fault("a2", "upgrade-fails").unwrap();
     let (_t, st) = state_dir();
     let inv = tb.inventory_path();
+    // The plan names the doors of 2.1 -> 2.2 in advance.
+    let p = cli(
+        &st,
+        &["plan", "--inventory", inv.to_str().unwrap(), "--to", TO],
+    );
+    let plan: serde_json::Value = serde_json::from_str(&p.stdout).expect("plan JSON");
+    let doors: Vec<&str> = plan["doors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["id"].as_str())
+        .collect();
+    assert_eq!(
+        doors,
+        ["marathon-storage", "cockroach-finalize"],
+        "{plan:#}"
+    );
     let o = cli(
         &st,
         &run_args(inv.to_str().unwrap(), &["--on-failure", "rollback"]),
     );
     assert_eq!(o.code, 1, "expected exit 1:\n{}\n{}", o.stdout, o.stderr);
     let r = tb.report().unwrap();
-    assert_all_at(&r, FROM);
-    assert_eq!(app_images(&r), before, "apps are back at their definitions");
+    // The masters were upgraded and a new Marathon led: they stay, with Marathon serving.
+    assert_eq!(r.marathon_storage_version, "1.11.24", "{r:#?}");
+    assert_at(&r, &["m1", "m2", "m3"], TO);
+    assert_marathon_healthy(&r);
+    // The upgraded agent was rolled back once; the failed one was never touched.
+    assert_at(&r, &["a1", "a2"], FROM);
+    let rb = rollback_attempts(&r);
+    assert_eq!(rb.get("a1"), Some(&1), "{rb:?}");
+    for n in ["m1", "m2", "m3", "a2"] {
+        assert_eq!(rb.get(n), None, "{n} was rolled back: {rb:?}");
+    }
     assert_eq!(r.quorum_loss_events, 0, "quorum was lost: {r:#?}");
     let s = status(&st);
-    assert_eq!(s["state"], "rolled_back", "{s:#}");
-    let undone: Vec<&str> = s["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|x| x["state"] == "undone")
-        .filter_map(|x| x["id"].as_str())
-        .collect();
-    // 3 masters, a1, a2 and the failed a3 step.
-    assert_eq!(undone.len(), 6, "{undone:?}");
-    // Each upgraded node was rolled back exactly once; a3 was never touched.
-    let rb = rollback_attempts(&r);
-    for n in ["m1", "m2", "m3", "a1", "a2"] {
-        assert_eq!(rb.get(n), Some(&1), "rollback attempts on {n}: {rb:?}");
-    }
-    assert_eq!(rb.get("a3"), None);
-    // Masters: the leader at the time is rolled back last.
-    let masters: Vec<_> = r
-        .upgrade_order
-        .iter()
-        .filter(|u| u.to == FROM && u.node.starts_with('m'))
-        .collect();
-    assert!(
-        !masters[0].was_leader && !masters[1].was_leader,
-        "{masters:?}"
+    assert_eq!(
+        s["state"], "paused",
+        "never rolled_back for a cluster not back: {s:#}"
     );
+    let why = s["pause_reason"].as_str().unwrap_or_default();
+    for part in [
+        "marathon-storage",
+        "Marathon 1.11.24",
+        "resume",
+        "--restore-zookeeper",
+    ] {
+        assert!(
+            why.contains(part),
+            "{part:?} not in the pause reason: {why}"
+        );
+    }
+    let crossed = &s["doors_crossed"][0];
+    assert_eq!(crossed["door"], "marathon-storage", "{s:#}");
+    assert!(
+        crossed["after"].as_str().unwrap().starts_with("masters/"),
+        "{s:#}"
+    );
+    assert!(
+        o.stdout
+            .contains("point of no return crossed: marathon-storage"),
+        "the crossing is announced:\n{}",
+        o.stdout
+    );
+}
+
+#[test]
+fn a_failure_on_the_first_master_before_any_door_rolls_the_whole_run_back() {
+    let tb = bed(3, 1);
+    add_to_inventory(&tb, FAST);
+    // The standbys are upgraded first (inventory order), the leader last.
+    let leader = tb.report().unwrap().leader.unwrap_or_default();
+    let standbys: Vec<String> = tb
+        .nodes()
+        .into_iter()
+        .filter(|n| n.name.starts_with('m') && n.address != leader)
+        .map(|n| n.name)
+        .collect();
+    tb.fault(&standbys[1], "upgrade-fails").unwrap();
+    let (_t, st) = state_dir();
+    let inv = tb.inventory_path();
+    let o = cli(
+        &st,
+        &run_args(inv.to_str().unwrap(), &["--on-failure", "rollback"]),
+    );
+    assert_eq!(
+        o.code, 1,
+        "a rollback after a failure exits 1:\n{}\n{}",
+        o.stdout, o.stderr
+    );
+    let r = tb.report().unwrap();
+    assert_all_at(&r, FROM);
+    assert_marathon_healthy(&r);
+    assert_eq!(r.marathon_storage_version, "1.10.36", "{r:#?}");
+    assert_eq!(rollback_attempts(&r).get(&standbys[0]), Some(&1));
+    assert_eq!(status(&st)["state"], "rolled_back");
 }
 
 #[test]
@@ -322,7 +404,7 @@ fn rollback_by_hand_after_a_run_paused_in_the_masters_phase() {
 }
 
 #[test]
-fn rollback_by_hand_after_a_completed_run() {
+fn rollback_by_hand_after_a_completed_run_refuses_the_masters_past_the_door() {
     let tb = bed(3, 1);
     add_to_inventory(&tb, FAST);
     add_to_inventory(
@@ -332,32 +414,81 @@ fn rollback_by_hand_after_a_completed_run() {
     let before = app_images(&tb.report().unwrap());
     let (_t, st) = state_dir();
     let inv = tb.inventory_path();
-    let o = cli(&st, &run_args(inv.to_str().unwrap(), &[]));
+    let args: Vec<&str> = run_args(inv.to_str().unwrap(), &[])
+        .into_iter()
+        .filter(|a| *a != "--skip-backup")
+        .collect();
+    let o = cli(&st, &args);
     assert_eq!(o.code, 0, "run failed:\n{}\n{}", o.stdout, o.stderr);
     assert_eq!(app_images(&tb.report().unwrap())["/web"], "nginx:1.21.0");
     let o = cli(&st, &["rollback", "--yes"]);
-    let r = tb.report().unwrap();
-    assert_all_at(&r, FROM);
-    assert_eq!(app_images(&r), before);
-    assert_eq!(r.quorum_loss_events, 0, "{r:#?}");
     assert_eq!(
-        status(&st)["state"],
-        "rolled_back",
-        "rollback said:\n{}\n{}",
-        o.stdout,
-        o.stderr
+        o.code, 1,
+        "refused masters exit 1:\n{}\n{}",
+        o.stdout, o.stderr
+    );
+    let r = tb.report().unwrap();
+    assert_at(&r, &["m1", "m2", "m3"], TO);
+    assert_at(&r, &["a1"], FROM);
+    assert_marathon_healthy(&r);
+    assert_eq!(
+        app_images(&r),
+        before,
+        "the app is back at its saved definition"
+    );
+    assert_eq!(r.quorum_loss_events, 0, "{r:#?}");
+    let s = status(&st);
+    assert_eq!(s["state"], "paused", "{s:#}");
+    assert!(
+        s["pause_reason"]
+            .as_str()
+            .unwrap()
+            .contains("marathon-storage (crossed after masters/"),
+        "the door and when: {s:#}"
     );
     let rb = rollback_attempts(&r);
-    for n in ["m1", "m2", "m3", "a1"] {
-        assert_eq!(rb.get(n), Some(&1), "{rb:?}");
+    assert_eq!(rb.get("a1"), Some(&1), "{rb:?}");
+    for n in ["m1", "m2", "m3"] {
+        assert_eq!(rb.get(n), None, "{rb:?}");
     }
+    // The documented last resort still works, with its confirmation.
+    let o = cli(&st, &["rollback"]);
+    assert_eq!(
+        o.code, 3,
+        "without --yes the rollback asks:\n{}\n{}",
+        o.stdout, o.stderr
+    );
+    let o = cli(&st, &["rollback", "--restore-zookeeper"]);
+    assert_eq!(
+        o.code, 3,
+        "the last resort asks first:\n{}\n{}",
+        o.stdout, o.stderr
+    );
+    assert_at(&tb.report().unwrap(), &["m1", "m2", "m3"], TO);
+    // Confirmed: the masters are downgraded, then ZooKeeper (with Marathon's old storage) is
+    // restored, and Marathon serves again on every master.
+    let o = cli(&st, &["rollback", "--restore-zookeeper", "--yes"]);
+    assert_eq!(o.code, 0, "restore:\n{}\n{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("ZooKeeper restored"), "{}", o.stdout);
+    let r = tb.report().unwrap();
+    assert_all_at(&r, FROM);
+    assert_marathon_healthy(&r);
+    assert_eq!(r.marathon_storage_version, "1.10.36", "{r:#?}");
 }
 
 #[test]
 fn a_rollback_killed_with_sigkill_completes_when_run_again_and_undoes_nothing_twice() {
-    let tb = bed(3, 2);
+    let tb = bed(3, 1);
     add_to_inventory(&tb, FAST);
-    tb.fault("a2", "upgrade-fails").unwrap();
+    // Fails on the second standby master: the first is undone before any door.
+    let leader = tb.report().unwrap().leader.unwrap_or_default();
+    let standbys: Vec<String> = tb
+        .nodes()
+        .into_iter()
+        .filter(|n| n.name.starts_with('m') && n.address != leader)
+        .map(|n| n.name)
+        .collect();
+    tb.fault(&standbys[1], "upgrade-fails").unwrap();
     let (_t, st) = state_dir();
     let inv = tb.inventory_path();
     let mut child = Command::new(BIN)
@@ -415,6 +546,20 @@ fn a_rollback_killed_with_sigkill_completes_when_run_again_and_undoes_nothing_tw
         s["state"], "rolled_back",
         "killed during {killed_at}: {s:#}"
     );
+    // Continuing the rollback with `resume` needs the same approval as `rollback`.
+    let attempts = rollback_attempts(&tb.report().unwrap());
+    let o = cli(&st, &["resume"]);
+    assert_eq!(
+        o.code, 3,
+        "resume of a rollback without --yes:\n{}\n{}",
+        o.stdout, o.stderr
+    );
+    assert!(o.stderr.contains("rollback --run"), "{}", o.stderr);
+    assert_eq!(
+        rollback_attempts(&tb.report().unwrap()),
+        attempts,
+        "nothing more was undone"
+    );
     let o = cli(&st, &["rollback", "--yes"]);
     let r = tb.report().unwrap();
     assert_all_at(&r, FROM);
@@ -426,15 +571,16 @@ fn a_rollback_killed_with_sigkill_completes_when_run_again_and_undoes_nothing_tw
         o.stderr
     );
     assert_eq!(r.quorum_loss_events, 0);
+    assert_marathon_healthy(&r);
     let rb = rollback_attempts(&r);
-    for n in ["m1", "m2", "m3", "a1"] {
-        assert_eq!(
-            rb.get(n),
-            Some(&1),
-            "undone twice or never (killed during {killed_at}): {rb:?}"
-        );
+    assert_eq!(
+        rb.get(&standbys[0]),
+        Some(&1),
+        "undone twice or never (killed during {killed_at}): {rb:?}"
+    );
+    for n in [&standbys[1], &"a1".to_string()] {
+        assert_eq!(rb.get(n), None, "{n} was never upgraded: {rb:?}");
     }
-    assert_eq!(rb.get("a2"), None);
 }
 
 #[test]
@@ -484,4 +630,38 @@ fn a_guard_trips_when_tasks_fail_during_the_agents_phase() {
     assert_eq!(s["state"], "failed");
     assert_eq!(s["phase"], "agents");
     tb.clear_fault("a3", "tasks-failing").unwrap();
+}
+
+#[test]
+fn a_rollback_of_a_second_run_does_not_claim_the_cluster_back_while_the_first_run_s_masters_are_new(
+) {
+    let tb = bed(3, 1);
+    add_to_inventory(&tb, FAST);
+    tb.fault("a1", "upgrade-fails").unwrap();
+    let (_t, st) = state_dir();
+    let inv = tb.inventory_path();
+    let o = cli(&st, &run_args(inv.to_str().unwrap(), &[]));
+    assert_eq!(
+        o.code, 1,
+        "the first run fails at the agent:\n{}\n{}",
+        o.stdout, o.stderr
+    );
+    let first = status(&st)["run"].as_str().unwrap_or_default().to_string();
+    // A second run in the same state directory finds the masters at the target and skips them.
+    let o = cli(&st, &run_args(inv.to_str().unwrap(), &[]));
+    assert_eq!(
+        o.code, 1,
+        "the second run fails too:\n{}\n{}",
+        o.stdout, o.stderr
+    );
+    let o = cli(&st, &["rollback", "--yes"]);
+    assert_eq!(o.code, 1, "not rolled back:\n{}\n{}", o.stdout, o.stderr);
+    let s = status(&st);
+    assert_ne!(s["state"], "rolled_back", "{s:#}");
+    let why = s["pause_reason"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("NOT back") && why.contains(&format!("changed by run {first}")),
+        "names the nodes and the other run: {why}"
+    );
+    assert_at(&tb.report().unwrap(), &["m1", "m2", "m3"], TO);
 }

@@ -11,7 +11,9 @@
 //! [`Change`]) and runs steps only through a [`Registry`] of actions, so it is tested with
 //! in-process doors and fake actions (`engine/tests.rs`).
 
+mod doors;
 mod gates;
+mod judge;
 pub mod rollback;
 mod schedule;
 #[cfg(test)]

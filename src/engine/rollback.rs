@@ -1,5 +1,5 @@
 //! Rollback: undo what a run did, in reverse — framework changes, then agents, then masters
-//! (the leader last again). Every undo is journaled like every do, so a rollback resumes too.
+//! (the leader last again), masters only while no point of no return is crossed (`doors`). Every undo is journaled like every do, so a rollback resumes too.
 //! Which steps need undoing, and how, is each action's own answer (`Action::undo_plan`).
 
 use super::walk::{Ended, Flow};
@@ -35,13 +35,28 @@ impl Engine<'_> {
             .collect()
     }
 
-    /// Undoes every step this run changed, in reverse order.
+    /// Undoes every step this run changed, in reverse order; masters only before any door.
     pub async fn rollback(&self, after_failure: Option<String>) -> Result<Outcome, EngineError> {
         // An interrupted ZooKeeper restore is finished before anything else (Exhibitor may be
         // stopped on every master).
         if self.view().restore.is_some_and(|r| r.unfinished()) {
             return self.restore_zookeeper().await;
         }
+        self.roll_back(after_failure, false).await
+    }
+
+    /// The rollback of `rollback --restore-zookeeper`: past a door it downgrades the masters too
+    /// (with the restore's confirmation, and only when the run has a backup), leaving their
+    /// Marathon down until [`Engine::restore_zookeeper`] puts the old storage back.
+    pub async fn rollback_for_restore(&self) -> Result<Outcome, EngineError> {
+        self.roll_back(None, true).await
+    }
+
+    async fn roll_back(
+        &self,
+        after_failure: Option<String>,
+        last_resort: bool,
+    ) -> Result<Outcome, EngineError> {
         if !self.view().rollback {
             self.record(Record::RollbackStarted)?;
         }
@@ -49,6 +64,24 @@ impl Engine<'_> {
             for s in self.undoable(phase) {
                 if let Some(o) = self.undo(s).await? {
                     return Ok(o);
+                }
+            }
+        }
+        // Masters only before any point of no return: looked at again now, journaled if new.
+        let first_master = self
+            .undoable(PhaseId::Masters)
+            .into_iter()
+            .find(|s| self.undo_pending(s));
+        if let Some(s) = first_master {
+            let crossed = self
+                .watch_doors(s, "the start of the masters' rollback")
+                .await?;
+            if !crossed.is_empty() {
+                if !last_resort {
+                    return self.stop_at_door(&crossed, after_failure.as_deref());
+                }
+                if let Some(stop) = self.approve_last_resort(&crossed)? {
+                    return Ok(stop);
                 }
             }
         }
@@ -68,6 +101,11 @@ impl Engine<'_> {
             if let Some(o) = self.undo(next).await? {
                 return Ok(o);
             }
+        }
+        // Judged by the cluster, not by this run's steps alone.
+        let stray = self.nodes_not_back().await;
+        if !stray.is_empty() {
+            return self.not_back(&stray, after_failure.as_deref());
         }
         self.record(Record::RolledBack)?;
         Ok(Outcome::RolledBack { after_failure })
@@ -121,22 +159,33 @@ impl Engine<'_> {
         })?;
         let view = self.view();
         let ctx = self.ctx(step, 1, &view);
-        match phases::backup::restore(&ctx, std::path::Path::new(&archive), &sha).await {
-            Ok(()) => {
-                self.record(Record::RestoreFinished)?;
-                Ok(Outcome::Restored { archive })
-            }
-            Err(error) => {
-                let error = self.change.redact(&error);
+        if let Err(error) =
+            phases::backup::restore(&ctx, std::path::Path::new(&archive), &sha).await
+        {
+            let error = self.change.redact(&error);
+            self.record(Record::RestoreFailed {
+                error: error.clone(),
+            })?;
+            return Ok(Outcome::Failed {
+                step: gate.to_string(),
+                error,
+            });
+        }
+        // The restore is only done when Marathon serves again on every master.
+        for m in self.cluster.master_addrs() {
+            if let Err(e) = phases::doors::marathon_serves(&ctx, &m).await {
+                let error = format!("ZooKeeper was restored, but {e}");
                 self.record(Record::RestoreFailed {
                     error: error.clone(),
                 })?;
-                Ok(Outcome::Failed {
+                return Ok(Outcome::Failed {
                     step: gate.to_string(),
                     error,
-                })
+                });
             }
         }
+        self.record(Record::RestoreFinished)?;
+        Ok(Outcome::Restored { archive })
     }
 
     /// Whether a step still has to be undone (not undone, and not left as it is on purpose).

@@ -31,6 +31,16 @@ pub(super) enum Ended {
     Failed(String),
 }
 
+impl crate::action::StepJournal for Engine<'_> {
+    fn note(&self, step: &str, output: serde_json::Value) -> Result<(), String> {
+        self.record(Record::StepNoted {
+            step: step.to_string(),
+            output,
+        })
+        .map_err(|e| e.to_string())
+    }
+}
+
 impl Engine<'_> {
     /// Runs (or resumes) the run to its end or to the next stop.
     pub async fn execute(&self, resumed: bool) -> Result<Outcome, EngineError> {
@@ -138,6 +148,7 @@ impl Engine<'_> {
             events: self.events,
             state_dir: self.store.dir(),
             view,
+            journal: self,
         }
     }
 
@@ -190,7 +201,12 @@ impl Engine<'_> {
             Ok(output) => Ended::Done(output),
             Err(e) => Ended::Failed(self.change.redact(&e.to_string())),
         };
-        self.finish(step, ended, started)
+        let flow = self.finish(step, ended, started)?;
+        // Marathon elects its own leader: a door may be crossed at any master step, done or not.
+        if Self::watches_doors(step) {
+            self.watch_doors(step, &step.id).await?;
+        }
+        Ok(flow)
     }
 
     /// Records how a step or its undo ended, announces it, and says what the walk does next:

@@ -19,6 +19,14 @@ pub enum Record {
         #[serde(default)]
         output: serde_json::Value,
     },
+    /// What a step's undo needs, journaled by the step before it acts (write-ahead undo): the
+    /// step's output so far, replaced by `StepSucceeded`'s.
+    StepNoted {
+        /// Step id.
+        step: String,
+        /// Serialized output so far.
+        output: serde_json::Value,
+    },
     /// The step failed.
     StepFailed {
         /// Step id.
@@ -84,6 +92,21 @@ pub enum Record {
         /// Why.
         error: String,
     },
+    /// A point of no return was seen crossed (journaled once per door, with what proved it).
+    DoorCrossed {
+        /// The door (`marathon-storage`, `cockroach-finalize`).
+        door: String,
+        /// What was observed, e.g. the Marathon leader's version.
+        observation: String,
+        /// The step after which it was seen (or `rollback`).
+        after: String,
+    },
+    /// The rollback undid what it safely could and stopped before a door: the run is paused
+    /// (fix forward with `resume`, or the last resort), and no longer rolling back.
+    RollbackStopped {
+        /// Why, naming the door and the next commands.
+        reason: String,
+    },
 }
 
 impl Record {
@@ -92,6 +115,7 @@ impl Record {
         match self {
             Record::StepStarted { step }
             | Record::StepSucceeded { step, .. }
+            | Record::StepNoted { step, .. }
             | Record::StepFailed { step, .. }
             | Record::StepSkipped { step, .. }
             | Record::UndoStarted { step }
@@ -145,7 +169,10 @@ pub fn next_state(
     use StepState::*;
     let next = match (cur, rec) {
         (Pending | Failed | Running, Record::StepStarted { .. }) => Some(Running),
+        // Fixing forward after a rollback stopped at a door: an undone step is done again.
+        (Undone, Record::StepStarted { .. }) => Some(Running),
         (Running, Record::StepSucceeded { .. }) => Some(Done),
+        (Running, Record::StepNoted { .. }) => Some(Running),
         (Running, Record::StepFailed { .. }) => Some(Failed),
         (Pending | Running | Failed, Record::StepSkipped { .. }) => Some(Skipped),
         (Done | Undoing | UndoFailed, Record::UndoStarted { .. }) => Some(Undoing),

@@ -7,4 +7,4 @@ mod journal;
 mod view;
 
 pub use journal::{next_state, IllegalTransition, Record, StepState};
-pub use view::{RestoreView, RunState, RunView, StepView};
+pub use view::{CrossedDoor, RestoreView, RunState, RunView, StepView};

@@ -82,6 +82,9 @@ pub struct RunView {
     /// The ZooKeeper restore (the last resort), when one was started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreView>,
+    /// Points of no return seen crossed, in order.
+    #[serde(default)]
+    pub doors_crossed: Vec<CrossedDoor>,
 }
 
 /// Where the ZooKeeper restore of a run stands.
@@ -102,6 +105,17 @@ impl RestoreView {
     pub fn unfinished(&self) -> bool {
         self.state != "done"
     }
+}
+
+/// A door seen crossed (`Record::DoorCrossed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrossedDoor {
+    /// The door.
+    pub door: String,
+    /// What proved it.
+    pub observation: String,
+    /// The step after which it was seen.
+    pub after: String,
 }
 
 impl RunView {
@@ -129,6 +143,7 @@ impl RunView {
         let mut undo_in_flight: BTreeSet<String> = BTreeSet::new();
         let mut rollback = false;
         let mut restore: Option<RestoreView> = None;
+        let mut doors: Vec<CrossedDoor> = Vec::new();
         for rec in records {
             if let Some(id) = rec.step() {
                 let Some(&i) = index.get(id) else {
@@ -147,6 +162,7 @@ impl RunView {
                             state = RunState::Running;
                         }
                     }
+                    Record::StepNoted { output, .. } => sv.output = output.clone(),
                     Record::StepSucceeded { output, .. } => {
                         sv.output = output.clone();
                         sv.message = None;
@@ -228,6 +244,22 @@ impl RunView {
                         r.error = Some(error.clone());
                     }
                 }
+                Record::DoorCrossed {
+                    door,
+                    observation,
+                    after,
+                } if !doors.iter().any(|d: &CrossedDoor| &d.door == door) => {
+                    doors.push(CrossedDoor {
+                        door: door.clone(),
+                        observation: observation.clone(),
+                        after: after.clone(),
+                    });
+                }
+                Record::RollbackStopped { reason } => {
+                    pause_reason = Some(reason.clone());
+                    state = RunState::Paused;
+                    rollback = false;
+                }
                 _ => {}
             }
         }
@@ -245,6 +277,7 @@ impl RunView {
             pause_reason,
             rollback,
             restore,
+            doors_crossed: doors,
         })
     }
 
@@ -349,6 +382,52 @@ mod tests {
         assert_eq!(
             s.undo_attempts, 2,
             "a restart in flight is the same attempt"
+        );
+    }
+
+    #[test]
+    fn a_rollback_stopped_at_a_door_is_paused_not_rolling_back_and_keeps_the_door() {
+        let door = Record::DoorCrossed {
+            door: "marathon-storage".into(),
+            observation: "leader runs 1.11.24".into(),
+            after: STEP.into(),
+        };
+        let recs = vec![
+            started(),
+            done(),
+            door.clone(),
+            door,
+            Record::RollbackStarted,
+            Record::RollbackStopped {
+                reason: "past marathon-storage".into(),
+            },
+        ];
+        let v = RunView::replay(&plan(), &recs).unwrap();
+        assert_eq!(v.state, RunState::Paused);
+        assert!(!v.rollback, "resume fixes forward");
+        assert_eq!(v.doors_crossed.len(), 1, "journaled once per door");
+        assert_eq!(v.doors_crossed[0].after, STEP);
+        assert_eq!(v.pause_reason.as_deref(), Some("past marathon-storage"));
+    }
+
+    #[test]
+    fn a_write_ahead_note_is_the_output_until_the_step_succeeds() {
+        let note = Record::StepNoted {
+            step: STEP.into(),
+            output: serde_json::json!({"previous": 1}),
+        };
+        let v = RunView::replay(&plan(), &[started(), note.clone()]).unwrap();
+        assert_eq!(v.step(STEP).unwrap().state, StepState::Running);
+        assert_eq!(v.step(STEP).unwrap().output["previous"], 1);
+        let failed = Record::StepFailed {
+            step: STEP.into(),
+            error: "e".into(),
+        };
+        let v = RunView::replay(&plan(), &[started(), note, failed]).unwrap();
+        assert_eq!(
+            v.step(STEP).unwrap().output["previous"],
+            1,
+            "kept for the undo"
         );
     }
 

@@ -253,6 +253,9 @@ async fn execute_timed(
                     Outcome::RolledBack {
                         after_failure: None,
                     }
+                } else if restore_zookeeper {
+                    // The last resort may downgrade masters past a door (ZooKeeper comes back).
+                    engine.rollback_for_restore().await?
                 } else {
                     engine.rollback(None).await?
                 };

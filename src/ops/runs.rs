@@ -241,12 +241,18 @@ pub async fn resume(
     if r.ack_release_notes.is_some() {
         options.ack_release_notes = r.ack_release_notes.clone();
     }
-    if rollback && !r.yes {
+    // Continuing an interrupted rollback (with `resume` too) needs the same approval.
+    if (rollback || view.rollback) && !r.yes {
         let confirmed = match &io.prompter {
             None => {
                 transport.close().await;
+                let what = if rollback {
+                    "rollback"
+                } else {
+                    "the interrupted rollback"
+                };
                 return Err(OpsError::NeedsApproval(format!(
-                    "rollback of run {id} changes every upgraded node: run `{}` to confirm",
+                    "{what} of run {id} changes every upgraded node: run `{}` to confirm",
                     r.handoff.rollback(&id, &rollback_flags(r, true))
                 )));
             }

@@ -1,8 +1,17 @@
-//! Framework upgrades through Marathon: save the app definition, PUT the change, wait for the
-//! deployment to finish and every instance to be healthy. Undo puts the saved definition back.
+//! Framework upgrades through Marathon that keep the app: read the full definition, journal it
+//! (write-ahead undo), change only the image, send the whole definition back, and wait for the
+//! deployment Marathon named. Undo puts exactly the saved definition back.
+//!
+//! Facts §8.5: a partial `PUT /v2/apps/<id>` merges top-level fields only, so sending a bare
+//! `container` drops volumes, port mappings and docker parameters and changes the type; and
+//! `tasksHealthy` never counts tasks of an app without health checks.
 
+use super::outputs::{self, AppOutput};
 use super::StepCtx;
+use crate::action::StepError;
+use crate::probe::marathon::{self as m, AppState};
 use crate::probe::wait::{self, Poll};
+use serde_json::Value;
 use std::time::Duration;
 
 /// Marathon as Admin Router serves it (`/marathon/` reaches the Marathon leader, facts §8.1).
@@ -22,62 +31,73 @@ async fn app_url(ctx: &StepCtx<'_>) -> Result<(String, String, String), String> 
     Ok((app, base, url))
 }
 
-/// Applies the app change and waits for its deployment.
-pub async fn upgrade(
-    ctx: &StepCtx<'_>,
-    previous: Option<serde_json::Value>,
-) -> Result<serde_json::Value, String> {
+/// Applies the app change and waits for its deployment. The previous definition is journaled
+/// before anything is sent; a note of an earlier attempt (a crash or a failure after it) is kept,
+/// so the new definition is never recorded as "previous".
+pub async fn upgrade(ctx: &StepCtx<'_>) -> Result<Value, StepError> {
     let c = ctx.cluster;
     let (app, base, url) = app_url(ctx).await?;
-    let current: serde_json::Value = crate::door::get_json(c.observe.as_ref(), &url)
-        .await
-        .map_err(|e| e.to_string())?;
-    let current = current.get("app").cloned().unwrap_or(current);
-    let saved = previous.unwrap_or_else(|| current.clone());
     let image = ctx
         .step
         .to
         .clone()
         .ok_or("framework step without a target image")?;
-    let have = current
-        .pointer("/container/docker/image")
-        .and_then(|v| v.as_str());
-    if have != Some(image.as_str()) {
-        let body = serde_json::json!({"container": {"type": "DOCKER", "docker": {"image": image}}});
-        put(ctx, &url, &body).await?;
-    }
-    wait_deployed(ctx, &base, &app).await?;
-    Ok(super::outputs::write(&super::outputs::AppOutput {
-        app,
-        previous: saved,
-        image,
-    }))
-}
-
-/// Puts a saved app definition back.
-pub async fn restore(ctx: &StepCtx<'_>, saved: &serde_json::Value) -> Result<(), String> {
-    let (app, base, url) = app_url(ctx).await?;
-    let mut body = saved.clone();
-    if let Some(o) = body.as_object_mut() {
-        for k in [
-            "version",
-            "versionInfo",
-            "tasksStaged",
-            "tasksRunning",
-            "tasksHealthy",
-            "tasksUnhealthy",
-            "deployments",
-            "tasks",
-            "lastTaskFailure",
-        ] {
-            o.remove(k);
+    let current = m::app(c.observe.as_ref(), &url).await?;
+    let mut out = match outputs::read::<AppOutput>(ctx.noted()) {
+        Some(noted) => noted,
+        None => {
+            let out = AppOutput {
+                app: app.clone(),
+                previous: current.clone(),
+                image: image.clone(),
+                deployment: None,
+            };
+            ctx.note(outputs::write(&out))?;
+            out
         }
+    };
+    if m::image(&current) != Some(image.as_str()) {
+        let body = m::with_image(&current, &image).map_err(|e| format!("{app}: {e}"))?;
+        let answer = put(ctx, &url, &body, false).await?;
+        out.deployment = Some(answer);
     }
-    put(ctx, &url, &body).await?;
-    wait_deployed(ctx, &base, &app).await
+    wait_deployed(ctx, &base, &app, out.deployment.as_deref()).await?;
+    Ok(outputs::write(&out))
 }
 
-async fn put(ctx: &StepCtx<'_>, url: &str, body: &serde_json::Value) -> Result<(), String> {
+/// Puts a saved app definition back (forcing past a deployment still in progress, e.g. a hung
+/// one) and waits for it; then checks the app really is at the saved image. Nothing is sent
+/// when the app is already exactly at the saved definition (a crash before the change).
+pub async fn restore(ctx: &StepCtx<'_>, saved: &Value) -> Result<(), StepError> {
+    let c = ctx.cluster;
+    let (app, base, url) = app_url(ctx).await?;
+    let current = m::app(c.observe.as_ref(), &url).await?;
+    if m::definition(&current) != m::definition(saved) {
+        let id = put(ctx, &url, &m::definition(saved), true).await?;
+        wait_deployed(ctx, &base, &app, Some(&id)).await?;
+    } else {
+        // Already put back (a crash after the PUT): its deployment may still be running.
+        wait_deployed(ctx, &base, &app, None).await?;
+    }
+    let now = m::app(c.observe.as_ref(), &url).await?;
+    if m::image(&now) != m::image(saved) {
+        return Err(StepError::Failed(format!(
+            "{app} still runs {} after its saved definition ({}) was put back",
+            m::image(&now).unwrap_or("no image"),
+            m::image(saved).unwrap_or("no image")
+        )));
+    }
+    Ok(())
+}
+
+/// Sends the whole definition (`?partialUpdate=false`: a full replace; older Marathons ignore the
+/// parameter, and a complete definition leaves nothing for their top-level merge to keep) through
+/// the change door. Returns the deployment id of the answer.
+async fn put(ctx: &StepCtx<'_>, url: &str, body: &Value, force: bool) -> Result<String, String> {
+    let url = format!(
+        "{url}?partialUpdate=false{}",
+        if force { "&force=true" } else { "" }
+    );
     // Through the change door: audited before and after, with crash checkpoints on both sides.
     let a = ctx
         .change
@@ -85,7 +105,7 @@ async fn put(ctx: &StepCtx<'_>, url: &str, body: &serde_json::Value) -> Result<(
             step: &ctx.step.id,
             description: "PUT the Marathon app definition",
             method: crate::door::WriteMethod::Put,
-            url,
+            url: &url,
             body: Some(body),
         })
         .await
@@ -94,52 +114,67 @@ async fn put(ctx: &StepCtx<'_>, url: &str, body: &serde_json::Value) -> Result<(
         return Err(format!(
             "PUT {url}: HTTP {}: {}",
             a.status,
-            a.body.chars().take(200).collect::<String>()
+            a.body.chars().take(300).collect::<String>()
         ));
     }
-    ctx.progress(format!("Marathon accepted the change of {url}"));
-    Ok(())
+    let answer: Value = serde_json::from_str(&a.body).unwrap_or(Value::Null);
+    let id = answer
+        .get("deploymentId")
+        .and_then(|d| d.as_str())
+        .ok_or_else(|| {
+            format!(
+                "PUT {url}: the answer names no deploymentId: {}",
+                a.body.chars().take(200).collect::<String>()
+            )
+        })?;
+    ctx.progress(format!(
+        "Marathon accepted the change of {url}: deployment {id}"
+    ));
+    Ok(id.to_string())
 }
 
-async fn wait_deployed(ctx: &StepCtx<'_>, base: &str, app: &str) -> Result<(), String> {
+/// Waits until the deployment (or, without its id, every deployment of the app) has left
+/// `/v2/deployments`, then until every instance runs, and is healthy where the app has health
+/// checks.
+async fn wait_deployed(
+    ctx: &StepCtx<'_>,
+    base: &str,
+    app: &str,
+    deployment: Option<&str>,
+) -> Result<(), StepError> {
     let c = ctx.cluster;
+    let what = match deployment {
+        Some(d) => format!("Marathon deployment {d} of {app} finished with every instance up"),
+        None => format!("Marathon deployments of {app} finished with every instance up"),
+    };
+    let url = format!("{base}/v2/apps{app}");
     wait::until(
-        &format!("Marathon deployment of {app} finished with every instance healthy"),
+        &what,
         Duration::from_secs(c.timeouts.deployment_secs),
         c.poll(),
         || async {
-            let deps: Vec<serde_json::Value> =
-                match crate::door::get_json(c.observe.as_ref(), &format!("{base}/v2/deployments"))
-                    .await
-                {
-                    Ok(d) => d,
-                    Err(e) => return Poll::NotYet(e.to_string()),
-                };
-            let busy = deps.iter().any(|d| {
-                d.get("affectedApps")
-                    .and_then(|a| a.as_array())
-                    .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(app)))
-            });
-            if busy {
-                return Poll::NotYet(format!("deployment of {app} in progress"));
+            let deps = match m::deployments_at(c.observe.as_ref(), base).await {
+                Ok(d) => d,
+                Err(e) => return Poll::NotYet(e.to_string()),
+            };
+            if let Some(d) = deps.iter().find(|d| match deployment {
+                Some(id) => d.id == id,
+                None => d.affected_apps.iter().any(|a| a == app),
+            }) {
+                return Poll::NotYet(format!(
+                    "deployment {} of {app} still in /v2/deployments",
+                    d.id
+                ));
             }
-            let v: serde_json::Value =
-                match crate::door::get_json(c.observe.as_ref(), &format!("{base}/v2/apps{app}"))
-                    .await
-                {
-                    Ok(v) => v,
-                    Err(e) => return Poll::NotYet(e.to_string()),
-                };
-            let a = v.get("app").unwrap_or(&v);
-            let instances = a.get("instances").and_then(|x| x.as_u64()).unwrap_or(0);
-            let healthy = a.get("tasksHealthy").and_then(|x| x.as_u64()).unwrap_or(0);
-            if healthy >= instances {
-                Poll::Ready(())
-            } else {
-                Poll::NotYet(format!("{app}: {healthy} of {instances} tasks healthy"))
+            match m::app(c.observe.as_ref(), &url).await {
+                Ok(v) => match AppState::of(&v).settled() {
+                    Ok(()) => Poll::Ready(()),
+                    Err(why) => Poll::NotYet(format!("{app}: {why}")),
+                },
+                Err(e) => Poll::NotYet(e.to_string()),
             }
         },
     )
     .await
-    .map_err(|e| e.to_string())
+    .map_err(StepError::from)
 }

@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod checks;
+pub mod doors;
 pub mod frameworks;
 pub mod gates;
 pub mod guards;

@@ -39,15 +39,20 @@ pub struct NodeOutput {
     pub guard: Option<serde_json::Value>,
 }
 
-/// What a Marathon app change leaves.
+/// What a Marathon app change leaves. Journaled twice: as a write-ahead note before the change
+/// is sent (`deployment` None), and as the step's output once the deployment finished.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AppOutput {
     /// The app id.
     pub app: String,
-    /// The whole definition before the change (what rollback puts back).
+    /// The whole definition before the change, as `GET /v2/apps/<id>` gave it (what rollback
+    /// puts back).
     pub previous: serde_json::Value,
-    /// The image it runs now.
+    /// The image it is changed to.
     pub image: String,
+    /// The deployment Marathon named in its answer to the change, once sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
 }
 
 /// Serializes an output for the journal.

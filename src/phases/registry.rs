@@ -4,17 +4,22 @@
 use super::node_upgrade::Direction;
 use super::outputs::{self, AppOutput};
 use super::{backup, checks, frameworks, gates, guards, node_upgrade, validate, StepCtx};
-use crate::action::{Action, Registry, StepError, Undo};
+use crate::action::{Action, Crossing, Registry, StepError, Undo};
 use crate::machine::StepState;
 use crate::options::RunOptions;
-use crate::plan::{Action as PlanAction, Step, StepKind};
+use crate::plan::{Action as PlanAction, Door, Step, StepKind};
 use async_trait::async_trait;
 use serde_json::Value;
 
 /// The production registry: every step kind and its action.
 pub struct Phases;
 
+#[async_trait]
 impl Registry for Phases {
+    async fn doors_crossed(&self, ctx: &StepCtx<'_>, doors: &[Door]) -> Vec<Crossing> {
+        super::doors::crossed(ctx, doors).await
+    }
+
     fn action(&self, kind: StepKind) -> &dyn Action {
         match kind {
             StepKind::Precheck => &Precheck,
@@ -113,6 +118,14 @@ impl Action for NodeUpgrade {
 
     async fn undo(&self, ctx: &StepCtx<'_>, _output: &Value) -> Result<(), StepError> {
         node_upgrade::run(ctx, Direction::Rollback).await?;
+        // An undone master must serve Marathon again, under a Marathon leader (issue 12);
+        // past a door only the last resort downgrades masters, and checks Marathon after the
+        // ZooKeeper restore instead.
+        let last_resort = !ctx.view.doors_crossed.is_empty()
+            && ctx.view.approved_gates.contains("restore-zookeeper");
+        if ctx.step.role == Some(crate::model::Role::Master) && !last_resort {
+            super::doors::marathon_serves(ctx, &ctx.node()?.address).await?;
+        }
         Ok(())
     }
 }
@@ -153,23 +166,25 @@ impl Action for AppUpgrade {
     }
 
     async fn run(&self, ctx: &StepCtx<'_>) -> Result<Value, StepError> {
-        Ok(frameworks::upgrade(ctx, None).await?)
+        frameworks::upgrade(ctx).await
     }
 
     async fn undo_plan(&self, _ctx: &StepCtx<'_>, output: &Value, state: StepState) -> Undo {
+        // The previous definition is journaled before the change is sent (write-ahead), so an
+        // output is there whenever a change may have been sent, done or failed or in flight.
         match outputs::read::<AppOutput>(output) {
             Some(_) => Undo::Compensate,
             None if state == StepState::Done => {
                 Undo::NoSafeUndo("the previous app definition was not recorded".into())
             }
-            // Failed before the change was made: nothing to put back.
+            // Failed or stopped before its note: nothing was sent, nothing to put back.
             None => Undo::Nothing,
         }
     }
 
     async fn undo(&self, ctx: &StepCtx<'_>, output: &Value) -> Result<(), StepError> {
         match outputs::read::<AppOutput>(output) {
-            Some(out) => Ok(frameworks::restore(ctx, &out.previous).await?),
+            Some(out) => frameworks::restore(ctx, &out.previous).await,
             None => Ok(()),
         }
     }

@@ -75,10 +75,12 @@ pub fn build(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Plan, PlanError
             })
         })
         .collect::<Result<Vec<Phase>, PlanError>>()?;
+    let from = most_common_from(facts, &opts.to);
     Ok(Plan {
         cluster: opts.cluster.clone(),
         to: opts.to.clone(),
-        from: most_common_from(facts, &opts.to),
+        doors: super::doors::for_path(from.as_deref(), &opts.to),
+        from,
         max_unavailable: opts.max_unavailable,
         phases,
     })

@@ -2,7 +2,9 @@
 //! executes.
 
 mod build;
+pub mod doors;
 mod step;
 
 pub use build::{build, PlanError, PlanOptions};
+pub use doors::{Door, DoorId};
 pub use step::{Action, Phase, PhaseId, Plan, Step, StepKind};

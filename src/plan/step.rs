@@ -163,6 +163,9 @@ pub struct Plan {
     pub max_unavailable: u32,
     /// Phases in order.
     pub phases: Vec<Phase>,
+    /// The path's points of no return (see `plan::doors`).
+    #[serde(default)]
+    pub doors: Vec<super::doors::Door>,
 }
 
 impl Plan {

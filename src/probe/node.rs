@@ -36,6 +36,8 @@ pub enum Read {
     Zk(Word),
     /// ZooKeeper `getChildren /` (the top-level znodes), as hex bytes.
     ZkRoot,
+    /// This master's Marathon `/v2/info` (`:8080`, or `:8443` with the token in strict mode).
+    MarathonInfo,
 }
 
 /// The ZooKeeper four-letter words read (all read-only).
@@ -69,6 +71,7 @@ impl Read {
             Read::Exhibitor => "exhibitor".into(),
             Read::Zk(w) => format!("zk-{}", w.as_str()),
             Read::ZkRoot => "zk-root".into(),
+            Read::MarathonInfo => "marathon-info".into(),
         }
     }
 }
@@ -154,6 +157,7 @@ fn describe(read: Read) -> &'static str {
         Read::Zk(Word::Srvr) => "ZooKeeper srvr",
         Read::Zk(Word::Mntr) => "ZooKeeper mntr",
         Read::ZkRoot => "ZooKeeper getChildren /",
+        Read::MarathonInfo => "Marathon /v2/info",
     }
 }
 
@@ -262,6 +266,13 @@ zk() {{ n=$1; w=$2
                 e = p.exhibitor
             ),
             Read::Zk(w) => format!("zk {} {}\n", r.key(), w.as_str()),
+            // Marathon serves TLS on 8443 in strict mode (facts §8.1), plain 8080 otherwise.
+            Read::MarathonInfo => format!(
+                r#"if [ "$sec" = strict ]; then get {k} "https://$ip:8443/v2/info" --cacert "$ca" -H @"$d/auth"; else get {k} "http://$ip:{p}/v2/info"; fi
+"#,
+                k = r.key(),
+                p = p.marathon
+            ),
             Read::ZkRoot => {
                 let fmt: String = zk_root_request()
                     .iter()

@@ -70,5 +70,15 @@ pub fn render_plan(plan: &Plan) -> String {
             ));
         }
     }
+    // Points of no return (issue 12): past one, rollback does not downgrade the masters.
+    if !plan.doors.is_empty() {
+        s.push_str("\npoints of no return\n");
+        for d in &plan.doors {
+            s.push_str(&format!(
+                "  {:<20} {} -> {}: {}\n",
+                d.id, d.from, d.to, d.reason
+            ));
+        }
+    }
     s
 }

@@ -241,6 +241,8 @@ pub struct StatusJson {
     pub pause_reason: Option<String>,
     /// A rollback is in progress.
     pub rollback: bool,
+    /// Points of no return seen crossed: `door`, `observation`, `after`.
+    pub doors_crossed: Vec<serde_json::Value>,
     /// The ZooKeeper restore, when one was started: `archive`, `state` (in_progress, failed,
     /// done), `error`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -315,6 +317,11 @@ pub(super) fn exec(a: RunSelect, ctx: &Ctx) -> CliResult<i32> {
             phase: view.phase.as_str().to_string(),
             pause_reason: view.pause_reason.clone(),
             rollback: view.rollback,
+            doors_crossed: view
+                .doors_crossed
+                .iter()
+                .map(|d| serde_json::to_value(d).unwrap_or_default())
+                .collect(),
             restore: view
                 .restore
                 .as_ref()
@@ -350,6 +357,12 @@ pub(super) fn exec(a: RunSelect, ctx: &Ctx) -> CliResult<i32> {
         }
         if let Some(r) = &view.pause_reason {
             s.push_str(&format!("  paused: {r}\n"));
+        }
+        for d in &view.doors_crossed {
+            s.push_str(&format!(
+                "  point of no return crossed: {} after {} ({})\n",
+                d.door, d.after, d.observation
+            ));
         }
         for st in &view.steps {
             let state = serde_json::to_value(st.state)

@@ -116,7 +116,7 @@ enum Cmd {
         dir: PathBuf,
     },
     /// Set (or with --clear remove) a fault on a node: upgrade-fails, hang, never-healthy,
-    /// slow-healthy, ssh-down, http-garbage, disk-full, tasks-failing, flapping, stale-redirect.
+    /// slow-healthy, ssh-down, http-garbage, disk-full, tasks-failing, flapping, stale-redirect, deployment-hangs.
     Fault {
         /// Testbed directory.
         #[arg(long)]

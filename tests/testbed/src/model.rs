@@ -296,6 +296,13 @@ pub struct AppReport {
     pub instances: u64,
     /// Healthy tasks right now.
     pub tasks_healthy: u64,
+    /// `container.type` (`DOCKER`, or `MESOS` for the Universal Container Runtime).
+    #[serde(default)]
+    pub container_type: String,
+    /// The whole definition as Marathon keeps it (no task counters, no deployments): tests
+    /// compare it before and after a change.
+    #[serde(default)]
+    pub definition: serde_json::Value,
 }
 
 /// What `dcos-sim report --json` prints: what really happened in the cluster.
@@ -324,6 +331,15 @@ pub struct Report {
     /// Requests answered 401 (Admin Router without a token in permissive and strict mode).
     #[serde(default)]
     pub unauthorized_requests: u64,
+    /// The Marathon leader's address, if any (elected apart from the Mesos leader).
+    #[serde(default)]
+    pub marathon_leader: Option<String>,
+    /// The Marathon storage version recorded in ZooKeeper (migrated by a newer leader).
+    #[serde(default)]
+    pub marathon_storage_version: String,
+    /// Masters whose Marathon is not running (e.g. an older Marathon refusing newer storage).
+    #[serde(default)]
+    pub marathon_down_masters: Vec<String>,
 }
 
 impl Report {

@@ -269,19 +269,28 @@ impl Cluster {
                 .map(|a| AppReport {
                     id: a.id.clone(),
                     version: a.version.clone(),
-                    image: a.image.clone(),
+                    image: a.image(),
                     instances: a.instances,
                     tasks_healthy: self
                         .tasks
                         .iter()
                         .filter(|t| t.app == a.id && self.task_healthy(t))
                         .count() as u64,
+                    container_type: a.container_type(),
+                    definition: Value::Object(a.def.clone()),
                 })
                 .collect(),
             tasks_lost: self.tasks_lost,
             leader: self.leader.map(|l| self.nodes[l].def.address.clone()),
             plaintext_token_requests: self.plaintext_token_requests,
             unauthorized_requests: self.unauthorized_requests,
+            marathon_leader: marathon_leader_idx(self).map(|l| self.nodes[l].def.address.clone()),
+            marathon_storage_version: self.marathon.storage.clone(),
+            marathon_down_masters: self
+                .masters()
+                .filter(|i| !self.nodes[*i].unit_up("dcos-marathon"))
+                .map(|i| self.nodes[i].def.name.clone())
+                .collect(),
         }
     }
 }

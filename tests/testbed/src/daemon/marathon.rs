@@ -1,4 +1,5 @@
-//! Marathon on :8080: info, leader, apps (GET and PUT, which starts a deployment) and deployments.
+//! Marathon on :8080: info (its version per node), leader, apps (GET, and PUT with its merge or
+//! replace semantics, which starts a deployment) and deployments. The model is `marathon_model`.
 
 use super::*;
 use crate::setup::{hex_id, uuid_like};
@@ -9,22 +10,14 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
-pub(super) fn marathon_leader_idx(c: &Cluster) -> Option<usize> {
-    if let Some(l) = c.leader {
-        if c.nodes[l].unit_up("dcos-marathon") {
-            return Some(l);
-        }
-    }
-    c.masters().find(|i| c.nodes[*i].unit_up("dcos-marathon"))
-}
-
 pub(super) async fn marathon_info(State(ctx): State<Ctx>) -> Response {
     let c = ctx.shared.lock().unwrap();
     let ml = marathon_leader_idx(&c);
     let leader = ml.map(|l| format!("{}:8080", c.nodes[l].def.address));
     let addr = &c.nodes[ctx.node].def.address;
+    let version = marathon_version(&c.nodes[ctx.node].version);
     ok_json(json!({
-        "name": "marathon", "version": "1.11.1", "buildref": hex_id("marathon", 40),
+        "name": "marathon", "version": version, "buildref": hex_id("marathon", 40),
         "elected": ml == Some(ctx.node), "leader": leader, "frameworkId": c.framework_id,
         "marathon_config": {"master": "zk://zk-1.zk:2181,zk-2.zk:2181,zk-3.zk:2181/mesos", "features": ["vips", "task_killing", "external_volumes", "gpu_resources"],
                             "mesos_role": "slave_public", "hostname": addr, "ha": true, "framework_name": "marathon",
@@ -45,36 +38,46 @@ pub(super) async fn marathon_leader(State(ctx): State<Ctx>) -> Response {
     }
 }
 
+/// An app as `GET /v2/apps` shows it: its definition plus Marathon's own fields. `tasksHealthy`
+/// counts only tasks with health info, so it stays 0 for an app without health checks
+/// (`core/appinfo/TaskCounts.scala`, facts §8.5).
 pub(super) fn app_json(c: &Cluster, a: &App) -> Value {
     let tasks: Vec<&Task> = c.tasks.iter().filter(|t| t.app == a.id).collect();
     let running = tasks.iter().filter(|t| c.task_running(t)).count();
-    let healthy = tasks.iter().filter(|t| c.task_healthy(t)).count();
-    let mut v = json!({
-        "id": a.id, "cmd": null, "args": null, "user": null, "env": {}, "instances": a.instances,
-        "cpus": a.cpus, "mem": a.mem, "disk": 0.0, "gpus": 0, "executor": "", "constraints": [],
-        "uris": [], "fetch": [], "storeUrls": [], "backoffSeconds": 1, "backoffFactor": 1.15,
-        "maxLaunchDelaySeconds": 300,
-        "container": {"type": "DOCKER", "volumes": [],
-                      "docker": {"image": a.image, "forcePullImage": false, "privileged": false, "parameters": []},
-                      "portMappings": [{"containerPort": 80, "hostPort": 0, "protocol": "tcp", "name": "http"}]},
-        "healthChecks": [{"gracePeriodSeconds": 300, "intervalSeconds": 60, "maxConsecutiveFailures": 3,
-                          "portIndex": 0, "timeoutSeconds": 20, "delaySeconds": 15, "protocol": "MESOS_HTTP",
-                          "path": "/", "ipProtocol": "IPv4"}],
-        "readinessChecks": [], "dependencies": [],
-        "upgradeStrategy": {"minimumHealthCapacity": 1.0, "maximumOverCapacity": 1.0},
-        "labels": {}, "acceptedResourceRoles": null, "ipAddress": null,
-        "version": a.version,
-        "versionInfo": {"lastScalingAt": a.last_scaling, "lastConfigChangeAt": a.last_config},
-        "killSelection": "YOUNGEST_FIRST", "unreachableStrategy": {"inactiveAfterSeconds": 0, "expungeAfterSeconds": 0},
-        "tasksStaged": 0, "tasksRunning": running, "tasksHealthy": healthy, "tasksUnhealthy": running - healthy,
-        "deployments": a.deployment.iter().map(|d| json!({"id": d.id})).collect::<Vec<_>>(),
-    });
-    if let Some(o) = v.as_object_mut() {
-        for (k, val) in &a.extra {
-            o.insert(k.clone(), val.clone());
-        }
+    let healthy = if a.has_health_checks() {
+        tasks.iter().filter(|t| c.task_healthy(t)).count()
+    } else {
+        0
+    };
+    let unhealthy = if a.has_health_checks() {
+        running - healthy
+    } else {
+        0
+    };
+    let mut v = a.def.clone();
+    v.insert("id".into(), json!(a.id));
+    v.insert("version".into(), json!(a.version));
+    v.insert(
+        "versionInfo".into(),
+        json!({"lastScalingAt": a.last_scaling, "lastConfigChangeAt": a.last_config}),
+    );
+    for (k, n) in [
+        ("tasksStaged", 0),
+        ("tasksRunning", running),
+        ("tasksHealthy", healthy),
+        ("tasksUnhealthy", unhealthy),
+    ] {
+        v.insert(k.into(), json!(n));
     }
-    v
+    v.insert(
+        "deployments".into(),
+        json!(a
+            .deployment
+            .iter()
+            .map(|d| json!({"id": d.id}))
+            .collect::<Vec<_>>()),
+    );
+    Value::Object(v)
 }
 
 pub(super) fn marathon_down(c: &Cluster) -> Option<Response> {
@@ -102,6 +105,9 @@ pub(super) fn norm_id(id: &str) -> String {
 
 pub(super) async fn marathon_app(State(ctx): State<Ctx>, UrlPath(id): UrlPath<String>) -> Response {
     let c = ctx.shared.lock().unwrap();
+    if let Some(r) = marathon_down(&c) {
+        return r;
+    }
     let id = norm_id(&id);
     match c.apps.iter().find(|a| a.id == id) {
         Some(a) => ok_json(json!({"app": app_json(&c, a)})),
@@ -112,6 +118,25 @@ pub(super) async fn marathon_app(State(ctx): State<Ctx>, UrlPath(id): UrlPath<St
     }
 }
 
+/// Fields of `GET /v2/apps/<id>` that Marathon computes; a PUT that carries them does not set them.
+const COMPUTED: [&str; 9] = [
+    "id",
+    "versionInfo",
+    "tasksStaged",
+    "tasksRunning",
+    "tasksHealthy",
+    "tasksUnhealthy",
+    "deployments",
+    "tasks",
+    "lastTaskFailure",
+];
+
+/// `PUT /v2/apps/<id>`. By default a partial update that merges top-level fields only
+/// (`container = update.container.orElse(app.container)`, mesosphere/marathon
+/// `raml/AppConversion.scala`, facts §8.5); with `?partialUpdate=false` the body replaces the
+/// definition (Marathon's defaults for what it leaves out). A `version` next to other fields is
+/// refused: in Marathon's `AppUpdate` a version means "roll back to that version" and may only be
+/// combined with `id` (mesosphere/marathon `AppUpdate` validation; not in the facts file).
 pub(super) async fn marathon_put(
     State(ctx): State<Ctx>,
     UrlPath(id): UrlPath<String>,
@@ -130,7 +155,14 @@ pub(super) async fn marathon_put(
             &json!({"message": "Invalid JSON", "details": [{"path": "/", "errors": ["error.expected.jsobject"]}]}),
         );
     };
+    if def.contains_key("version") && def.keys().any(|k| k != "version" && k != "id") {
+        return json_resp(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &json!({"message": "Object is not valid", "details": [{"path": "/version", "errors": ["The 'version' field may only be combined with the 'id' field."]}]}),
+        );
+    }
     let force = q.get("force").map(|f| f == "true").unwrap_or(false);
+    let partial = q.get("partialUpdate").map(|f| f != "false").unwrap_or(true);
     let now = SystemTime::now();
     let new_version = iso8601(now);
     let dep_id = uuid_like(&format!("dep-{id}-{new_version}-{}", c.task_seq));
@@ -153,43 +185,32 @@ pub(super) async fn marathon_put(
         None => {
             c.apps.push(App {
                 id: id.clone(),
-                image: String::new(),
+                def: defaults(),
                 instances: 1,
-                cpus: 0.1,
-                mem: 32.0,
+                cpus: 1.0,
+                mem: 128.0,
                 version: new_version.clone(),
                 last_scaling: new_version.clone(),
                 last_config: new_version.clone(),
                 deployment: None,
-                extra: serde_json::Map::new(),
             });
             c.apps.len() - 1
         }
     };
-    let mut scaled = false;
+    let scaled;
     {
         let a = &mut c.apps[idx];
-        if let Some(img) = defv
-            .pointer("/container/docker/image")
-            .and_then(|v| v.as_str())
-        {
-            a.image = img.to_string();
+        let before = a.instances;
+        if !partial {
+            a.def = defaults();
         }
-        if let Some(n) = def.get("instances").and_then(|v| v.as_u64()) {
-            scaled = n != a.instances;
-            a.instances = n;
-        }
-        if let Some(x) = def.get("cpus").and_then(|v| v.as_f64()) {
-            a.cpus = x;
-        }
-        if let Some(x) = def.get("mem").and_then(|v| v.as_f64()) {
-            a.mem = x;
-        }
-        for k in ["cmd", "args", "env", "labels", "constraints"] {
-            if let Some(v) = def.get(k) {
-                a.extra.insert(k.to_string(), v.clone());
+        for (k, v) in def {
+            if !COMPUTED.contains(&k.as_str()) {
+                a.def.insert(k.clone(), v.clone());
             }
         }
+        a.sync_resources();
+        scaled = a.instances != before;
         if scaled {
             a.last_scaling = new_version.clone();
         } else {
@@ -206,7 +227,7 @@ pub(super) async fn marathon_put(
     }
     c.record(
         "marathon_deploy",
-        json!({"app": id, "deploymentId": dep_id, "version": new_version}),
+        json!({"app": id, "deploymentId": dep_id, "version": new_version, "partial": partial}),
     );
     let status = if created {
         StatusCode::CREATED

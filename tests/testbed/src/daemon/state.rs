@@ -76,7 +76,8 @@ pub(super) struct Deployment {
 
 pub(super) struct App {
     pub(super) id: String,
-    pub(super) image: String,
+    /// The definition as an operator set it (every field Marathon keeps; see `marathon.rs`).
+    pub(super) def: serde_json::Map<String, Value>,
     pub(super) instances: u64,
     pub(super) cpus: f64,
     pub(super) mem: f64,
@@ -84,7 +85,6 @@ pub(super) struct App {
     pub(super) last_scaling: String,
     pub(super) last_config: String,
     pub(super) deployment: Option<Deployment>,
-    pub(super) extra: serde_json::Map<String, Value>,
 }
 
 pub(super) struct Task {
@@ -127,6 +127,8 @@ pub(super) struct Cluster {
     pub(super) record_path: PathBuf,
     /// Real ZooKeeper mode: when each master's server was last started (restarts are throttled).
     pub(super) zk_started: HashMap<usize, Instant>,
+    /// Marathon's own leader and storage (see `marathon.rs`).
+    pub(super) marathon: MarathonSt,
 }
 
 pub(super) type Shared = Arc<Mutex<Cluster>>;
@@ -201,23 +203,7 @@ impl Cluster {
             })
             .collect();
         let wall = iso8601(SystemTime::now());
-        let mk = |id: &str, image: &str, instances: u64, cpus: f64, mem: f64| App {
-            id: id.into(),
-            image: image.into(),
-            instances,
-            cpus,
-            mem,
-            version: wall.clone(),
-            last_scaling: wall.clone(),
-            last_config: wall.clone(),
-            deployment: None,
-            extra: serde_json::Map::new(),
-        };
-        let apps = vec![
-            mk("/web", "nginx:1.19.0", 3, 0.5, 128.0),
-            mk("/api", "example/api:1.4.2", 2, 1.0, 512.0),
-            mk("/worker", "example/worker:2.0.1", 1, 0.5, 256.0),
-        ];
+        let apps = seed_apps(&wall);
         let record_path = def.dir.join("record.jsonl");
         let mut c = Cluster {
             framework_id: format!("{}-0001", uuid_like(&format!("fw-{}", def.subnet))),
@@ -246,6 +232,7 @@ impl Cluster {
             iam: crate::iam::Iam::default(),
             record_path,
             zk_started: HashMap::new(),
+            marathon: MarathonSt::default(),
         };
         let ids: Vec<String> = c.apps.iter().map(|a| a.id.clone()).collect();
         for id in ids {

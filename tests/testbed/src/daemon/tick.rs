@@ -126,15 +126,8 @@ impl Cluster {
             .count();
         self.max_agents_down = self.max_agents_down.max(agents_down);
         self.max_masters_down = self.max_masters_down.max(masters_down as u64);
-        // Deployments.
-        for a in &mut self.apps {
-            if let Some(d) = &a.deployment {
-                if now >= d.ends {
-                    a.version = d.version.clone();
-                    a.deployment = None;
-                }
-            }
-        }
+        // Marathon: its leader, storage migration, deployments.
+        self.marathon_tick(now);
     }
 
     /// Real ZooKeeper mode: starts the server of every master whose Exhibitor is up and not

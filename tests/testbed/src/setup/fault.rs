@@ -21,6 +21,7 @@ pub const FAULT_KINDS: &[&str] = &[
     "tasks-failing",
     "flapping",
     "stale-redirect",
+    "deployment-hangs",
 ];
 
 /// `dcos-sim fault`: sets (or clears) a fault on a node.

@@ -1,0 +1,130 @@
+//! Observing the plan's points of no return (`plan::doors`) on the cluster, and the Marathon
+//! gate every master undo must pass.
+//!
+//! - Marathon storage: crossed once the Marathon leader (`/v2/info` `elected`/`leader` on any
+//!   master) runs the door's new Marathon version or newer: it has migrated its storage (facts
+//!   §8.4). Leadership is Marathon's own, so this is checked after every master step.
+//! - CockroachDB finalization: crossed once every master reports the target DC/OS version.
+
+use super::gates::same_version;
+use super::StepCtx;
+use crate::action::{Crossing, StepError};
+use crate::plan::doors::version_key;
+use crate::plan::{Door, DoorId};
+use crate::probe::wait::{self, Poll};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// The parts of `GET /v2/info` this reads (facts §5, `payloads/marathon-v2-info.json`).
+#[derive(Debug, Clone, Deserialize)]
+struct Info {
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    elected: bool,
+    #[serde(default)]
+    leader: Option<String>,
+}
+
+/// One master's Marathon `/v2/info`, read on the master (its own port, TLS in strict mode).
+async fn marathon_info(
+    c: &crate::cluster::Cluster,
+    m: &crate::playbook::NodeSpec,
+) -> Result<Info, String> {
+    use crate::probe::node::{self, Read};
+    let reads = node::read(c, m, &[Read::MarathonInfo])
+        .await
+        .map_err(|e| e.to_string())?;
+    let (url, a) = reads
+        .answer(Read::MarathonInfo)
+        .map_err(|e| e.to_string())?;
+    crate::door::parse_json::<Info>(&url, &a).map_err(|e| e.to_string())
+}
+
+/// Each master's `/v2/info`, or why it did not answer.
+async fn infos(ctx: &StepCtx<'_>) -> Vec<(String, Result<Info, String>)> {
+    let c = ctx.cluster;
+    let mut out = Vec::new();
+    for m in &c.inventory.masters {
+        let r = marathon_info(c, m).await;
+        out.push((m.address.clone(), r));
+    }
+    out
+}
+
+/// The Marathon leader's address and version, if one answers.
+fn leader(infos: &[(String, Result<Info, String>)]) -> Option<(String, String)> {
+    infos.iter().find_map(|(m, i)| match i {
+        Ok(i) if i.elected => Some((m.clone(), i.version.clone())),
+        _ => None,
+    })
+}
+
+/// Which of `doors` the cluster shows crossed now.
+pub async fn crossed(ctx: &StepCtx<'_>, doors: &[Door]) -> Vec<Crossing> {
+    let mut out = Vec::new();
+    for d in doors {
+        match d.id {
+            DoorId::MarathonStorage => {
+                let all = infos(ctx).await;
+                if let Some((at, v)) = leader(&all) {
+                    if version_key(&v) >= version_key(&d.to) {
+                        out.push(Crossing {
+                            door: d.id,
+                            observation: format!(
+                                "the Marathon leader on {at} runs Marathon {v} (the path goes {} -> {}): it has migrated Marathon's storage in ZooKeeper",
+                                d.from, d.to
+                            ),
+                        });
+                    }
+                }
+            }
+            DoorId::CockroachFinalize => {
+                let c = ctx.cluster;
+                let mut all = !c.inventory.masters.is_empty();
+                for m in &c.inventory.masters {
+                    match c.identity(m).await {
+                        Ok(id) if same_version(&id.version, ctx.to) => {}
+                        _ => all = false,
+                    }
+                }
+                if all {
+                    out.push(Crossing {
+                        door: d.id,
+                        observation: format!(
+                            "every master runs DC/OS {} (CockroachDB {}): the CockroachDB cluster version finalizes",
+                            ctx.to, d.to
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// After a master was undone: Marathon answers on it and a Marathon leader exists (a rollback
+/// that leaves Marathon down is a failed rollback).
+pub async fn marathon_serves(ctx: &StepCtx<'_>, master: &str) -> Result<(), StepError> {
+    let c = ctx.cluster;
+    let node = c
+        .inventory
+        .masters
+        .iter()
+        .find(|m| m.address == master)
+        .ok_or_else(|| StepError::from(format!("{master} is not a master of the inventory")))?;
+    wait::until(
+        &format!("Marathon answers on {master} and has a leader"),
+        Duration::from_secs(c.timeouts.master_gate_secs),
+        c.poll(),
+        || async {
+            match marathon_info(c, node).await {
+                Ok(i) if i.leader.is_some() => Poll::Ready(()),
+                Ok(_) => Poll::NotYet(format!("Marathon on {master} names no leader")),
+                Err(e) => Poll::NotYet(format!("Marathon on {master}: {e}")),
+            }
+        },
+    )
+    .await
+    .map_err(StepError::from)
+}

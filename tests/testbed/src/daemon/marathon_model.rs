@@ -1,0 +1,291 @@
+//! Marathon's model: its version per DC/OS minor, its own leader (elected apart from the Mesos
+//! leader), its storage version in ZooKeeper (migrated by a newer leader; an older Marathon then
+//! refuses to start), the seeded apps and how deployments finish (or hang).
+//!
+//! Facts: `dcos-upgrade-facts.md` §8.4 (storage migration, `MigrationFailedException`, separate
+//! election) and the component table at its top (Marathon per DC/OS minor).
+
+use super::*;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// The fault (on any node) that keeps every deployment from finishing.
+pub(super) const DEPLOYMENT_HANGS: &str = "deployment-hangs";
+
+/// Where the storage version lives on each master: inside Exhibitor's ZooKeeper data directory,
+/// so `dcos-zk backup` takes it and `dcos-zk restore` puts it back (the last resort).
+const STORAGE_FILE: &str = "var/lib/dcos/exhibitor/zookeeper/marathon-storage-version";
+
+/// Marathon's own state beside the apps.
+#[derive(Default)]
+pub(super) struct MarathonSt {
+    /// The Marathon leader (node index).
+    pub(super) leader: Option<usize>,
+    /// The storage version in ZooKeeper (`1.10.36`), "" until first read.
+    pub(super) storage: String,
+    /// Masters whose Marathon refused to start (recorded once per refusal).
+    pub(super) refused: BTreeSet<usize>,
+}
+
+/// The Marathon a DC/OS version ships (facts, table "Component versions per DC/OS minor").
+pub(super) fn marathon_version(dcos: &str) -> &'static str {
+    let mut it = dcos.split('.');
+    let minor = (it.next().unwrap_or(""), it.next().unwrap_or(""));
+    match minor {
+        ("1", "10") => "1.5.15",
+        ("1", "11") => "1.6.585",
+        ("1", "12") => "1.7.236",
+        ("1", "13") => "1.8.247",
+        ("2", "0") => "1.9.146",
+        ("2", "1") => "1.10.36",
+        _ => "1.11.24",
+    }
+}
+
+fn triple(v: &str) -> (u64, u64, u64) {
+    let mut it = v.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+    (
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+    )
+}
+
+/// `a` is a newer Marathon (storage) version than `b`.
+pub(super) fn newer(a: &str, b: &str) -> bool {
+    triple(a) > triple(b)
+}
+
+impl App {
+    /// `container.docker.image` (DOCKER and UCR with a docker image alike).
+    pub(super) fn image(&self) -> String {
+        self.def
+            .get("container")
+            .and_then(|c| c.pointer("/docker/image"))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// `container.type`.
+    pub(super) fn container_type(&self) -> String {
+        self.def
+            .get("container")
+            .and_then(|c| c.get("type"))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Whether the app has health checks (Marathon counts `tasksHealthy` only for those).
+    pub(super) fn has_health_checks(&self) -> bool {
+        self.def
+            .get("healthChecks")
+            .and_then(|h| h.as_array())
+            .is_some_and(|h| !h.is_empty())
+    }
+
+    /// Takes `instances`, `cpus` and `mem` from the definition.
+    pub(super) fn sync_resources(&mut self) {
+        let num = |k: &str| self.def.get(k).and_then(|v| v.as_f64());
+        if let Some(n) = self.def.get("instances").and_then(|v| v.as_u64()) {
+            self.instances = n;
+        }
+        self.cpus = num("cpus").unwrap_or(self.cpus);
+        self.mem = num("mem").unwrap_or(self.mem);
+    }
+}
+
+/// What Marathon fills in for a field an app definition leaves out.
+pub(super) fn defaults() -> serde_json::Map<String, Value> {
+    let v = json!({
+        "cmd": null, "args": null, "user": null, "env": {}, "instances": 1,
+        "cpus": 1.0, "mem": 128.0, "disk": 0.0, "gpus": 0, "executor": "", "constraints": [],
+        "uris": [], "fetch": [], "storeUrls": [], "backoffSeconds": 1, "backoffFactor": 1.15,
+        "maxLaunchDelaySeconds": 300, "container": null, "healthChecks": [],
+        "readinessChecks": [], "dependencies": [],
+        "upgradeStrategy": {"minimumHealthCapacity": 1.0, "maximumOverCapacity": 1.0},
+        "labels": {}, "acceptedResourceRoles": null, "networks": [{"mode": "host"}],
+        "portDefinitions": [], "requirePorts": false,
+        "killSelection": "YOUNGEST_FIRST",
+        "unreachableStrategy": {"inactiveAfterSeconds": 0, "expungeAfterSeconds": 0},
+    });
+    v.as_object().cloned().unwrap_or_default()
+}
+
+fn health_check() -> Value {
+    json!([{"gracePeriodSeconds": 300, "intervalSeconds": 60, "maxConsecutiveFailures": 3,
+            "portIndex": 0, "timeoutSeconds": 20, "delaySeconds": 15, "protocol": "MESOS_HTTP",
+            "path": "/", "ipProtocol": "IPv4"}])
+}
+
+/// The apps every testbed starts with: `/web` (DOCKER, a persistent volume, port mappings,
+/// docker parameters, health checks), `/api` (DOCKER, health checks) and `/worker` (the
+/// Universal Container Runtime, `MESOS` with a docker image, and no health checks).
+pub(super) fn seed_apps(wall: &str) -> Vec<App> {
+    let web = json!({
+        "instances": 3, "cpus": 0.5, "mem": 128.0,
+        "env": {"LOG_LEVEL": "info"}, "labels": {"HAPROXY_GROUP": "external"},
+        "networks": [{"mode": "container/bridge"}],
+        "container": {"type": "DOCKER",
+            "docker": {"image": "nginx:1.19.0", "forcePullImage": true, "privileged": false,
+                       "parameters": [{"key": "log-driver", "value": "journald"}]},
+            "volumes": [{"containerPath": "data", "mode": "RW",
+                         "persistent": {"type": "root", "size": 512, "constraints": []}},
+                        {"containerPath": "/etc/nginx/conf.d", "hostPath": "/opt/web/conf", "mode": "RO"}],
+            "portMappings": [{"containerPort": 80, "hostPort": 0, "servicePort": 10000,
+                              "protocol": "tcp", "name": "http", "labels": {"VIP_0": "/web:80"}}]},
+        "healthChecks": health_check(),
+        "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.0},
+    });
+    let api = json!({
+        "instances": 2, "cpus": 1.0, "mem": 512.0, "cmd": "/srv/api --port $PORT0",
+        "env": {"DB_URL": "postgres://db.marathon.l4lb.thisdcos.directory:5432/api"},
+        "portDefinitions": [{"port": 10001, "protocol": "tcp", "name": "api"}],
+        "container": {"type": "DOCKER", "volumes": [],
+            "docker": {"image": "example/api:1.4.2", "forcePullImage": false, "privileged": false,
+                       "parameters": []}},
+        "healthChecks": health_check(),
+    });
+    let worker = json!({
+        "instances": 1, "cpus": 0.5, "mem": 256.0, "cmd": "/srv/worker",
+        "container": {"type": "MESOS", "volumes": [],
+            "docker": {"image": "example/worker:2.0.1", "forcePullImage": false,
+                       "pullConfig": {"secret": "pull-secret"}}},
+        "secrets": {"pull-secret": {"source": "/worker/registry"}},
+    });
+    [("/web", web), ("/api", api), ("/worker", worker)]
+        .into_iter()
+        .map(|(id, over)| {
+            let mut def = defaults();
+            for (k, v) in over.as_object().cloned().unwrap_or_default() {
+                def.insert(k, v);
+            }
+            let mut a = App {
+                id: id.into(),
+                def,
+                instances: 1,
+                cpus: 0.0,
+                mem: 0.0,
+                version: wall.to_string(),
+                last_scaling: wall.to_string(),
+                last_config: wall.to_string(),
+                deployment: None,
+            };
+            a.sync_resources();
+            a
+        })
+        .collect()
+}
+
+impl Cluster {
+    /// The storage version as the masters' ZooKeeper data says (the newest any master holds).
+    fn read_storage(&self) -> Option<String> {
+        self.masters()
+            .filter_map(|i| std::fs::read_to_string(self.nodes[i].def.root.join(STORAGE_FILE)).ok())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .max_by_key(|s| triple(s))
+    }
+
+    fn write_storage(&mut self, v: &str) {
+        let roots: Vec<_> = self
+            .masters()
+            .map(|i| self.nodes[i].def.root.join(STORAGE_FILE))
+            .collect();
+        for p in roots {
+            if let Some(d) = p.parent() {
+                let _ = std::fs::create_dir_all(d);
+            }
+            let _ = std::fs::write(&p, format!("{v}\n"));
+        }
+        self.marathon.storage = v.to_string();
+    }
+
+    /// Every tick: read the storage version, refuse to start an older Marathon, elect a leader
+    /// (sticky; the Mesos leader only at the very first election), migrate on a newer leader,
+    /// and finish deployments unless they hang.
+    pub(super) fn marathon_tick(&mut self, now: Instant) {
+        match self.read_storage() {
+            Some(v) => self.marathon.storage = v,
+            None => {
+                let v = marathon_version(&self.def.version);
+                self.write_storage(v);
+            }
+        }
+        let storage = self.marathon.storage.clone();
+        let masters: Vec<usize> = self.masters().collect();
+        for &i in &masters {
+            let mine = marathon_version(&self.nodes[i].version);
+            let older = newer(&storage, mine);
+            let n = &mut self.nodes[i];
+            let Some(u) = n.units.iter_mut().find(|u| u.name == "dcos-marathon") else {
+                continue;
+            };
+            if older && (u.up || u.starting_until.is_some()) {
+                u.up = false;
+                u.starting_until = None;
+                if self.marathon.refused.insert(i) {
+                    let name = n.def.name.clone();
+                    let msg = format!("MigrationFailedException: Migration from {storage} is not supported as it is newer than {mine}");
+                    self.record("marathon_refused", json!({"node": name, "error": msg}));
+                }
+            } else if !older && self.marathon.refused.remove(&i) {
+                // systemd restarts the unit (Restart=always): it starts once the storage allows.
+                if !u.up && u.starting_until.is_none() {
+                    u.starting_until = Some(now + Duration::from_millis(self.def.activation_ms));
+                }
+            }
+        }
+        let up = |c: &Cluster, i: usize| c.nodes[i].unit_up("dcos-marathon");
+        let leads = self.marathon.leader.is_some_and(|l| up(self, l)) && self.zk_leader.is_some();
+        if !leads {
+            let first = self.marathon.leader.is_none();
+            let after = self.marathon.leader.unwrap_or(0);
+            let pick = if self.zk_leader.is_none() {
+                None
+            } else if first && self.leader.is_some_and(|l| up(self, l)) {
+                self.leader
+            } else {
+                let n = masters.len();
+                let start = masters.iter().position(|m| *m == after).unwrap_or(0);
+                (1..=n)
+                    .map(|k| masters[(start + k) % n])
+                    .find(|m| up(self, *m))
+            };
+            if pick != self.marathon.leader && (pick.is_some() || !first) {
+                self.marathon.leader = pick;
+                let addr = pick.map(|l| self.nodes[l].def.address.clone());
+                self.record("marathon_leader", json!({"leader": addr}));
+            }
+        }
+        if let Some(l) = self.marathon.leader.filter(|l| up(self, *l)) {
+            let mine = marathon_version(&self.nodes[l].version);
+            if newer(mine, &storage) {
+                self.write_storage(mine);
+                let name = self.nodes[l].def.name.clone();
+                self.record(
+                    "marathon_migrated",
+                    json!({"node": name, "from": storage, "to": mine}),
+                );
+            }
+        }
+        let hang = self.nodes.iter().any(|n| n.fault(DEPLOYMENT_HANGS));
+        for a in &mut self.apps {
+            if let Some(d) = &a.deployment {
+                if now >= d.ends && !hang {
+                    a.version = d.version.clone();
+                    a.deployment = None;
+                }
+            }
+        }
+    }
+}
+
+/// The Marathon leader, if its Marathon is running (and ZooKeeper has a leader).
+pub(super) fn marathon_leader_idx(c: &Cluster) -> Option<usize> {
+    c.marathon
+        .leader
+        .filter(|l| c.nodes[*l].unit_up("dcos-marathon") && c.zk_leader.is_some())
+}
