@@ -176,6 +176,17 @@ fn strict_serves_tls_from_the_testbed_ca_and_exhibitor_wants_a_client_certificat
         assert_eq!(curl(&["--cacert", &ca, "-H", auth, &url]).1, "200", "{url}");
     }
     assert_ne!(curl(&[&format!("http://{m1}:5050/metrics/snapshot")]).0, 0);
+    // Its flags say so (what a check reads).
+    let out = std::process::Command::new("curl")
+        .args(["-s", "--cacert", &ca, "-H", auth])
+        .arg(format!("https://{m1}:5050/flags"))
+        .output()
+        .unwrap();
+    let flags: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        flags["flags"]["authenticate_http_readwrite"], "true",
+        "{flags}"
+    );
     // Exhibitor: a client certificate from the masters' exhibitor-tls-artifacts.
     let exhibitor = format!("https://{m1}:8181/exhibitor/v1/cluster/status");
     assert_ne!(
@@ -232,6 +243,11 @@ fn permissive_mesos_takes_http_and_https_on_one_port() {
     let m1 = tb.node("m1").unwrap().address;
     let metrics = format!("{m1}:5050/metrics/snapshot");
     assert_eq!(curl(&[&format!("http://{metrics}")]).1, "200");
+    let flags = common::get_json(&format!("{m1}:5050"), "/flags");
+    assert_eq!(
+        flags["flags"]["authenticate_http_readwrite"], "false",
+        "permissive: off"
+    );
     assert_eq!(
         curl(&["--cacert", &ca, &format!("https://{metrics}")]).1,
         "200"

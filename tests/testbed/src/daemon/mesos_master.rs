@@ -225,13 +225,15 @@ pub(super) async fn master_slaves(State(ctx): State<Ctx>, req: Request) -> Respo
 
 /// `GET /flags`: the master's flags as Mesos serves them (every value a string). DC/OS leaves
 /// `authenticate_http_readwrite` off in OSS and security `disabled`/`permissive` (dcos/dcos
-/// `gen/dcos-config.yaml` sets `MESOS_AUTHENTICATE_HTTP_READWRITE` only for strict mode).
+/// `gen/dcos-config.yaml` sets `MESOS_AUTHENTICATE_HTTP_READWRITE` only for strict mode); in
+/// strict mode the testbed's Mesos authenticates every request, so both HTTP flags say so.
 pub(super) async fn master_flags(State(ctx): State<Ctx>) -> Response {
     let c = ctx.shared.lock().unwrap();
     let n = &c.nodes[ctx.node];
+    let strict = (n.security == crate::model::Security::Strict).to_string();
     ok_json(json!({"flags": {
-        "authenticate_http_readwrite": "false",
-        "authenticate_http_readonly": "false",
+        "authenticate_http_readwrite": strict,
+        "authenticate_http_readonly": strict,
         "authenticate_agents": "false",
         "hostname_lookup": "false",
         "ip": n.def.address,
