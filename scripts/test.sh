@@ -6,6 +6,11 @@ need=()
 command -v /usr/sbin/sshd >/dev/null 2>&1 || need+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# The firewalled testbed (one network namespace per node) and its CA and service-account keys.
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# The upgrade report is rendered in headless Chromium by tests/report.rs.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # The real ZooKeeper ensemble of the testbed (`--zookeeper real`, tests/zookeeper.rs); pulls in Java.
 [ -f /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1 || need+=(zookeeper)
 if [ ${#need[@]} -gt 0 ]; then

@@ -148,23 +148,14 @@ fn a_stopped_zookeeper_server_and_a_full_disk_are_blockers() {
 }
 
 fn put_app(tb: &Testbed, image: &str) {
+    // As an operator on the cluster network would: from a master (the firewalled testbed
+    // answers node ports only there).
     let url = format!("http://{}:8080/v2/apps/web", address(tb, "m1"));
     let body = serde_json::json!({"container": {"type": "DOCKER", "docker": {"image": image}}})
         .to_string();
-    let out = Command::new("curl")
-        .args([
-            "-fsS",
-            "-L",
-            "-X",
-            "PUT",
-            "-H",
-            "Content-Type: application/json",
-            "--data",
-            &body,
-            &url,
-        ])
-        .output()
-        .unwrap();
+    let cmd =
+        format!("curl -fsS -L -X PUT -H 'Content-Type: application/json' --data '{body}' {url}");
+    let out = tb.ssh("m1", &cmd).output().unwrap();
     assert!(
         out.status.success(),
         "PUT {url}: {}",

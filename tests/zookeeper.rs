@@ -32,6 +32,9 @@ fn testbed() -> Testbed {
         .upgrade_to("2.2.1")
         .activation_ms(400)
         .real_zookeeper(true)
+        // This test's own ZooKeeper client talks to the ensemble from this machine; the product
+        // reads ZooKeeper on the nodes either way.
+        .network(dcos_sim::Network::Flat)
         .start()
         .expect("testbed with a real ZooKeeper ensemble starts");
     let mut f = std::fs::OpenOptions::new()

@@ -48,7 +48,7 @@ pub enum Network {
 
 impl Network {
     /// What `up` and [`crate::TestbedBuilder`] use when not told (one line to flip).
-    pub const DEFAULT: Network = Network::Flat;
+    pub const DEFAULT: Network = Network::Firewalled;
 
     /// `flat` or `firewalled`.
     pub fn as_str(self) -> &'static str {
