@@ -11,6 +11,8 @@ use std::time::Duration;
 
 fn start() -> Testbed {
     Testbed::builder()
+        // The simulator's own endpoints are tested from this machine: the flat network.
+        .network(dcos_sim::Network::Flat)
         .masters(3)
         .agents(4)
         .public_agents(1)

@@ -25,6 +25,8 @@ fn elected(addr: &str) -> f64 {
 #[test]
 fn stale_redirect_names_a_standby_while_elected_stays_true() {
     let tb = Testbed::builder()
+        // The simulator's own endpoints are tested from this machine: the flat network.
+        .network(dcos_sim::Network::Flat)
         .masters(3)
         .agents(1)
         .public_agents(0)

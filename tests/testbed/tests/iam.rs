@@ -23,6 +23,8 @@ fn post_json(ca: &str, url: &str, body: &str) -> (i32, String) {
 #[test]
 fn login_with_a_user_or_a_service_account_and_tokens_expire() {
     let tb = Testbed::builder()
+        // The simulator's own endpoints are tested from this machine: the flat network.
+        .network(dcos_sim::Network::Flat)
         .masters(1)
         .agents(1)
         .public_agents(0)

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 fn start(security: Security) -> Testbed {
     Testbed::builder()
+        // The simulator's own endpoints are tested from this machine: the flat network.
+        .network(dcos_sim::Network::Flat)
         .masters(1)
         .agents(1)
         .public_agents(0)
@@ -112,6 +114,8 @@ fn permissive_admin_router_wants_a_token_and_clear_text_tokens_are_counted() {
 #[test]
 fn disabled_is_the_default_and_admin_router_is_open() {
     let tb = Testbed::builder()
+        // The simulator's own endpoints are tested from this machine: the flat network.
+        .network(dcos_sim::Network::Flat)
         .masters(1)
         .agents(1)
         .public_agents(0)
@@ -272,6 +276,8 @@ fn permissive_mesos_takes_http_and_https_on_one_port() {
 #[test]
 fn the_upgrade_script_moves_a_node_from_permissive_to_strict_and_rollback_moves_it_back() {
     let tb = Testbed::builder()
+        // The simulator's own endpoints are tested from this machine: the flat network.
+        .network(dcos_sim::Network::Flat)
         .masters(1)
         .agents(1)
         .public_agents(0)
