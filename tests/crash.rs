@@ -95,7 +95,12 @@ fn visit_all(env: &Env, first: &[&str], then: &[&str], visited: &Path) -> Vec<St
         if out.status.code().is_none() {
             assert_eq!(n, kills + 1, "each kill is at exactly one new checkpoint");
             kills += 1;
-            args = then;
+            // A run killed before it was recorded (it is recorded once its locks are held) left
+            // nothing to resume: the operator starts it again.
+            let recorded = std::fs::read_dir(env.state.path().join("runs"))
+                .map(|d| d.flatten().any(|e| e.path().join("run.json").exists()))
+                .unwrap_or(false);
+            args = if recorded { then } else { first };
             assert!(kills < 1000, "runaway");
             continue;
         }

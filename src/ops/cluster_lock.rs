@@ -171,6 +171,20 @@ impl ClusterLock {
         if holder.run == self.run && (holder.holder.is_empty() || holder.holder == self.holder) {
             return self.heartbeat_one(change, cluster, m).await;
         }
+        // Another run id from this very state directory: this process holds the directory's
+        // own lock, so the holder is an earlier process of it that died before it recorded its
+        // run (or a run it recorded is finished); its lock is a leftover, taken over.
+        if !holder.holder.is_empty() && holder.holder == self.holder {
+            return self
+                .write_info(
+                    change,
+                    cluster,
+                    m,
+                    None,
+                    "take over the cluster lock left by a dead process of this state directory",
+                )
+                .await;
+        }
         if holder.age_secs < self.stale_secs {
             return Err(ClusterLockError::Held(holder));
         }

@@ -29,10 +29,17 @@ impl Reading {
         }
     }
 
-    /// A run's record.
+    /// A run's record. A run the view does not have is looked up in the database (state from
+    /// an older version); when that cannot be opened either, it is an unknown run.
     pub(super) fn run(&self, id: &str) -> Result<RunRecord, StoreError> {
         match self {
-            Reading::View(r) => r.run(id),
+            Reading::View(r) => match r.run(id) {
+                Err(StoreError::NotMirrored { .. }) => match Store::open(r.dir()) {
+                    Ok(s) => s.run(id),
+                    Err(_) => Err(StoreError::NoRun(id.to_string())),
+                },
+                other => other,
+            },
             Reading::Db(s) => s.run(id),
         }
     }

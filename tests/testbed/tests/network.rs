@@ -313,7 +313,7 @@ fn real_zookeeper_keeps_its_quorum_across_the_namespaces() {
     let r = http::post(&ctl, &format!("/node/{name}/unit/dcos-exhibitor/stop"), "").unwrap();
     assert_eq!(r.status, 200);
     // About 11 s firewalled (under 1 s flat); see the README.
-    wait_until("a new ZooKeeper leader", 40, || {
+    wait_until("a new ZooKeeper leader", 120, || {
         let r = http::get(
             &format!("{via}:80"),
             "/exhibitor/exhibitor/v1/cluster/status",
