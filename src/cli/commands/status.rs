@@ -44,18 +44,24 @@ impl Reading {
         }
     }
 
-    /// A run's journal.
+    /// A run's journal (from the database for a run the view does not have).
     pub(super) fn journal(&self, id: &str) -> Result<Vec<crate::machine::Record>, StoreError> {
         match self {
-            Reading::View(r) => r.journal(id),
+            Reading::View(r) => match r.journal(id) {
+                Err(StoreError::NotMirrored { .. }) => Store::open(r.dir())?.journal(id),
+                other => other,
+            },
             Reading::Db(s) => s.journal(id),
         }
     }
 
-    /// A run's audit entries.
+    /// A run's audit entries (from the database for a run the view does not have).
     pub(super) fn audit(&self, id: &str) -> Result<Vec<crate::store::AuditEntry>, StoreError> {
         match self {
-            Reading::View(r) => r.audit(id),
+            Reading::View(r) => match r.audit(id) {
+                Err(StoreError::NotMirrored { .. }) => Store::open(r.dir())?.audit(id),
+                other => other,
+            },
             Reading::Db(s) => s.audit(id),
         }
     }
