@@ -117,23 +117,7 @@ fn visit_all(env: &Env, first: &[&str], then: &[&str], visited: &Path) -> Vec<St
 fn killed_at_every_checkpoint_of_an_upgrade_and_a_rollback_it_still_finishes_correctly() {
     // A patch upgrade: no point of no return, so the rollback may undo every master
     // (the doors are tested in tests/rollback.rs).
-    let tb = dcos_sim::Testbed::builder()
-        .masters(3)
-        .agents(4)
-        .public_agents(1)
-        .version(FROM)
-        .upgrade_to("2.2.1")
-        .activation_ms(400)
-        .start()
-        .expect("testbed up");
-    common::append(
-        &tb.inventory_path(),
-        "\n[timeouts]\nnode_script_secs = 60\nmaster_gate_secs = 30\nagent_gate_secs = 30\nbackup_secs = 30\npoll_ms = 200\n",
-    );
-    let env = Env {
-        tb,
-        state: tempfile::tempdir().expect("tempdir"),
-    };
+    let env = Env::patch(3, 4, 1);
     let inv = env.inventory();
     let plan = env
         .cmd(&[

@@ -19,23 +19,7 @@ fn masters_up(env: &Env) -> Vec<(String, bool)> {
 fn a_kill_during_the_zookeeper_restore_is_finished_by_rollback() {
     // A patch (2.2.0 -> 2.2.1): no point of no return, so `rollback` may undo the masters and the
     // last resort follows it (past a door it is tested in tests/rollback.rs).
-    let tb = dcos_sim::Testbed::builder()
-        .masters(3)
-        .agents(1)
-        .public_agents(0)
-        .version("2.2.0")
-        .upgrade_to("2.2.1")
-        .activation_ms(400)
-        .start()
-        .expect("testbed up");
-    common::append(
-        &tb.inventory_path(),
-        "\n[timeouts]\nnode_script_secs = 60\nmaster_gate_secs = 30\nagent_gate_secs = 30\nbackup_secs = 30\npoll_ms = 200\n",
-    );
-    let env = Env {
-        tb,
-        state: tempfile::tempdir().expect("tempdir"),
-    };
+    let env = Env::patch(3, 1, 0);
     let out = env.run(&["--yes"]);
     assert!(
         out.status.success(),

@@ -59,23 +59,7 @@ fn random_kills_during_upgrades_and_rollbacks_lose_nothing_and_upgrade_nothing_t
     let mut rng = Lcg(seed);
     // A patch upgrade (2.2.0 -> 2.2.1): no point of no return, so every rollback may undo the
     // masters too (rollback past a door is tested in tests/rollback.rs).
-    let tb = dcos_sim::Testbed::builder()
-        .masters(3)
-        .agents(4)
-        .public_agents(1)
-        .version(FROM)
-        .upgrade_to("2.2.1")
-        .activation_ms(400)
-        .start()
-        .expect("testbed up");
-    common::append(
-        &tb.inventory_path(),
-        "\n[timeouts]\nnode_script_secs = 60\nmaster_gate_secs = 30\nagent_gate_secs = 30\nbackup_secs = 30\npoll_ms = 200\n",
-    );
-    let env = Env {
-        tb,
-        state: tempfile::tempdir().expect("tempdir"),
-    };
+    let env = Env::patch(3, 4, 1);
     let run = env.run_args(&["--yes"]);
     let mut killed = 0;
     let mut cycles = 0u64;

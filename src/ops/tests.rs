@@ -25,6 +25,27 @@ fn io() -> Io {
     }
 }
 
+/// The execution of a new run (`run --yes`) of `record`.
+fn run_of<'a>(
+    store: &'a crate::store::Store,
+    record: &'a crate::store::RunRecord,
+    cluster: &'a crate::cluster::Cluster,
+    io: &'a Io,
+    handoff: &'a super::Handoff,
+) -> Exec<'a> {
+    Exec {
+        store,
+        record,
+        cluster,
+        options: acked(),
+        io,
+        action: Action::Run,
+        take_over_lock: false,
+        create: false,
+        handoff,
+    }
+}
+
 fn lock_scripts(fake: &FakeCluster) -> Vec<(String, String)> {
     fake.calls()
         .into_iter()
@@ -57,17 +78,8 @@ async fn a_signal_pauses_the_run_durably_and_releases_the_cluster_lock() {
         ..FakeActions::default()
     };
     let io = io();
-    let exec = Exec {
-        store: &store,
-        record: &record,
-        cluster: &cluster,
-        options: acked(),
-        io: &io,
-        action: Action::Run,
-        take_over_lock: false,
-        create: false,
-        handoff: &Default::default(),
-    };
+    let handoff = super::Handoff::default();
+    let exec = run_of(&store, &record, &cluster, &io, &handoff);
     // SIGTERM arrives while the second master's step runs.
     let interrupt = async move {
         rx.recv().await;
@@ -133,17 +145,8 @@ async fn a_cluster_lock_held_by_another_run_refuses_with_locked_and_changes_noth
     let change = AuditedChange::in_process(&store, &record.id, &fake, vec![]);
     let actions = FakeActions::default();
     let io = io();
-    let exec = Exec {
-        store: &store,
-        record: &record,
-        cluster: &cluster,
-        options: acked(),
-        io: &io,
-        action: Action::Run,
-        take_over_lock: false,
-        create: false,
-        handoff: &Default::default(),
-    };
+    let handoff = super::Handoff::default();
+    let exec = run_of(&store, &record, &cluster, &io, &handoff);
     let err = execute_with(exec, &change, &actions, std::future::pending())
         .await
         .unwrap_err();

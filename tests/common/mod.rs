@@ -7,6 +7,10 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+/// The `[timeouts]` of the test clusters: short, so a failing gate fails fast.
+pub const FAST_TIMEOUTS: &str =
+    "node_script_secs = 60\nmaster_gate_secs = 30\nagent_gate_secs = 30\nbackup_secs = 30\npoll_ms = 200\n";
+
 /// The binary under test.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_dcos-upgrade")
@@ -23,13 +27,7 @@ pub struct Env {
 impl Env {
     /// A cluster of `masters` + `agents` + `public` at 2.1.3 (target 2.2.1), fast timings.
     pub fn new(masters: usize, agents: usize, public: usize, at_target: &[&str]) -> Env {
-        Env::with_timeouts(
-            masters,
-            agents,
-            public,
-            at_target,
-            "node_script_secs = 60\nmaster_gate_secs = 30\nagent_gate_secs = 30\nbackup_secs = 30\npoll_ms = 200\n",
-        )
+        Env::with_timeouts(masters, agents, public, at_target, FAST_TIMEOUTS)
     }
 
     /// As `new`, with the inventory's `[timeouts]` table body given.
@@ -40,11 +38,28 @@ impl Env {
         at_target: &[&str],
         timeouts: &str,
     ) -> Env {
+        Env::at_version("2.1.3", masters, agents, public, at_target, timeouts)
+    }
+
+    /// A cluster on the patch path 2.2.0 -> 2.2.1, which has no point of no return (so a
+    /// rollback may undo every master), with the fast timeouts of `new`.
+    pub fn patch(masters: usize, agents: usize, public: usize) -> Env {
+        Env::at_version("2.2.0", masters, agents, public, &[], FAST_TIMEOUTS)
+    }
+
+    fn at_version(
+        version: &str,
+        masters: usize,
+        agents: usize,
+        public: usize,
+        at_target: &[&str],
+        timeouts: &str,
+    ) -> Env {
         let tb = Testbed::builder()
             .masters(masters)
             .agents(agents)
             .public_agents(public)
-            .version("2.1.3")
+            .version(version)
             .upgrade_to("2.2.1")
             .at_target(at_target)
             .activation_ms(400)
