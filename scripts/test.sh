@@ -6,6 +6,8 @@ need=()
 command -v /usr/sbin/sshd >/dev/null 2>&1 || need+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# `become = "sudo"` end to end with an unprivileged user (tests/sudo.rs): Debian's real sudo.
+command -v sudo >/dev/null 2>&1 && command -v useradd >/dev/null 2>&1 || need+=(sudo passwd)
 # The firewalled testbed (one network namespace per node) and its CA and service-account keys.
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)

@@ -39,6 +39,11 @@ impl SecurityModes {
         self.0.lock().ok().and_then(|m| m.get(node).copied())
     }
 
+    /// Every node's mode, by the key it was recorded under (the node's address).
+    pub fn all(&self) -> std::collections::HashMap<String, Security> {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
     /// The strictest mode any node reported (Disabled when none has).
     pub fn strictest(&self) -> Security {
         let m = self

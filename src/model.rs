@@ -95,3 +95,46 @@ impl std::fmt::Display for Security {
         f.write_str(self.as_str())
     }
 }
+
+/// The security modes of a cluster's nodes in one line: `permissive (every node)`, or the nodes
+/// of each mode when they differ (mid-way through a permissive -> strict upgrade). `None` when
+/// no node reported one.
+pub fn security_summary(modes: &std::collections::BTreeMap<String, Security>) -> Option<String> {
+    let mut by_mode: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (node, m) in modes {
+        by_mode.entry(m.as_str()).or_default().push(node);
+    }
+    match by_mode.len() {
+        0 => None,
+        1 => by_mode.keys().next().map(|m| format!("{m} (every node)")),
+        _ => Some(
+            by_mode
+                .iter()
+                .map(|(m, nodes)| format!("{m}: {}", nodes.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_mode_is_named_once_and_mixed_modes_name_their_nodes() {
+        let mut m = std::collections::BTreeMap::new();
+        assert_eq!(security_summary(&m), None);
+        m.insert("m1".to_string(), Security::Permissive);
+        m.insert("a1".to_string(), Security::Permissive);
+        assert_eq!(
+            security_summary(&m).as_deref(),
+            Some("permissive (every node)")
+        );
+        m.insert("m1".to_string(), Security::Strict);
+        assert_eq!(
+            security_summary(&m).as_deref(),
+            Some("permissive: a1; strict: m1")
+        );
+    }
+}

@@ -186,6 +186,7 @@ pub fn plan(agents: usize, batch_size: usize) -> Plan {
         from: Some("2.1.3".into()),
         max_unavailable: batch_size as u32,
         doors: Vec::new(),
+        security: Default::default(),
         phases: vec![
             Phase {
                 id: PhaseId::Precheck,
@@ -274,11 +275,32 @@ pub struct FakeActions {
     pub leader: Option<Leader>,
     /// Notified when this step starts (to interrupt the run there).
     pub on_start: Option<(String, tokio::sync::mpsc::UnboundedSender<()>)>,
+    /// When this step succeeds, the cluster shows this door crossed from then on.
+    pub cross_after: Option<(String, crate::plan::DoorId)>,
+    /// The doors crossed so far (by `cross_after`).
+    pub crossed: Mutex<Vec<crate::plan::DoorId>>,
 }
 
+#[async_trait]
 impl Registry for FakeActions {
     fn action(&self, _kind: StepKind) -> &dyn Action {
         self
+    }
+
+    async fn doors_crossed(
+        &self,
+        _ctx: &StepCtx<'_>,
+        doors: &[crate::plan::Door],
+    ) -> Vec<crate::action::Crossing> {
+        let crossed = self.crossed.lock().expect("crossed").clone();
+        doors
+            .iter()
+            .filter(|d| crossed.contains(&d.id))
+            .map(|d| crate::action::Crossing {
+                door: d.id,
+                observation: format!("the test crossed {}", d.id),
+            })
+            .collect()
     }
 }
 
@@ -315,6 +337,11 @@ impl Action for FakeActions {
         if let (Some((after, to)), Some(l)) = (&self.move_after, &self.leader) {
             if after == id {
                 *l.lock().expect("leader") = to.clone();
+            }
+        }
+        if let Some((after, door)) = &self.cross_after {
+            if after == id {
+                self.crossed.lock().expect("crossed").push(*door);
             }
         }
         Ok(serde_json::json!({"attempt": ctx.attempt}))

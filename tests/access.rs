@@ -21,13 +21,12 @@ fn strict_cluster(security: Security) -> Testbed {
         .security(security)
         .start()
         .expect("testbed up");
-    let key = dcos_sim::iam::service_key_file(tb.dir());
+    // `up` wrote the service account's [auth] into the inventory.
+    let inv = std::fs::read_to_string(tb.inventory_path()).unwrap();
+    assert!(inv.contains("[auth]"), "{inv}");
     common::append(
         &tb.inventory_path(),
-        &format!(
-            "\n[timeouts]\nnode_script_secs = 60\nmaster_gate_secs = 60\nagent_gate_secs = 60\nbackup_secs = 60\npoll_ms = 200\n\n[auth]\nuid = \"dcos-sim-service-account\"\nprivate_key_file = \"{}\"\n",
-            key.display()
-        ),
+        "\n[timeouts]\nnode_script_secs = 60\nmaster_gate_secs = 60\nagent_gate_secs = 60\nbackup_secs = 60\npoll_ms = 200\n",
     );
     tb
 }
@@ -234,9 +233,7 @@ fn a_token_revoked_mid_run_is_renewed_by_login_or_stops_the_run_with_the_way_out
     // A static token, no [auth]: the run stops (exit 1) saying how to give a fresh token and
     // resume, instead of waiting out every gate on 401s.
     let tb = strict_cluster(Security::Strict);
-    let text_inv = std::fs::read_to_string(tb.inventory_path()).unwrap();
-    let without_auth = text_inv.split("\n[auth]").next().unwrap().to_string();
-    std::fs::write(tb.inventory_path(), without_auth).unwrap();
+    common::remove_table(&tb.inventory_path(), "auth");
     let token = tb.token().unwrap();
     let state = tempfile::tempdir().unwrap();
     let inv = tb.inventory_path();

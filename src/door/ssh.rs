@@ -123,6 +123,8 @@ pub struct Ssh {
     sessions: Mutex<HashMap<NodeTarget, Arc<Session>>>,
     connect_limit: Semaphore,
     control_dir: tempfile::TempDir,
+    /// The OpenSSH config handed to every connection when a jump host is used.
+    jump_config: Option<PathBuf>,
 }
 
 impl Ssh {
@@ -131,11 +133,20 @@ impl Ssh {
         // Control sockets need a short path.
         let control_dir = tempfile::Builder::new().prefix("dcu").tempdir_in("/tmp")?;
         let n = opts.max_parallel_connects.max(1);
+        let jump_config = match &opts.jump_host {
+            Some(_) => {
+                let path = control_dir.path().join("jump_config");
+                std::fs::write(&path, jump_config(&opts)?)?;
+                Some(path)
+            }
+            None => None,
+        };
         Ok(Ssh {
             opts,
             sessions: Mutex::new(HashMap::new()),
             connect_limit: Semaphore::new(n),
             control_dir,
+            jump_config,
         })
     }
 
@@ -181,19 +192,65 @@ impl Ssh {
         if let Some(j) = &self.opts.jump_host {
             b.jump_hosts([j]);
         }
-        let session = b
-            .connect_mux(&node.address)
-            .await
-            .map_err(|e| RemoteError::Connect {
-                node: node.address.clone(),
-                reason: describe_ssh_error(&e),
-            })?;
+        if let Some(c) = &self.jump_config {
+            b.config_file(c);
+        }
+        let session = match b.connect_mux(&node.address).await {
+            Ok(s) => s,
+            Err(e) => {
+                let mut reason = describe_ssh_error(&e);
+                if let Some(why) = self.jump_host_refusal().await {
+                    reason = why;
+                }
+                return Err(RemoteError::Connect {
+                    node: node.address.clone(),
+                    reason,
+                });
+            }
+        };
         let session = Arc::new(session);
         self.sessions
             .lock()
             .await
             .insert(node.clone(), session.clone());
         Ok(session)
+    }
+
+    /// Why the jump host itself refuses, when it does. The `ssh` that OpenSSH starts for the
+    /// jump prints its errors where nobody reads them, so the node's connection only says
+    /// "connection closed"; a direct login to the bastion with the same config names the cause
+    /// (an unknown or changed host key, a refused key).
+    async fn jump_host_refusal(&self) -> Option<String> {
+        let (jump, config) = (self.opts.jump_host.as_ref()?, self.jump_config.as_ref()?);
+        let mut cmd = tokio::process::Command::new("ssh");
+        cmd.arg("-F")
+            .arg(config)
+            .arg("-o")
+            .arg(format!(
+                "ConnectTimeout={}",
+                self.opts.connect_timeout.as_secs().max(1)
+            ))
+            .arg(format!("ssh://{jump}"))
+            .arg("true")
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let out = tokio::time::timeout(self.opts.connect_timeout * 2, cmd.output())
+            .await
+            .ok()?
+            .ok()?;
+        if out.status.success() {
+            return None;
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        let mut why = format!("the jump host {jump} refused the connection: {stderr}");
+        if stderr.contains("Host key verification failed")
+            || stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+            || stderr.contains("No ED25519 host key is known")
+            || stderr.contains("host key")
+        {
+            why.push_str(" (the jump host's host key is unknown or has changed: add it to the same known_hosts as the nodes'; a changed key is never accepted)");
+        }
+        Some(why)
     }
 
     async fn forget(&self, node: &NodeTarget) {
@@ -322,6 +379,43 @@ impl Ssh {
     }
 }
 
+/// The OpenSSH config used with a jump host. OpenSSH starts a second `ssh` for a `ProxyJump`
+/// and hands it `-F FILE` but none of the `-o` options (ssh.c, `jump_host`), so the strict
+/// host-key policy, the `known_hosts` file and the identity reach the bastion only through a
+/// file; `~/.ssh/config` is included after them, so it still fills in what the inventory leaves
+/// unset.
+fn jump_config(opts: &SshOptions) -> std::io::Result<String> {
+    let mut c = String::from("Host *\n");
+    c.push_str(match opts.host_keys {
+        HostKeyPolicy::Strict => "  StrictHostKeyChecking yes\n",
+        HostKeyPolicy::TrustNew => "  StrictHostKeyChecking accept-new\n",
+    });
+    if let Some(k) = &opts.known_hosts {
+        c.push_str(&format!("  UserKnownHostsFile {}\n", config_path(k)?));
+    }
+    if let Some(k) = &opts.identity_file {
+        c.push_str(&format!(
+            "  IdentityFile {}\n  IdentitiesOnly yes\n",
+            config_path(k)?
+        ));
+    }
+    c.push_str("  BatchMode yes\n  Include ~/.ssh/config\n");
+    Ok(c)
+}
+
+/// A path as one ssh_config value: double-quoted, `%` doubled (ssh_config expands `%` tokens in
+/// these keywords); a path with a quote or a line break is refused rather than written.
+fn config_path(p: &std::path::Path) -> std::io::Result<String> {
+    let s = p.to_string_lossy();
+    if s.contains(['"', '\n', '\r']) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{s:?}: a path with a quote or a line break cannot be given to OpenSSH"),
+        ));
+    }
+    Ok(format!("\"{}\"", s.replace('%', "%%")))
+}
+
 fn describe_ssh_error(e: &openssh::Error) -> String {
     let text = format!("{e}");
     let mut source = std::error::Error::source(e);
@@ -337,4 +431,40 @@ fn describe_ssh_error(e: &openssh::Error) -> String {
         chain.push_str(" (the host key is unknown or has changed: check known_hosts; a changed key is never accepted)");
     }
     chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> SshOptions {
+        SshOptions {
+            user: "core".into(),
+            identity_file: Some("/keys/id 50%".into()),
+            known_hosts: Some("/etc/kh".into()),
+            jump_host: Some("core@bastion:22".into()),
+            connect_timeout: Duration::from_secs(5),
+            sudo: true,
+            host_keys: HostKeyPolicy::Strict,
+            max_parallel_connects: 4,
+        }
+    }
+
+    #[test]
+    fn the_jump_config_gives_the_bastion_the_nodes_host_key_policy_and_identity() {
+        let c = jump_config(&opts()).unwrap();
+        assert!(c.contains("StrictHostKeyChecking yes\n"), "{c}");
+        assert!(c.contains("UserKnownHostsFile \"/etc/kh\"\n"), "{c}");
+        assert!(c.contains("IdentityFile \"/keys/id 50%%\"\n"), "{c}");
+        assert!(c.contains("IdentitiesOnly yes"), "{c}");
+        // ~/.ssh/config comes last: it fills in only what is not set above.
+        assert!(c.trim_end().ends_with("Include ~/.ssh/config"), "{c}");
+    }
+
+    #[test]
+    fn a_path_that_would_break_the_config_is_refused() {
+        let mut o = opts();
+        o.known_hosts = Some("/x\nProxyCommand evil".into());
+        assert!(jump_config(&o).is_err());
+    }
 }

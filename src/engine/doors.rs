@@ -71,10 +71,11 @@ impl Engine<'_> {
             .and_then(|s| crate::phases::outputs::read::<BackupOutput>(&s.output))
             .is_some();
         if !has_backup {
-            let mut out = self.stop_at_door(crossed, None)?;
-            if let Outcome::Failed { error, .. } = &mut out {
-                error.insert_str(0, "this run took no ZooKeeper backup, so the last resort cannot put the old storage back; ");
-            }
+            let out = self.stop_at_door(
+                crossed,
+                None,
+                "this run took no ZooKeeper backup, so the last resort cannot put the old storage back; ",
+            )?;
             return Ok(Some(out));
         }
         let doors: Vec<&str> = crossed.iter().map(|d| d.door.as_str()).collect();
@@ -100,6 +101,7 @@ impl Engine<'_> {
         &self,
         crossed: &[CrossedDoor],
         after_failure: Option<&str>,
+        preface: &str,
     ) -> Result<Outcome, EngineError> {
         let doors: Vec<String> = crossed
             .iter()
@@ -110,18 +112,12 @@ impl Engine<'_> {
             .map(|e| format!(" The failure was: {e}."))
             .unwrap_or_default();
         let reason = format!(
-            "paused past a point of no return: {}. The masters are not downgraded (agents and frameworks were rolled back where they had changed); the cluster is NOT back at its old version.{failed} Fix forward: `dcos-upgrade resume --run {id}` retries the failed step (or leave it paused); last resort: `dcos-upgrade rollback --run {id} --restore-zookeeper` (with confirmation; on Enterprise also restore the IAM backup)",
+            "{preface}paused past a point of no return: {}. The masters are not downgraded (agents and frameworks were rolled back where they had changed); the cluster is NOT back at its old version.{failed} Fix forward: `dcos-upgrade resume --run {id}` retries the failed step (or leave it paused); last resort: `dcos-upgrade rollback --run {id} --restore-zookeeper` (with confirmation; on Enterprise also restore the IAM backup)",
             doors.join("; ")
         );
         self.record(Record::RollbackStopped {
             reason: reason.clone(),
         })?;
-        Ok(Outcome::Failed {
-            step: format!(
-                "door:{}",
-                crossed.first().map(|d| d.door.as_str()).unwrap_or("?")
-            ),
-            error: reason,
-        })
+        Ok(Outcome::RollbackStopped { reason })
     }
 }

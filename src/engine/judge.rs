@@ -108,9 +108,6 @@ impl Engine<'_> {
         self.record(Record::RollbackStopped {
             reason: reason.clone(),
         })?;
-        Ok(Outcome::Failed {
-            step: "rollback".into(),
-            error: reason,
-        })
+        Ok(Outcome::RollbackStopped { reason })
     }
 }

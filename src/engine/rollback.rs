@@ -78,7 +78,7 @@ impl Engine<'_> {
                 .await?;
             if !crossed.is_empty() {
                 if !last_resort {
-                    return self.stop_at_door(&crossed, after_failure.as_deref());
+                    return self.stop_at_door(&crossed, after_failure.as_deref(), "");
                 }
                 if let Some(stop) = self.approve_last_resort(&crossed)? {
                     return Ok(stop);

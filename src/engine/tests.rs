@@ -431,3 +431,41 @@ async fn masters_that_keep_disagreeing_about_the_leader_stop_the_run_before_any_
     );
     assert_eq!(v.state, RunState::Paused);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_past_a_crossed_door_undoes_the_agents_and_stops_paused_with_the_masters_kept() {
+    let l = leader(MASTERS[0]);
+    let mut plan = testkit::plan(2, 1);
+    plan.doors = vec![crate::plan::Door {
+        id: crate::plan::DoorId::MarathonStorage,
+        from: "1.10.36".into(),
+        to: "1.11.24".into(),
+        reason: "Marathon migrates its storage".into(),
+    }];
+    let w = world(plan, &l, &acked());
+    let first_master = format!("masters/{}/upgrade", MASTERS[1]);
+    let last_agent = "agents/10.9.1.22/upgrade".to_string();
+    let actions = FakeActions {
+        cross_after: Some((first_master, crate::plan::DoorId::MarathonStorage)),
+        ..FakeActions::default()
+    };
+    actions.fail.lock().unwrap().insert(last_agent.clone());
+    let options = RunOptions {
+        on_failure: OnFailure::Rollback,
+        ..acked()
+    };
+    let (outcome, view) = walk(&w, &actions, options, None, false).await;
+    let Outcome::RollbackStopped { reason } = &outcome else {
+        panic!("expected a stop past the door: {outcome:?}");
+    };
+    assert!(reason.contains("marathon-storage"), "{reason}");
+    assert!(reason.contains("resume"), "names the way forward: {reason}");
+    // The journal says the same as the outcome: paused, not rolled back, not failed.
+    assert_eq!(view.state, RunState::Paused);
+    assert_eq!(view.doors_crossed.len(), 1);
+    // The agents were undone (the failed one first: the fake may have changed it); no master.
+    assert_eq!(
+        actions.trace.with("undo "),
+        vec![last_agent, "agents/10.9.1.21/upgrade".to_string()]
+    );
+}

@@ -105,6 +105,13 @@ pub enum Outcome {
         /// The archive restored.
         archive: String,
     },
+    /// Rollback undid what it safely could and stopped with the cluster not back at its old
+    /// version (past a point of no return, or nodes another run changed): the run is paused,
+    /// and the reason names the way forward.
+    RollbackStopped {
+        /// What is not back, why, and what to run next.
+        reason: String,
+    },
     /// Rollback could not finish.
     RollbackFailed {
         /// The step whose undo failed.

@@ -87,7 +87,11 @@ pub async fn plan(r: &PlanRequest) -> Result<Planned, OpsError> {
     };
     let plan = plan::build(&facts, &opts)
         .map_err(|e| OpsError::Failed(e.to_string()))
-        .and_then(|p| check_paths(&p).map(|()| p));
+        .and_then(|p| check_paths(&p).map(|()| p))
+        .map(|mut p| {
+            p.security = security_by_name(&cluster, &facts);
+            p
+        });
     match plan {
         Ok(plan) => Ok(Planned {
             cluster,
@@ -100,6 +104,19 @@ pub async fn plan(r: &PlanRequest) -> Result<Planned, OpsError> {
             Err(e)
         }
     }
+}
+
+/// Each observed node's security mode (recorded by the node-local reads under its address), by
+/// the node's name.
+fn security_by_name(
+    cluster: &Cluster,
+    facts: &crate::facts::ClusterFacts,
+) -> std::collections::BTreeMap<String, crate::model::Security> {
+    let seen = cluster.security.all();
+    facts
+        .nodes()
+        .filter_map(|n| seen.get(&n.address).map(|m| (n.name.clone(), *m)))
+        .collect()
 }
 
 /// Every node still to move must have a documented path to the target (checked again by the

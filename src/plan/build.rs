@@ -80,6 +80,7 @@ pub fn build(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Plan, PlanError
         cluster: opts.cluster.clone(),
         to: opts.to.clone(),
         doors: super::doors::for_path(from.as_deref(), &opts.to),
+        security: Default::default(),
         from,
         max_unavailable: opts.max_unavailable,
         phases,

@@ -166,6 +166,10 @@ pub struct Plan {
     /// The path's points of no return (see `plan::doors`).
     #[serde(default)]
     pub doors: Vec<super::doors::Door>,
+    /// Each node's security mode as its `bootstrap-config.json` said when the plan was made
+    /// (node name -> `disabled` | `permissive` | `strict`; empty for plans made without a cluster).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub security: std::collections::BTreeMap<String, crate::model::Security>,
 }
 
 impl Plan {

@@ -72,6 +72,14 @@ impl Env {
         }
     }
 
+    /// A cluster a test started itself, with a fresh state directory.
+    pub fn adopt(tb: Testbed) -> Env {
+        Env {
+            tb,
+            state: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
     /// The inventory path.
     pub fn inventory(&self) -> PathBuf {
         self.tb.inventory_path()
@@ -222,6 +230,25 @@ pub fn append(path: &Path, text: &str) {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
     f.write_all(text.as_bytes()).unwrap();
+}
+
+/// Removes the table `[name]` (its header and keys, up to the next table) from a TOML file.
+pub fn remove_table(path: &Path, name: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let header = format!("[{name}]");
+    let mut out = String::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with('[') {
+            inside = line.trim() == header;
+        }
+        if !inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert!(out.len() < text.len(), "no [{name}] in {}", path.display());
+    std::fs::write(path, out).unwrap();
 }
 
 /// stdout + stderr for assertion messages.

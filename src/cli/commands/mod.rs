@@ -222,6 +222,13 @@ fn exit_for(f: &Finished, events: &dyn EventSink, h: &Handoff) -> i32 {
                 exit::OK,
                 format!("ZooKeeper restored on every master from {archive}; check the cluster's services before using it"),
             ),
+            // The journal says paused (RollbackStopped): so does the event, with exit 1 since
+            // the cluster is not where the rollback was to take it.
+            Outcome::RollbackStopped { reason } => (
+                FinalState::Paused,
+                exit::FAILED,
+                format!("rollback stopped: {reason}"),
+            ),
             Outcome::RollbackFailed { step, error } => (
                 FinalState::Failed,
                 exit::FAILED,

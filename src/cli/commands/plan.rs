@@ -31,6 +31,9 @@ pub fn render_plan(plan: &Plan) -> String {
         plan.to,
         plan.max_unavailable
     );
+    if let Some(modes) = crate::model::security_summary(&plan.security) {
+        s.push_str(&format!("security: {modes}\n"));
+    }
     for ph in &plan.phases {
         s.push_str(&format!("\n{}\n", ph.id));
         if ph.steps.is_empty() {

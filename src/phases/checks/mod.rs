@@ -174,6 +174,7 @@ pub type CheckFn = fn(&Observed) -> Vec<CheckResult>;
 /// Every check, in the order the checklist shows them. Add a check by adding a line here.
 pub const CHECKS: &[(&str, CheckFn)] = &[
     ("nodes.ssh", check_ssh),
+    ("cluster.security", check_security),
     ("masters.count", check_master_count),
     ("masters.reachable", check_masters_reachable),
     ("masters.registrar_recovered", check_registrar),
@@ -214,6 +215,13 @@ fn result(
         remedy: if passed { String::new() } else { remedy.into() },
         data: None,
     }
+}
+
+/// For the record: the security mode each node runs in (it decides how the cluster is reached).
+fn check_security(o: &Observed) -> Vec<CheckResult> {
+    let found = crate::model::security_summary(&o.security)
+        .unwrap_or_else(|| "not read (no node's bootstrap-config.json answered)".into());
+    vec![result("cluster.security", Severity::Info, true, found, "")]
 }
 
 /// Runs every check of [`CHECKS`] on the observations.

@@ -14,7 +14,7 @@ pub const DISK_BLOCK_BYTES: u64 = 1 << 30;
 pub const CLOCK_SKEW_WARN_S: f64 = 2.0;
 
 const UNREACHABLE_REMEDY: &str =
-    "fix SSH access (user, key, known_hosts) and non-interactive sudo (sudo -n) on every node";
+    "fix SSH access (user, key, known_hosts) and non-interactive sudo on every node: `sudo -n` must give root without a password or a terminal (a NOPASSWD sudoers rule for the SSH user, and `Defaults:<user> !requiretty` where sudoers sets requiretty)";
 
 pub(super) fn check_ssh(o: &Observed) -> Vec<CheckResult> {
     let mut bad = Vec::new();

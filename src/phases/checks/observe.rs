@@ -54,6 +54,8 @@ pub struct Observed {
     pub to: Option<String>,
     /// Whether commands run through sudo.
     pub sudo: bool,
+    /// Each node's security mode from its `bootstrap-config.json`, by node name.
+    pub security: std::collections::BTreeMap<String, crate::model::Security>,
     /// Masters' metrics.
     pub masters: Vec<MasterObs>,
     /// Exhibitor's cluster status (from the first master that answers).
@@ -272,6 +274,13 @@ pub async fn observe(
         facts: facts.clone(),
         to: to.map(String::from),
         sudo: c.observe.uses_sudo(),
+        security: {
+            let seen = c.security.all();
+            facts
+                .nodes()
+                .filter_map(|n| seen.get(&n.address).map(|m| (n.name.clone(), *m)))
+                .collect()
+        },
         masters: masters_obs,
         exhibitor,
         zk,

@@ -45,6 +45,7 @@ pub struct TestbedBuilder {
     upgrade_security: Option<Security>,
     bastion: bool,
     token_ttl_secs: u64,
+    ssh_user: Option<String>,
     dir: Option<PathBuf>,
 }
 
@@ -66,6 +67,7 @@ impl Default for TestbedBuilder {
             upgrade_security: None,
             bastion: false,
             token_ttl_secs: model::DEFAULT_TOKEN_TTL_SECS,
+            ssh_user: None,
             dir: None,
         }
     }
@@ -147,6 +149,12 @@ impl TestbedBuilder {
         self.bastion = on;
         self
     }
+    /// The nodes' SSH login user (`up --ssh-user`); not root, on a testbed run as root, means
+    /// `become = "sudo"` (the caller creates the user and its sudoers rule).
+    pub fn ssh_user(mut self, user: &str) -> Self {
+        self.ssh_user = Some(user.to_string());
+        self
+    }
     /// How long tokens issued by the testbed's IAM live (`up --token-ttl-secs`; default 5 days).
     pub fn token_ttl_secs(mut self, secs: u64) -> Self {
         self.token_ttl_secs = secs;
@@ -193,6 +201,9 @@ impl TestbedBuilder {
             cmd.args(["--upgrade-security", s.as_str()]);
         }
         cmd.args(["--token-ttl-secs", &self.token_ttl_secs.to_string()]);
+        if let Some(u) = &self.ssh_user {
+            cmd.args(["--ssh-user", u]);
+        }
         if self.real_zookeeper {
             cmd.args(["--zookeeper", "real"]);
         }

@@ -107,6 +107,11 @@ enum Cmd {
         /// Lifetime of the tokens the testbed's IAM issues (permissive and strict).
         #[arg(long, default_value_t = dcos_sim::model::DEFAULT_TOKEN_TTL_SECS)]
         token_ttl_secs: u64,
+        /// The SSH login user of every node (default: the user running `up`). When it is not
+        /// root and `up` runs as root, node scripts need `sudo` (the inventory says
+        /// `become = "sudo"`); the caller sets up the user and its sudoers rule.
+        #[arg(long)]
+        ssh_user: Option<String>,
     },
     /// Stop everything the testbed in DIR started (daemon, every sshd, leftover node scripts);
     /// saves the final report to DIR/report.json. Idempotent.
@@ -171,6 +176,7 @@ fn main() -> Result<()> {
             upgrade_security,
             bastion,
             token_ttl_secs,
+            ssh_user,
         } => {
             let def = setup::up(&setup::UpOptions {
                 dir,
@@ -190,6 +196,7 @@ fn main() -> Result<()> {
                 upgrade_security: upgrade_security.unwrap_or(security),
                 token_ttl_secs,
                 bastion,
+                ssh_user,
             })?;
             println!(
                 "dcos-sim: cluster up in {} (subnet {}, network {})",

@@ -39,7 +39,17 @@ pub(super) fn inventory(def: &SimDef) -> Result<String> {
             .to_string()
             .into(),
     );
-    ssh.insert("become".into(), "none".into());
+    // An unprivileged login on a testbed run as root needs sudo (the node script insists on
+    // root); otherwise the login is root, or the testbed fakes root (`DCOS_SIM_FAKE_ROOT`).
+    let sudo = def.as_root && def.user != "root";
+    ssh.insert("become".into(), if sudo { "sudo" } else { "none" }.into());
+    if let Some(b) = &def.bastion {
+        // The nodes answer SSH only from the bastion: the inventory names it as the jump host.
+        ssh.insert(
+            "jump_host".into(),
+            format!("{}@{}:{}", def.user, b.address, def.ssh_port).into(),
+        );
+    }
     v.insert("ssh".into(), ssh.into());
     let mut b = toml::Table::new();
     b.insert(
@@ -74,6 +84,20 @@ pub(super) fn inventory(def: &SimDef) -> Result<String> {
         .map(conv)
         .collect();
     v.insert("masters".into(), toml::Value::try_from(masters)?);
+    if def.security_on() {
+        // Admin Router enforces authentication in every Enterprise mode: the inventory logs in
+        // with the service account `up` wrote under `DIR/credentials/`.
+        let mut auth = toml::Table::new();
+        auth.insert("uid".into(), crate::iam::SERVICE_ACCOUNT_UID.into());
+        auth.insert(
+            "private_key_file".into(),
+            crate::iam::service_key_file(&def.dir)
+                .to_string_lossy()
+                .to_string()
+                .into(),
+        );
+        v.insert("auth".into(), auth.into());
+    }
     if !agents.is_empty() {
         v.insert("agents".into(), toml::Value::try_from(agents)?);
     }

@@ -61,6 +61,8 @@ pub struct UpOptions {
     pub bastion: bool,
     /// Lifetime of issued tokens (`--token-ttl-secs`).
     pub token_ttl_secs: u64,
+    /// The nodes' SSH login user (`--ssh-user`), else the user running `up`.
+    pub ssh_user: Option<String>,
 }
 
 pub(super) fn write(path: &Path, content: &str) -> Result<()> {

@@ -136,7 +136,7 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         upgrade_script_url: format!("http://{boot}:8080/upgrade/{up_hex}/dcos_node_upgrade.sh"),
         rollback_script_url: format!("http://{boot}:8080/upgrade/{down_hex}/dcos_node_upgrade.sh"),
         as_root,
-        user: current_user(),
+        user: opts.ssh_user.clone().unwrap_or_else(current_user),
         real_zookeeper: opts.real_zookeeper,
         network: opts.network,
         security: opts.security,
@@ -158,6 +158,16 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         fs::create_dir_all("/run/sshd")?;
     }
     write_ssh_files(&def)?;
+    if opts.ssh_user.is_some() {
+        // sshd reads authorized_keys as the login user: the way to it must be open to them.
+        for d in [dir.to_path_buf(), dir.join("keys")] {
+            fs::set_permissions(&d, fs::Permissions::from_mode(0o755))?;
+        }
+        fs::set_permissions(
+            dir.join("keys/authorized_keys"),
+            fs::Permissions::from_mode(0o644),
+        )?;
+    }
     for (i, n) in def.nodes.iter().enumerate() {
         build_node_fs(&def, n, i)?;
     }
