@@ -62,6 +62,17 @@ fn cli(state: &Path, args: &[&str]) -> Out {
     }
 }
 
+/// The `state` of the last `run_finished` event a command printed.
+fn finished_state(stdout: &str) -> String {
+    stdout
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "run_finished")
+        .and_then(|v| v["state"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 fn run_args<'a>(inv: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
         "run",
@@ -304,6 +315,11 @@ fn a_failure_on_the_last_agent_past_the_marathon_door_rolls_back_what_is_safe_an
         s["state"], "paused",
         "never rolled_back for a cluster not back: {s:#}"
     );
+    assert_eq!(
+        finished_state(&o.stdout),
+        "paused",
+        "the event agrees with status"
+    );
     let why = s["pause_reason"].as_str().unwrap_or_default();
     for part in [
         "marathon-storage",
@@ -439,6 +455,11 @@ fn rollback_by_hand_after_a_completed_run_refuses_the_masters_past_the_door() {
     assert_eq!(r.quorum_loss_events, 0, "{r:#?}");
     let s = status(&st);
     assert_eq!(s["state"], "paused", "{s:#}");
+    assert_eq!(
+        finished_state(&o.stdout),
+        "paused",
+        "the event agrees with status"
+    );
     assert!(
         s["pause_reason"]
             .as_str()

@@ -22,8 +22,8 @@ pub enum HostKeyPolicy {
 /// Settings for every connection.
 #[derive(Debug, Clone)]
 pub struct SshOptions {
-    /// Login user.
-    pub user: String,
+    /// Login user (`None`: `~/.ssh/config`'s, else the local user).
+    pub user: Option<String>,
     /// Private key file, if any.
     pub identity_file: Option<PathBuf>,
     /// known_hosts file checked strictly.
@@ -45,8 +45,8 @@ pub struct SshOptions {
 pub struct NodeTarget {
     /// Address.
     pub address: String,
-    /// SSH port.
-    pub port: u16,
+    /// SSH port (`None`: `~/.ssh/config`'s, else 22).
+    pub port: Option<u16>,
 }
 
 /// What a command printed and how it ended.
@@ -171,9 +171,13 @@ impl Ssh {
             return Ok(s.clone());
         }
         let mut b = SessionBuilder::default();
-        b.user(self.opts.user.clone())
-            .port(node.port)
-            .connect_timeout(self.opts.connect_timeout)
+        if let Some(u) = &self.opts.user {
+            b.user(u.clone());
+        }
+        if let Some(p) = node.port {
+            b.port(p);
+        }
+        b.connect_timeout(self.opts.connect_timeout)
             .server_alive_interval(Duration::from_secs(5))
             .control_directory(self.control_dir.path())
             .control_persist(ControlPersist::IdleFor(
@@ -439,7 +443,7 @@ mod tests {
 
     fn opts() -> SshOptions {
         SshOptions {
-            user: "core".into(),
+            user: Some("core".into()),
             identity_file: Some("/keys/id 50%".into()),
             known_hosts: Some("/etc/kh".into()),
             jump_host: Some("core@bastion:22".into()),

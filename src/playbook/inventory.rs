@@ -14,7 +14,7 @@ mod strings;
 #[cfg(test)]
 mod tests;
 
-use fields::{check_address, check_url, current_user, expand_path, normalize_root};
+use fields::{check_address, check_url, expand_path, normalize_root};
 use raw::{RawInventory, RawNode};
 
 /// The cluster-side lock (`[lock]`).
@@ -89,10 +89,10 @@ pub struct FrameworkUpgrade {
 /// SSH settings shared by every node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SshSettings {
-    /// Login user.
-    pub user: String,
-    /// Default SSH port (1 to 65535).
-    pub port: u16,
+    /// Login user; `None` leaves it to `~/.ssh/config` (else OpenSSH's default, the local user).
+    pub user: Option<String>,
+    /// Default SSH port (1 to 65535); `None` leaves it to `~/.ssh/config` (else 22).
+    pub port: Option<u16>,
     /// Private key, if not from the agent or ~/.ssh/config.
     pub identity_file: Option<PathBuf>,
     /// The known_hosts file host keys are checked against, strictly.
@@ -121,8 +121,8 @@ pub struct NodeSpec {
     pub address: String,
     /// Display name (defaults to the address).
     pub name: String,
-    /// SSH port for this node.
-    pub ssh_port: u16,
+    /// SSH port for this node (`None`: `~/.ssh/config`'s, else 22).
+    pub ssh_port: Option<u16>,
     /// Filesystem prefix of the node's DC/OS tree: "" for `/` (production).
     pub root: String,
     /// Role as listed (masters), or from the `public` flag for agents.
@@ -198,13 +198,8 @@ impl Inventory {
             strings::check_framework(src, &f.app, f.image.as_deref())?;
         }
         let ssh = SshSettings {
-            user: raw
-                .ssh
-                .user
-                .as_ref()
-                .map(|u| u.get_ref().clone())
-                .unwrap_or_else(current_user),
-            port: numbers::port(src, "ssh.port", raw.ssh.port.as_ref())?.unwrap_or(22),
+            user: raw.ssh.user.as_ref().map(|u| u.get_ref().clone()),
+            port: numbers::port(src, "ssh.port", raw.ssh.port.as_ref())?,
             identity_file: raw
                 .ssh
                 .identity_file
@@ -269,7 +264,7 @@ impl Inventory {
                     .map(|x| x.get_ref().clone())
                     .unwrap_or_else(|| addr.clone()),
                 address: addr,
-                ssh_port: numbers::port(src, "ssh_port", n.ssh_port.as_ref())?.unwrap_or(ssh.port),
+                ssh_port: numbers::port(src, "ssh_port", n.ssh_port.as_ref())?.or(ssh.port),
                 root: normalize_root(n.root.as_ref().map(|r| r.get_ref().as_str())),
                 role,
                 public_listed: n.public.is_some(),

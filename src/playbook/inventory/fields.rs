@@ -62,9 +62,3 @@ pub(super) fn expand_path(p: &str, base: &Path) -> PathBuf {
         base.join(pb)
     }
 }
-
-pub(super) fn current_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "root".into())
-}

@@ -28,7 +28,10 @@ fn parse(text: &str) -> Result<Inventory, ConfigError> {
 fn a_documented_inventory_parses_with_defaults() {
     let inv = parse(GOOD).unwrap();
     assert_eq!(inv.cluster_name, "prod-east");
-    assert_eq!(inv.ssh.port, 22);
+    assert_eq!(inv.ssh.user.as_deref(), Some("centos"));
+    // Not set: left to ~/.ssh/config (else OpenSSH's 22), never forced.
+    assert_eq!(inv.ssh.port, None);
+    assert_eq!(inv.masters[0].ssh_port, None);
     assert_eq!(inv.ssh.become_, Become::Sudo);
     assert_eq!(inv.masters.len(), 2);
     assert_eq!(inv.masters[1].root, "");
