@@ -45,6 +45,7 @@ pub struct TestbedBuilder {
     upgrade_security: Option<Security>,
     bastion: bool,
     token_ttl_secs: u64,
+    zones: Vec<String>,
     dir: Option<PathBuf>,
 }
 
@@ -66,6 +67,7 @@ impl Default for TestbedBuilder {
             upgrade_security: None,
             bastion: false,
             token_ttl_secs: model::DEFAULT_TOKEN_TTL_SECS,
+            zones: Vec::new(),
             dir: None,
         }
     }
@@ -152,6 +154,11 @@ impl TestbedBuilder {
         self.token_ttl_secs = secs;
         self
     }
+    /// Mesos fault-domain zones handed to the agents in turn (`up --zones`; default none).
+    pub fn zones(mut self, zones: &[&str]) -> Self {
+        self.zones = zones.iter().map(|z| z.to_string()).collect();
+        self
+    }
     /// Use this directory instead of a fresh temporary one (it is not deleted on drop).
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = Some(dir.into());
@@ -193,6 +200,9 @@ impl TestbedBuilder {
             cmd.args(["--upgrade-security", s.as_str()]);
         }
         cmd.args(["--token-ttl-secs", &self.token_ttl_secs.to_string()]);
+        if !self.zones.is_empty() {
+            cmd.args(["--zones", &self.zones.join(",")]);
+        }
         if self.real_zookeeper {
             cmd.args(["--zookeeper", "real"]);
         }

@@ -107,6 +107,10 @@ enum Cmd {
         /// Lifetime of the tokens the testbed's IAM issues (permissive and strict).
         #[arg(long, default_value_t = dcos_sim::model::DEFAULT_TOKEN_TTL_SECS)]
         token_ttl_secs: u64,
+        /// Mesos fault-domain zones handed to the agents in turn (comma-separated, e.g.
+        /// `z1,z2`), served in `/slaves` as `domain.fault_domain.zone.name`.
+        #[arg(long, value_delimiter = ',')]
+        zones: Vec<String>,
     },
     /// Stop everything the testbed in DIR started (daemon, every sshd, leftover node scripts);
     /// saves the final report to DIR/report.json. Idempotent.
@@ -171,6 +175,7 @@ fn main() -> Result<()> {
             upgrade_security,
             bastion,
             token_ttl_secs,
+            zones,
         } => {
             let def = setup::up(&setup::UpOptions {
                 dir,
@@ -190,6 +195,7 @@ fn main() -> Result<()> {
                 upgrade_security: upgrade_security.unwrap_or(security),
                 token_ttl_secs,
                 bastion,
+                zones,
             })?;
             println!(
                 "dcos-sim: cluster up in {} (subnet {}, network {})",

@@ -61,6 +61,8 @@ pub struct UpOptions {
     pub bastion: bool,
     /// Lifetime of issued tokens (`--token-ttl-secs`).
     pub token_ttl_secs: u64,
+    /// Fault-domain zones handed to the agents in turn.
+    pub zones: Vec<String>,
 }
 
 pub(super) fn write(path: &Path, content: &str) -> Result<()> {
