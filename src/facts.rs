@@ -20,6 +20,10 @@ pub struct NodeFacts {
     pub is_leader: bool,
     /// Why the node could not be observed, if it could not.
     pub error: Option<String>,
+    /// Agents: the Mesos fault-domain zone the leading master reports (read when the plan
+    /// limits agents per zone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
 }
 
 /// One Marathon app as observed.

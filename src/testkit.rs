@@ -139,6 +139,7 @@ fn step(id: &str, kind: StepKind, node: Option<&str>, role: Option<Role>) -> Ste
         role,
         leader: None,
         batch: None,
+        zone: None,
         app: None,
         from: Some("2.1.3".into()),
         to: None,
@@ -185,6 +186,7 @@ pub fn plan(agents: usize, batch_size: usize) -> Plan {
         to: "2.2.1".into(),
         from: Some("2.1.3".into()),
         max_unavailable: batch_size as u32,
+        max_unavailable_per_zone: None,
         doors: Vec::new(),
         security: Default::default(),
         phases: vec![

@@ -201,9 +201,16 @@ pub struct PlanArgs {
     /// Target DC/OS version.
     #[arg(long, value_name = "VERSION")]
     pub to: String,
-    /// Agents upgraded at once after the canary.
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub max_unavailable: u32,
+    /// Agents upgraded at once after the canary: a number, or a percentage of the cluster's
+    /// agents (private and public), e.g. `10%`. A percentage rounds down and is at least one
+    /// agent: 10% of 25 agents is 2, of 5 agents is 1.
+    #[arg(long, default_value = "1", value_name = "N|N%")]
+    pub max_unavailable: crate::plan::MaxUnavailable,
+    /// At most N agents of one Mesos fault-domain zone (`domain.fault_domain.zone.name` in the
+    /// leading master's `/slaves`, DC/OS 1.11+) in a batch. Agents that report no zone count as
+    /// one zone together.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_unavailable_per_zone: Option<u32>,
 }
 
 /// `run` arguments.

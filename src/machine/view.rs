@@ -303,6 +303,7 @@ mod tests {
                 version: Some("2.1.3".into()),
                 is_leader: true,
                 error: None,
+                zone: None,
             }],
             ..Default::default()
         };
@@ -310,6 +311,7 @@ mod tests {
             cluster: "c".into(),
             to: "2.2.1".into(),
             max_unavailable: 1,
+            max_unavailable_per_zone: None,
             frameworks: vec![],
         };
         build(&facts, &opts).unwrap()

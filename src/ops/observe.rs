@@ -17,8 +17,11 @@ pub struct PlanRequest {
     pub inputs: InputFiles,
     /// Target DC/OS version.
     pub to: String,
-    /// Agents upgraded at once after the canary.
-    pub max_unavailable: u32,
+    /// Agents upgraded at once after the canary: a count, or a percentage of the cluster's
+    /// agents (resolved once the agents are known).
+    pub max_unavailable: crate::plan::MaxUnavailable,
+    /// At most this many agents of one Mesos fault-domain zone at once.
+    pub max_unavailable_per_zone: Option<u32>,
 }
 
 /// A plan with the cluster it was made from (still connected).
@@ -49,15 +52,25 @@ pub fn plan_options(inventory: &Inventory, r: &PlanRequest) -> Result<PlanOption
         }
         Err(e) => return Err(OpsError::BadInput(format!("--to {:?}: {e}", r.to))),
     };
-    if r.max_unavailable == 0 {
+    use crate::plan::MaxUnavailable;
+    if matches!(r.max_unavailable, MaxUnavailable::Count(0)) {
         return Err(OpsError::BadInput(
             "--max-unavailable must be at least 1".into(),
+        ));
+    }
+    if r.max_unavailable_per_zone == Some(0) {
+        return Err(OpsError::BadInput(
+            "--max-unavailable-per-zone must be at least 1".into(),
         ));
     }
     Ok(PlanOptions {
         cluster: inventory.cluster_name.clone(),
         to: to.to_string(),
-        max_unavailable: r.max_unavailable,
+        // A percentage is resolved in `plan`, once the agents are known.
+        max_unavailable: r
+            .max_unavailable
+            .resolve(inventory.agents.as_ref().map_or(0, Vec::len)),
+        max_unavailable_per_zone: r.max_unavailable_per_zone,
         frameworks: inventory.frameworks.clone(),
     })
 }
@@ -72,13 +85,21 @@ async fn observe(cluster: &mut Cluster, with_apps: bool) -> Result<ClusterFacts,
 /// Observes the cluster and builds the plan; changes nothing.
 pub async fn plan(r: &PlanRequest) -> Result<Planned, OpsError> {
     let inputs = load(&r.inputs)?;
-    let opts = plan_options(&inputs.inventory, r)?;
+    let mut opts = plan_options(&inputs.inventory, r)?;
     let (mut cluster, transport) = connect(
         inputs.inventory,
         inputs.playbook,
         r.inputs.trust_new_host_keys,
     )?;
     let facts = match observe(&mut cluster, !opts.frameworks.is_empty()).await {
+        Ok(f) => f,
+        Err(e) => {
+            transport.close().await;
+            return Err(e);
+        }
+    };
+    opts.max_unavailable = r.max_unavailable.resolve(facts.agents.len());
+    let facts = match with_zones(&cluster, facts, opts.max_unavailable_per_zone).await {
         Ok(f) => f,
         Err(e) => {
             transport.close().await;
@@ -117,6 +138,30 @@ fn security_by_name(
         .nodes()
         .filter_map(|n| seen.get(&n.address).map(|m| (n.name.clone(), *m)))
         .collect()
+}
+
+/// The agents' fault-domain zones from the leading master's `/slaves`, when the plan limits
+/// agents per zone (otherwise nothing is read). An agent the master does not list keeps no zone.
+async fn with_zones(
+    cluster: &Cluster,
+    mut facts: ClusterFacts,
+    per_zone: Option<u32>,
+) -> Result<ClusterFacts, OpsError> {
+    if per_zone.is_none() || facts.agents.is_empty() {
+        return Ok(facts);
+    }
+    let slaves = crate::probe::mesos::slaves(cluster).await.map_err(|e| {
+        OpsError::Failed(format!(
+            "--max-unavailable-per-zone needs the agents' zones from the leading master's /slaves: {e}"
+        ))
+    })?;
+    for a in &mut facts.agents {
+        a.zone = slaves
+            .iter()
+            .find(|s| s.address() == a.address || s.hostname == a.address)
+            .and_then(|s| s.zone().map(String::from));
+    }
+    Ok(facts)
 }
 
 /// Every node still to move must have a documented path to the target (checked again by the

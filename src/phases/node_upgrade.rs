@@ -125,10 +125,56 @@ pub fn attempt_dir(ctx: &StepCtx<'_>, node: &NodeSpec, direction: Direction) -> 
     )
 }
 
+/// How long one on-node wait for the detached script lasts before it reports "still running"
+/// (well under the 60 s limit of one query; a dead CLI leaves at most this much of a read-only
+/// loop behind on the node).
+const WAIT_BOUND_SECS: u64 = 20;
+
+/// The pause between two polls of a node gate. Each poll is one command over the node's open
+/// multiplexed connection, so a gate is noticed within this plus one round trip, whatever the
+/// playbook's `poll_ms` (which paces the slower waits: backups, deployments, SSH retries).
+pub const GATE_POLL: Duration = Duration::from_millis(100);
+
+/// How long a started script may go without writing its pid before it counts as dead.
+const NO_PID_LIMIT: Duration = Duration::from_secs(60);
+
+/// The status script, after waiting on the node (every 50 ms, at most `bound_secs`) while the
+/// script is starting or running. It returns within 50 ms of the script's end (its `rc`
+/// file, or its process gone), so completion is noticed at once without polling from here.
+fn wait_script(dir: &str, bound_secs: u64) -> String {
+    format!(
+        "d={d}; n={ticks}; \
+         while [ \"$n\" -gt 0 ] && [ -d \"$d\" ] && [ ! -f \"$d/rc\" ]; do \
+         if [ -f \"$d/pid\" ] && [ ! -d \"/proc/$(cat \"$d/pid\" 2>/dev/null)\" ]; then break; fi; \
+         n=$((n-1)); sleep 0.05 2>/dev/null || {{ sleep 1; n=$((n-19)); }}; done; {status}",
+        d = quote(dir),
+        // 20 looks a second; `sleep 0.05` is GNU coreutils (a `sleep` without fractions falls
+        // back to whole seconds, counted as 20 looks).
+        ticks = bound_secs * 20,
+        status = status_script(dir),
+    )
+}
+
 async fn status(ctx: &StepCtx<'_>, node: &NodeSpec, dir: &str) -> Result<Detached, String> {
     let out = ctx
         .cluster
         .query(node, &status_script(dir))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(parse_status(&out.stdout))
+}
+
+/// The status once the script has ended or `WAIT_BOUND_SECS` (capped by `left`) have passed.
+async fn wait_status(
+    ctx: &StepCtx<'_>,
+    node: &NodeSpec,
+    dir: &str,
+    left: Duration,
+) -> Result<Detached, String> {
+    let bound = left.as_secs().clamp(1, WAIT_BOUND_SECS);
+    let out = ctx
+        .cluster
+        .query(node, &wait_script(dir, bound))
         .await
         .map_err(|e| e.to_string())?;
     Ok(parse_status(&out.stdout))
@@ -230,32 +276,38 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
         }
         installed = Some(id.version);
     }
-    // Wait for the detached script to end.
+    // Wait for the detached script to end: each poll waits on the node itself and returns as
+    // soon as the script ends, so there is no pause between polls; only a failed query (the
+    // connection broke) waits the playbook's poll interval before the next try.
     let timeout = Duration::from_secs(c.timeouts.node_script_secs);
-    let mut starting_polls = 0u32;
+    let started_wait = std::time::Instant::now();
     let ended = wait::until(
         &format!("{}: dcos_node_upgrade.sh to finish", node.address),
         timeout,
-        c.poll(),
+        Duration::ZERO,
         || {
             let known = state.clone();
             let dir = dir.clone();
-            starting_polls += 1;
-            let polls = starting_polls;
+            let left = timeout.saturating_sub(started_wait.elapsed());
             async move {
                 let s = if matches!(known, Detached::Exited { .. }) {
                     known
                 } else {
-                    match status(ctx, node, &dir).await {
+                    match wait_status(ctx, node, &dir, left).await {
                         Ok(s) => s,
-                        Err(e) => return Poll::NotYet(e),
+                        Err(e) => {
+                            tokio::time::sleep(c.poll()).await;
+                            return Poll::NotYet(e);
+                        }
                     }
                 };
                 match s {
                     Detached::Exited { .. } | Detached::Died { .. } => Poll::Ready(s),
-                    Detached::Starting if polls > 30 => Poll::Ready(Detached::Died {
-                        tail: "the script never wrote its pid".into(),
-                    }),
+                    Detached::Starting if started_wait.elapsed() > NO_PID_LIMIT => {
+                        Poll::Ready(Detached::Died {
+                            tail: "the script never wrote its pid".into(),
+                        })
+                    }
                     Detached::NotStarted => {
                         Poll::Abort(format!("the attempt directory {dir} vanished"))
                     }
@@ -308,7 +360,7 @@ async fn quorum_gate(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<(), String> {
     wait::until(
         &format!("quorum gate before taking master {} down", node.address),
         Duration::from_secs(c.timeouts.master_gate_secs),
-        c.poll(),
+        GATE_POLL,
         || gates::masters_healthy(c),
     )
     .await
@@ -332,7 +384,7 @@ pub async fn post_gates(ctx: &StepCtx<'_>, node: &NodeSpec, target: &str) -> Res
             node.address
         ),
         deadline,
-        c.poll(),
+        GATE_POLL,
         || gates::node_at_version(c, node, target),
     )
     .await
@@ -344,7 +396,7 @@ pub async fn post_gates(ctx: &StepCtx<'_>, node: &NodeSpec, target: &str) -> Res
                 node.address
             ),
             deadline,
-            c.poll(),
+            GATE_POLL,
             || gates::masters_healthy(c),
         )
         .await
@@ -357,7 +409,7 @@ pub async fn post_gates(ctx: &StepCtx<'_>, node: &NodeSpec, target: &str) -> Res
                 node.address
             ),
             deadline,
-            c.poll(),
+            GATE_POLL,
             || gates::agent_registered(c, node),
         )
         .await
@@ -417,5 +469,64 @@ mod tests {
                 tail: "done".into()
             }
         );
+    }
+
+    #[test]
+    fn the_wait_script_returns_as_soon_as_the_script_ends_and_after_its_bound_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("attempt-1");
+        let d = d.to_str().unwrap().to_string();
+        let sh = |script: String| {
+            let t = std::time::Instant::now();
+            let out = std::process::Command::new("bash")
+                .arg("-c")
+                .arg(script)
+                .output()
+                .unwrap();
+            (
+                parse_status(&String::from_utf8_lossy(&out.stdout)),
+                t.elapsed(),
+            )
+        };
+        // A detached run that ends 300 ms after it starts.
+        std::fs::create_dir(&d).unwrap();
+        let start = format!(
+            "cd {q}; nohup setsid bash -c 'sleep 0.3; echo ok; echo 0 > rc.tmp; mv rc.tmp rc' > out.log 2>&1 < /dev/null & echo $! > pid",
+            q = quote(&d)
+        );
+        assert!(std::process::Command::new("bash")
+            .arg("-c")
+            .arg(start)
+            .status()
+            .unwrap()
+            .success());
+        let (s, took) = sh(wait_script(&d, 10));
+        assert_eq!(
+            s,
+            Detached::Exited {
+                rc: 0,
+                tail: "ok".into()
+            }
+        );
+        assert!(took < Duration::from_secs(2), "noticed after {took:?}");
+        // Still running at the bound: it says so after about the bound.
+        std::fs::remove_file(format!("{d}/rc")).unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        std::fs::write(format!("{d}/pid"), child.id().to_string()).unwrap();
+        let (s, took) = sh(wait_script(&d, 1));
+        assert_eq!(s, Detached::Running);
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+            "{took:?}"
+        );
+        // Its process dies without an exit status: noticed at once.
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let (s, took) = sh(wait_script(&d, 10));
+        assert!(matches!(s, Detached::Died { .. }), "{s:?}");
+        assert!(took < Duration::from_secs(2), "{took:?}");
     }
 }

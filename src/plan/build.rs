@@ -13,8 +13,11 @@ pub struct PlanOptions {
     pub cluster: String,
     /// Target DC/OS version.
     pub to: String,
-    /// Agents upgraded at once after the canary (at least 1).
+    /// Agents upgraded at once after the canary (at least 1; a `--max-unavailable` percentage
+    /// is resolved against the cluster's agents before planning, [`super::MaxUnavailable`]).
     pub max_unavailable: u32,
+    /// At most this many agents of one Mesos fault-domain zone in a batch (`None`: no limit).
+    pub max_unavailable_per_zone: Option<u32>,
     /// App changes for the frameworks phase.
     pub frameworks: Vec<FrameworkUpgrade>,
 }
@@ -83,6 +86,7 @@ pub fn build(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Plan, PlanError
         security: Default::default(),
         from,
         max_unavailable: opts.max_unavailable,
+        max_unavailable_per_zone: opts.max_unavailable_per_zone,
         phases,
     })
 }
@@ -147,30 +151,54 @@ fn masters(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Vec<Step>, PlanEr
         .collect())
 }
 
-/// Agents: private before public; a canary, then batches of max_unavailable.
+/// Agents: private before public; a canary, then batches of max_unavailable with at most
+/// max_unavailable_per_zone agents of one zone ([`super::batch::split`]). Without a zone limit
+/// the steps keep the inventory order; with one, the steps that change nothing come first and
+/// the others in batch order.
 fn agents(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Vec<Step>, PlanError> {
     let mut agents: Vec<&NodeFacts> = facts.agents.iter().collect();
     agents.sort_by_key(|a| a.role == Role::PublicAgent);
-    let mut batch: u32 = 0;
-    let mut in_batch: u32 = 0;
-    let mut last_role: Option<Role> = None;
-    let mut agent_steps = Vec::new();
-    for a in agents {
-        if is_at_target(a, &opts.to) || !is_older(a, &opts.to) {
-            agent_steps.push(node_step("agents", a, &opts.to, None));
-            continue;
+    let todo: Vec<usize> = (0..agents.len())
+        .filter(|i| !is_at_target(agents[*i], &opts.to) && is_older(agents[*i], &opts.to))
+        .collect();
+    // batch of agents[i] for every agent that is upgraded
+    let mut batch_of: HashMap<usize, u32> = HashMap::new();
+    if let Some((&canary, rest)) = todo.split_first() {
+        batch_of.insert(canary, 0);
+        let mut next: u32 = 1;
+        // A role change starts a new batch: private agents all before public ones.
+        for role in [Role::Agent, Role::PublicAgent] {
+            let group: Vec<usize> = rest
+                .iter()
+                .copied()
+                .filter(|i| (agents[*i].role == Role::PublicAgent) == (role == Role::PublicAgent))
+                .collect();
+            let zones: Vec<Option<&str>> =
+                group.iter().map(|i| agents[*i].zone.as_deref()).collect();
+            for b in
+                super::batch::split(&zones, opts.max_unavailable, opts.max_unavailable_per_zone)
+            {
+                for k in b {
+                    batch_of.insert(group[k], next);
+                }
+                next += 1;
+            }
         }
-        let started = last_role.is_some();
-        let capacity = if batch == 0 { 1 } else { opts.max_unavailable };
-        if started && (in_batch >= capacity || last_role != Some(a.role)) {
-            batch += 1;
-            in_batch = 0;
-        }
-        in_batch += 1;
-        last_role = Some(a.role);
-        agent_steps.push(node_step("agents", a, &opts.to, Some(batch)));
     }
-    Ok(agent_steps)
+    let mut steps: Vec<(u32, Step)> = agents
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let batch = batch_of.get(&i).copied();
+            let mut s = node_step("agents", a, &opts.to, batch);
+            s.zone = a.zone.clone();
+            (batch.map_or(0, |b| b + 1), s)
+        })
+        .collect();
+    if opts.max_unavailable_per_zone.is_some() {
+        steps.sort_by_key(|(k, _)| *k);
+    }
+    Ok(steps.into_iter().map(|(_, s)| s).collect())
 }
 
 /// Marathon apps named in the inventory's `[[frameworks]]`.
@@ -192,6 +220,7 @@ fn frameworks(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Vec<Step>, Pla
             role: None,
             leader: None,
             batch: None,
+            zone: None,
             app: Some(f.app.clone()),
             from: app.image.clone(),
             to: f.image.clone(),
@@ -221,6 +250,7 @@ fn simple(id: &str, action: Action, kind: StepKind, description: &str) -> Step {
         role: None,
         leader: None,
         batch: None,
+        zone: None,
         app: None,
         from: None,
         to: None,
@@ -286,6 +316,7 @@ fn node_step(phase: &str, n: &NodeFacts, to: &str, batch: Option<u32>) -> Step {
         role: Some(n.role),
         leader: None,
         batch,
+        zone: None,
         app: None,
         from: n.version.clone(),
         to: Some(to.to_string()),

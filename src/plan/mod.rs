@@ -1,10 +1,12 @@
 //! The plan: a pure function of facts, playbook and options. What `plan` prints is what `run`
 //! executes.
 
+pub mod batch;
 mod build;
 pub mod doors;
 mod step;
 
+pub use batch::MaxUnavailable;
 pub use build::{build, PlanError, PlanOptions};
 pub use doors::{Door, DoorId};
 pub use step::{Action, Phase, PhaseId, Plan, Step, StepKind};

@@ -127,6 +127,10 @@ pub struct Step {
     /// Agents: the batch (0 is the canary).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub batch: Option<u32>,
+    /// Agents: the Mesos fault-domain zone (`domain.fault_domain.zone.name` in `/slaves`), when
+    /// the plan limits agents per zone and the agent reports one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub zone: Option<String>,
     /// The app, for framework steps.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub app: Option<String>,
@@ -161,6 +165,9 @@ pub struct Plan {
     pub from: Option<String>,
     /// Agents upgraded at once after the canary.
     pub max_unavailable: u32,
+    /// At most this many agents of one zone at once (`--max-unavailable-per-zone`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub max_unavailable_per_zone: Option<u32>,
     /// Phases in order.
     pub phases: Vec<Phase>,
     /// The path's points of no return (see `plan::doors`).

@@ -156,6 +156,7 @@ async fn node_facts(cluster: &Cluster, n: &NodeSpec, leader: Option<String>) -> 
         version,
         is_leader: n.role == Role::Master && leader.as_deref() == Some(n.address.as_str()),
         error,
+        zone: None,
     }
 }
 

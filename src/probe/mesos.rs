@@ -128,6 +128,10 @@ pub struct Slave {
     /// Resources advertised to Mesos.
     #[serde(default)]
     pub resources: HashMap<String, serde_json::Value>,
+    /// The agent's domain (Mesos 1.5+, DC/OS 1.11+): `{"fault_domain": {"region": {"name"},
+    /// "zone": {"name"}}}` (apache/mesos `docs/fault-domains.md`; facts §5 lists `domain`).
+    #[serde(default)]
+    pub domain: Option<serde_json::Value>,
 }
 
 fn yes() -> bool {
@@ -144,6 +148,15 @@ impl Slave {
             .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| self.hostname.clone())
+    }
+
+    /// The fault-domain zone's name (`domain.fault_domain.zone.name`), if the agent has one.
+    pub fn zone(&self) -> Option<&str> {
+        self.domain
+            .as_ref()?
+            .pointer("/fault_domain/zone/name")?
+            .as_str()
+            .filter(|z| !z.is_empty())
     }
 
     /// Whether the agent is public (`public_ip` attribute "true"; attributes are strings).

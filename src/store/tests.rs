@@ -16,6 +16,7 @@ fn record(id: &str) -> RunRecord {
             version: Some("2.1.3".into()),
             is_leader: true,
             error: None,
+            zone: None,
         }],
         ..Default::default()
     };
@@ -25,6 +26,7 @@ fn record(id: &str) -> RunRecord {
             cluster: "c".into(),
             to: "2.2.1".into(),
             max_unavailable: 1,
+            max_unavailable_per_zone: None,
             frameworks: vec![],
         },
     )

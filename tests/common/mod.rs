@@ -199,6 +199,7 @@ pub fn one_master_run(id: &str, cluster: &str) -> dcos_upgrade::store::RunRecord
             version: Some("2.1.3".into()),
             is_leader: true,
             error: None,
+            zone: None,
         }],
         ..Default::default()
     };
@@ -206,6 +207,7 @@ pub fn one_master_run(id: &str, cluster: &str) -> dcos_upgrade::store::RunRecord
         cluster: cluster.into(),
         to: "2.2.1".into(),
         max_unavailable: 1,
+        max_unavailable_per_zone: None,
         frameworks: vec![],
     };
     dcos_upgrade::store::RunRecord {

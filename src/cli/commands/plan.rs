@@ -24,8 +24,12 @@ pub(super) async fn exec(a: PlanArgs, json: bool) -> CliResult<i32> {
 
 /// The plan as a table for people.
 pub fn render_plan(plan: &Plan) -> String {
+    let per_zone = plan
+        .max_unavailable_per_zone
+        .map(|z| format!(", at most {z} per zone"))
+        .unwrap_or_default();
     let mut s = format!(
-        "Plan for cluster {}: {} -> {} (agents: canary, then batches of {})\n",
+        "Plan for cluster {}: {} -> {} (agents: canary, then batches of {}{per_zone})\n",
         plan.cluster,
         plan.from.as_deref().unwrap_or("?"),
         plan.to,
@@ -58,6 +62,11 @@ pub fn render_plan(plan: &Plan) -> String {
                 } else {
                     format!("batch {b}")
                 });
+            }
+            if let Some(z) = &st.zone {
+                extra.push(format!("zone {z}"));
+            } else if plan.max_unavailable_per_zone.is_some() && st.batch.is_some() {
+                extra.push("no zone".into());
             }
             if let (Some(f), Some(t)) = (&st.from, &st.to) {
                 extra.push(format!("{f} -> {t}"));

@@ -13,6 +13,7 @@ fn node(addr: &str, role: Role, version: &str, leader: bool) -> NodeFacts {
         version: Some(version.into()),
         is_leader: leader,
         error: None,
+        zone: None,
     }
 }
 
@@ -44,6 +45,7 @@ fn opts(max: u32) -> PlanOptions {
         cluster: "c".into(),
         to: "2.2.1".into(),
         max_unavailable: max,
+        max_unavailable_per_zone: None,
         frameworks: vec![],
     }
 }
@@ -163,4 +165,63 @@ fn the_plan_serializes_to_the_documented_json_keys() {
     }
     assert_eq!(s["role"], "master");
     assert_eq!(v["phases"][4]["steps"][4]["role"], "public_agent");
+}
+
+#[test]
+fn a_zone_limit_keeps_every_batch_within_it_and_lists_steps_in_batch_order() {
+    let mut f = cluster();
+    for (i, a) in f.agents.iter_mut().enumerate() {
+        a.zone = Some(["z1", "z2"][i % 2].into());
+    }
+    // Four more private agents, all in z1.
+    for i in 0..4 {
+        let mut n = node(&format!("10.0.1.3{i}"), Role::Agent, "2.1.3", false);
+        n.zone = Some("z1".into());
+        f.agents.push(n);
+    }
+    let mut o = opts(3);
+    o.max_unavailable_per_zone = Some(1);
+    let p = build(&f, &o).unwrap();
+    assert_eq!(p.max_unavailable_per_zone, Some(1));
+    let steps = phase(&p, PhaseId::Agents);
+    let batches: Vec<u32> = steps.iter().map(|s| s.batch.unwrap()).collect();
+    let mut sorted = batches.clone();
+    sorted.sort_unstable();
+    assert_eq!(batches, sorted, "steps in batch order");
+    assert_eq!(batches.iter().filter(|b| **b == 0).count(), 1, "one canary");
+    for b in sorted.iter().copied() {
+        let zones: Vec<&str> = steps
+            .iter()
+            .filter(|s| s.batch == Some(b))
+            .map(|s| s.zone.as_deref().unwrap())
+            .collect();
+        let mut d = zones.clone();
+        d.sort_unstable();
+        d.dedup();
+        assert_eq!(d.len(), zones.len(), "batch {b} repeats a zone: {zones:?}");
+        assert!(zones.len() <= 3);
+    }
+    // The public agent is alone in the last batch, after every private one.
+    let last = steps.last().unwrap();
+    assert_eq!(last.role, Some(Role::PublicAgent));
+    assert!(steps[..steps.len() - 1]
+        .iter()
+        .all(|s| s.role == Some(Role::Agent) && s.batch < last.batch));
+}
+
+#[test]
+fn without_a_zone_limit_the_batches_are_as_before_whatever_the_zones() {
+    let mut f = cluster();
+    for (i, a) in f.agents.iter_mut().enumerate() {
+        a.zone = Some(["z1", "z1", "z2"][i % 3].into());
+    }
+    let zoned = build(&f, &opts(2)).unwrap();
+    let plain = build(&cluster(), &opts(2)).unwrap();
+    let b = |p: &Plan| -> Vec<(Option<String>, Option<u32>)> {
+        phase(p, PhaseId::Agents)
+            .iter()
+            .map(|s| (s.node.clone(), s.batch))
+            .collect()
+    };
+    assert_eq!(b(&zoned), b(&plain));
 }

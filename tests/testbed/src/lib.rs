@@ -46,6 +46,7 @@ pub struct TestbedBuilder {
     bastion: bool,
     token_ttl_secs: u64,
     ssh_user: Option<String>,
+    zones: Vec<String>,
     dir: Option<PathBuf>,
 }
 
@@ -68,6 +69,7 @@ impl Default for TestbedBuilder {
             bastion: false,
             token_ttl_secs: model::DEFAULT_TOKEN_TTL_SECS,
             ssh_user: None,
+            zones: Vec::new(),
             dir: None,
         }
     }
@@ -160,6 +162,11 @@ impl TestbedBuilder {
         self.token_ttl_secs = secs;
         self
     }
+    /// Mesos fault-domain zones handed to the agents in turn (`up --zones`; default none).
+    pub fn zones(mut self, zones: &[&str]) -> Self {
+        self.zones = zones.iter().map(|z| z.to_string()).collect();
+        self
+    }
     /// Use this directory instead of a fresh temporary one (it is not deleted on drop).
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = Some(dir.into());
@@ -203,6 +210,9 @@ impl TestbedBuilder {
         cmd.args(["--token-ttl-secs", &self.token_ttl_secs.to_string()]);
         if let Some(u) = &self.ssh_user {
             cmd.args(["--ssh-user", u]);
+        }
+        if !self.zones.is_empty() {
+            cmd.args(["--zones", &self.zones.join(",")]);
         }
         if self.real_zookeeper {
             cmd.args(["--zookeeper", "real"]);

@@ -112,6 +112,10 @@ enum Cmd {
         /// `become = "sudo"`); the caller sets up the user and its sudoers rule.
         #[arg(long)]
         ssh_user: Option<String>,
+        /// Mesos fault-domain zones handed to the agents in turn (comma-separated, e.g.
+        /// `z1,z2`), served in `/slaves` as `domain.fault_domain.zone.name`.
+        #[arg(long, value_delimiter = ',')]
+        zones: Vec<String>,
     },
     /// Stop everything the testbed in DIR started (daemon, every sshd, leftover node scripts);
     /// saves the final report to DIR/report.json. Idempotent.
@@ -177,6 +181,7 @@ fn main() -> Result<()> {
             bastion,
             token_ttl_secs,
             ssh_user,
+            zones,
         } => {
             let def = setup::up(&setup::UpOptions {
                 dir,
@@ -197,6 +202,7 @@ fn main() -> Result<()> {
                 token_ttl_secs,
                 bastion,
                 ssh_user,
+                zones,
             })?;
             println!(
                 "dcos-sim: cluster up in {} (subnet {}, network {})",

@@ -198,6 +198,11 @@ pub struct SimDef {
     /// How long issued tokens live.
     #[serde(default = "default_token_ttl")]
     pub token_ttl_secs: u64,
+    /// Mesos fault-domain zones handed to the agents in turn (`up --zones a,b,c`: the first
+    /// agent, private then public, gets `a`, the second `b`, the fourth `a` again); served as
+    /// `domain.fault_domain.zone.name` in `/slaves` (Mesos 1.5+, DC/OS 1.11+). Empty: no domain.
+    #[serde(default)]
+    pub zones: Vec<String>,
 }
 
 impl SimDef {

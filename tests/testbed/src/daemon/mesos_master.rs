@@ -119,6 +119,18 @@ pub(super) fn resources(cpus: f64, mem: f64) -> Value {
     json!({"cpus": cpus, "mem": mem, "disk": 40000.0, "gpus": 0.0, "ports": "[1025-2180, 2182-3887, 3889-5049, 5052-8079, 8082-8180, 8182-32000]"})
 }
 
+/// The agent's fault domain, when the testbed hands out zones (`up --zones`): the zones go to
+/// the agents in turn, in node order. Mesos' shape (apache/mesos `docs/fault-domains.md`):
+/// `{"fault_domain": {"region": {"name"}, "zone": {"name"}}}`; no zones: `null` (no domain).
+fn agent_domain(c: &Cluster, i: usize) -> Value {
+    let zones = &c.def.zones;
+    if zones.is_empty() {
+        return Value::Null;
+    }
+    let k = c.agents().position(|a| a == i).unwrap_or(0);
+    json!({"fault_domain": {"region": {"name": "sim-region"}, "zone": {"name": zones[k % zones.len()]}}})
+}
+
 pub(super) fn slave_json(c: &Cluster, i: usize) -> Value {
     let n = &c.nodes[i];
     let attrs = if n.def.role == Role::PublicAgent {
@@ -142,6 +154,7 @@ pub(super) fn slave_json(c: &Cluster, i: usize) -> Value {
         "hostname": n.def.address,
         "port": 5051,
         "attributes": attrs,
+        "domain": agent_domain(c, i),
         "pid": format!("slave(1)@{}:5051", n.def.address),
         "registered_time": reg,
         "reregistered_time": reg,

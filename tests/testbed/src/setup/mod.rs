@@ -63,6 +63,8 @@ pub struct UpOptions {
     pub token_ttl_secs: u64,
     /// The nodes' SSH login user (`--ssh-user`), else the user running `up`.
     pub ssh_user: Option<String>,
+    /// Fault-domain zones handed to the agents in turn.
+    pub zones: Vec<String>,
 }
 
 pub(super) fn write(path: &Path, content: &str) -> Result<()> {
