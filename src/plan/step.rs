@@ -192,8 +192,83 @@ impl Plan {
         self.steps().map(|(_, s)| s).find(|s| s.id == id)
     }
 
+    /// Whether the plan changes nothing: every node is at the target and no app changes.
+    pub fn changes_nothing(&self) -> bool {
+        self.phases
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.id,
+                    PhaseId::Masters | PhaseId::Agents | PhaseId::Frameworks
+                )
+            })
+            .flat_map(|p| p.steps.iter())
+            .all(|s| s.action == Action::Skip)
+    }
+
+    /// The approvals a run of this plan asks for, in order, with what each approves: the
+    /// target's release notes (before anything changes), then one gate before each phase that
+    /// changes the cluster and has work (mirrors `engine::walk`). Answered at a prompt, or by
+    /// `--ack-release-notes VERSION` and `--yes`.
+    pub fn gates(&self) -> Vec<(String, String)> {
+        let mut out = vec![(
+            crate::release_notes::gate_name(&self.to),
+            format!(
+                "DC/OS {}'s release notes acknowledged (at the prompt, or --ack-release-notes {})",
+                self.to, self.to
+            ),
+        )];
+        for p in &self.phases {
+            let work = p.steps.iter().filter(|s| s.action != Action::Skip).count();
+            if p.id.changes_cluster() && work > 0 {
+                out.push((
+                    format!("before:{}", p.id),
+                    format!(
+                        "approve {work} step(s) of {} (at the prompt, or --yes)",
+                        p.id
+                    ),
+                ));
+            }
+        }
+        out
+    }
+
     /// The phase a step belongs to.
     pub fn phase_of(&self, id: &str) -> Option<PhaseId> {
         self.steps().find(|(_, s)| s.id == id).map(|(p, _)| p.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gates_are_the_release_notes_then_one_per_changing_phase_with_work() {
+        let mut plan = crate::testkit::plan(2, 1);
+        assert!(!plan.changes_nothing());
+        let ids: Vec<String> = plan.gates().into_iter().map(|(id, _)| id).collect();
+        assert_eq!(
+            ids,
+            [
+                "release-notes:2.2.1",
+                "before:masters",
+                "before:agents",
+                "before:frameworks"
+            ]
+        );
+        // Every node at the target and no app to change: nothing to upgrade.
+        for p in &mut plan.phases {
+            if matches!(
+                p.id,
+                PhaseId::Masters | PhaseId::Agents | PhaseId::Frameworks
+            ) {
+                for s in &mut p.steps {
+                    s.action = Action::Skip;
+                }
+            }
+        }
+        assert!(plan.changes_nothing());
+        assert!(!plan.gates().iter().any(|(id, _)| id == "before:masters"));
     }
 }

@@ -38,6 +38,12 @@ pub fn render_plan(plan: &Plan) -> String {
     if let Some(modes) = crate::model::security_summary(&plan.security) {
         s.push_str(&format!("security: {modes}\n"));
     }
+    if plan.changes_nothing() {
+        s.push_str(&format!(
+            "nothing to upgrade: every node is already at {} and no app changes\n",
+            plan.to
+        ));
+    }
     for ph in &plan.phases {
         s.push_str(&format!("\n{}\n", ph.id));
         if ph.steps.is_empty() {
@@ -90,6 +96,12 @@ pub fn render_plan(plan: &Plan) -> String {
                 "  {:<20} {} -> {}: {}\n",
                 d.id, d.from, d.to, d.reason
             ));
+        }
+    }
+    if !plan.changes_nothing() {
+        s.push_str("\ngates (the run stops at each until approved)\n");
+        for (id, what) in plan.gates() {
+            s.push_str(&format!("  {id:<24} {what}\n"));
         }
     }
     s
