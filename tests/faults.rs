@@ -145,6 +145,15 @@ fn case(fault: &str, target: Target, mode: &str) {
             e.cause
         );
     }
+    if fault == "upgrade-fails" {
+        // The script's own error line, once, with the node's name and where its output is.
+        let line = "Error: Unable to fetch package";
+        assert_eq!(msg.matches(line).count(), 1, "{label}: {msg}");
+        assert!(
+            msg.contains(&format!("{name} ({addr})")) && msg.contains("out.log"),
+            "{label}: the node's name and the path of its output: {msg}"
+        );
+    }
     let st = env.status();
     assert_eq!(st["state"], e.state, "{label}: {st:#}");
     // Nothing lost: the journal replays, and no node's script was started twice per direction.

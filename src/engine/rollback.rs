@@ -298,7 +298,7 @@ pub fn target_states(plan: &crate::plan::Plan, view: &crate::machine::RunView) -
             let state = match st {
                 StepState::Pending => format!("unchanged at {from}"),
                 StepState::Running => format!(
-                    "being changed {from} -> {to} (interrupted: resume or rollback decides)"
+                    "its step ({from} -> {to}) began and did not finish: the node may not have been changed yet; resume or rollback looks at the node first"
                 ),
                 StepState::Done => format!("at {to}"),
                 StepState::Failed => format!(

@@ -46,6 +46,15 @@ pub enum ClusterLockError {
     /// Another run holds it and its heartbeat is fresh.
     #[error("another dcos-upgrade run holds the cluster lock on master {}: run {} by {}{} (heartbeat {}s ago); wait for it to finish", .0.node, .0.run, .0.owner, if .0.holder.is_empty() { String::new() } else { format!(" from state directory {}", .0.holder) }, .0.age_secs)]
     Held(Holder),
+    /// Another run holds it with a fresh heartbeat, but its process is provably gone: it ran
+    /// on this very host and its pid is no longer running.
+    #[error("master {} has the cluster lock of run {} by {}, whose process (pid {pid} on this host) is no longer running (heartbeat {}s ago): the lock is left over; take it over with --take-over-lock", .holder.node, .holder.run, .holder.owner, .holder.age_secs)]
+    Abandoned {
+        /// The holder.
+        holder: Holder,
+        /// Its dead process.
+        pid: u32,
+    },
     /// Another run held it but stopped sending heartbeats.
     #[error("master {} has a stale cluster lock of run {} by {} (no heartbeat for {}s, stale after {stale_secs}s); if that run is really gone, pass --take-over-lock", .holder.node, .holder.run, .holder.owner, .holder.age_secs)]
     Stale {
@@ -72,8 +81,14 @@ pub struct ClusterLock {
     stale_secs: u64,
 }
 
-/// `user@host` of this process.
+/// `user@host pid N` of this process (the pid lets a later process on the same host tell a
+/// holder that is gone from one that is alive).
 pub fn owner() -> String {
+    format!("{} pid {}", user_at_host(), std::process::id())
+}
+
+/// `user@host` of this process.
+fn user_at_host() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into());
@@ -182,6 +197,20 @@ impl ClusterLock {
                     m,
                     None,
                     "take over the cluster lock left by a dead process of this state directory",
+                )
+                .await;
+        }
+        if let Some(pid) = dead_local_pid(&holder.owner) {
+            if !take_over {
+                return Err(ClusterLockError::Abandoned { holder, pid });
+            }
+            return self
+                .write_info(
+                    change,
+                    cluster,
+                    m,
+                    None,
+                    "take over the cluster lock of a process of this host that is gone",
                 )
                 .await;
         }
@@ -363,9 +392,40 @@ pub fn parse_held(node: &str, out: &str) -> Option<Holder> {
     })
 }
 
+/// The pid of a holder `user@host pid N` that ran on this host and is no longer running.
+fn dead_local_pid(owner: &str) -> Option<u32> {
+    let (who, pid) = owner.rsplit_once(" pid ")?;
+    let pid: u32 = pid.trim().parse().ok()?;
+    let host = who.rsplit_once('@').map(|(_, h)| h)?;
+    let here = user_at_host();
+    let this_host = here.rsplit_once('@').map(|(_, h)| h)?;
+    if host != this_host || pid == 0 {
+        return None;
+    }
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let alive = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    (!alive).then_some(pid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_holder_of_this_host_is_gone_only_when_its_pid_is() {
+        let host = user_at_host();
+        // This process is alive.
+        assert_eq!(dead_local_pid(&owner()), None);
+        // A pid above the kernel's maximum is never running.
+        assert_eq!(
+            dead_local_pid(&format!("{host} pid 99999999")),
+            Some(99999999)
+        );
+        // Another host, or an owner of an older version without a pid: nothing is proved.
+        assert_eq!(dead_local_pid("ops@elsewhere.example pid 99999999"), None);
+        assert_eq!(dead_local_pid(&host), None);
+    }
 
     #[test]
     fn a_held_answer_names_the_holder_and_its_age() {

@@ -172,9 +172,9 @@ async fn execute_timed(
     );
     if let Err(e) = cluster_lock.acquire(change, cluster, take_over_lock).await {
         return Err(match e {
-            ClusterLockError::Held(_) | ClusterLockError::Stale { .. } => {
-                OpsError::Locked(e.to_string())
-            }
+            ClusterLockError::Held(_)
+            | ClusterLockError::Stale { .. }
+            | ClusterLockError::Abandoned { .. } => OpsError::Locked(e.to_string()),
             ClusterLockError::Remote { .. } => OpsError::Failed(e.to_string()),
         });
     }

@@ -43,22 +43,26 @@ pub enum Detached {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NodeUpgradeError {
     /// The script ended with a non-zero exit status.
-    #[error("{node}: dcos_node_upgrade.sh exited with status {status}: {tail}")]
+    #[error("{node}: dcos_node_upgrade.sh exited with status {status}: {error} (its whole output is on the node: {log})")]
     ScriptExited {
-        /// The node's address.
+        /// The node, `name (address)`.
         node: String,
         /// Its exit status.
         status: i32,
-        /// The last lines of its output.
-        tail: String,
+        /// The script's own error line (else its last line).
+        error: String,
+        /// The path of its whole output on the node.
+        log: String,
     },
     /// The script's process vanished without an exit status.
-    #[error("{node}: dcos_node_upgrade.sh ended without an exit status (was the node restarted?): {tail}")]
+    #[error("{node}: dcos_node_upgrade.sh ended without an exit status (was the node restarted?): {error} (its output so far is on the node: {log})")]
     Vanished {
-        /// The node's address.
+        /// The node, `name (address)`.
         node: String,
-        /// The last lines of its output.
-        tail: String,
+        /// The script's own error line (else its last line).
+        error: String,
+        /// The path of its output on the node.
+        log: String,
     },
     /// The script could not be started.
     #[error("{node}: could not start the node upgrade script: {tail}")]
@@ -321,16 +325,18 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
         Detached::Exited { rc: 0, .. } => {}
         Detached::Exited { rc, tail } => {
             return Err(NodeUpgradeError::ScriptExited {
-                node: node.address.clone(),
+                node: named(node),
                 status: rc,
-                tail: last_lines(&tail, 6),
+                error: error_line(&tail),
+                log: format!("{dir}/out.log"),
             }
             .into())
         }
         Detached::Died { tail } => {
             return Err(NodeUpgradeError::Vanished {
-                node: node.address.clone(),
-                tail: last_lines(&tail, 6),
+                node: named(node),
+                error: error_line(&tail),
+                log: format!("{dir}/out.log"),
             }
             .into())
         }
@@ -348,9 +354,33 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
     }))
 }
 
-fn last_lines(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(n)..].join(" | ")
+/// A node as people know it: `m1 (10.0.0.11)`, or the address alone when it has no other name.
+fn named(node: &NodeSpec) -> String {
+    if node.name == node.address {
+        node.address.clone()
+    } else {
+        format!("{} ({})", node.name, node.address)
+    }
+}
+
+/// The line of a script's output that says what went wrong: the last one that names an error
+/// (`ERROR: ...`, `Error: ...`, `... failed ...`), else the last non-empty one.
+fn error_line(out: &str) -> String {
+    let lines: Vec<&str> = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines
+        .iter()
+        .rev()
+        .find(|l| {
+            let low = l.to_lowercase();
+            low.starts_with("error") || low.contains("error:") || low.contains("failed")
+        })
+        .or(lines.last())
+        .map(|l| l.to_string())
+        .unwrap_or_else(|| "(no output)".into())
 }
 
 /// Before a master goes down: the ensemble and the masters are healthy (quorum can survive).
@@ -421,6 +451,17 @@ pub async fn post_gates(ctx: &StepCtx<'_>, node: &NodeSpec, target: &str) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_error_line_is_the_script_s_own_not_the_whole_trace() {
+        let out = "Checking node\n+ systemctl stop dcos-mesos-master\nERROR: Expecting to upgrade DC/OS from 2.1.3 to 2.2.1. Version found on node: 2.0.0\n\n";
+        assert_eq!(
+            error_line(out),
+            "ERROR: Expecting to upgrade DC/OS from 2.1.3 to 2.2.1. Version found on node: 2.0.0"
+        );
+        assert_eq!(error_line("one\ntwo\n"), "two");
+        assert_eq!(error_line(""), "(no output)");
+    }
 
     #[test]
     fn status_output_is_parsed() {

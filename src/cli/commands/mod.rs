@@ -204,7 +204,13 @@ fn exit_for(f: &Finished, events: &dyn EventSink, h: &Handoff) -> i32 {
                 FinalState::Failed,
                 exit::FAILED,
                 format!(
-                    "step {step} failed: {error}\nthe run is paused and its state saved. Choices: `{}` retries the step; `{}` undoes this run's changes",
+                    "step {step} failed{}\nthe run is paused and its state saved. Choices: `{}` retries the step; `{}` undoes this run's changes",
+                    // The summary above already has the error in its node's line: once is enough.
+                    if f.summary.contains(error.as_str()) {
+                        " (the error is in its line above)".to_string()
+                    } else {
+                        format!(": {error}")
+                    },
                     h.resume(id, yes),
                     h.rollback(id, &["--yes"])
                 ),
