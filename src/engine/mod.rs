@@ -11,6 +11,8 @@
 //! [`Change`]) and runs steps only through a [`Registry`] of actions, so it is tested with
 //! in-process doors and fake actions (`engine/tests.rs`).
 
+#[cfg(test)]
+mod bench;
 mod doors;
 mod gates;
 mod judge;
@@ -31,7 +33,7 @@ use crate::checkpoint;
 use crate::cluster::Cluster;
 use crate::door::Change;
 use crate::events::{stamp, Event, EventSink};
-use crate::machine::{Record, RunView, StepState};
+use crate::machine::{Record, Replay, RunView, StepState};
 use crate::store::{RunRecord, Store};
 use std::sync::{Arc, Mutex};
 
@@ -65,8 +67,20 @@ pub struct Engine<'a> {
     options: RunOptions,
     prompter: Option<Arc<dyn Prompter>>,
     events: &'a dyn EventSink,
-    view: Mutex<RunView>,
+    view: Mutex<Replay>,
+    /// When the snapshot file was last written (large plans write it at most every
+    /// [`SNAPSHOT_EVERY`]).
+    snapshot_at: Mutex<Option<std::time::Instant>>,
 }
+
+/// Plans with more steps than this write the snapshot (what `status` reads while the run holds
+/// the database) at most every [`SNAPSHOT_EVERY`] and at every run-level record, instead of
+/// after every record: at 10,000 agents a snapshot is megabytes, and one per record was
+/// quadratic.
+const SNAPSHOT_ALWAYS_UNDER: usize = 1000;
+
+/// The longest a large plan's snapshot lags behind its journal while steps run.
+const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl<'a> Engine<'a> {
     /// An engine for a run, its view replayed from the journal.
@@ -82,20 +96,25 @@ impl<'a> Engine<'a> {
             prompter: parts.prompter,
             events: parts.events,
             view: Mutex::new(view),
+            snapshot_at: Mutex::new(None),
         })
     }
 
-    fn load_view(store: &Store, record: &RunRecord) -> Result<RunView, EngineError> {
+    fn load_view(store: &Store, record: &RunRecord) -> Result<Replay, EngineError> {
         let journal = store.journal(&record.id)?;
-        RunView::replay(&record.plan, &journal).map_err(|e| EngineError::Journal {
-            run: record.id.clone(),
-            detail: e.to_string(),
-        })
+        let mut r = Replay::new(&record.plan);
+        for rec in &journal {
+            r.apply(rec).map_err(|e| EngineError::Journal {
+                run: record.id.clone(),
+                detail: e.to_string(),
+            })?;
+        }
+        Ok(r)
     }
 
     /// The run's current view.
     pub fn view(&self) -> RunView {
-        self.view.lock().expect("view lock").clone()
+        self.view.lock().expect("view lock").view().clone()
     }
 
     /// Appends a record durably, then refreshes the view and the status snapshot.
@@ -108,9 +127,25 @@ impl<'a> Engine<'a> {
         checkpoint::hit(&format!("before-journal:{label}:{step}"));
         self.store.append(&self.record.id, &rec)?;
         checkpoint::hit(&format!("after-journal:{label}:{step}"));
-        let view = Self::load_view(self.store, self.record)?;
+        // The record is applied to the view in memory, exactly as a replay of the journal
+        // would (`Replay` is what `RunView::replay` folds with).
+        let view = {
+            let mut r = self.view.lock().expect("view lock");
+            r.apply(&rec).map_err(|e| EngineError::Journal {
+                run: self.record.id.clone(),
+                detail: e.to_string(),
+            })?;
+            let small = r.view().steps.len() < SNAPSHOT_ALWAYS_UNDER;
+            let mut at = self.snapshot_at.lock().expect("snapshot lock");
+            let due =
+                small || rec.step().is_none() || at.is_none_or(|t| t.elapsed() >= SNAPSHOT_EVERY);
+            if !due {
+                return Ok(());
+            }
+            *at = Some(std::time::Instant::now());
+            r.view().clone()
+        };
         self.store.write_snapshot(&self.record.id, &view)?;
-        *self.view.lock().expect("view lock") = view;
         Ok(())
     }
 

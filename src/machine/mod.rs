@@ -7,4 +7,4 @@ mod journal;
 mod view;
 
 pub use journal::{next_state, IllegalTransition, Record, StepState};
-pub use view::{CrossedDoor, RestoreView, RunState, RunView, StepView};
+pub use view::{CrossedDoor, Replay, RestoreView, RunState, RunView, StepView};

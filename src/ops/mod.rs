@@ -16,6 +16,8 @@ mod tests;
 pub use connect::{connect, load, secrets, InputFiles, Inputs};
 pub use execute::{End, Finished};
 pub use handoff::Handoff;
+#[cfg(test)]
+pub(crate) use observe::check_paths;
 pub use observe::{check, plan, plan_options, PlanRequest, Planned};
 pub use runs::{require_state, resume, run, ResumeRequest, RunRequest};
 

@@ -155,21 +155,27 @@ async fn with_zones(
             "--max-unavailable-per-zone needs the agents' zones from the leading master's /slaves: {e}"
         ))
     })?;
+    let mut zones: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for s in &slaves {
+        if let Some(z) = s.zone() {
+            zones.insert(s.hostname.clone(), z.to_string());
+            zones.insert(s.address(), z.to_string());
+        }
+    }
     for a in &mut facts.agents {
-        a.zone = slaves
-            .iter()
-            .find(|s| s.address() == a.address || s.hostname == a.address)
-            .and_then(|s| s.zone().map(String::from));
+        a.zone = zones.get(&a.address).cloned();
     }
     Ok(facts)
 }
 
 /// Every node still to move must have a documented path to the target (checked again by the
 /// precheck and the validate phase): refused here, before a run is recorded or anything changes.
-fn check_paths(plan: &Plan) -> Result<(), OpsError> {
+pub(crate) fn check_paths(plan: &Plan) -> Result<(), OpsError> {
     let to = crate::versions::DcosVersion::parse(&plan.to)
         .map_err(|e| OpsError::BadInput(format!("--to {:?}: {e}", plan.to)))?;
     let mut refused = Vec::new();
+    // A cluster has a few installed versions: each is judged once (10,000 agents, one check).
+    let mut judged: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for (_, s) in plan.steps() {
         let (Some(node), Some(from)) = (&s.node, &s.from) else {
             continue;
@@ -177,6 +183,10 @@ fn check_paths(plan: &Plan) -> Result<(), OpsError> {
         if s.role.is_none() {
             continue;
         }
+        if judged.contains(from.as_str()) && crate::versions::DcosVersion::parse(from).is_ok() {
+            continue;
+        }
+        judged.insert(from.as_str());
         let from = match crate::versions::DcosVersion::parse(from) {
             Ok(v) => v,
             Err(e) => {

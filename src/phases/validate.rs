@@ -26,7 +26,7 @@ pub async fn versions(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     let Some((_, from)) = pending.first() else {
         return Ok(serde_json::json!({"from": null, "to": ctx.to, "verdict": "nothing to do"}));
     };
-    match SupportedPaths::builtin().check(from, &to) {
+    match SupportedPaths::shipped().check(from, &to) {
         PathVerdict::Supported { kind } => {
             ctx.progress(format!("{from} -> {to} is a documented {kind:?} path"));
             Ok(serde_json::json!({"from": from.to_string(), "to": ctx.to, "kind": kind}))

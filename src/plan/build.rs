@@ -258,10 +258,29 @@ fn simple(id: &str, action: Action, kind: StepKind, description: &str) -> Step {
     }
 }
 
+/// A version's ordering key. A cluster has a few distinct version strings and a plan compares
+/// every node's with the target several times, so the keys are remembered per thread (a plan of
+/// 10,000 agents otherwise spends most of its time parsing the same two strings).
 fn version_key(v: &str) -> Option<semver::Version> {
-    crate::versions::DcosVersion::parse(v)
-        .ok()
-        .map(|v| v.semver().clone())
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    thread_local! {
+        static KEYS: RefCell<HashMap<String, Option<semver::Version>>> = RefCell::new(HashMap::new());
+    }
+    KEYS.with(|k| {
+        let mut k = k.borrow_mut();
+        if let Some(hit) = k.get(v) {
+            return hit.clone();
+        }
+        let key = crate::versions::DcosVersion::parse(v)
+            .ok()
+            .map(|v| v.semver().clone());
+        if k.len() > 256 {
+            k.clear();
+        }
+        k.insert(v.to_string(), key.clone());
+        key
+    })
 }
 
 fn is_at_target(n: &NodeFacts, to: &str) -> bool {

@@ -153,10 +153,20 @@ impl SupportedPaths {
     /// # Panics
     /// Only if the shipped data is invalid (covered by a unit test).
     pub fn builtin() -> SupportedPaths {
-        match SupportedPaths::from_toml(SUPPORTED_PATHS_TOML) {
+        SupportedPaths::shipped().clone()
+    }
+
+    /// The shipped matrices, parsed once per process (a plan of 10,000 agents checks every
+    /// node's path: parsing the TOML for each cost seconds).
+    ///
+    /// # Panics
+    /// As [`SupportedPaths::builtin`].
+    pub fn shipped() -> &'static SupportedPaths {
+        static SHIPPED: std::sync::OnceLock<SupportedPaths> = std::sync::OnceLock::new();
+        SHIPPED.get_or_init(|| match SupportedPaths::from_toml(SUPPORTED_PATHS_TOML) {
             Ok(paths) => paths,
             Err(e) => panic!("shipped playbooks/supported-paths.toml is invalid: {e}"),
-        }
+        })
     }
 
     /// Loads and validates supported-path data in the `supported-paths.toml` format.

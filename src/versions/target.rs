@@ -30,7 +30,7 @@ pub enum Upgrade {
 /// [`VersionError::NotARelease`] for `2.2` or `2.2.1-rc1`, [`VersionError::Refused`] for
 /// 1.13.8, [`VersionError::UnknownRelease`] for a version the data does not name.
 pub fn parse_target(s: &str) -> Result<DcosVersion, VersionError> {
-    SupportedPaths::builtin().parse_target(s)
+    SupportedPaths::shipped().parse_target(s)
 }
 
 /// Whether moving a node from `from` to `to` is documented (shipped data).
@@ -39,7 +39,7 @@ pub fn parse_target(s: &str) -> Result<DcosVersion, VersionError> {
 /// [`VersionError::Path`] for a downgrade or a move no matrix documents (its reason names both
 /// versions and a documented route when one exists).
 pub fn check_upgrade(from: &DcosVersion, to: &DcosVersion) -> Result<Upgrade, VersionError> {
-    SupportedPaths::builtin().check_upgrade(from, to)
+    SupportedPaths::shipped().check_upgrade(from, to)
 }
 
 impl SupportedPaths {

@@ -70,7 +70,7 @@ pub(super) fn check_path(o: &Observed) -> Vec<CheckResult> {
             "",
         )];
     };
-    let (ok, found) = match SupportedPaths::builtin().check(&from, &target) {
+    let (ok, found) = match SupportedPaths::shipped().check(&from, &target) {
         PathVerdict::Supported { kind } => (
             true,
             format!("{from} -> {target} is a documented {kind:?} path"),

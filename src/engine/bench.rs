@@ -1,0 +1,269 @@
+//! The simulation benchmark at scale (opt-in, `#[ignore]`d): the real planner and the real engine
+//! driven through the in-process fake cluster (no SSH) with 10,000 agents and 5 masters. The
+//! node actions are the testkit's fake ones (they do nothing), so what is measured is the
+//! tool's own cost: planning, scheduling, the journal, events, leader lookups. See
+//! BENCHMARKS.md for the command and the last results.
+
+use super::*;
+use crate::door::fake::{answer, FakeCluster};
+use crate::door::AuditedChange;
+use crate::events::NullSink;
+use crate::facts::{ClusterFacts, NodeFacts};
+use crate::model::Role;
+use crate::plan::{build, PlanOptions};
+use crate::playbook::{Inventory, Playbook, SourceFile};
+use crate::testkit::{self, FakeActions, Leader};
+use std::time::{Duration, Instant};
+
+const AGENTS: usize = 10_000;
+const MASTERS: usize = 5;
+const RUNS: usize = 5;
+
+fn master(i: usize) -> String {
+    format!("10.8.0.{}", 11 + i)
+}
+
+fn agent(i: usize) -> String {
+    format!("10.8.{}.{}", 1 + i / 250, 1 + i % 250)
+}
+
+fn inventory_text() -> String {
+    let mut t = String::from(
+        "[cluster]\nname = \"sim\"\n[ssh]\nuser = \"root\"\nbecome = \"none\"\n[bootstrap]\nupgrade_script_url = \"http://10.8.0.2:8080/upgrade/0123456789abcdef0123456789abcdef/dcos_node_upgrade.sh\"\n",
+    );
+    for i in 0..MASTERS {
+        t.push_str(&format!("[[masters]]\naddress = \"{}\"\n", master(i)));
+    }
+    for i in 0..AGENTS {
+        t.push_str(&format!("[[agents]]\naddress = \"{}\"\n", agent(i)));
+    }
+    t
+}
+
+fn facts() -> ClusterFacts {
+    let node = |address: String, role, leader| NodeFacts {
+        name: address.clone(),
+        address,
+        role,
+        version: Some("2.1.3".into()),
+        is_leader: leader,
+        error: None,
+        zone: None,
+    };
+    ClusterFacts {
+        masters: (0..MASTERS)
+            .map(|i| node(master(i), Role::Master, i == 0))
+            .collect(),
+        agents: (0..AGENTS)
+            .map(|i| {
+                let mut n = node(agent(i), Role::Agent, false);
+                n.zone = Some(format!("zone-{}", i % 3));
+                n
+            })
+            .collect(),
+        leader: Some(master(0)),
+        apps: vec![],
+    }
+}
+
+fn options(max: u32, per_zone: Option<u32>) -> PlanOptions {
+    PlanOptions {
+        cluster: "sim".into(),
+        to: "2.2.1".into(),
+        max_unavailable: max,
+        max_unavailable_per_zone: per_zone,
+        frameworks: vec![],
+    }
+}
+
+/// The fake cluster: every master names the first as leader, the cluster-lock scripts succeed.
+fn fake(leader: Leader) -> FakeCluster {
+    FakeCluster::new()
+        .on_script(move |node, script| {
+            testkit::node_round(script, &node.address, |key| {
+                let l = leader.lock().expect("leader").clone();
+                match key {
+                    "redirect" => Some((307, Some(format!("//{l}:5050")), String::new())),
+                    "master-metrics" => Some((
+                        200,
+                        None,
+                        format!(
+                            r#"{{"master/elected": {}}}"#,
+                            if node.address == l { 1.0 } else { 0.0 }
+                        ),
+                    )),
+                    _ => None,
+                }
+            })
+        })
+        .on_get(|_| Some(answer(404, "")))
+}
+
+fn cluster(inventory: Inventory, observe: Arc<FakeCluster>) -> Cluster {
+    let playbook = Playbook::builtin();
+    Cluster {
+        timeouts: playbook.timeouts.with_overrides(&inventory.timeouts),
+        agents: inventory.agents.clone().unwrap_or_default(),
+        inventory,
+        playbook,
+        observe,
+        security: Default::default(),
+        credentials: None,
+    }
+}
+
+/// Median, min and max of some durations, in milliseconds.
+fn stats(mut d: Vec<Duration>) -> (f64, f64, f64) {
+    d.sort();
+    let ms = |x: &Duration| x.as_secs_f64() * 1000.0;
+    (ms(&d[d.len() / 2]), ms(&d[0]), ms(&d[d.len() - 1]))
+}
+
+fn line(what: &str, (med, min, max): (f64, f64, f64), goal: f64, unit: &str) {
+    println!(
+        "{what:<34} median {med:>9.3} {unit}  (min {min:.3}, max {max:.3})  goal < {goal} {unit}  ratio {:.2}",
+        med / goal
+    );
+}
+
+fn dir_size(p: &std::path::Path) -> u64 {
+    std::fs::read_dir(p)
+        .map(|it| {
+            it.flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+#[test]
+#[ignore = "benchmark: cargo test --release --lib engine::bench -- --ignored --nocapture"]
+fn simulation_at_scale() {
+    let facts = facts();
+    // 1. Planning: all 10,000 agents, with and without a zone limit.
+    let mut plain = Vec::new();
+    let mut zoned = Vec::new();
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let p = build(&facts, &options(100, None)).expect("plan");
+        // What `plan` does after building: every node's path checked against the shipped data.
+        crate::ops::check_paths(&p).expect("paths");
+        plain.push(t.elapsed());
+        assert_eq!(p.steps().count(), AGENTS + MASTERS + 5);
+        let t = Instant::now();
+        let p = build(&facts, &options(100, Some(20))).expect("plan");
+        crate::ops::check_paths(&p).expect("paths");
+        zoned.push(t.elapsed());
+    }
+    println!("simulation: {MASTERS} masters, {AGENTS} agents, {RUNS} runs each");
+    line(
+        "plan + path checks (batches of 100)",
+        stats(plain),
+        200.0,
+        "ms",
+    );
+    line("plan + paths (100, 20 per zone)", stats(zoned), 200.0, "ms");
+
+    // 2. A whole rollout, one agent at a time (the most steps, the most journal records).
+    let inventory =
+        Inventory::parse(&SourceFile::from_text("sim.toml", &inventory_text())).expect("inventory");
+    let plan = build(&facts, &options(1, None)).expect("plan");
+    let steps = plan.steps().count();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut per_step = Vec::new();
+    let mut resume = Vec::new();
+    let mut journal = 0;
+    for _ in 0..3 {
+        let opts = RunOptions {
+            yes: true,
+            ack_release_notes: Some("2.2.1".into()),
+            ..RunOptions::default()
+        };
+        let (dir, store, record) = testkit::store_with(plan.clone(), &opts);
+        let leader: Leader = Arc::new(std::sync::Mutex::new(master(0)));
+        let fake = Arc::new(fake(leader));
+        let c = cluster(inventory.clone(), fake.clone());
+        let actions = FakeActions::default();
+        let t = Instant::now();
+        let outcome = rt.block_on(async {
+            let change = AuditedChange::in_process(&store, &record.id, &fake, vec![]);
+            let engine = Engine::new(EngineParts {
+                store: &store,
+                record: &record,
+                cluster: &c,
+                change: &change,
+                registry: &actions,
+                options: opts.clone(),
+                prompter: None,
+                events: &NullSink,
+            })
+            .expect("engine");
+            engine.execute(false).await.expect("journal")
+        });
+        let took = t.elapsed();
+        assert!(matches!(outcome, Outcome::Done), "{outcome:?}");
+        per_step.push(took / steps as u32);
+        drop(store);
+        journal = dir_size(dir.path());
+        // 3. Resume start-up: what `resume` does before its first step (open the state
+        // directory, read the run and its journal, replay it, parse the saved inventory, make
+        // the engine).
+        let t = Instant::now();
+        let store = Store::open(dir.path()).expect("reopen");
+        let record = store.run("run-1").expect("run");
+        let view = RunView::replay(&record.plan, &store.journal("run-1").expect("journal"))
+            .expect("replay");
+        assert_eq!(view.state, crate::machine::RunState::Done);
+        let inv = Inventory::parse(&SourceFile::from_text("sim.toml", &inventory_text()))
+            .expect("inventory");
+        let c = cluster(inv, fake.clone());
+        let change = AuditedChange::in_process(&store, &record.id, &fake, vec![]);
+        let engine = Engine::new(EngineParts {
+            store: &store,
+            record: &record,
+            cluster: &c,
+            change: &change,
+            registry: &actions,
+            options: opts,
+            prompter: None,
+            events: &NullSink,
+        })
+        .expect("engine");
+        resume.push(t.elapsed());
+        drop(engine);
+    }
+    println!("rollout: {steps} steps, one agent at a time");
+    line("engine overhead per step", stats(per_step), 1.0, "ms");
+    line("resume start-up", stats(resume), 200.0, "ms");
+    println!(
+        "{:<34} {:.1} MB ({} bytes, {:.0} bytes per step)",
+        "journal (state directory)",
+        journal as f64 / 1e6,
+        journal,
+        journal as f64 / steps as f64
+    );
+    let peak = peak_rss_mb();
+    println!(
+        "{:<34} {peak:.1} MB  goal < 200 MB  ratio {:.2}",
+        "peak memory (VmHWM)",
+        peak / 200.0
+    );
+}
