@@ -79,6 +79,7 @@ pub async fn postcheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
             problems.push(e);
         }
     }
+    problems.extend(crate::phases::procedure::postcheck(c, ctx.to).await);
     if problems.is_empty() {
         Ok(serde_json::json!({"to": ctx.to}))
     } else {
@@ -230,5 +231,8 @@ pub async fn checklist(
     facts: &crate::facts::ClusterFacts,
     to: Option<&str>,
 ) -> Checklist {
-    judge(&observe(c, facts, to).await)
+    let mut list = judge(&observe(c, facts, to).await);
+    list.checks
+        .extend(crate::phases::procedure::prechecks(c, to).await);
+    list
 }

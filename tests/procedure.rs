@@ -1,0 +1,109 @@
+//! The documented procedure's own gates against the testbed (issue 11, "Gates"): Marathon's
+//! deprecated features, its version and leader through and after the masters, DC/OS's own node
+//! checks, CockroachDB (IAM) between masters, agents rejoining with their tasks.
+
+mod common;
+
+use common::{text, Env};
+
+fn write(env: &Env, node: &str, rel: &str, body: &str) {
+    let root = env.tb.node(node).expect("node").root;
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, body).unwrap();
+}
+
+#[test]
+fn a_deprecated_marathon_feature_blocks_a_2_2_target_with_the_remedy() {
+    let env = Env::new(3, 1, 0, &[]);
+    write(
+        &env,
+        "m2",
+        "var/lib/dcos/marathon/environment",
+        "MARATHON_DEPRECATED_FEATURES=sanitize_accepted_resource_roles\n",
+    );
+    let out = env.run(&["--yes"]);
+    let t = text(&out);
+    assert!(!out.status.success(), "the run must be refused: {t}");
+    assert!(t.contains("marathon.deprecated_features"), "{t}");
+    assert!(
+        t.contains("sanitize_accepted_resource_roles"),
+        "names the feature: {t}"
+    );
+    let r = env.report();
+    assert!(
+        r.upgrade_order.is_empty(),
+        "no node may be touched: {:?}",
+        r.upgrade_order
+    );
+    // `check` (no target) shows it as a warning with the remedy of the 2.1 release notes.
+    let out = env
+        .cmd(&[
+            "--output",
+            "json",
+            "check",
+            "--inventory",
+            env.inventory().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect(&text(&out));
+    let c = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "marathon.deprecated_features")
+        .cloned()
+        .expect("the check is listed");
+    assert_eq!(c["passed"], false, "{c}");
+    assert_eq!(c["severity"], "warning", "{c}");
+    assert!(
+        c["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("/var/lib/dcos/marathon/environment"),
+        "{c}"
+    );
+}
+
+#[test]
+fn a_run_ends_with_marathon_at_the_target_version_and_a_leader_after_its_migration() {
+    // No agents: the run's end follows the last master at once, so only a gate waits for the
+    // migration that the last master's step starts (the Marathon leader moves to an upgraded
+    // master when the last old one goes down).
+    let env = Env::new(3, 0, 0, &[]);
+    env.tb.fault("m1", "marathon-migration-slow").unwrap();
+    let out = env.run(&["--yes"]);
+    assert!(out.status.success(), "run failed: {}", text(&out));
+    let r = env.report();
+    common::assert_upgraded(&r, "2.2.1", &[], 0);
+    assert!(
+        !r.marathon_migrating,
+        "the run ended while Marathon was still migrating: {r:#?}"
+    );
+    assert_eq!(r.marathon_storage_version, "1.11.24", "{r:#?}");
+    assert!(
+        r.marathon_leader.is_some(),
+        "no Marathon leader at the end: {r:#?}"
+    );
+    assert_eq!(r.marathon_migrations_interrupted, 0, "{r:#?}");
+}
+
+#[test]
+fn a_run_where_marathon_cannot_start_on_an_upgraded_master_fails() {
+    let env = Env::new(3, 1, 0, &[]);
+    env.tb.fault("m2", "marathon-cannot-start").unwrap();
+    let out = env.run(&["--yes"]);
+    let t = text(&out);
+    assert!(!out.status.success(), "the run must not report done: {t}");
+    assert!(t.contains("Marathon"), "names Marathon: {t}");
+    let r = env.report();
+    let m2 = r.node("m2").unwrap().address.clone();
+    assert!(t.contains(&m2), "names the master {m2}: {t}");
+    // Stopped at that master: no agent was touched after it.
+    assert!(
+        r.upgrade_order.iter().all(|u| !u.node.starts_with('a')),
+        "the run went on to the agents: {:?}",
+        r.upgrade_order
+    );
+}
