@@ -107,3 +107,83 @@ fn a_run_where_marathon_cannot_start_on_an_upgraded_master_fails() {
         r.upgrade_order
     );
 }
+
+/// The checklist entry `id` of `check --output json`.
+fn check_entry(env: &Env, id: &str) -> serde_json::Value {
+    let out = env
+        .cmd(&[
+            "--output",
+            "json",
+            "check",
+            "--inventory",
+            env.inventory().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect(&text(&out));
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no check {id}: {v}"))
+}
+
+#[test]
+fn a_failing_dcos_node_check_blocks_check_and_stops_the_run_before_that_node_naming_it() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let env = Env::new(1, 2, 0, &[]);
+    let a2 = env.tb.node("a2").unwrap().address;
+    env.tb.fault("a2", "check-fails").unwrap();
+    let c = check_entry(&env, "dcos.node_checks");
+    assert_eq!(c["passed"], false, "{c}");
+    assert_eq!(c["severity"], "blocker", "{c}");
+    let found = c["found"].as_str().unwrap();
+    assert!(
+        found.contains("journald_dir_permissions") && found.contains(&a2),
+        "{c}"
+    );
+    assert!(
+        found.contains("systemd-journal"),
+        "the check's output is shown: {c}"
+    );
+    env.tb.clear_fault("a2", "check-fails").unwrap();
+
+    // The check starts failing during the run (after the precheck): the run stops before a2
+    // goes down, naming the check and its output.
+    let mut args = vec!["--output".to_string(), "json".to_string()];
+    args.extend(env.run_args(&["--yes"]));
+    let mut child = env
+        .cmd(&common::strs(&args))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut injected = false;
+    let mut events = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if !injected && v["event"] == "step_started" && v["node"].is_string() {
+            env.tb.fault("a2", "check-fails").unwrap();
+            injected = true;
+        }
+        events.push(v);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(injected);
+    assert!(!out.status.success(), "the run must fail");
+    let all = serde_json::to_string(&events).unwrap();
+    assert!(
+        all.contains("journald_dir_permissions") && all.contains("systemd-journal"),
+        "the failure names the check and its output: {all}"
+    );
+    let r = env.report();
+    assert_eq!(
+        r.node("a2").unwrap().upgrade_attempts,
+        0,
+        "a2 must not be taken down: {:?}",
+        r.upgrade_order
+    );
+}

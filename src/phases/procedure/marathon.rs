@@ -54,7 +54,7 @@ fn refuses_removed(to: &str) -> bool {
 pub async fn deprecated_features(c: &Cluster, to: Option<&str>) -> CheckResult {
     let path = |m: &NodeSpec| Cluster::path(m, ENV_FILE);
     let reads = futures::future::join_all(c.inventory.masters.iter().map(|m| {
-        let script = format!("cat {} 2>/dev/null || true", crate::shell::quote(&path(m)));
+        let script = format!("cat {} 2>/dev/null || true", path(m));
         async move { (m.address.clone(), c.query(m, &script).await) }
     }))
     .await;

@@ -4,6 +4,7 @@
 //! its health gates pass; the checklist adds [`prechecks`], `postcheck` adds [`postcheck`].
 
 pub mod marathon;
+pub mod node_checks;
 
 use super::StepCtx;
 use crate::cluster::Cluster;
@@ -16,9 +17,56 @@ use std::time::Duration;
 #[derive(Debug, Clone, Default)]
 pub struct Before {}
 
-/// Before `node` goes down (its script not started yet).
-pub async fn before_node(_ctx: &StepCtx<'_>, _node: &NodeSpec) -> Result<Before, String> {
+/// Before `node` goes down (its script not started yet): DC/OS's own node checks pass on it.
+pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, String> {
+    let c = ctx.cluster;
+    let (from, to) = (ctx.from, ctx.to);
+    let tolerate = move |name: &str| node_checks::transient(from, to, name);
+    let warnings = wait::until(
+        &format!(
+            "DC/OS's node checks on {} before it goes down",
+            node.address
+        ),
+        gate_timeout(c, node),
+        c.poll(),
+        || node_checks::node_poststart(c, node, &tolerate),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    report(ctx, &warnings);
     Ok(Before::default())
+}
+
+fn gate_timeout(c: &Cluster, node: &NodeSpec) -> Duration {
+    Duration::from_secs(if node.role == Role::Master {
+        c.timeouts.master_gate_secs
+    } else {
+        c.timeouts.agent_gate_secs
+    })
+}
+
+fn report(ctx: &StepCtx<'_>, warnings: &[String]) {
+    for w in warnings {
+        ctx.progress(format!("DC/OS check warning: {w}"));
+    }
+}
+
+/// DC/OS's own `node-poststart` checks pass on `node` (the path's documented transient
+/// failures tolerated unless `strict`; they are waited out after the last master).
+async fn node_checks_pass(ctx: &StepCtx<'_>, node: &NodeSpec, strict: bool) -> Result<(), String> {
+    let c = ctx.cluster;
+    let (from, to) = (ctx.from, ctx.to);
+    let tolerate = move |name: &str| !strict && node_checks::transient(from, to, name);
+    let warnings = wait::until(
+        &format!("DC/OS's node checks on {} after its upgrade", node.address),
+        gate_timeout(c, node),
+        c.poll(),
+        || node_checks::node_poststart(c, node, &tolerate),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    report(ctx, &warnings);
+    Ok(())
 }
 
 /// After `node` reports `target` and its health gates passed (upgrades only). `before` is
@@ -30,8 +78,20 @@ pub async fn after_node(
     _before: Option<Before>,
 ) -> Result<(), String> {
     let c = ctx.cluster;
+    let last = node.role == Role::Master && all_masters_at(c, target).await;
+    node_checks_pass(ctx, node, last || node.role != Role::Master).await?;
+    if last {
+        // The transient failures tolerated on the earlier masters must be gone now.
+        for m in c
+            .inventory
+            .masters
+            .iter()
+            .filter(|m| m.address != node.address)
+        {
+            node_checks_pass(ctx, m, true).await?;
+        }
+    }
     if node.role == Role::Master {
-        let last = all_masters_at(c, target).await;
         let what = if last {
             format!("gate after the last master {}: Marathon {} running there, a Marathon leader at the target's version answering /v2/leader", node.address, crate::plan::doors::marathon_of(target).unwrap_or("of the target"))
         } else {
@@ -63,12 +123,19 @@ async fn all_masters_at(c: &Cluster, target: &str) -> bool {
 
 /// The procedure's prechecks (read-only), appended to the checklist.
 pub async fn prechecks(c: &Cluster, to: Option<&str>) -> Vec<crate::phases::checks::CheckResult> {
-    vec![marathon::deprecated_features(c, to).await]
+    let mut out = vec![marathon::deprecated_features(c, to).await];
+    out.extend(node_checks::prechecks(c).await);
+    out
 }
 
 /// The procedure's part of `postcheck`: what is wrong at the end, if anything.
 pub async fn postcheck(c: &Cluster, to: &str) -> Vec<String> {
     let mut problems = Vec::new();
+    for r in node_checks::prechecks(c).await {
+        if !r.passed {
+            problems.push(r.found);
+        }
+    }
     match marathon::leader_state(c, to, true).await {
         wait::Poll::Ready(_) => {}
         wait::Poll::NotYet(e) | wait::Poll::Abort(e) => problems.push(format!("Marathon: {e}")),
