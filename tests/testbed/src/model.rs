@@ -346,6 +346,10 @@ pub struct Report {
     /// Storage migrations that stopped before they finished (the migrating leader went away).
     #[serde(default)]
     pub marathon_migrations_interrupted: u64,
+    /// Times a master went down while CockroachDB's ranges were under-replicated because of
+    /// another master (IAM unavailable).
+    #[serde(default)]
+    pub iam_unavailable_events: u64,
 }
 
 impl Report {

@@ -296,6 +296,31 @@ echo "{\"status\": $status, \"checks\": {$out}}"
 exit $status
 "#;
 
+/// `opt/mesosphere/bin/cockroach` on masters: `node status --ranges [--format tsv]
+/// [--certs-dir=DIR] [--host=IP]` prints the daemon's CockroachDB view; other commands fail.
+pub const COCKROACH: &str = r#"#!/bin/bash
+# cockroach (dcos-sim)
+@PROLOGUE@
+if [ "${1:-}" != node ] || [ "${2:-}" != status ]; then
+    echo "Error: unsupported command in dcos-sim: $*" >&2
+    exit 1
+fi
+fmt=table
+prev=""
+for a in "$@"; do
+    case "$a" in
+        --format=*) fmt="${a#--format=}" ;;
+    esac
+    if [ "$prev" = "--format" ]; then fmt="$a"; fi
+    prev="$a"
+done
+body="$(curl -sS --max-time 5 -w '\n%{http_code}' "$SIM_CTL/node/$SIM_NODE/cockroach/status?format=$fmt")" || exit 1
+code="${body##*$'\n'}"
+text="${body%$'\n'*}"
+if [ "$code" != 200 ]; then echo "$text" >&2; exit 1; fi
+printf '%s\n' "$text"
+"#;
+
 /// `opt/mesosphere/bin/dcos-shell`: runs its arguments with the DC/OS environment.
 pub const DCOS_SHELL: &str = r#"#!/bin/bash
 # dcos-shell (dcos-sim)

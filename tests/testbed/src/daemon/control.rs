@@ -293,6 +293,7 @@ impl Cluster {
                 .collect(),
             marathon_migrating: self.marathon.migrating.is_some(),
             marathon_migrations_interrupted: self.marathon.interrupted,
+            iam_unavailable_events: self.cockroach.unavailable_events,
         }
     }
 }

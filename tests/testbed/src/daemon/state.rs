@@ -129,6 +129,8 @@ pub(super) struct Cluster {
     pub(super) zk_started: HashMap<usize, Instant>,
     /// Marathon's own leader and storage (see `marathon.rs`).
     pub(super) marathon: MarathonSt,
+    /// CockroachDB's view of the masters (see `cockroach.rs`).
+    pub(super) cockroach: CockroachSt,
 }
 
 pub(super) type Shared = Arc<Mutex<Cluster>>;
@@ -233,6 +235,7 @@ impl Cluster {
             record_path,
             zk_started: HashMap::new(),
             marathon: MarathonSt::default(),
+            cockroach: CockroachSt::default(),
         };
         let ids: Vec<String> = c.apps.iter().map(|a| a.id.clone()).collect();
         for id in ids {

@@ -128,6 +128,7 @@ impl Cluster {
         self.max_masters_down = self.max_masters_down.max(masters_down as u64);
         // Marathon: its leader, storage migration, deployments.
         self.marathon_tick(now);
+        self.cockroach_tick(now);
     }
 
     /// Real ZooKeeper mode: starts the server of every master whose Exhibitor is up and not
