@@ -187,3 +187,36 @@ fn a_failing_dcos_node_check_blocks_check_and_stops_the_run_before_that_node_nam
         r.upgrade_order
     );
 }
+
+/// A run with JSON output: its exit status and events.
+fn run_json(env: &Env) -> (bool, Vec<serde_json::Value>, String) {
+    let mut args = vec!["--output".to_string(), "json".to_string()];
+    args.extend(env.run_args(&["--yes"]));
+    let out = env.cmd(&common::strs(&args)).output().unwrap();
+    let events = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (out.status.success(), events, text(&out))
+}
+
+#[test]
+fn no_second_master_goes_down_while_cockroachdb_ranges_are_under_replicated() {
+    let env = Env::new(3, 0, 0, &[]);
+    let (ok, events, t) = run_json(&env);
+    assert!(ok, "run failed: {t}");
+    let r = env.report();
+    common::assert_upgraded(&r, "2.2.1", &[], 0);
+    assert_eq!(
+        r.iam_unavailable_events, 0,
+        "a master went down while IAM ranges were under-replicated: {r:#?}"
+    );
+    let waited = events.iter().any(|e| {
+        e["event"] == "step_progress"
+            && e["message"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("waiting for CockroachDB")
+    });
+    assert!(waited, "the run never waited for CockroachDB: {t}");
+}

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod checks;
+pub mod cockroach;
 pub mod exhibitor;
 pub mod facts;
 pub mod marathon;

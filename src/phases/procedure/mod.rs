@@ -3,6 +3,7 @@
 //! tasks. `node_upgrade` calls [`before_node`] before a node goes down and [`after_node`] once
 //! its health gates pass; the checklist adds [`prechecks`], `postcheck` adds [`postcheck`].
 
+pub mod cockroach;
 pub mod marathon;
 pub mod node_checks;
 
@@ -34,7 +35,48 @@ pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, S
     .await
     .map_err(|e| e.to_string())?;
     report(ctx, &warnings);
+    if node.role == Role::Master {
+        let version = ctx.from.unwrap_or(ctx.to).to_string();
+        iam_gate(ctx, node, &version, "before it goes down").await?;
+    }
     Ok(Before::default())
+}
+
+/// CockroachDB's ranges replicated, read on master `node` (at `version`); says once that it
+/// waits, and what for.
+async fn iam_gate(
+    ctx: &StepCtx<'_>,
+    node: &NodeSpec,
+    version: &str,
+    when: &str,
+) -> Result<(), String> {
+    let c = ctx.cluster;
+    let strict = cockroach::from_had_cockroach(ctx.from);
+    let said = std::sync::atomic::AtomicBool::new(false);
+    let done = wait::until(
+        &format!(
+            "CockroachDB (IAM) gate on master {} {when}: ranges_underreplicated = 0",
+            node.address
+        ),
+        Duration::from_secs(c.timeouts.master_gate_secs),
+        c.poll(),
+        || async {
+            let p = cockroach::replicated(c, node, version, strict).await;
+            if let wait::Poll::NotYet(why) = &p {
+                if !said.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    ctx.progress(format!(
+                        "waiting for CockroachDB (IAM) on {}: {why}",
+                        node.address
+                    ));
+                }
+            }
+            p
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    ctx.progress(done);
+    Ok(())
 }
 
 fn gate_timeout(c: &Cluster, node: &NodeSpec) -> Duration {
@@ -92,6 +134,7 @@ pub async fn after_node(
         }
     }
     if node.role == Role::Master {
+        iam_gate(ctx, node, target, "after its upgrade").await?;
         let what = if last {
             format!("gate after the last master {}: Marathon {} running there, a Marathon leader at the target's version answering /v2/leader", node.address, crate::plan::doors::marathon_of(target).unwrap_or("of the target"))
         } else {
