@@ -3,6 +3,7 @@
 //! task; one submodule per service.
 
 mod admin_router;
+mod agent_ids;
 mod cockroach;
 mod control;
 mod exhibitor_zk;
@@ -18,6 +19,7 @@ mod tls;
 
 use crate::model::SimDef;
 use admin_router::*;
+use agent_ids::*;
 use axum::routing::{get, post};
 use axum::Router;
 use cockroach::*;

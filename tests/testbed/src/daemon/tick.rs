@@ -129,6 +129,7 @@ impl Cluster {
         // Marathon: its leader, storage migration, deployments.
         self.marathon_tick(now);
         self.cockroach_tick(now);
+        self.agent_id_tick();
     }
 
     /// Real ZooKeeper mode: starts the server of every master whose Exhibitor is up and not
