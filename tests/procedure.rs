@@ -220,3 +220,21 @@ fn no_second_master_goes_down_while_cockroachdb_ranges_are_under_replicated() {
     });
     assert!(waited, "the run never waited for CockroachDB: {t}");
 }
+
+#[test]
+fn an_agent_that_comes_back_with_a_new_id_fails_as_agent_lost_its_tasks() {
+    let env = Env::new(1, 2, 0, &[]);
+    env.tb.fault("a1", "agent-new-id").unwrap();
+    let (ok, _events, t) = run_json(&env);
+    assert!(!ok, "the run must fail: {t}");
+    assert!(t.contains("agent lost its tasks"), "{t}");
+    let a1 = env.tb.node("a1").unwrap().address;
+    assert!(t.contains(&a1), "names the agent {a1}: {t}");
+    let r = env.report();
+    assert_eq!(
+        r.node("a2").unwrap().upgrade_attempts,
+        0,
+        "the run went on past the failed agent: {:?}",
+        r.upgrade_order
+    );
+}

@@ -3,6 +3,7 @@
 //! tasks. `node_upgrade` calls [`before_node`] before a node goes down and [`after_node`] once
 //! its health gates pass; the checklist adds [`prechecks`], `postcheck` adds [`postcheck`].
 
+pub mod agents;
 pub mod cockroach;
 pub mod marathon;
 pub mod node_checks;
@@ -16,7 +17,10 @@ use std::time::Duration;
 
 /// What was seen on a node before it went down, compared after it is back.
 #[derive(Debug, Clone, Default)]
-pub struct Before {}
+pub struct Before {
+    /// An agent's id and running tasks at the leader.
+    pub agent: Option<agents::AgentBefore>,
+}
 
 /// Before `node` goes down (its script not started yet): DC/OS's own node checks pass on it.
 pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, String> {
@@ -38,8 +42,16 @@ pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, S
     if node.role == Role::Master {
         let version = ctx.from.unwrap_or(ctx.to).to_string();
         iam_gate(ctx, node, &version, "before it goes down").await?;
+        return Ok(Before::default());
     }
-    Ok(Before::default())
+    let agent = agents::before(c, node).await?;
+    ctx.progress(format!(
+        "agent {} is {} with {} running task(s)",
+        node.address,
+        agent.id,
+        agent.tasks.len()
+    ));
+    Ok(Before { agent: Some(agent) })
 }
 
 /// CockroachDB's ranges replicated, read on master `node` (at `version`); says once that it
@@ -117,7 +129,7 @@ pub async fn after_node(
     ctx: &StepCtx<'_>,
     node: &NodeSpec,
     target: &str,
-    _before: Option<Before>,
+    before: Option<Before>,
 ) -> Result<(), String> {
     let c = ctx.cluster;
     let last = node.role == Role::Master && all_masters_at(c, target).await;
@@ -132,6 +144,22 @@ pub async fn after_node(
         {
             node_checks_pass(ctx, m, true).await?;
         }
+    }
+    if let Some(b) = before.and_then(|b| b.agent) {
+        let done = wait::until(
+            &format!(
+                "agent {} rejoins with its agent id {} and its tasks RUNNING",
+                node.address, b.id
+            ),
+            gate_timeout(c, node),
+            c.poll(),
+            || agents::rejoined(c, node, &b),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        ctx.progress(done);
+    } else if node.role != Role::Master {
+        ctx.progress(format!("{}: the agent's id and tasks before the step are not known (the step resumed); not compared", node.address));
     }
     if node.role == Role::Master {
         iam_gate(ctx, node, target, "after its upgrade").await?;
