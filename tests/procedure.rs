@@ -238,3 +238,25 @@ fn an_agent_that_comes_back_with_a_new_id_fails_as_agent_lost_its_tasks() {
         r.upgrade_order
     );
 }
+
+#[test]
+fn check_shows_zookeeper_mntr_figures_of_every_master() {
+    let env = Env::new(3, 0, 0, &[]);
+    let c = check_entry(&env, "zookeeper.mntr");
+    assert_eq!(
+        c["passed"], true,
+        "a quiet testbed ZooKeeper raises no warning: {c}"
+    );
+    let found = c["found"].as_str().unwrap();
+    for m in ["m1", "m2", "m3"] {
+        let a = env.tb.node(m).unwrap().address;
+        assert!(found.contains(&a), "{m} ({a}) missing: {c}");
+        assert!(c["data"][&a]["zk_approximate_data_size"].is_string(), "{c}");
+        assert!(c["data"][&a]["zk_outstanding_requests"].is_string(), "{c}");
+    }
+    assert!(
+        found.contains("leader") && found.contains("follower"),
+        "{c}"
+    );
+    assert!(found.contains("latency avg/max"), "{c}");
+}
