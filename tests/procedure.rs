@@ -47,7 +47,8 @@ fn a_deprecated_marathon_feature_blocks_a_2_2_target_with_the_remedy() {
         ])
         .output()
         .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
     let c = v["checks"]
         .as_array()
         .unwrap()
@@ -120,7 +121,8 @@ fn check_entry(env: &Env, id: &str) -> serde_json::Value {
         ])
         .output()
         .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
     v["checks"]
         .as_array()
         .unwrap()
