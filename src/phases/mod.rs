@@ -8,6 +8,7 @@ pub mod gates;
 pub mod guards;
 pub mod node_upgrade;
 pub mod outputs;
+pub mod procedure;
 pub mod registry;
 pub mod validate;
 

@@ -240,6 +240,7 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
     let dir = attempt_dir(ctx, node, direction);
     let mut state = status(ctx, node, &dir).await?;
     let mut installed = None;
+    let mut before = None;
     if state == Detached::NotStarted {
         let id = c.identity(node).await?;
         if same_version(&id.version, &target) {
@@ -254,6 +255,9 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
         } else {
             if node.role == Role::Master {
                 quorum_gate(ctx, node).await?;
+            }
+            if direction == Direction::Upgrade {
+                before = Some(super::procedure::before_node(ctx, node).await?);
             }
             let script = launch_script(c, node, &dir, &url, &target)?;
             let out = ctx
@@ -344,6 +348,9 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
     }
     // Exit 0 does not mean healthy (facts §1.10): gate on our own checks.
     post_gates(ctx, node, &target).await?;
+    if direction == Direction::Upgrade {
+        super::procedure::after_node(ctx, node, &target, before).await?;
+    }
     Ok(super::outputs::write(&super::outputs::NodeOutput {
         node: node.address.clone(),
         installed_before: installed,

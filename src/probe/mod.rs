@@ -1,6 +1,8 @@
 //! Read-only, typed observation of the cluster over HTTP (and SSH queries for facts).
 
 pub mod admin;
+pub mod checks;
+pub mod cockroach;
 pub mod exhibitor;
 pub mod facts;
 pub mod marathon;

@@ -38,6 +38,8 @@ pub enum Read {
     ZkRoot,
     /// This master's Marathon `/v2/info` (`:8080`, or `:8443` with the token in strict mode).
     MarathonInfo,
+    /// This master's Marathon `/v2/leader` (same ports as [`Read::MarathonInfo`]).
+    MarathonLeader,
 }
 
 /// The ZooKeeper four-letter words read (all read-only).
@@ -72,6 +74,7 @@ impl Read {
             Read::Zk(w) => format!("zk-{}", w.as_str()),
             Read::ZkRoot => "zk-root".into(),
             Read::MarathonInfo => "marathon-info".into(),
+            Read::MarathonLeader => "marathon-leader".into(),
         }
     }
 }
@@ -158,6 +161,7 @@ fn describe(read: Read) -> &'static str {
         Read::Zk(Word::Mntr) => "ZooKeeper mntr",
         Read::ZkRoot => "ZooKeeper getChildren /",
         Read::MarathonInfo => "Marathon /v2/info",
+        Read::MarathonLeader => "Marathon /v2/leader",
     }
 }
 
@@ -267,11 +271,16 @@ zk() {{ n=$1; w=$2
             ),
             Read::Zk(w) => format!("zk {} {}\n", r.key(), w.as_str()),
             // Marathon serves TLS on 8443 in strict mode (facts §8.1), plain 8080 otherwise.
-            Read::MarathonInfo => format!(
-                r#"if [ "$sec" = strict ]; then get {k} "https://$ip:8443/v2/info" --cacert "$ca" -H @"$d/auth"; else get {k} "http://$ip:{p}/v2/info"; fi
+            Read::MarathonInfo | Read::MarathonLeader => format!(
+                r#"if [ "$sec" = strict ]; then get {k} "https://$ip:8443{path}" --cacert "$ca" -H @"$d/auth"; else get {k} "http://$ip:{p}{path}"; fi
 "#,
                 k = r.key(),
-                p = p.marathon
+                p = p.marathon,
+                path = if *r == Read::MarathonInfo {
+                    "/v2/info"
+                } else {
+                    "/v2/leader"
+                },
             ),
             Read::ZkRoot => {
                 let fmt: String = zk_root_request()

@@ -69,6 +69,9 @@ pub struct ZkServer {
     pub znode_count: Option<u64>,
     /// `zk_num_alive_connections` from `mntr`.
     pub connections: Option<u64>,
+    /// Every `mntr` key and value as the server sent them (keys vary by version).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub mntr: std::collections::BTreeMap<String, String>,
     /// Why a word got no usable answer.
     pub error: Option<String>,
 }
@@ -122,6 +125,7 @@ pub fn server_from(
             z.synced_followers = num("zk_synced_followers");
             z.znode_count = num("zk_znode_count");
             z.connections = num("zk_num_alive_connections");
+            z.mntr = m.into_iter().collect();
         }
         Err(e) => {
             if z.error.is_none() {
@@ -346,6 +350,7 @@ mod tests {
             znode_count: Some(5),
             connections: Some(1),
             error: None,
+            ..Default::default()
         }
     }
 

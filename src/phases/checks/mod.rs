@@ -8,6 +8,7 @@ mod node_probe;
 mod nodes;
 mod observe;
 mod versions;
+mod zk_health;
 mod zookeeper;
 
 pub use agents::HEADROOM_RATIO;
@@ -16,6 +17,7 @@ pub use masters::RTT_WARN_MS;
 pub use node_probe::{node_script, parse_node_output, NodeShell, DISK_PATHS};
 pub use nodes::{CLOCK_SKEW_WARN_S, DISK_BLOCK_BYTES, DISK_BLOCK_PCT, DISK_WARN_PCT};
 pub use observe::{observe, MasterObs, NodeObs, Observed, FLAP_PROBE_INTERVAL};
+pub use zk_health::{ZK_DATA_WARN_BYTES, ZK_OUTSTANDING_WARN};
 pub use zookeeper::KNOWN_ZNODES;
 
 use agents::{check_agents, check_attributes, check_headroom};
@@ -26,6 +28,7 @@ use masters::{
 };
 use nodes::{check_auto_updates, check_clock, check_disks, check_os, check_ssh};
 use versions::{check_mixed_versions, check_path};
+use zk_health::check_zk_health;
 use zookeeper::{check_exhibitor, check_zk_words, check_znodes};
 
 use super::gates::{self, same_version};
@@ -79,6 +82,7 @@ pub async fn postcheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
             problems.push(e);
         }
     }
+    problems.extend(crate::phases::procedure::postcheck(c, ctx.to).await);
     if problems.is_empty() {
         Ok(serde_json::json!({"to": ctx.to}))
     } else {
@@ -183,6 +187,7 @@ pub const CHECKS: &[(&str, CheckFn)] = &[
     ("zookeeper.exhibitor", check_exhibitor),
     ("zookeeper.four_letter_words", check_zk_words),
     ("zookeeper.unknown_znodes", check_znodes),
+    ("zookeeper.mntr", check_zk_health),
     ("masters.rtt", check_rtt),
     ("agents.registered", check_agents),
     ("agents.attributes", check_attributes),
@@ -238,5 +243,8 @@ pub async fn checklist(
     facts: &crate::facts::ClusterFacts,
     to: Option<&str>,
 ) -> Checklist {
-    judge(&observe(c, facts, to).await)
+    let mut list = judge(&observe(c, facts, to).await);
+    list.checks
+        .extend(crate::phases::procedure::prechecks(c, to).await);
+    list
 }

@@ -345,6 +345,16 @@ pub struct Report {
     /// Masters whose Marathon is not running (e.g. an older Marathon refusing newer storage).
     #[serde(default)]
     pub marathon_down_masters: Vec<String>,
+    /// Whether the Marathon leader is migrating its storage right now.
+    #[serde(default)]
+    pub marathon_migrating: bool,
+    /// Storage migrations that stopped before they finished (the migrating leader went away).
+    #[serde(default)]
+    pub marathon_migrations_interrupted: u64,
+    /// Times a master went down while CockroachDB's ranges were under-replicated because of
+    /// another master (IAM unavailable).
+    #[serde(default)]
+    pub iam_unavailable_events: u64,
 }
 
 impl Report {

@@ -244,9 +244,9 @@ done
 avail=()
 if [ "$type" = "node-poststart" ]; then
     if [ -f "$R/etc/mesosphere/roles/master" ]; then
-        avail=(components_master mesos_master_replog_synchronized)
+        avail=(components_master mesos_master_replog_synchronized journald_dir_permissions)
     else
-        avail=(components_agent mesos_agent_registered_with_masters)
+        avail=(components_agent mesos_agent_registered_with_masters journald_dir_permissions)
     fi
 fi
 if $list; then
@@ -254,32 +254,71 @@ if $list; then
     exit 0
 fi
 sel=()
+missing=""
 if [ "${#names[@]}" -eq 0 ]; then
     sel=("${avail[@]}")
 else
     for n in "${names[@]}"; do
+        found=false
         for a in "${avail[@]}"; do
-            if [ "$n" = "$a" ]; then sel+=("$a"); fi
+            if [ "$n" = "$a" ]; then sel+=("$a"); found=true; fi
         done
+        # dcos-check-runner keys its errors by the error text, so of several unknown names
+        # only one is reported (runner/runner.go `run`, `errs[result.err.Error()]`).
+        $found || missing="$n"
     done
+fi
+if [ -n "$missing" ]; then
+    # An unknown check is an error, not a status: the combined status stays 0 and so does the
+    # exit code (runner/runner.go `run` and `MarshalJSON`; facts §8.2).
+    echo "{\"error\": \"One or more requested checks could not be found on this node.\", \"checks\": [\"$missing: Check not found\"]}"
+    exit 0
 fi
 status=0
 out=""
 for c in "${sel[@]}"; do
     st=0
+    msg="OK"
     case "$c" in
         components_master) curl -fsS --max-time 5 -o /dev/null "http://$IP:@ADMIN_PORT@/dcos-metadata/dcos-version.json" 2>/dev/null || st=2 ;;
         components_agent) curl -fsS --max-time 5 -o /dev/null "http://$IP:61001/dcos-metadata/dcos-version.json" 2>/dev/null || st=2 ;;
         mesos_master_replog_synchronized) curl -fsS --max-time 5 "${TLSOPT[@]}" "$MESOS://$IP:5050/metrics/snapshot" 2>/dev/null | grep -q '"registrar\\/log\\/recovered":1.0' || st=2 ;;
         mesos_agent_registered_with_masters) curl -fsS --max-time 5 "${TLSOPT[@]}" "$MESOS://$IP:5051/metrics/snapshot" 2>/dev/null | grep -q '"slave\\/registered":1.0' || st=2 ;;
+        # The `check-fails` fault: this check fails (the wording is the testbed's).
+        journald_dir_permissions) if sim_fault check-fails; then st=2; msg="directory /var/log/journal has wrong group: expected systemd-journal"; fi ;;
     esac
+    if [ "$st" -ne 0 ] && [ "$msg" = "OK" ]; then msg="check $c failed"; fi
     if [ "$st" -gt "$status" ]; then status=$st; fi
-    if [ "$st" -eq 0 ]; then msg="OK"; else msg="check $c failed"; fi
     [ -n "$out" ] && out="$out, "
-    out="$out\"$c\": {\"status\": $st, \"output\": \"$msg\"}"
+    out="$out\"$c\": {\"output\": \"$msg\", \"status\": $st}"
 done
 echo "{\"status\": $status, \"checks\": {$out}}"
 exit $status
+"#;
+
+/// `opt/mesosphere/bin/cockroach` on masters: `node status --ranges [--format tsv]
+/// [--certs-dir=DIR] [--host=IP]` prints the daemon's CockroachDB view; other commands fail.
+pub const COCKROACH: &str = r#"#!/bin/bash
+# cockroach (dcos-sim)
+@PROLOGUE@
+if [ "${1:-}" != node ] || [ "${2:-}" != status ]; then
+    echo "Error: unsupported command in dcos-sim: $*" >&2
+    exit 1
+fi
+fmt=table
+prev=""
+for a in "$@"; do
+    case "$a" in
+        --format=*) fmt="${a#--format=}" ;;
+    esac
+    if [ "$prev" = "--format" ]; then fmt="$a"; fi
+    prev="$a"
+done
+body="$(curl -sS --max-time 5 -w '\n%{http_code}' "$SIM_CTL/node/$SIM_NODE/cockroach/status?format=$fmt")" || exit 1
+code="${body##*$'\n'}"
+text="${body%$'\n'*}"
+if [ "$code" != 200 ]; then echo "$text" >&2; exit 1; fi
+printf '%s\n' "$text"
 "#;
 
 /// `opt/mesosphere/bin/dcos-shell`: runs its arguments with the DC/OS environment.

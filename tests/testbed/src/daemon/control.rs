@@ -291,6 +291,9 @@ impl Cluster {
                 .filter(|i| !self.nodes[*i].unit_up("dcos-marathon"))
                 .map(|i| self.nodes[i].def.name.clone())
                 .collect(),
+            marathon_migrating: self.marathon.migrating.is_some(),
+            marathon_migrations_interrupted: self.marathon.interrupted,
+            iam_unavailable_events: self.cockroach.unavailable_events,
         }
     }
 }

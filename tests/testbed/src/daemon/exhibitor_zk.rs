@@ -28,6 +28,8 @@ pub(super) fn zk_answer(c: &Cluster, me: usize, word: &str) -> String {
             let mut s = format!(
                 "zk_version\t3.4.14-dcos-sim\nzk_server_state\t{mode}\nzk_num_alive_connections\t1\nzk_znode_count\t12\n"
             );
+            // The other keys of the 3.4.14 docs sample (facts §6), with a small cluster's figures.
+            s.push_str("zk_avg_latency\t0\nzk_max_latency\t4\nzk_min_latency\t0\nzk_packets_received\t70\nzk_packets_sent\t69\nzk_outstanding_requests\t0\nzk_watch_count\t2\nzk_ephemerals_count\t3\nzk_approximate_data_size\t1480\nzk_open_file_descriptor_count\t27\nzk_max_file_descriptor_count\t65536\nzk_fsync_threshold_exceed_count\t0\n");
             if leader {
                 s.push_str(&format!("zk_synced_followers\t{}\n", up.len() - 1));
             }

@@ -3,6 +3,8 @@
 //! task; one submodule per service.
 
 mod admin_router;
+mod agent_ids;
+mod cockroach;
 mod control;
 mod exhibitor_zk;
 mod listeners;
@@ -17,8 +19,10 @@ mod tls;
 
 use crate::model::SimDef;
 use admin_router::*;
+use agent_ids::*;
 use axum::routing::{get, post};
 use axum::Router;
+use cockroach::*;
 use control::*;
 use exhibitor_zk::*;
 use listeners::*;
@@ -98,6 +102,7 @@ pub fn serve(dir: &Path) -> anyhow::Result<()> {
             .route("/iam/revoke", post(ctl_revoke))
             .route("/node/{node}/attempt", post(ctl_attempt))
             .route("/node/{node}/attempt/{idx}/done", post(ctl_attempt_done))
+            .route("/node/{node}/cockroach/status", get(ctl_cockroach_status))
             .with_state(shared.clone());
         let files = Router::new()
             .route("/{*path}", get(static_file))

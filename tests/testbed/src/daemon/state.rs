@@ -129,6 +129,10 @@ pub(super) struct Cluster {
     pub(super) zk_started: HashMap<usize, Instant>,
     /// Marathon's own leader and storage (see `marathon.rs`).
     pub(super) marathon: MarathonSt,
+    /// CockroachDB's view of the masters (see `cockroach.rs`).
+    pub(super) cockroach: CockroachSt,
+    /// Agents' restarts, for the `agent-new-id` fault (see `agent_ids.rs`).
+    pub(super) agent_ids: AgentIdSt,
 }
 
 pub(super) type Shared = Arc<Mutex<Cluster>>;
@@ -233,6 +237,8 @@ impl Cluster {
             record_path,
             zk_started: HashMap::new(),
             marathon: MarathonSt::default(),
+            cockroach: CockroachSt::default(),
+            agent_ids: AgentIdSt::default(),
         };
         let ids: Vec<String> = c.apps.iter().map(|a| a.id.clone()).collect();
         for id in ids {

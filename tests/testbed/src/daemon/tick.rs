@@ -128,6 +128,8 @@ impl Cluster {
         self.max_masters_down = self.max_masters_down.max(masters_down as u64);
         // Marathon: its leader, storage migration, deployments.
         self.marathon_tick(now);
+        self.cockroach_tick(now);
+        self.agent_id_tick();
     }
 
     /// Real ZooKeeper mode: starts the server of every master whose Exhibitor is up and not

@@ -22,6 +22,11 @@ pub const FAULT_KINDS: &[&str] = &[
     "flapping",
     "stale-redirect",
     "deployment-hangs",
+    // The documented procedure's gates (issue 11): see the testbed README.
+    "marathon-migration-slow",
+    "marathon-cannot-start",
+    "check-fails",
+    "agent-new-id",
 ];
 
 /// `dcos-sim fault`: sets (or clears) a fault on a node.

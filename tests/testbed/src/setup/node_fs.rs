@@ -83,6 +83,12 @@ pub(super) fn build_node_fs(def: &SimDef, n: &NodeDef, index: usize) -> Result<(
         &bin.join(mesos_bin),
         &scripts::render(scripts::MESOS_BIN, &[("MESOS_VERSION", mv)]),
     )?;
+    if n.role == Role::Master {
+        write_exec(
+            &bin.join("cockroach"),
+            &scripts::render(scripts::COCKROACH, &vars),
+        )?;
+    }
     write_exec(
         &bin.join("dcos-zk"),
         &scripts::render(scripts::DCOS_ZK, &vars),

@@ -1,0 +1,215 @@
+//! The documented procedure's own gates around every node, beside the health gates of
+//! `gates.rs` (facts §8.2): Marathon, DC/OS's own node checks, CockroachDB (IAM) and the agents'
+//! tasks. `node_upgrade` calls [`before_node`] before a node goes down and [`after_node`] once
+//! its health gates pass; the checklist adds [`prechecks`], `postcheck` adds [`postcheck`].
+
+pub mod agents;
+pub mod cockroach;
+pub mod marathon;
+pub mod node_checks;
+
+use super::StepCtx;
+use crate::cluster::Cluster;
+use crate::model::Role;
+use crate::playbook::NodeSpec;
+use crate::probe::wait;
+use std::time::Duration;
+
+/// What was seen on a node before it went down, compared after it is back.
+#[derive(Debug, Clone, Default)]
+pub struct Before {
+    /// An agent's id and running tasks at the leader.
+    pub agent: Option<agents::AgentBefore>,
+}
+
+/// Before `node` goes down (its script not started yet): DC/OS's own node checks pass on it.
+pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, String> {
+    let c = ctx.cluster;
+    let (from, to) = (ctx.from, ctx.to);
+    let tolerate = move |name: &str| node_checks::transient(from, to, name);
+    let warnings = wait::until(
+        &format!(
+            "DC/OS's node checks on {} before it goes down",
+            node.address
+        ),
+        gate_timeout(c, node),
+        c.poll(),
+        || node_checks::node_poststart(c, node, &tolerate),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    report(ctx, &warnings);
+    if node.role == Role::Master {
+        let version = ctx.from.unwrap_or(ctx.to).to_string();
+        iam_gate(ctx, node, &version, "before it goes down").await?;
+        return Ok(Before::default());
+    }
+    let agent = agents::before(c, node).await?;
+    ctx.progress(format!(
+        "agent {} is {} with {} running task(s)",
+        node.address,
+        agent.id,
+        agent.tasks.len()
+    ));
+    Ok(Before { agent: Some(agent) })
+}
+
+/// CockroachDB's ranges replicated, read on master `node` (at `version`); says once that it
+/// waits, and what for.
+async fn iam_gate(
+    ctx: &StepCtx<'_>,
+    node: &NodeSpec,
+    version: &str,
+    when: &str,
+) -> Result<(), String> {
+    let c = ctx.cluster;
+    let strict = cockroach::from_had_cockroach(ctx.from);
+    let said = std::sync::atomic::AtomicBool::new(false);
+    let done = wait::until(
+        &format!(
+            "CockroachDB (IAM) gate on master {} {when}: ranges_underreplicated = 0",
+            node.address
+        ),
+        Duration::from_secs(c.timeouts.master_gate_secs),
+        c.poll(),
+        || async {
+            let p = cockroach::replicated(c, node, version, strict).await;
+            if let wait::Poll::NotYet(why) = &p {
+                if !said.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    ctx.progress(format!(
+                        "waiting for CockroachDB (IAM) on {}: {why}",
+                        node.address
+                    ));
+                }
+            }
+            p
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    ctx.progress(done);
+    Ok(())
+}
+
+fn gate_timeout(c: &Cluster, node: &NodeSpec) -> Duration {
+    Duration::from_secs(if node.role == Role::Master {
+        c.timeouts.master_gate_secs
+    } else {
+        c.timeouts.agent_gate_secs
+    })
+}
+
+fn report(ctx: &StepCtx<'_>, warnings: &[String]) {
+    for w in warnings {
+        ctx.progress(format!("DC/OS check warning: {w}"));
+    }
+}
+
+/// DC/OS's own `node-poststart` checks pass on `node` (the path's documented transient
+/// failures tolerated unless `strict`; they are waited out after the last master).
+async fn node_checks_pass(ctx: &StepCtx<'_>, node: &NodeSpec, strict: bool) -> Result<(), String> {
+    let c = ctx.cluster;
+    let (from, to) = (ctx.from, ctx.to);
+    let tolerate = move |name: &str| !strict && node_checks::transient(from, to, name);
+    let warnings = wait::until(
+        &format!("DC/OS's node checks on {} after its upgrade", node.address),
+        gate_timeout(c, node),
+        c.poll(),
+        || node_checks::node_poststart(c, node, &tolerate),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    report(ctx, &warnings);
+    Ok(())
+}
+
+/// After `node` reports `target` and its health gates passed (upgrades only). `before` is
+/// `None` when the step resumed a script started by an earlier process.
+pub async fn after_node(
+    ctx: &StepCtx<'_>,
+    node: &NodeSpec,
+    target: &str,
+    before: Option<Before>,
+) -> Result<(), String> {
+    let c = ctx.cluster;
+    let last = node.role == Role::Master && all_masters_at(c, target).await;
+    node_checks_pass(ctx, node, last || node.role != Role::Master).await?;
+    if last {
+        // The transient failures tolerated on the earlier masters must be gone now.
+        for m in c
+            .inventory
+            .masters
+            .iter()
+            .filter(|m| m.address != node.address)
+        {
+            node_checks_pass(ctx, m, true).await?;
+        }
+    }
+    if let Some(b) = before.and_then(|b| b.agent) {
+        let done = wait::until(
+            &format!(
+                "agent {} rejoins with its agent id {} and its tasks RUNNING",
+                node.address, b.id
+            ),
+            gate_timeout(c, node),
+            c.poll(),
+            || agents::rejoined(c, node, &b),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        ctx.progress(done);
+    } else if node.role != Role::Master {
+        ctx.progress(format!("{}: the agent's id and tasks before the step are not known (the step resumed); not compared", node.address));
+    }
+    if node.role == Role::Master {
+        iam_gate(ctx, node, target, "after its upgrade").await?;
+        let what = if last {
+            format!("gate after the last master {}: Marathon {} running there, a Marathon leader at the target's version answering /v2/leader", node.address, crate::plan::doors::marathon_of(target).unwrap_or("of the target"))
+        } else {
+            format!("gate after upgrading master {}: its Marathon running the target's version, a Marathon leader answering /v2/leader (no storage migration in progress)", node.address)
+        };
+        let leader = wait::until(
+            &what,
+            Duration::from_secs(c.timeouts.master_gate_secs),
+            c.poll(),
+            || marathon::after_master(c, node, target, last),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        ctx.progress(format!("Marathon leader {leader}"));
+    }
+    Ok(())
+}
+
+/// Whether every master of the inventory reports `target`.
+async fn all_masters_at(c: &Cluster, target: &str) -> bool {
+    for m in &c.inventory.masters {
+        match c.identity(m).await {
+            Ok(id) if super::gates::same_version(&id.version, target) => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// The procedure's prechecks (read-only), appended to the checklist.
+pub async fn prechecks(c: &Cluster, to: Option<&str>) -> Vec<crate::phases::checks::CheckResult> {
+    let mut out = vec![marathon::deprecated_features(c, to).await];
+    out.extend(node_checks::prechecks(c).await);
+    out
+}
+
+/// The procedure's part of `postcheck`: what is wrong at the end, if anything.
+pub async fn postcheck(c: &Cluster, to: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    for r in node_checks::prechecks(c).await {
+        if !r.passed {
+            problems.push(r.found);
+        }
+    }
+    match marathon::leader_state(c, to, true).await {
+        wait::Poll::Ready(_) => {}
+        wait::Poll::NotYet(e) | wait::Poll::Abort(e) => problems.push(format!("Marathon: {e}")),
+    }
+    problems
+}
