@@ -14,6 +14,7 @@
 mod doors;
 mod gates;
 mod judge;
+mod operator;
 pub mod rollback;
 mod schedule;
 #[cfg(test)]
@@ -66,13 +67,16 @@ pub struct Engine<'a> {
     prompter: Option<Arc<dyn Prompter>>,
     events: &'a dyn EventSink,
     view: Mutex<RunView>,
+    /// The `pause_after` gates the run was waiting at when this engine was made (a resume's
+    /// `--yes` approves those, never one reached later).
+    waiting_at_start: Vec<String>,
 }
 
 impl<'a> Engine<'a> {
     /// An engine for a run, its view replayed from the journal.
     pub fn new(parts: EngineParts<'a>) -> Result<Engine<'a>, EngineError> {
         let view = Self::load_view(parts.store, parts.record)?;
-        Ok(Engine {
+        let mut engine = Engine {
             store: parts.store,
             record: parts.record,
             cluster: parts.cluster,
@@ -82,7 +86,14 @@ impl<'a> Engine<'a> {
             prompter: parts.prompter,
             events: parts.events,
             view: Mutex::new(view),
-        })
+            waiting_at_start: Vec::new(),
+        };
+        engine.waiting_at_start = engine
+            .due_pauses()
+            .into_iter()
+            .map(|(_, g)| g.to_string())
+            .collect();
+        Ok(engine)
     }
 
     fn load_view(store: &Store, record: &RunRecord) -> Result<RunView, EngineError> {

@@ -17,6 +17,8 @@ pub enum GateId {
     NoUndo(String),
     /// The last resort: restore the ZooKeeper backup on every master.
     RestoreZookeeper,
+    /// The operator's approval after a node (inventory `pause_after`; the node's address).
+    PauseAfter(String),
 }
 
 impl GateId {
@@ -33,6 +35,7 @@ impl fmt::Display for GateId {
             GateId::ReleaseNotes(v) => write!(f, "{}", crate::release_notes::gate_name(v)),
             GateId::NoUndo(step) => write!(f, "no-undo:{step}"),
             GateId::RestoreZookeeper => f.write_str("restore-zookeeper"),
+            GateId::PauseAfter(node) => write!(f, "pause-after:{node}"),
         }
     }
 }
@@ -149,5 +152,9 @@ mod tests {
             "no-undo:agents/a1/upgrade"
         );
         assert_eq!(GateId::RestoreZookeeper.to_string(), "restore-zookeeper");
+        assert_eq!(
+            GateId::PauseAfter("10.0.1.3".into()).to_string(),
+            "pause-after:10.0.1.3"
+        );
     }
 }

@@ -155,6 +155,18 @@ impl Engine<'_> {
     /// One step: skip rule, journal Started (unless resuming one in flight), verify on resume,
     /// run, journal the outcome.
     pub(super) async fn step(&self, step: &Step) -> Result<Flow, EngineError> {
+        // An approval after an earlier node (inventory `pause_after`) holds every later step.
+        match self.pauses().await? {
+            Flow::Continue => {}
+            stop => return Ok(stop),
+        }
+        match self.step_once(step).await? {
+            Flow::Continue => self.pauses().await,
+            other => Ok(other),
+        }
+    }
+
+    async fn step_once(&self, step: &Step) -> Result<Flow, EngineError> {
         let (state, _, _) = self.state_of(&step.id);
         if matches!(state, StepState::Done | StepState::Skipped) {
             return Ok(Flow::Continue);
@@ -197,6 +209,11 @@ impl Engine<'_> {
             action.run(&ctx).await
         }
         .await;
+        // The operator's gates after the step's own (inventory `[[gates]]`), as part of it.
+        let res = match res {
+            Ok(out) => self.operator_gates(&ctx, out).await,
+            err => err,
+        };
         let ended = match res {
             Ok(output) => Ended::Done(output),
             Err(e) => Ended::Failed(self.change.redact(&e.to_string())),

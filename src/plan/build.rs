@@ -195,6 +195,8 @@ fn frameworks(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Vec<Step>, Pla
             from: app.image.clone(),
             to: f.image.clone(),
             reason: same.then(|| "already runs the requested image".to_string()),
+            gates: Vec::new(),
+            pause_after: false,
         });
     }
     Ok(fw_steps)
@@ -224,6 +226,8 @@ fn simple(id: &str, action: Action, kind: StepKind, description: &str) -> Step {
         from: None,
         to: None,
         reason: None,
+        gates: Vec::new(),
+        pause_after: false,
     }
 }
 
@@ -289,6 +293,8 @@ fn node_step(phase: &str, n: &NodeFacts, to: &str, batch: Option<u32>) -> Step {
         from: n.version.clone(),
         to: Some(to.to_string()),
         reason,
+        gates: Vec::new(),
+        pause_after: false,
     }
 }
 

@@ -190,6 +190,11 @@ fn exit_for(f: &Finished, events: &dyn EventSink, h: &Handoff) -> i32 {
                     h.resume(id, &["--yes", "--ack-release-notes", to.as_str()])
                 ),
             ),
+            Outcome::AtGate { gate: gate @ GateId::PauseAfter(_) } => (
+                FinalState::Paused,
+                exit::GATE,
+                format!("stopped at gate {gate}: the inventory's pause_after asks for a person's approval here (the --yes of the run that reached it does not give it). Look at the cluster, then continue with: {}", h.resume(id, &["--yes"])),
+            ),
             Outcome::AtGate { gate } => (
                 FinalState::Paused,
                 exit::GATE,
