@@ -25,7 +25,7 @@ mod walk;
 pub use crate::options::{OnFailure, RunOptions};
 pub use rollback::{target_states, TargetState};
 pub use schedule::Schedule;
-pub use types::{EngineError, FailureChoice, GateChoice, GateId, Outcome, Prompter};
+pub use types::{EngineError, FailureChoice, GateChoice, GateId, JournalMirror, Outcome, Prompter};
 
 use crate::action::Registry;
 use crate::checkpoint;
@@ -70,6 +70,8 @@ pub struct Engine<'a> {
     /// The `pause_after` gates the run was waiting at when this engine was made (a resume's
     /// `--yes` approves those, never one reached later).
     waiting_at_start: Vec<String>,
+    /// The journal's copy on the cluster, if this execution keeps one.
+    mirror: Option<&'a dyn JournalMirror>,
 }
 
 impl<'a> Engine<'a> {
@@ -87,6 +89,7 @@ impl<'a> Engine<'a> {
             events: parts.events,
             view: Mutex::new(view),
             waiting_at_start: Vec::new(),
+            mirror: None,
         };
         engine.waiting_at_start = engine
             .due_pauses()
@@ -102,6 +105,19 @@ impl<'a> Engine<'a> {
             run: record.id.clone(),
             detail: e.to_string(),
         })
+    }
+
+    /// Copies the journal to `mirror` at every step boundary and gate.
+    pub fn with_mirror(mut self, mirror: &'a dyn JournalMirror) -> Engine<'a> {
+        self.mirror = Some(mirror);
+        self
+    }
+
+    /// Flushes the journal's copy on the cluster, if any.
+    async fn mirror(&self) {
+        if let Some(m) = self.mirror {
+            m.flush().await;
+        }
     }
 
     /// The run's current view.

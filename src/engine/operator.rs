@@ -70,7 +70,9 @@ impl Engine<'_> {
             let message = format!(
                 "{name} ({node}) is finished: approve to go on with the next node (inventory pause_after)"
             );
-            match self.ask(gate, message, yes).await? {
+            let asked = self.ask(gate, message, yes).await;
+            self.mirror().await;
+            match asked? {
                 Flow::Continue => {}
                 other => return Ok(other),
             }

@@ -117,6 +117,14 @@ pub enum Outcome {
     },
 }
 
+/// Where the journal is copied at every step boundary and gate (the masters' mirrors); a copy
+/// that cannot be written is a warning, never a failure.
+#[async_trait::async_trait]
+pub trait JournalMirror: Send + Sync {
+    /// Copies what the journal gained since the last call.
+    async fn flush(&self);
+}
+
 /// The engine could not keep its journal: stop at once.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

@@ -44,6 +44,12 @@ impl crate::action::StepJournal for Engine<'_> {
 impl Engine<'_> {
     /// Runs (or resumes) the run to its end or to the next stop.
     pub async fn execute(&self, resumed: bool) -> Result<Outcome, EngineError> {
+        let outcome = self.execute_walk(resumed).await;
+        self.mirror().await;
+        outcome
+    }
+
+    async fn execute_walk(&self, resumed: bool) -> Result<Outcome, EngineError> {
         let view = self.view();
         if view.rollback {
             return self.rollback(None).await;
@@ -113,7 +119,9 @@ impl Engine<'_> {
                 }
             }
             if phase.id.changes_cluster() && pending.iter().any(|s| s.action != Action::Skip) {
-                match self.gate(phase).await? {
+                let gated = self.gate(phase).await;
+                self.mirror().await;
+                match gated? {
                     Flow::Continue => {}
                     stop => return Ok(stop),
                 }
@@ -160,7 +168,9 @@ impl Engine<'_> {
             Flow::Continue => {}
             stop => return Ok(stop),
         }
-        match self.step_once(step).await? {
+        let flow = self.step_once(step).await;
+        self.mirror().await;
+        match flow? {
             Flow::Continue => self.pauses().await,
             other => Ok(other),
         }
@@ -190,6 +200,8 @@ impl Engine<'_> {
             self.record(Record::StepStarted {
                 step: step.id.clone(),
             })?;
+            // Write-ahead on the cluster too: a resume from another machine sees it in flight.
+            self.mirror().await;
         }
         let (_, attempt, _) = self.state_of(&step.id);
         self.emit(Event::StepStarted {

@@ -54,6 +54,7 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
         Command::Run(a) => run::exec(a, &ctx).await,
         Command::Resume(a) => run::resume(a, &ctx).await,
         Command::Rollback(a) => run::rollback(a, &ctx).await,
+        Command::Status(a) if a.from_cluster => status::from_cluster(a, &ctx).await,
         Command::Status(a) => status::exec(a, &ctx),
         Command::Log(a) => log::exec(a, &ctx).await,
         Command::Runs => runs::exec(&ctx),
