@@ -34,6 +34,8 @@ pub struct Mirror<'a> {
     events: &'a dyn EventSink,
     /// Lines each master holds from this execution's writes (absent: rewrite it whole).
     written: Mutex<HashMap<String, usize>>,
+    /// One flush at a time (the steps of a batch finish together): no line is sent twice.
+    one_at_a_time: tokio::sync::Mutex<()>,
 }
 
 impl<'a> Mirror<'a> {
@@ -52,6 +54,7 @@ impl<'a> Mirror<'a> {
             change,
             events,
             written: Mutex::new(HashMap::new()),
+            one_at_a_time: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -96,6 +99,7 @@ impl<'a> Mirror<'a> {
 #[async_trait::async_trait]
 impl JournalMirror for Mirror<'_> {
     async fn flush(&self) {
+        let _one = self.one_at_a_time.lock().await;
         let journal = match self.store.journal(&self.record.id) {
             Ok(j) => j,
             Err(e) => {
