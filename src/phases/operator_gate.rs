@@ -35,6 +35,9 @@ pub struct GateResult {
 /// The last characters of a gate's output kept in errors and the audit log.
 const TAIL: usize = 1000;
 
+/// How long a try may take at least, even when it starts just before the deadline.
+const TRY_FLOOR: Duration = Duration::from_secs(10);
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -105,10 +108,16 @@ async fn one(
     let deadline = started + Duration::from_secs(g.timeout_secs);
     let interval = Duration::from_secs(g.interval_secs);
     let mut attempts = 0u32;
+    // The output of the last try that ran to its end (kept when a later one does not).
+    let mut last_completed: Option<(Option<i32>, String)> = None;
     loop {
         attempts += 1;
         let left = deadline.saturating_duration_since(Instant::now());
-        let (status, tail) = try_once(ctx, g, left.max(Duration::from_secs(1))).await;
+        // A try started before the deadline may finish (at least TRY_FLOOR).
+        let (status, tail) = try_once(ctx, g, left.max(TRY_FLOOR)).await;
+        if status.is_some() {
+            last_completed = Some((status, tail.clone()));
+        }
         let ms = started.elapsed().as_millis() as u64;
         if status == Some(0) {
             audit(entry("observed", status, ms, tail));
@@ -137,6 +146,13 @@ async fn one(
         };
         if Instant::now() + interval > deadline {
             audit(entry("observed", status, ms, tail.clone()));
+            let (how, tail) = match (&status, &last_completed) {
+                (None, Some((Some(rc), t))) => (
+                    format!("{how}; the last that finished: exit {rc}"),
+                    format!("{t} ({tail})"),
+                ),
+                _ => (how, tail),
+            };
             let last = crate::secrets::for_people(&ctx.change.redact(&tail));
             let error = format!(
                 "operator gate {} did not pass on {} within {} s ({attempts} tries; last: {how}): {}",
