@@ -122,7 +122,7 @@ pub fn cluster(agents: usize, fake: Arc<FakeCluster>) -> Cluster {
     }
 }
 
-fn step(id: &str, kind: StepKind, node: Option<&str>, role: Option<Role>) -> Step {
+pub fn step(id: &str, kind: StepKind, node: Option<&str>, role: Option<Role>) -> Step {
     Step {
         id: id.to_string(),
         action: match kind {
@@ -144,6 +144,8 @@ fn step(id: &str, kind: StepKind, node: Option<&str>, role: Option<Role>) -> Ste
         from: Some("2.1.3".into()),
         to: None,
         reason: None,
+        gates: Vec::new(),
+        pause_after: false,
     }
 }
 

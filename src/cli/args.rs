@@ -254,6 +254,13 @@ pub struct ResumeArgs {
     /// Trust host keys seen for the first time (a changed key is always refused).
     #[arg(long)]
     pub trust_new_host_keys: bool,
+    /// Rebuild the run from the journal's copies on the masters (a machine that never saw it;
+    /// the run's cluster lock is taken over once its heartbeat is stale).
+    #[arg(long, requires = "inventory")]
+    pub from_cluster: bool,
+    /// The cluster inventory (TOML), with --from-cluster.
+    #[arg(long, value_name = "FILE", requires = "from_cluster")]
+    pub inventory: Option<std::path::PathBuf>,
 }
 
 /// `rollback` arguments.
@@ -300,4 +307,10 @@ pub struct RunSelect {
     /// The run (default: the latest).
     #[arg(long, value_name = "ID")]
     pub run: Option<String>,
+    /// Read the run from the journal's copies on the masters instead (changes nothing).
+    #[arg(long, requires = "inventory")]
+    pub from_cluster: bool,
+    /// The cluster inventory (TOML), with --from-cluster.
+    #[arg(long, value_name = "FILE", requires = "from_cluster")]
+    pub inventory: Option<std::path::PathBuf>,
 }

@@ -84,7 +84,18 @@ impl Engine<'_> {
             "about to start the {} phase ({n} step(s) that change the cluster)",
             phase.id
         );
-        if self.options.yes {
+        self.ask(gate, message, self.options.yes).await
+    }
+
+    /// A yes/stop/rollback/abort gate: approved by `--yes` (when `yes` allows it), at a
+    /// prompt, or else the run stops there waiting for an approval.
+    pub(super) async fn ask(
+        &self,
+        gate: GateId,
+        message: String,
+        yes: bool,
+    ) -> Result<Flow, EngineError> {
+        if yes {
             self.approve(&gate, "--yes", message)?;
             return Ok(Flow::Continue);
         }

@@ -16,6 +16,7 @@ mod bench;
 mod doors;
 mod gates;
 mod judge;
+mod operator;
 pub mod rollback;
 mod schedule;
 #[cfg(test)]
@@ -26,7 +27,7 @@ mod walk;
 pub use crate::options::{OnFailure, RunOptions};
 pub use rollback::{target_states, TargetState};
 pub use schedule::Schedule;
-pub use types::{EngineError, FailureChoice, GateChoice, GateId, Outcome, Prompter};
+pub use types::{EngineError, FailureChoice, GateChoice, GateId, JournalMirror, Outcome, Prompter};
 
 use crate::action::Registry;
 use crate::checkpoint;
@@ -71,6 +72,11 @@ pub struct Engine<'a> {
     /// When the snapshot file was last written (large plans write it at most every
     /// [`SNAPSHOT_EVERY`]).
     snapshot_at: Mutex<Option<std::time::Instant>>,
+    /// The `pause_after` gates the run was waiting at when this engine was made (a resume's
+    /// `--yes` approves those, never one reached later).
+    waiting_at_start: Vec<String>,
+    /// The journal's copy on the cluster, if this execution keeps one.
+    mirror: Option<&'a dyn JournalMirror>,
 }
 
 /// Plans with more steps than this write the snapshot (what `status` reads while the run holds
@@ -86,7 +92,7 @@ impl<'a> Engine<'a> {
     /// An engine for a run, its view replayed from the journal.
     pub fn new(parts: EngineParts<'a>) -> Result<Engine<'a>, EngineError> {
         let view = Self::load_view(parts.store, parts.record)?;
-        Ok(Engine {
+        let mut engine = Engine {
             store: parts.store,
             record: parts.record,
             cluster: parts.cluster,
@@ -97,7 +103,15 @@ impl<'a> Engine<'a> {
             events: parts.events,
             view: Mutex::new(view),
             snapshot_at: Mutex::new(None),
-        })
+            waiting_at_start: Vec::new(),
+            mirror: None,
+        };
+        engine.waiting_at_start = engine
+            .due_pauses()
+            .into_iter()
+            .map(|(_, g)| g.to_string())
+            .collect();
+        Ok(engine)
     }
 
     fn load_view(store: &Store, record: &RunRecord) -> Result<Replay, EngineError> {
@@ -110,6 +124,19 @@ impl<'a> Engine<'a> {
             })?;
         }
         Ok(r)
+    }
+
+    /// Copies the journal to `mirror` at every step boundary and gate.
+    pub fn with_mirror(mut self, mirror: &'a dyn JournalMirror) -> Engine<'a> {
+        self.mirror = Some(mirror);
+        self
+    }
+
+    /// Flushes the journal's copy on the cluster, if any.
+    async fn mirror(&self) {
+        if let Some(m) = self.mirror {
+            m.flush().await;
+        }
     }
 
     /// The run's current view.

@@ -17,6 +17,8 @@ pub enum GateId {
     NoUndo(String),
     /// The last resort: restore the ZooKeeper backup on every master.
     RestoreZookeeper,
+    /// The operator's approval after a node (inventory `pause_after`; the node's address).
+    PauseAfter(String),
 }
 
 impl GateId {
@@ -33,6 +35,7 @@ impl fmt::Display for GateId {
             GateId::ReleaseNotes(v) => write!(f, "{}", crate::release_notes::gate_name(v)),
             GateId::NoUndo(step) => write!(f, "no-undo:{step}"),
             GateId::RestoreZookeeper => f.write_str("restore-zookeeper"),
+            GateId::PauseAfter(node) => write!(f, "pause-after:{node}"),
         }
     }
 }
@@ -121,6 +124,14 @@ pub enum Outcome {
     },
 }
 
+/// Where the journal is copied at every step boundary and gate (the masters' mirrors); a copy
+/// that cannot be written is a warning, never a failure.
+#[async_trait::async_trait]
+pub trait JournalMirror: Send + Sync {
+    /// Copies what the journal gained since the last call.
+    async fn flush(&self);
+}
+
 /// The engine could not keep its journal: stop at once.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -156,5 +167,9 @@ mod tests {
             "no-undo:agents/a1/upgrade"
         );
         assert_eq!(GateId::RestoreZookeeper.to_string(), "restore-zookeeper");
+        assert_eq!(
+            GateId::PauseAfter("10.0.1.3".into()).to_string(),
+            "pause-after:10.0.1.3"
+        );
     }
 }

@@ -44,6 +44,12 @@ impl crate::action::StepJournal for Engine<'_> {
 impl Engine<'_> {
     /// Runs (or resumes) the run to its end or to the next stop.
     pub async fn execute(&self, resumed: bool) -> Result<Outcome, EngineError> {
+        let outcome = self.execute_walk(resumed).await;
+        self.mirror().await;
+        outcome
+    }
+
+    async fn execute_walk(&self, resumed: bool) -> Result<Outcome, EngineError> {
         let view = self.view();
         if view.rollback {
             return self.rollback(None).await;
@@ -113,7 +119,9 @@ impl Engine<'_> {
                 }
             }
             if phase.id.changes_cluster() && pending.iter().any(|s| s.action != Action::Skip) {
-                match self.gate(phase).await? {
+                let gated = self.gate(phase).await;
+                self.mirror().await;
+                match gated? {
                     Flow::Continue => {}
                     stop => return Ok(stop),
                 }
@@ -155,6 +163,20 @@ impl Engine<'_> {
     /// One step: skip rule, journal Started (unless resuming one in flight), verify on resume,
     /// run, journal the outcome.
     pub(super) async fn step(&self, step: &Step) -> Result<Flow, EngineError> {
+        // An approval after an earlier node (inventory `pause_after`) holds every later step.
+        match self.pauses().await? {
+            Flow::Continue => {}
+            stop => return Ok(stop),
+        }
+        let flow = self.step_once(step).await;
+        self.mirror().await;
+        match flow? {
+            Flow::Continue => self.pauses().await,
+            other => Ok(other),
+        }
+    }
+
+    async fn step_once(&self, step: &Step) -> Result<Flow, EngineError> {
         let (state, _, _) = self.state_of(&step.id);
         if matches!(state, StepState::Done | StepState::Skipped) {
             return Ok(Flow::Continue);
@@ -178,6 +200,8 @@ impl Engine<'_> {
             self.record(Record::StepStarted {
                 step: step.id.clone(),
             })?;
+            // Write-ahead on the cluster too: a resume from another machine sees it in flight.
+            self.mirror().await;
         }
         let (_, attempt, _) = self.state_of(&step.id);
         self.emit(Event::StepStarted {
@@ -197,6 +221,11 @@ impl Engine<'_> {
             action.run(&ctx).await
         }
         .await;
+        // The operator's gates after the step's own (inventory `[[gates]]`), as part of it.
+        let res = match res {
+            Ok(out) => self.operator_gates(&ctx, out).await,
+            err => err,
+        };
         let ended = match res {
             Ok(output) => Ended::Done(output),
             Err(e) => Ended::Failed(self.change.redact(&e.to_string())),

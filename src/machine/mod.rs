@@ -4,6 +4,7 @@
 //! acting; `RunView::replay` is how `status`, `resume` and `rollback` learn where a run stands.
 
 mod journal;
+pub mod mirror;
 mod view;
 
 pub use journal::{next_state, IllegalTransition, Record, StepState};

@@ -111,7 +111,7 @@ pub(crate) struct Exec<'a> {
 pub(super) async fn execute(exec: Exec<'_>, transport: &Transport) -> Result<Finished, OpsError> {
     let change = AuditedChange::new(exec.store, &exec.record.id, transport, secrets());
     let (store, record, yes) = (exec.store, exec.record, exec.options.yes);
-    let res = execute_timed(exec, &change, &Phases, interrupted()).await;
+    let res = execute_timed(exec, &change, &Phases, interrupted(), true).await;
     transport.close().await;
     let (end, view, timing, log) = res?;
     let summary = match end {
@@ -140,16 +140,18 @@ pub(crate) async fn execute_with(
     registry: &dyn Registry,
     interrupt: impl std::future::Future<Output = &'static str>,
 ) -> Result<(End, RunView), OpsError> {
-    let (end, view, _, _) = execute_timed(exec, change, registry, interrupt).await?;
+    let (end, view, _, _) = execute_timed(exec, change, registry, interrupt, false).await?;
     Ok((end, view))
 }
 
-/// As `execute_with`, also returning where the time went and the run's event files.
+/// As `execute_with`, also returning where the time went and the run's event files; with
+/// `mirror`, the journal is copied to every master at each step boundary and gate.
 async fn execute_timed(
     exec: Exec<'_>,
     change: &dyn Change,
     registry: &dyn Registry,
     interrupt: impl std::future::Future<Output = &'static str>,
+    mirror: bool,
 ) -> Result<(End, RunView, RunSummary, RunLog), OpsError> {
     let started = Instant::now();
     let Exec {
@@ -219,6 +221,7 @@ async fn execute_timed(
         }
         t
     };
+    let copy = super::mirror::Mirror::new(store, record, cluster, change, &recording);
     let engine = match Engine::new(EngineParts {
         store,
         record,
@@ -229,6 +232,7 @@ async fn execute_timed(
         prompter,
         events: &recording,
     }) {
+        Ok(e) if mirror => e.with_mirror(&copy),
         Ok(e) => e,
         Err(e) => {
             let _ = cluster_lock.release(change, cluster).await;

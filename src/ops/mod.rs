@@ -6,7 +6,9 @@
 pub mod cluster_lock;
 mod connect;
 mod execute;
+pub mod from_cluster;
 pub mod handoff;
+pub mod mirror;
 mod observe;
 pub mod runlog;
 mod runs;

@@ -108,6 +108,12 @@ pub async fn plan(r: &PlanRequest) -> Result<Planned, OpsError> {
     };
     let plan = plan::build(&facts, &opts)
         .map_err(|e| OpsError::Failed(e.to_string()))
+        .and_then(|mut p| {
+            let inv = &cluster.inventory;
+            plan::gates::attach(&mut p, &inv.gates, &inv.pause_after)
+                .map_err(|e| OpsError::BadInput(format!("[[gates]] command: {e}")))?;
+            Ok(p)
+        })
         .and_then(|p| check_paths(&p).map(|()| p))
         .map(|mut p| {
             p.security = security_by_name(&cluster, &facts);

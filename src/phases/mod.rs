@@ -7,6 +7,7 @@ pub mod frameworks;
 pub mod gates;
 pub mod guards;
 pub mod node_upgrade;
+pub mod operator_gate;
 pub mod outputs;
 pub mod procedure;
 pub mod registry;

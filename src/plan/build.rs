@@ -225,6 +225,8 @@ fn frameworks(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Vec<Step>, Pla
             from: app.image.clone(),
             to: f.image.clone(),
             reason: same.then(|| "already runs the requested image".to_string()),
+            gates: Vec::new(),
+            pause_after: false,
         });
     }
     Ok(fw_steps)
@@ -255,6 +257,8 @@ fn simple(id: &str, action: Action, kind: StepKind, description: &str) -> Step {
         from: None,
         to: None,
         reason: None,
+        gates: Vec::new(),
+        pause_after: false,
     }
 }
 
@@ -340,6 +344,8 @@ fn node_step(phase: &str, n: &NodeFacts, to: &str, batch: Option<u32>) -> Step {
         from: n.version.clone(),
         to: Some(to.to_string()),
         reason,
+        gates: Vec::new(),
+        pause_after: false,
     }
 }
 

@@ -4,9 +4,11 @@
 pub mod batch;
 mod build;
 pub mod doors;
+pub mod gates;
 mod step;
 
 pub use batch::MaxUnavailable;
 pub use build::{build, PlanError, PlanOptions};
 pub use doors::{Door, DoorId};
+pub use gates::PlannedGate;
 pub use step::{Action, Phase, PhaseId, Plan, Step, StepKind};

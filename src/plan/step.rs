@@ -143,6 +143,12 @@ pub struct Step {
     /// Why a step is skipped.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
+    /// The operator's gates run after the step's own (inventory `[[gates]]`), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub gates: Vec<super::gates::PlannedGate>,
+    /// Whether the run waits for an approval after this step (inventory `pause_after`).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub pause_after: bool,
 }
 
 /// One phase and its steps.

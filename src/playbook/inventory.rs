@@ -159,6 +159,12 @@ pub struct Inventory {
     pub http: HttpSettings,
     /// How to log in at Admin Router (`[auth]`), if the inventory says.
     pub auth: Option<AuthSettings>,
+    /// `[[gates]]`: the operator's own gates between nodes.
+    #[serde(default)]
+    pub gates: Vec<crate::playbook::gates::OperatorGate>,
+    /// `pause_after`: the addresses of the nodes after which the run waits for an approval.
+    #[serde(default)]
+    pub pause_after: Vec<String>,
     /// The file it was read from.
     pub path: PathBuf,
 }
@@ -284,6 +290,10 @@ impl Inventory {
             ),
             None => None,
         };
+        let listed: Vec<&NodeSpec> = masters.iter().chain(agents.iter().flatten()).collect();
+        let gates = crate::playbook::gates::gates(src, &raw.gates, &listed)?;
+        let pause_after =
+            crate::playbook::gates::pause_after(src, raw.pause_after.as_ref(), &listed)?;
         Ok(Inventory {
             cluster_name: raw.cluster.name.into_inner(),
             ssh,
@@ -338,6 +348,8 @@ impl Inventory {
                     })
                 }
             },
+            gates,
+            pause_after,
             path: src.path.clone(),
         })
     }

@@ -1,6 +1,7 @@
 //! Inputs the operator writes: the inventory (the cluster) and the playbook (the procedure).
 
 pub mod bounds;
+pub mod gates;
 pub mod inventory;
 pub mod model;
 pub mod source;

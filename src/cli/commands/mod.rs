@@ -54,6 +54,7 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
         Command::Run(a) => run::exec(a, &ctx).await,
         Command::Resume(a) => run::resume(a, &ctx).await,
         Command::Rollback(a) => run::rollback(a, &ctx).await,
+        Command::Status(a) if a.from_cluster => status::from_cluster(a, &ctx).await,
         Command::Status(a) => status::exec(a, &ctx),
         Command::Log(a) => log::exec(a, &ctx).await,
         Command::Runs => runs::exec(&ctx),
@@ -189,6 +190,11 @@ fn exit_for(f: &Finished, events: &dyn EventSink, h: &Handoff) -> i32 {
                     "stopped at gate {gate}: the release notes of DC/OS {to} must be acknowledged. Read them (playbooks/release-notes/), then continue with: {}",
                     h.resume(id, &["--yes", "--ack-release-notes", to.as_str()])
                 ),
+            ),
+            Outcome::AtGate { gate: gate @ GateId::PauseAfter(_) } => (
+                FinalState::Paused,
+                exit::GATE,
+                format!("stopped at gate {gate}: the inventory's pause_after asks for a person's approval here (the --yes of the run that reached it does not give it). Look at the cluster, then continue with: {}", h.resume(id, &["--yes"])),
             ),
             Outcome::AtGate { gate } => (
                 FinalState::Paused,

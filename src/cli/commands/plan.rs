@@ -86,6 +86,24 @@ pub fn render_plan(plan: &Plan) -> String {
                 st.id,
                 extra.join(", ")
             ));
+            for g in &st.gates {
+                s.push_str(&format!(
+                    "  {:<8} {:<40} on {}, every {} s for up to {} s: {}\n",
+                    "gate",
+                    g.id(st),
+                    g.run_on,
+                    g.interval_secs,
+                    g.timeout_secs,
+                    g.command.replace('\n', "\\n")
+                ));
+            }
+            if st.pause_after {
+                s.push_str(&format!(
+                    "  {:<8} {:<40} wait for an approval (a prompt, or resume --yes)\n",
+                    "pause",
+                    format!("pause-after:{}", st.node.as_deref().unwrap_or("-"))
+                ));
+            }
         }
     }
     // Points of no return (issue 12): past one, rollback does not downgrade the masters.

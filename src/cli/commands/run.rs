@@ -64,7 +64,25 @@ pub(super) async fn resume(a: ResumeArgs, ctx: &Ctx) -> CliResult<i32> {
         trust_new_host_keys: a.trust_new_host_keys,
         handoff: ctx.handoff.clone(),
     };
+    if let (true, Some(inv)) = (a.from_cluster, a.inventory.as_deref()) {
+        return from_cluster(request, inv, ctx).await;
+    }
     continue_run(request, ctx, false).await
+}
+
+/// Runs `resume --from-cluster --inventory FILE`.
+async fn from_cluster(
+    request: ResumeRequest,
+    inventory: &std::path::Path,
+    ctx: &Ctx,
+) -> CliResult<i32> {
+    let (events, human) = sink(ctx.json);
+    let io = Io {
+        events: events.clone(),
+        prompter: prompter(request.yes, human, "the cluster"),
+    };
+    let finished = ops::from_cluster::resume(&request, inventory, &ctx.dir, &io).await?;
+    Ok(exit_for(&finished, events.as_ref(), &ctx.handoff))
 }
 
 /// Runs `rollback`.

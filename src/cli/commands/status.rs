@@ -268,6 +268,31 @@ pub struct StatusJson {
     pub targets: Vec<serde_json::Value>,
 }
 
+/// Runs `status --from-cluster --inventory FILE`: the run as the masters' copies of its
+/// journal have it, rebuilt in a throwaway directory and shown as `status` shows it; changes
+/// nothing (neither the cluster nor the state directory).
+pub(super) async fn from_cluster(a: RunSelect, ctx: &Ctx) -> CliResult<i32> {
+    let inv = a.inventory.clone().unwrap_or_default();
+    let run = crate::ops::from_cluster::read(&inv, a.run.as_deref(), false).await?;
+    for w in &run.warnings {
+        eprintln!("note: {w}");
+    }
+    let tmp = tempfile::tempdir()
+        .map_err(|e| CliError::new(exit::FAILED, format!("a temporary directory: {e}")))?;
+    crate::ops::from_cluster::rebuild(tmp.path(), &run)?;
+    let shown = Ctx {
+        dir: tmp.path().to_path_buf(),
+        json: ctx.json,
+        handoff: ctx.handoff.clone(),
+    };
+    let select = RunSelect {
+        run: Some(run.record.id.clone()),
+        from_cluster: false,
+        inventory: None,
+    };
+    exec(select, &shown)
+}
+
 /// Runs `status`.
 pub(super) fn exec(a: RunSelect, ctx: &Ctx) -> CliResult<i32> {
     let dir = &ctx.dir;

@@ -25,6 +25,12 @@ pub(super) struct RawInventory {
     pub(super) release_notes: Option<RawReleaseNotes>,
     #[serde(default)]
     pub(super) auth: Option<Spanned<RawAuth>>,
+    /// `[[gates]]`: the operator's own gates between nodes.
+    #[serde(default)]
+    pub(super) gates: Vec<crate::playbook::gates::RawGate>,
+    /// `pause_after = [...]`: approvals after named nodes.
+    #[serde(default)]
+    pub(super) pause_after: Option<Vec<Spanned<String>>>,
 }
 
 /// `[auth]`: how to log in at Admin Router.
