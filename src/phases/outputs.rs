@@ -19,6 +19,14 @@ pub struct BackupOutput {
     pub remote_archive: String,
     /// Its size.
     pub bytes: u64,
+    /// How it was made: `dcos-zk`, or `zookeeper-data-dir` (a file-level archive of the data
+    /// directory, on versions without `dcos-zk`). Older runs recorded none: `dcos-zk`.
+    #[serde(default = "default_method")]
+    pub method: String,
+}
+
+fn default_method() -> String {
+    "dcos-zk".to_string()
 }
 
 /// What a node upgrade (or its undo) leaves.

@@ -13,8 +13,10 @@ pub mod http;
 pub mod iam;
 pub mod model;
 pub mod netns;
+pub mod record;
 pub mod scripts;
 pub mod setup;
+pub mod tools;
 pub mod zk;
 
 pub use model::{
@@ -45,6 +47,7 @@ pub struct TestbedBuilder {
     upgrade_security: Option<Security>,
     bastion: bool,
     token_ttl_secs: u64,
+    zk_data_mb: u64,
     dir: Option<PathBuf>,
 }
 
@@ -66,6 +69,7 @@ impl Default for TestbedBuilder {
             upgrade_security: None,
             bastion: false,
             token_ttl_secs: model::DEFAULT_TOKEN_TTL_SECS,
+            zk_data_mb: 0,
             dir: None,
         }
     }
@@ -152,6 +156,11 @@ impl TestbedBuilder {
         self.token_ttl_secs = secs;
         self
     }
+    /// Each master's ZooKeeper snapshot is this many MB of incompressible data (`up --zk-data-mb`).
+    pub fn zk_data_mb(mut self, mb: u64) -> Self {
+        self.zk_data_mb = mb;
+        self
+    }
     /// Use this directory instead of a fresh temporary one (it is not deleted on drop).
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = Some(dir.into());
@@ -193,6 +202,9 @@ impl TestbedBuilder {
             cmd.args(["--upgrade-security", s.as_str()]);
         }
         cmd.args(["--token-ttl-secs", &self.token_ttl_secs.to_string()]);
+        if self.zk_data_mb > 0 {
+            cmd.args(["--zk-data-mb", &self.zk_data_mb.to_string()]);
+        }
         if self.real_zookeeper {
             cmd.args(["--zookeeper", "real"]);
         }

@@ -107,6 +107,10 @@ enum Cmd {
         /// Lifetime of the tokens the testbed's IAM issues (permissive and strict).
         #[arg(long, default_value_t = dcos_sim::model::DEFAULT_TOKEN_TTL_SECS)]
         token_ttl_secs: u64,
+        /// Size of each master's ZooKeeper snapshot in MB (incompressible data; 0: a few bytes),
+        /// for a backup of realistic size.
+        #[arg(long, default_value_t = 0)]
+        zk_data_mb: u64,
     },
     /// Stop everything the testbed in DIR started (daemon, every sshd, leftover node scripts);
     /// saves the final report to DIR/report.json. Idempotent.
@@ -171,6 +175,7 @@ fn main() -> Result<()> {
             upgrade_security,
             bastion,
             token_ttl_secs,
+            zk_data_mb,
         } => {
             let def = setup::up(&setup::UpOptions {
                 dir,
@@ -190,6 +195,7 @@ fn main() -> Result<()> {
                 upgrade_security: upgrade_security.unwrap_or(security),
                 token_ttl_secs,
                 bastion,
+                zk_data_mb,
             })?;
             println!(
                 "dcos-sim: cluster up in {} (subnet {}, network {})",

@@ -198,6 +198,9 @@ pub struct SimDef {
     /// How long issued tokens live.
     #[serde(default = "default_token_ttl")]
     pub token_ttl_secs: u64,
+    /// Each master's ZooKeeper snapshot size in MB (`up --zk-data-mb`; 0: a few bytes).
+    #[serde(default)]
+    pub zk_data_mb: u64,
 }
 
 impl SimDef {

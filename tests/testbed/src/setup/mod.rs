@@ -61,6 +61,8 @@ pub struct UpOptions {
     pub bastion: bool,
     /// Lifetime of issued tokens (`--token-ttl-secs`).
     pub token_ttl_secs: u64,
+    /// Each master's ZooKeeper snapshot size in MB (`--zk-data-mb`).
+    pub zk_data_mb: u64,
 }
 
 pub(super) fn write(path: &Path, content: &str) -> Result<()> {

@@ -148,6 +148,7 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
             root: dir.join("nodes/bastion/root"),
         }),
         token_ttl_secs: opts.token_ttl_secs,
+        zk_data_mb: opts.zk_data_mb,
     };
     for sub in ["pids", "keys", "bootstrap", "nodes"] {
         fs::create_dir_all(dir.join(sub))?;
