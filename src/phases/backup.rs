@@ -83,6 +83,17 @@ async fn has_dcos_zk(c: &Cluster, node: &NodeSpec) -> Result<bool, String> {
     Ok(out.ok())
 }
 
+/// The size of the master's ZooKeeper data directory (0 when it cannot be read).
+async fn data_dir_bytes(c: &Cluster, node: &NodeSpec) -> u64 {
+    let dir = format!("{}/var/lib/dcos/exhibitor/zookeeper", node.root);
+    c.query(node, &format!("du -sb {} | cut -f1", quote(&dir)))
+        .await
+        .ok()
+        .filter(|o| o.ok())
+        .and_then(|o| o.stdout.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// Takes the backup (or, on resume, finishes one that was in flight).
 pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     let c = ctx.cluster;
@@ -98,6 +109,9 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     // The tool is looked for before anything is stopped (facts §8.3).
     let with_tool = has_dcos_zk(c, node).await?;
     let method = if with_tool { METHOD_DCOS_ZK } else { METHOD_FILES };
+    // Archiving takes longer as the data directory grows: a second more per MiB of it.
+    let data_bytes = data_dir_bytes(c, node).await;
+    let archive_timeout = timeout + Duration::from_secs(data_bytes / (1 << 20));
     let exists = c
         .query(node, &format!("test -s {}", quote(&archive)))
         .await
@@ -135,7 +149,7 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         };
         let backup = shell::render(template, &[("root", root), ("archive", &archive)])
             .map_err(|e| e.to_string())?;
-        Some(change(ctx, node, what, &backup, timeout).await)
+        Some(change(ctx, node, what, &backup, archive_timeout).await)
     } else {
         None
     };
