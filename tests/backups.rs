@@ -33,9 +33,53 @@ fn env(version: &str, masters: usize, zk_data_mb: u64) -> Env {
 
 /// `backup --output json`: its exit code and the ZooKeeper step's output from `status`.
 fn backup(e: &Env) -> (i32, serde_json::Value) {
+    let (code, steps) = backup_steps(e);
+    (code, steps.0)
+}
+
+/// The state backup's files (`kind` -> the file) and its summary line from `backup`'s run.
+fn state_files(e: &Env) -> std::collections::HashMap<String, serde_json::Value> {
+    let st = e.status();
+    let step = st["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "backup/state")
+        .cloned()
+        .unwrap_or_else(|| panic!("no state backup step: {st:#}"));
+    assert_eq!(step["state"], "done", "{step:#}");
+    step["output"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["kind"].as_str().unwrap().to_string(), f.clone()))
+        .collect()
+}
+
+/// A file's recorded size and SHA-256 are the file's.
+fn verified(f: &serde_json::Value) {
+    let p = PathBuf::from(f["path"].as_str().unwrap());
+    let data = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    assert_eq!(f["bytes"], data.len() as u64, "{f}");
+    let o = Command::new("sha256sum").arg(&p).output().unwrap();
+    let sum = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(
+        f["sha256"].as_str().unwrap(),
+        sum.split_whitespace().next().unwrap(),
+        "{f}"
+    );
+}
+
+fn backup_steps(e: &Env) -> (i32, (serde_json::Value,)) {
     let inv = e.inventory();
     let out = e
-        .cmd(&["--output", "json", "backup", "--inventory", inv.to_str().unwrap()])
+        .cmd(&[
+            "--output",
+            "json",
+            "backup",
+            "--inventory",
+            inv.to_str().unwrap(),
+        ])
         .output()
         .expect("backup");
     let code = out.status.code().unwrap_or(-1);
@@ -49,12 +93,15 @@ fn backup(e: &Env) -> (i32, serde_json::Value) {
         .find(|s| s["id"] == "backup/zookeeper")
         .cloned()
         .unwrap_or_else(|| panic!("no ZooKeeper backup step: {status:#}"));
-    (code, step)
+    (code, (step,))
 }
 
 fn archive(e: &Env) -> PathBuf {
     let runs = std::fs::read_dir(e.state.path().join("backups")).expect("backups dir");
-    let run = runs.map(|r| r.unwrap().path()).next().expect("a run's backups");
+    let run = runs
+        .map(|r| r.unwrap().path())
+        .next()
+        .expect("a run's backups");
     run.join("zookeeper-backup.tar.gz")
 }
 
@@ -95,21 +142,31 @@ fn without_dcos_zk(version: &str) {
     ] {
         assert!(files.lines().any(|l| l == f), "{f} missing from:\n{files}");
     }
-    assert!(!files.contains("myid") && !files.contains("zookeeper.out"), "{files}");
+    assert!(
+        !files.contains("myid") && !files.contains("zookeeper.out"),
+        "{files}"
+    );
     // The testbed's first ZooKeeper leader is m1: the backup stops a follower.
     let out = step["output"].clone();
     assert_eq!(out["method"], "zookeeper-data-dir", "{step:#}");
     let node = out["node"].as_str().unwrap().to_string();
     assert_ne!(node, address(&e, "m1"), "the ZooKeeper leader was stopped");
-    let name = e
-        .tb
-        .nodes()
-        .into_iter()
-        .find(|n| n.address == node)
-        .unwrap()
-        .name;
+    let name =
+        e.tb.nodes()
+            .into_iter()
+            .find(|n| n.address == node)
+            .unwrap()
+            .name;
     exhibitor_stopped_only_on(&e, &name);
     assert_eq!(e.report().quorum_loss_events, 0);
+    // No CockroachDB or etcd on these versions: only the app definitions beside ZooKeeper.
+    let files = state_files(&e);
+    assert_eq!(
+        files.keys().collect::<Vec<_>>(),
+        vec!["marathon-apps"],
+        "{files:?}"
+    );
+    verified(&files["marathon-apps"]);
 }
 
 #[test]
@@ -128,9 +185,12 @@ fn a_2_1_cluster_uses_dcos_zk_on_a_zookeeper_follower_not_the_mesos_standby() {
     // Move ZooKeeper's leadership to m2 (the first Mesos standby, which the plan names) by
     // restarting m1's Exhibitor; the Mesos leader stays m1.
     let o =
-        e.tb.ssh("m1", "systemctl stop dcos-exhibitor && sleep 1 && systemctl start dcos-exhibitor")
-            .output()
-            .unwrap();
+        e.tb.ssh(
+            "m1",
+            "systemctl stop dcos-exhibitor && sleep 1 && systemctl start dcos-exhibitor",
+        )
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let m2 = address(&e, "m2");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -142,24 +202,45 @@ fn a_2_1_cluster_uses_dcos_zk_on_a_zookeeper_follower_not_the_mesos_standby() {
         .status
         .success()
     {
-        assert!(std::time::Instant::now() < deadline, "m1's Exhibitor did not come back");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "m1's Exhibitor did not come back"
+        );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    assert_eq!(e.report().leader.as_deref(), Some(address(&e, "m1").as_str()));
+    assert_eq!(
+        e.report().leader.as_deref(),
+        Some(address(&e, "m1").as_str())
+    );
     let plan_node = {
         let inv = e.inventory();
         let o = e
-            .cmd(&["--output", "json", "plan", "--inventory", inv.to_str().unwrap(), "--to", "2.2.1"])
+            .cmd(&[
+                "--output",
+                "json",
+                "plan",
+                "--inventory",
+                inv.to_str().unwrap(),
+                "--to",
+                "2.2.1",
+            ])
             .output()
             .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("plan json");
-        v["phases"][1]["steps"][0]["node"].as_str().unwrap().to_string()
+        v["phases"][1]["steps"][0]["node"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
     assert_eq!(plan_node, m2, "the plan names the first Mesos standby");
     let (_, step) = backup(&e);
     let out = &step["output"];
     assert_eq!(out["method"], "dcos-zk", "{step:#}");
-    assert_eq!(out["node"], address(&e, "m3"), "a ZooKeeper follower that is no Mesos leader");
+    assert_eq!(
+        out["node"],
+        address(&e, "m3"),
+        "a ZooKeeper follower that is no Mesos leader"
+    );
     // m1's restart above was the test's own: only the backup's stop counts from here.
     let stops = record::named(e.tb.dir(), "unit")
         .into_iter()
@@ -167,6 +248,33 @@ fn a_2_1_cluster_uses_dcos_zk_on_a_zookeeper_follower_not_the_mesos_standby() {
         .map(|r| r.data["node"].as_str().unwrap_or_default().to_string())
         .collect::<Vec<_>>();
     assert_eq!(stops, vec!["m1".to_string(), "m3".to_string()]);
+    // IAM (CockroachDB from 1.13), etcd (2.1+, on the Mesos leader) and the app definitions.
+    let files = state_files(&e);
+    for k in ["iam", "etcd", "marathon-apps"] {
+        verified(
+            files
+                .get(k)
+                .unwrap_or_else(|| panic!("no {k} backup: {files:?}")),
+        );
+    }
+    let sql = std::fs::read_to_string(files["iam"]["path"].as_str().unwrap()).unwrap();
+    assert!(sql.contains("CREATE TABLE users"), "{sql}");
+    let apps: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(files["marathon-apps"]["path"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert!(!apps["apps"].as_array().unwrap().is_empty(), "{apps}");
+    let etcd = record::named(e.tb.dir(), "etcd_backup");
+    assert_eq!(
+        etcd.len(),
+        1,
+        "{:?}",
+        etcd.iter().map(|r| &r.data).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        etcd[0].data["ip"], etcd[0].data["leader"],
+        "etcd backed up on the Mesos leader"
+    );
 }
 
 fn large_backup_is_streamed_and_verified(mb: u64) {
@@ -187,7 +295,10 @@ fn large_backup_is_streamed_and_verified(mb: u64) {
     assert!(listing(&a).contains("./zookeeper/version-2/snapshot.100000000"));
     // Taken off the master once copied (the docs' last backup step).
     let node = step["output"]["remote_archive"].as_str().unwrap();
-    assert!(!std::path::Path::new(node).exists(), "{node} left on the master");
+    assert!(
+        !std::path::Path::new(node).exists(),
+        "{node} left on the master"
+    );
 }
 
 #[test]

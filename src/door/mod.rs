@@ -73,11 +73,10 @@ pub trait Observe: Send + Sync {
         let data = base64::engine::general_purpose::STANDARD
             .decode(out.stdout.trim())
             .unwrap_or_default();
-        let (bytes, sha256) =
-            stream::write_all(dest, &data).map_err(|e| RemoteError::Command {
-                node: node.address.clone(),
-                reason: format!("{}: {e}", dest.display()),
-            })?;
+        let (bytes, sha256) = stream::write_all(dest, &data).map_err(|e| RemoteError::Command {
+            node: node.address.clone(),
+            reason: format!("{}: {e}", dest.display()),
+        })?;
         Ok(Streamed {
             status: out.status,
             stderr: out.stderr,

@@ -74,8 +74,14 @@ impl Ssh {
                 .stdout(openssh::Stdio::piped())
                 .stderr(openssh::Stdio::piped());
             let mut child = cmd.spawn().await.map_err(|e| err(e.to_string()))?;
-            let mut stdout = child.stdout().take().ok_or_else(|| err("no stdout".into()))?;
-            let mut stderr = child.stderr().take().ok_or_else(|| err("no stderr".into()))?;
+            let mut stdout = child
+                .stdout()
+                .take()
+                .ok_or_else(|| err("no stdout".into()))?;
+            let mut stderr = child
+                .stderr()
+                .take()
+                .ok_or_else(|| err("no stderr".into()))?;
             let errs = tokio::spawn(async move {
                 let mut v = Vec::new();
                 let _ = stderr.read_to_end(&mut v).await;
@@ -85,7 +91,10 @@ impl Ssh {
             let mut bytes = 0u64;
             let mut buf = vec![0u8; 1 << 16];
             loop {
-                let n = stdout.read(&mut buf).await.map_err(|e| err(e.to_string()))?;
+                let n = stdout
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| err(e.to_string()))?;
                 if n == 0 {
                     break;
                 }

@@ -46,8 +46,11 @@ pub async fn backup(r: &BackupRequest, dir: &Path, io: &Io) -> Result<Finished, 
     let store = Store::open(dir)?;
     refuse_unfinished(&store, &inputs.inventory.cluster_name, &r.handoff)?;
     let cluster_name = inputs.inventory.cluster_name.clone();
-    let (mut cluster, transport) =
-        connect(inputs.inventory, inputs.playbook, r.inputs.trust_new_host_keys)?;
+    let (mut cluster, transport) = connect(
+        inputs.inventory,
+        inputs.playbook,
+        r.inputs.trust_new_host_keys,
+    )?;
     let made = async {
         facts::resolve_agents(&mut cluster)
             .await

@@ -55,7 +55,8 @@ async fn choose_master<'a>(ctx: &'a StepCtx<'_>) -> Result<&'a NodeSpec, String>
     }
     // Among the followers, one that does not lead Mesos (its master keeps its local ZooKeeper).
     let mesos_leader = c.leader_address().await.ok().flatten();
-    let mut followers: Vec<&NodeSpec> = c.inventory.masters.iter().filter(|m| follower(m)).collect();
+    let mut followers: Vec<&NodeSpec> =
+        c.inventory.masters.iter().filter(|m| follower(m)).collect();
     followers.sort_by_key(|m| mesos_leader.as_deref() == Some(m.address.as_str()));
     followers
         .first()
@@ -108,7 +109,11 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     let timeout = Duration::from_secs(c.timeouts.backup_secs);
     // The tool is looked for before anything is stopped (facts §8.3).
     let with_tool = has_dcos_zk(c, node).await?;
-    let method = if with_tool { METHOD_DCOS_ZK } else { METHOD_FILES };
+    let method = if with_tool {
+        METHOD_DCOS_ZK
+    } else {
+        METHOD_FILES
+    };
     // Archiving takes longer as the data directory grows: a second more per MiB of it.
     let data_bytes = data_dir_bytes(c, node).await;
     let archive_timeout = timeout + Duration::from_secs(data_bytes / (1 << 20));
@@ -145,7 +150,10 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         let (what, template) = if with_tool {
             ("dcos-zk backup", &b.backup)
         } else {
-            ("archive the ZooKeeper data directory (no dcos-zk on this version)", &b.zk_files_backup)
+            (
+                "archive the ZooKeeper data directory (no dcos-zk on this version)",
+                &b.zk_files_backup,
+            )
         };
         let backup = shell::render(template, &[("root", root), ("archive", &archive)])
             .map_err(|e| e.to_string())?;

@@ -47,7 +47,10 @@ pub async fn copy_off(
 ) -> Result<Copied, String> {
     let q = quote(remote);
     let out = c
-        .query(node, &format!("stat -c %s {q} && sha256sum {q} | cut -d' ' -f1"))
+        .query(
+            node,
+            &format!("stat -c %s {q} && sha256sum {q} | cut -d' ' -f1"),
+        )
         .await
         .map_err(|e| e.to_string())?;
     if !out.ok() {

@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod backup_copy;
+pub mod backup_state;
 pub mod checks;
 pub mod doors;
 pub mod frameworks;

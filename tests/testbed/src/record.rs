@@ -25,5 +25,8 @@ pub fn events(dir: &Path) -> Vec<Recorded> {
 
 /// The events named `event`, in order.
 pub fn named(dir: &Path, event: &str) -> Vec<Recorded> {
-    events(dir).into_iter().filter(|e| e.event == event).collect()
+    events(dir)
+        .into_iter()
+        .filter(|e| e.event == event)
+        .collect()
 }

@@ -3,9 +3,7 @@
 
 /// `(major, minor, patch)` of a DC/OS version (`1.10.5.1` -> `(1, 10, 5)`; suffixes ignored).
 fn triple(v: &str) -> (u64, u64, u64) {
-    let mut it = v
-        .split(['.', '-'])
-        .map(|p| p.parse::<u64>().unwrap_or(0));
+    let mut it = v.split(['.', '-']).map(|p| p.parse::<u64>().unwrap_or(0));
     (
         it.next().unwrap_or(0),
         it.next().unwrap_or(0),
@@ -63,7 +61,9 @@ mod tests {
         for v in ["1.10.11", "1.11.12", "1.12.0", "1.12.3", "1.13.0", "1.13.1"] {
             assert!(!has_dcos_zk(v), "{v}");
         }
-        for v in ["1.12.4", "1.12.5", "1.13.2", "1.13.9", "2.0.0", "2.1.3", "2.2.1"] {
+        for v in [
+            "1.12.4", "1.12.5", "1.13.2", "1.13.9", "2.0.0", "2.1.3", "2.2.1",
+        ] {
             assert!(has_dcos_zk(v), "{v}");
         }
     }

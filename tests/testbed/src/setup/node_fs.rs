@@ -172,11 +172,10 @@ fn write_snapshot(def: &SimDef, path: &std::path::Path, index: usize) -> Result<
     if let Some(p) = path.parent() {
         fs::create_dir_all(p)?;
     }
-    let first = def
-        .nodes
-        .iter()
-        .find(|m| m.role == Role::Master)
-        .map(|m| m.root.join("var/lib/dcos/exhibitor/zookeeper/version-2/snapshot.100000000"));
+    let first = def.nodes.iter().find(|m| m.role == Role::Master).map(|m| {
+        m.root
+            .join("var/lib/dcos/exhibitor/zookeeper/version-2/snapshot.100000000")
+    });
     if index > 0 {
         if let Some(f) = first.filter(|f| f.exists()) {
             fs::hard_link(f, path)?;
