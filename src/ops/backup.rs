@@ -55,7 +55,7 @@ pub async fn backup(r: &BackupRequest, dir: &Path, io: &Io) -> Result<Finished, 
         facts::resolve_agents(&mut cluster)
             .await
             .map_err(OpsError::Failed)?;
-        let facts = facts::gather(&mut cluster, false).await;
+        let facts = facts::gather(&cluster, false).await;
         // The installed version the most nodes report (the plan's "to": nothing moves).
         let mut count: HashMap<&str, usize> = HashMap::new();
         for n in facts.nodes() {
