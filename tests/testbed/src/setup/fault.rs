@@ -22,6 +22,7 @@ pub const FAULT_KINDS: &[&str] = &[
     "flapping",
     "stale-redirect",
     "deployment-hangs",
+    "custom-attributes",
 ];
 
 /// `dcos-sim fault`: sets (or clears) a fault on a node.
