@@ -121,6 +121,12 @@ pub enum Command {
     /// Upgrade the cluster.
     #[command(after_help = RUN_HELP)]
     Run(RunArgs),
+    /// Take the pre-upgrade backups now, outside an upgrade (ZooKeeper, and IAM, etcd and the
+    /// Marathon app definitions where the cluster has them); listed by `status`.
+    #[command(
+        after_help = "Examples:\n  dcos-upgrade backup --inventory cluster.toml\n  dcos-upgrade backup --inventory cluster.toml --output json"
+    )]
+    Backup(BackupArgs),
     /// Continue the latest unfinished run (after Ctrl-C, a crash, a gate).
     #[command(
         after_help = "Examples:\n  dcos-upgrade resume\n  dcos-upgrade resume --run 20261201T080000Z-1a2b --yes"
@@ -231,6 +237,17 @@ pub struct RunArgs {
     /// Do not take the ZooKeeper backup (recorded in the audit log).
     #[arg(long)]
     pub skip_backup: bool,
+    /// Take over the cluster lock of another run whose heartbeat is stale.
+    #[arg(long)]
+    pub take_over_lock: bool,
+}
+
+/// `backup` arguments.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Inventory and playbook.
+    #[command(flatten)]
+    pub inputs: Inputs,
     /// Take over the cluster lock of another run whose heartbeat is stale.
     #[arg(long)]
     pub take_over_lock: bool,

@@ -16,12 +16,14 @@ mod auth;
 pub mod fake;
 mod http;
 mod ssh;
+mod stream;
 mod transport;
 
 pub use audited::{AuditedChange, ChangeError};
 pub use auth::Credentials;
 pub use http::{parse_json, Answer, HttpOptions, ProbeError};
 pub use ssh::{tail, HostKeyPolicy, NodeTarget, Output, RemoteError, SshOptions};
+pub use stream::{hex, Streamed};
 pub use transport::{Transport, TransportError};
 
 use async_trait::async_trait;
@@ -48,6 +50,40 @@ pub trait Observe: Send + Sync {
         script: &str,
         timeout: Duration,
     ) -> Result<Output, RemoteError>;
+
+    /// Runs a read-only script on a node and streams its standard output into the local file
+    /// `dest` (private, replaced), hashing it on the way: for copying large files (backups) off
+    /// a node. The default goes through [`Observe::query`] and base64, for doors that cannot
+    /// stream (the fake cluster).
+    async fn query_to_file(
+        &self,
+        node: &NodeTarget,
+        script: &str,
+        dest: &std::path::Path,
+        timeout: Duration,
+    ) -> Result<Streamed, RemoteError> {
+        let out = self
+            .query(
+                node,
+                &format!("set -o pipefail; {{ {script}\n}} | base64 -w0"),
+                timeout,
+            )
+            .await?;
+        use base64::Engine as _;
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(out.stdout.trim())
+            .unwrap_or_default();
+        let (bytes, sha256) = stream::write_all(dest, &data).map_err(|e| RemoteError::Command {
+            node: node.address.clone(),
+            reason: format!("{}: {e}", dest.display()),
+        })?;
+        Ok(Streamed {
+            status: out.status,
+            stderr: out.stderr,
+            bytes,
+            sha256,
+        })
+    }
 
     /// An HTTP `GET`, whatever its status.
     async fn get(&self, url: &str) -> Result<Answer, ProbeError>;

@@ -155,7 +155,7 @@ impl Ssh {
         self.opts.sudo
     }
 
-    async fn session(&self, node: &NodeTarget) -> Result<Arc<Session>, RemoteError> {
+    pub(super) async fn session(&self, node: &NodeTarget) -> Result<Arc<Session>, RemoteError> {
         if let Some(s) = self.sessions.lock().await.get(node) {
             return Ok(s.clone());
         }

@@ -95,6 +95,16 @@ impl Observe for Transport {
         self.ssh.run_with_input(node, script, &input, timeout).await
     }
 
+    async fn query_to_file(
+        &self,
+        node: &NodeTarget,
+        script: &str,
+        dest: &std::path::Path,
+        timeout: Duration,
+    ) -> Result<super::Streamed, RemoteError> {
+        self.ssh.run_to_file(node, script, dest, timeout).await
+    }
+
     async fn get(&self, url: &str) -> Result<Answer, ProbeError> {
         self.http.send(reqwest::Method::GET, url, None).await
     }

@@ -362,6 +362,19 @@ pub fn summary(record: &RunRecord, view: &RunView) -> String {
                 b.sha256
             ));
         }
+        if let Some(b) = v.and_then(|v| {
+            crate::phases::outputs::read::<crate::phases::outputs::StateBackupOutput>(&v.output)
+        }) {
+            for f in &b.files {
+                s.push_str(&format!(
+                    "             {} backup: {} ({} bytes, sha256 {})\n",
+                    f.kind,
+                    f.path.display(),
+                    f.bytes,
+                    f.sha256
+                ));
+            }
+        }
     }
     let undone: Vec<&str> = view
         .steps

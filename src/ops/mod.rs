@@ -3,6 +3,7 @@
 //! heartbeat and interruption, and return typed results; the CLI only translates arguments,
 //! renders, and maps the result to an exit code in one place.
 
+mod backup;
 pub mod cluster_lock;
 mod connect;
 mod execute;
@@ -15,6 +16,7 @@ mod runs;
 #[cfg(test)]
 mod tests;
 
+pub use backup::{backup, BackupRequest};
 pub use connect::{connect, load, secrets, InputFiles, Inputs};
 pub use execute::{End, Finished};
 pub use handoff::Handoff;

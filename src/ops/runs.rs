@@ -63,17 +63,17 @@ fn rollback_flags(r: &ResumeRequest, yes: bool) -> Vec<&'static str> {
     v
 }
 
-fn new_run_id() -> String {
+pub(super) fn new_run_id() -> String {
     let r: u16 = rand::random();
     format!("{}-{r:04x}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"))
 }
 
-fn now() -> String {
+pub(super) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Takes the state directory's lock (created private if missing).
-fn lock(dir: &Path, run: &str, command: &str) -> Result<StateLock, OpsError> {
+pub(super) fn lock(dir: &Path, run: &str, command: &str) -> Result<StateLock, OpsError> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -143,7 +143,7 @@ pub async fn run(
 
 /// Refuses a new run while another run of the same cluster is unfinished, naming it and the
 /// two ways on.
-fn refuse_unfinished(store: &Store, cluster: &str, h: &Handoff) -> Result<(), OpsError> {
+pub(super) fn refuse_unfinished(store: &Store, cluster: &str, h: &Handoff) -> Result<(), OpsError> {
     for rec in store.runs()? {
         if rec.cluster != cluster {
             continue;

@@ -1,21 +1,104 @@
-//! The ZooKeeper backup on one standby master, the documented way, copied to this machine with
-//! its SHA-256 checked, and saved beside the installed versions and the inventory.
+//! The ZooKeeper backup on one ZooKeeper follower, the documented way where the master has
+//! `dcos-zk` (checked before Exhibitor is stopped) and as a file-level archive of the data
+//! directory where it does not (facts §8.3), streamed to this machine with its SHA-256 checked,
+//! and saved beside the installed versions and the inventory.
 
+use super::backup_copy;
 use super::StepCtx;
 use crate::cluster::Cluster;
+use crate::playbook::NodeSpec;
 use crate::probe::exhibitor;
 use crate::probe::wait::{self, Poll};
 use crate::shell::{self, quote};
-use base64::Engine as _;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
+
+/// How the ZooKeeper archive was made.
+pub const METHOD_DCOS_ZK: &str = "dcos-zk";
+/// A file-level archive of the data directory (no `dcos-zk` on that version).
+pub const METHOD_FILES: &str = "zookeeper-data-dir";
+
+/// Written ahead before Exhibitor is stopped: on resume, the same master is used (and its
+/// Exhibitor started again).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Note {
+    backup_master: String,
+}
+
+/// Which master the backup stops: a ZooKeeper follower (Exhibitor `isLeader: false`, serving),
+/// the planned one when it still is one, since stopping the ZooKeeper leader forces an election
+/// (facts §8.3). A single master is its own ensemble.
+async fn choose_master<'a>(ctx: &'a StepCtx<'_>) -> Result<&'a NodeSpec, String> {
+    let c = ctx.cluster;
+    if let Some(n) = super::outputs::read::<Note>(ctx.noted()) {
+        if let Some(m) = c.node(&n.backup_master) {
+            return Ok(m);
+        }
+    }
+    let planned = ctx.node()?;
+    if c.inventory.masters.len() < 2 {
+        return Ok(planned);
+    }
+    let (_, servers) = exhibitor::first_answer(c).await?;
+    let follower = |m: &NodeSpec| {
+        servers.iter().any(|s| {
+            s.hostname == m.address
+                && !s.is_leader
+                && (s.code == 3 || s.description.eq_ignore_ascii_case("serving"))
+        })
+    };
+    if follower(planned) {
+        return Ok(planned);
+    }
+    // Among the followers, one that does not lead Mesos (its master keeps its local ZooKeeper).
+    let mesos_leader = c.leader_address().await.ok().flatten();
+    let mut followers: Vec<&NodeSpec> =
+        c.inventory.masters.iter().filter(|m| follower(m)).collect();
+    followers.sort_by_key(|m| mesos_leader.as_deref() == Some(m.address.as_str()));
+    followers
+        .first()
+        .copied()
+        .ok_or_else(|| {
+            format!(
+                "no ZooKeeper follower is serving, so no master can be stopped for the backup (Exhibitor says: {})",
+                servers
+                    .iter()
+                    .map(|s| format!("{} {}{}", s.hostname, s.description, if s.is_leader { " (leader)" } else { "" }))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+}
+
+/// Whether the master has `dcos-zk` (a read; nothing is stopped before it is known).
+async fn has_dcos_zk(c: &Cluster, node: &NodeSpec) -> Result<bool, String> {
+    let tool = shell::render(&c.playbook.backup.zk_tool, &[("root", node.root.as_str())])
+        .map_err(|e| e.to_string())?;
+    let out = c
+        .query(node, &format!("test -x {tool}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(out.ok())
+}
+
+/// The size of the master's ZooKeeper data directory (0 when it cannot be read).
+async fn data_dir_bytes(c: &Cluster, node: &NodeSpec) -> u64 {
+    let dir = format!("{}/var/lib/dcos/exhibitor/zookeeper", node.root);
+    c.query(node, &format!("du -sb {} | cut -f1", quote(&dir)))
+        .await
+        .ok()
+        .filter(|o| o.ok())
+        .and_then(|o| o.stdout.trim().parse().ok())
+        .unwrap_or(0)
+}
 
 /// Takes the backup (or, on resume, finishes one that was in flight).
 pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     let c = ctx.cluster;
-    let node = ctx.node()?;
+    let node = choose_master(ctx).await?;
     let b = &c.playbook.backup;
     let root = node.root.as_str();
     let dir = format!(
@@ -24,12 +107,33 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     );
     let archive = format!("{dir}/zookeeper-backup.tar.gz");
     let timeout = Duration::from_secs(c.timeouts.backup_secs);
+    // The tool is looked for before anything is stopped (facts §8.3).
+    let with_tool = has_dcos_zk(c, node).await?;
+    let method = if with_tool {
+        METHOD_DCOS_ZK
+    } else {
+        METHOD_FILES
+    };
+    // Archiving takes longer as the data directory grows: a second more per MiB of it.
+    let data_bytes = data_dir_bytes(c, node).await;
+    let archive_timeout = timeout + Duration::from_secs(data_bytes / (1 << 20));
     let exists = c
         .query(node, &format!("test -s {}", quote(&archive)))
         .await
         .map_err(|e| e.to_string())?
         .ok();
     let backed_up = if !exists {
+        ctx.note(super::outputs::write(&Note {
+            backup_master: node.address.clone(),
+        }))
+        .map_err(|e| e.to_string())?;
+        if node.address != ctx.node()?.address {
+            ctx.progress(format!(
+                "{} leads ZooKeeper now: the backup is taken on the follower {}",
+                ctx.node()?.address,
+                node.address
+            ));
+        }
         // The archive must not exist and its parent must (dcos-zk's rules).
         let mk = format!("mkdir -p {} && rm -f {}", quote(&dir), quote(&archive));
         change(ctx, node, "prepare the backup directory", &mk, timeout).await?;
@@ -43,9 +147,17 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
             timeout,
         )
         .await?;
-        let backup = shell::render(&b.backup, &[("root", root), ("archive", &archive)])
+        let (what, template) = if with_tool {
+            ("dcos-zk backup", &b.backup)
+        } else {
+            (
+                "archive the ZooKeeper data directory (no dcos-zk on this version)",
+                &b.zk_files_backup,
+            )
+        };
+        let backup = shell::render(template, &[("root", root), ("archive", &archive)])
             .map_err(|e| e.to_string())?;
-        Some(change(ctx, node, "dcos-zk backup", &backup, timeout).await)
+        Some(change(ctx, node, what, &backup, archive_timeout).await)
     } else {
         None
     };
@@ -71,44 +183,18 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     )
     .await
     .map_err(|e| e.to_string())?;
-    // Copy it here and check it.
-    let out = c
-        .query(
-            node,
-            &format!(
-                "sha256sum {a} | cut -d' ' -f1 && base64 -w0 {a}",
-                a = quote(&archive)
-            ),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    if !out.ok() {
-        return Err(format!(
-            "{}: cannot read the backup archive {archive}: {}",
-            node.address,
-            out.tail(300)
-        ));
-    }
-    let mut lines = out.stdout.lines();
-    let remote_sum = lines.next().unwrap_or_default().trim().to_string();
-    let data = base64::engine::general_purpose::STANDARD
-        .decode(lines.next().unwrap_or_default().trim())
-        .map_err(|e| format!("backup archive copy is damaged: {e}"))?;
-    let local_sum = hex(&Sha256::digest(&data));
-    if local_sum != remote_sum {
-        return Err(format!(
-            "backup archive copy does not match: SHA-256 {local_sum} here, {remote_sum} on {}",
-            node.address
-        ));
-    }
-    let local_dir = ctx.state_dir.join("backups").join(ctx.run);
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&local_dir)
-        .map_err(|e| format!("{}: {e}", local_dir.display()))?;
+    // Copy it here (streamed, checked) and take it off the master.
+    let local_dir = backup_copy::local_dir(ctx.state_dir, ctx.run)?;
     let local = local_dir.join("zookeeper-backup.tar.gz");
-    write_private(&local, &data)?;
+    let copied = backup_copy::copy_off(c, node, &archive, &local).await?;
+    change(
+        ctx,
+        node,
+        "delete the copied ZooKeeper backup from the master",
+        &format!("rm -f {}", quote(&archive)),
+        timeout,
+    )
+    .await?;
     let mut versions = serde_json::Map::new();
     for n in c.nodes() {
         if let Ok(id) = c.identity(n).await {
@@ -122,15 +208,19 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     let inv = std::fs::read(&c.inventory.path).unwrap_or_default();
     write_private(&local_dir.join("inventory.toml"), &inv)?;
     ctx.progress(format!(
-        "ZooKeeper backup saved to {} (sha256 {local_sum})",
-        local.display()
+        "ZooKeeper backup ({method}) from {} saved to {} ({} bytes, sha256 {})",
+        node.address,
+        local.display(),
+        copied.bytes,
+        copied.sha256
     ));
     Ok(super::outputs::write(&super::outputs::BackupOutput {
         archive: local,
-        sha256: local_sum,
+        sha256: copied.sha256,
         node: node.address.clone(),
         remote_archive: archive,
-        bytes: data.len() as u64,
+        bytes: copied.bytes,
+        method: method.to_string(),
     }))
 }
 
@@ -259,9 +349,21 @@ pub async fn restore(
     if result.is_ok() {
         for m in &masters {
             let path = remote(m);
-            let cmd = shell::render(&b.restore, &[("root", m.root.as_str()), ("archive", &path)])
+            // The same tool or fallback as the backup: dcos-zk where the master has it.
+            let (what, template) = match has_dcos_zk(c, m).await {
+                Ok(true) => ("dcos-zk restore", &b.restore),
+                Ok(false) => (
+                    "restore the ZooKeeper data directory (no dcos-zk on this version)",
+                    &b.zk_files_restore,
+                ),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            let cmd = shell::render(template, &[("root", m.root.as_str()), ("archive", &path)])
                 .map_err(|e| e.to_string())?;
-            if let Err(e) = change(ctx, m, "dcos-zk restore", &cmd, timeout).await {
+            if let Err(e) = change(ctx, m, what, &cmd, timeout).await {
                 result = Err(e);
                 break;
             }

@@ -1,6 +1,8 @@
 //! How each kind of step is done (and checked, and undone). One file per phase.
 
 pub mod backup;
+pub mod backup_copy;
+pub mod backup_state;
 pub mod checks;
 pub mod doors;
 pub mod frameworks;

@@ -19,6 +19,42 @@ pub struct BackupOutput {
     pub remote_archive: String,
     /// Its size.
     pub bytes: u64,
+    /// How it was made: `dcos-zk`, or `zookeeper-data-dir` (a file-level archive of the data
+    /// directory, on versions without `dcos-zk`). Older runs recorded none: `dcos-zk`.
+    #[serde(default = "default_method")]
+    pub method: String,
+}
+
+fn default_method() -> String {
+    "dcos-zk".to_string()
+}
+
+/// One backup file copied off the cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackupFile {
+    /// `iam`, `etcd` or `marathon-apps`.
+    pub kind: String,
+    /// The node it was taken on (None: read through Admin Router).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// The documented command or request that made it.
+    pub method: String,
+    /// The file on this machine.
+    pub path: PathBuf,
+    /// Its size.
+    pub bytes: u64,
+    /// Its SHA-256 (computed on the node and checked here where it was copied).
+    pub sha256: String,
+}
+
+/// What the state backup step leaves (IAM, etcd, Marathon app definitions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateBackupOutput {
+    /// The files taken.
+    pub files: Vec<BackupFile>,
+    /// The backups this version has no tool for, in words.
+    #[serde(default)]
+    pub absent: Vec<String>,
 }
 
 /// What a node upgrade (or its undo) leaves.

@@ -24,6 +24,7 @@ impl Registry for Phases {
         match kind {
             StepKind::Precheck => &Precheck,
             StepKind::ZkBackup => &ZkBackup,
+            StepKind::StateBackup => &StateBackup,
             StepKind::ValidateVersions => &ValidateVersions,
             StepKind::ValidateScript => &ValidateScript,
             StepKind::NodeUpgrade => &NodeUpgrade,
@@ -58,6 +59,22 @@ impl Action for ZkBackup {
 
     async fn run(&self, ctx: &StepCtx<'_>) -> Result<Value, StepError> {
         Ok(backup::zookeeper(ctx).await?)
+    }
+}
+
+/// IAM, etcd and Marathon app-definition backups (skipped by `--skip-backup`).
+pub struct StateBackup;
+
+#[async_trait]
+impl Action for StateBackup {
+    fn skip(&self, _step: &Step, options: &RunOptions) -> Option<String> {
+        options.skip_backup.then(|| {
+            "--skip-backup was given: no IAM, etcd or app-definition backup was taken".to_string()
+        })
+    }
+
+    async fn run(&self, ctx: &StepCtx<'_>) -> Result<Value, StepError> {
+        Ok(super::backup_state::take(ctx).await?)
     }
 }
 

@@ -117,7 +117,13 @@ fn backup(facts: &ClusterFacts, _: &PlanOptions) -> Result<Vec<Step>, PlanError>
         backup.name = Some(n.name.clone());
         backup.role = Some(Role::Master);
     }
-    Ok(vec![backup])
+    let state = simple(
+        "backup/state",
+        Action::Backup,
+        StepKind::StateBackup,
+        "IAM (CockroachDB), etcd and Marathon app-definition backups where the version has them, copied to this machine",
+    );
+    Ok(vec![backup, state])
 }
 
 fn validate(_: &ClusterFacts, _: &PlanOptions) -> Result<Vec<Step>, PlanError> {

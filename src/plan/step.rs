@@ -87,6 +87,8 @@ pub enum StepKind {
     Precheck,
     /// ZooKeeper backup on one standby master.
     ZkBackup,
+    /// IAM, etcd and Marathon app-definition backups, where the version has them.
+    StateBackup,
     /// Installed versions and the from → to path.
     ValidateVersions,
     /// The script at the bootstrap URL targets the requested versions.

@@ -129,6 +129,29 @@ pub struct Backup {
     /// Restores an archive on one master (`{root}`, `{archive}`); a last resort.
     #[serde(default = "default_restore")]
     pub restore: String,
+    /// The `dcos-zk` tool, checked on the master before Exhibitor is stopped (`{root}`; facts
+    /// §8.3: 1.12.4+, 1.13.2+, 2.x).
+    #[serde(default = "default_zk_tool")]
+    pub zk_tool: String,
+    /// Without `dcos-zk`: a file-level archive of the ZooKeeper data directory, Exhibitor
+    /// stopped on that master only (`{root}`, `{archive}`).
+    #[serde(default = "default_zk_files")]
+    pub zk_files_backup: String,
+    /// Restores such an archive on one master, Exhibitor stopped (`{root}`, `{archive}`).
+    #[serde(default = "default_zk_files_restore")]
+    pub zk_files_restore: String,
+}
+
+fn default_zk_tool() -> String {
+    "{root}/opt/mesosphere/bin/dcos-zk".to_string()
+}
+
+fn default_zk_files() -> String {
+    "tar -czf {archive} -C {root}/var/lib/dcos/exhibitor --exclude=./zookeeper/myid --exclude=./zookeeper/zookeeper.out ./zookeeper".to_string()
+}
+
+fn default_zk_files_restore() -> String {
+    "find {root}/var/lib/dcos/exhibitor/zookeeper -mindepth 1 -maxdepth 1 ! -name myid ! -name zookeeper.out -exec rm -rf {{}} + && tar -xzf {archive} -C {root}/var/lib/dcos/exhibitor".to_string()
 }
 
 fn default_restore() -> String {
@@ -254,6 +277,17 @@ impl Playbook {
                 &["root"],
             ),
             ("backup.restore", &pb.backup.restore, &["root", "archive"]),
+            ("backup.zk_tool", &pb.backup.zk_tool, &["root"]),
+            (
+                "backup.zk_files_backup",
+                &pb.backup.zk_files_backup,
+                &["root", "archive"],
+            ),
+            (
+                "backup.zk_files_restore",
+                &pb.backup.zk_files_restore,
+                &["root", "archive"],
+            ),
         ];
         let agent_before: Vec<(String, &str, &[&str])> = pb
             .node_upgrade

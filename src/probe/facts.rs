@@ -82,7 +82,40 @@ pub async fn resolve_agents(cluster: &mut Cluster) -> Result<(), String> {
             })
             .collect(),
     };
+    settle_roles_from_role_files(cluster).await;
     Ok(())
+}
+
+/// Public vs private from each agent's role file (`/etc/mesosphere/roles/slave_public`), where
+/// the inventory does not say: the `public_ip` attribute is replaced by an operator's
+/// `MESOS_ATTRIBUTES` (facts §8.6), the role file is not. An agent whose files cannot be read
+/// keeps what its attributes said.
+async fn settle_roles_from_role_files(cluster: &mut Cluster) {
+    let reads: Vec<(usize, Option<Role>)> = stream::iter(cluster.agents.iter().enumerate())
+        .filter(|(_, a)| futures::future::ready(!a.public_listed))
+        .map(|(i, a)| {
+            let c = &*cluster;
+            async move {
+                let role = c.identity(a).await.ok().and_then(|id| {
+                    if id.roles.contains(&Role::PublicAgent) {
+                        Some(Role::PublicAgent)
+                    } else if id.roles.contains(&Role::Agent) {
+                        Some(Role::Agent)
+                    } else {
+                        None
+                    }
+                });
+                (i, role)
+            }
+        })
+        .buffer_unordered(PARALLEL_NODES)
+        .collect()
+        .await;
+    for (i, role) in reads {
+        if let Some(r) = role {
+            cluster.agents[i].role = r;
+        }
+    }
 }
 
 /// Reads every node (bounded concurrency) and the leader.

@@ -1,6 +1,7 @@
 //! The subcommands, one file each, and what they share: the state directory, the event sink,
 //! the prompter, and the one function that turns an operation's end into an exit code.
 
+mod backup;
 mod check;
 mod docs;
 mod log;
@@ -52,6 +53,7 @@ pub async fn dispatch(cli: Cli) -> CliResult<i32> {
         Command::Plan(a) => plan::exec(a, json).await,
         Command::Check(a) => check::exec(a, json).await,
         Command::Run(a) => run::exec(a, &ctx).await,
+        Command::Backup(a) => backup::exec(a, &ctx).await,
         Command::Resume(a) => run::resume(a, &ctx).await,
         Command::Rollback(a) => run::rollback(a, &ctx).await,
         Command::Status(a) if a.from_cluster => status::from_cluster(a, &ctx).await,

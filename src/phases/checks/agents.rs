@@ -3,7 +3,16 @@
 use super::{result, CheckResult, Observed, Severity};
 
 /// An agent advertising at least this share of its host's CPUs or memory leaves no headroom.
+/// (Kept for callers; the check itself now looks at the memory left, see [`MIN_FREE_MEM_MB`].)
 pub const HEADROOM_RATIO: f64 = 0.95;
+
+/// Memory an agent must leave to the OS and DC/OS's own services. A Mesos agent's default
+/// resources (what DC/OS configures unless `MESOS_RESOURCES` is set) advertise every CPU (CPU is
+/// shared by weight, so "all CPUs advertised" is the normal state, not a lack of headroom) and
+/// the host's memory minus 1 GB (half of it below 2 GB) (apache/mesos
+/// `src/slave/containerizer/containerizer.cpp`, `Containerizer::resources`; not in the facts
+/// file): less than half of that reserve left means an operator advertised the node's memory.
+pub const MIN_FREE_MEM_MB: f64 = 512.0;
 
 pub(super) fn check_agents(o: &Observed) -> Vec<CheckResult> {
     let mut bad = Vec::new();
@@ -83,14 +92,15 @@ pub(super) fn check_headroom(o: &Observed) -> Vec<CheckResult> {
             continue;
         };
         let adv = |k: &str| s.resources.get(k).and_then(|v| v.as_f64());
+        // More CPUs than the host has would be oversubscription configured by hand.
         if let (Some(a), Some(h)) = (adv("cpus"), m.get("system/cpus_total")) {
-            if h > 0.0 && a / h >= HEADROOM_RATIO {
+            if h > 0.0 && a > h {
                 full.push(format!("agent {} advertises {a} of {h} CPUs", s.hostname));
             }
         }
         if let (Some(a), Some(h)) = (adv("mem"), m.get("system/mem_total_bytes")) {
             let host_mb = h / (1024.0 * 1024.0);
-            if host_mb > 0.0 && a / host_mb >= HEADROOM_RATIO {
+            if host_mb > 0.0 && host_mb - a < MIN_FREE_MEM_MB {
                 full.push(format!(
                     "agent {} advertises {a:.0} of {host_mb:.0} MB memory",
                     s.hostname

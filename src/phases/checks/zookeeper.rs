@@ -2,8 +2,14 @@
 
 use super::{result, CheckResult, Observed, Severity};
 
-/// Top-level znodes that DC/OS itself creates (anything else is someone else's state).
-pub const KNOWN_ZNODES: [&str; 11] = [
+/// Top-level znodes that DC/OS itself creates (anything else is someone else's state):
+/// `cluster-id` (every version, `bootstrap.py`), `cockroach` (1.13+), `etcd` and `cluster`
+/// (2.1+, Calico) beside Mesos, Marathon and the rest (facts §8.6).
+pub const KNOWN_ZNODES: [&str; 15] = [
+    "cluster-id",
+    "cockroach",
+    "etcd",
+    "cluster",
     "zookeeper",
     "mesos",
     "marathon",

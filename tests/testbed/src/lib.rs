@@ -13,8 +13,10 @@ pub mod http;
 pub mod iam;
 pub mod model;
 pub mod netns;
+pub mod record;
 pub mod scripts;
 pub mod setup;
+pub mod tools;
 pub mod zk;
 
 pub use model::{
@@ -47,6 +49,7 @@ pub struct TestbedBuilder {
     token_ttl_secs: u64,
     ssh_user: Option<String>,
     zones: Vec<String>,
+    zk_data_mb: u64,
     dir: Option<PathBuf>,
 }
 
@@ -70,6 +73,7 @@ impl Default for TestbedBuilder {
             token_ttl_secs: model::DEFAULT_TOKEN_TTL_SECS,
             ssh_user: None,
             zones: Vec::new(),
+            zk_data_mb: 0,
             dir: None,
         }
     }
@@ -167,6 +171,11 @@ impl TestbedBuilder {
         self.zones = zones.iter().map(|z| z.to_string()).collect();
         self
     }
+    /// Each master's ZooKeeper snapshot is this many MB of incompressible data (`up --zk-data-mb`).
+    pub fn zk_data_mb(mut self, mb: u64) -> Self {
+        self.zk_data_mb = mb;
+        self
+    }
     /// Use this directory instead of a fresh temporary one (it is not deleted on drop).
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = Some(dir.into());
@@ -213,6 +222,9 @@ impl TestbedBuilder {
         }
         if !self.zones.is_empty() {
             cmd.args(["--zones", &self.zones.join(",")]);
+        }
+        if self.zk_data_mb > 0 {
+            cmd.args(["--zk-data-mb", &self.zk_data_mb.to_string()]);
         }
         if self.real_zookeeper {
             cmd.args(["--zookeeper", "real"]);

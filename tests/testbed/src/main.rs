@@ -116,6 +116,10 @@ enum Cmd {
         /// `z1,z2`), served in `/slaves` as `domain.fault_domain.zone.name`.
         #[arg(long, value_delimiter = ',')]
         zones: Vec<String>,
+        /// Size of each master's ZooKeeper snapshot in MB (incompressible data; 0: a few bytes),
+        /// for a backup of realistic size.
+        #[arg(long, default_value_t = 0)]
+        zk_data_mb: u64,
     },
     /// Stop everything the testbed in DIR started (daemon, every sshd, leftover node scripts);
     /// saves the final report to DIR/report.json. Idempotent.
@@ -182,6 +186,7 @@ fn main() -> Result<()> {
             token_ttl_secs,
             ssh_user,
             zones,
+            zk_data_mb,
         } => {
             let def = setup::up(&setup::UpOptions {
                 dir,
@@ -203,6 +208,7 @@ fn main() -> Result<()> {
                 bastion,
                 ssh_user,
                 zones,
+                zk_data_mb,
             })?;
             println!(
                 "dcos-sim: cluster up in {} (subnet {}, network {})",

@@ -203,6 +203,9 @@ pub struct SimDef {
     /// `domain.fault_domain.zone.name` in `/slaves` (Mesos 1.5+, DC/OS 1.11+). Empty: no domain.
     #[serde(default)]
     pub zones: Vec<String>,
+    /// Each master's ZooKeeper snapshot size in MB (`up --zk-data-mb`; 0: a few bytes).
+    #[serde(default)]
+    pub zk_data_mb: u64,
 }
 
 impl SimDef {

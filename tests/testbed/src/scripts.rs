@@ -176,6 +176,13 @@ activate)
     rm -rf "$M/active.new" "$M/bin.new" "$M/etc.new" "$M/lib.new" "$M/environment.export.new"
     cp -a "$M/active" "$M/active.new"
     cp -a "$M/bin" "$M/bin.new"
+    # The tools that come and go with a version (dcos-sim keeps each version's set in
+    # nodes/<name>/tools/<version>/, and their names in tools/names).
+    T="$R/../tools"
+    if [ -f "$T/names" ]; then
+        while read -r t; do rm -f "$M/bin.new/$t"; done < "$T/names"
+        if [ -d "$T/$newver" ]; then cp -a "$T/$newver/." "$M/bin.new/"; fi
+    fi
     cp -a "$M/etc" "$M/etc.new"
     cp -a "$M/lib" "$M/lib.new"
     mkdir -p "$M/active.new/dcos-metadata/etc"
@@ -321,16 +328,57 @@ if [ "$code" != 200 ]; then echo "$text" >&2; exit 1; fi
 printf '%s\n' "$text"
 "#;
 
-/// `opt/mesosphere/bin/dcos-shell`: runs its arguments with the DC/OS environment.
+/// `opt/mesosphere/bin/dcos-shell`: runs its arguments with the DC/OS environment. A program
+/// the node does not have (e.g. `dcos-zk` before 1.12.4) fails as `exec` does (127), and the
+/// testbed records it (`tool_missing`, with the node's Exhibitor state at that moment).
 pub const DCOS_SHELL: &str = r#"#!/bin/bash
 # dcos-shell (dcos-sim)
-R="${DCOS_SIM_ROOT:-@ROOT@}"
+@PROLOGUE@
 set -o allexport
 source "$R/opt/mesosphere/environment.export"
 set +o allexport
 export PATH="$R/opt/mesosphere/bin:$PATH"
 if [ "$#" -eq 0 ]; then exec bash; fi
+if ! command -v "$1" > /dev/null 2>&1; then
+    curl -fsS --max-time 5 -X POST "$SIM_CTL/node/$SIM_NODE/record/tool_missing?tool=$(basename "$1")" > /dev/null 2>&1 || true
+    echo "$0: exec: $1: not found" >&2
+    exit 127
+fi
 exec "$@"
+"#;
+
+/// `opt/mesosphere/bin/dcos-etcdctl` (DC/OS 2.1+): `backup <tar>` writes a tar of the local
+/// etcd data (`var/lib/dcos/etcd/default.etcd`); the path must not exist. The testbed records
+/// the backup with the Mesos leader at that moment (the docs say: on the Mesos leader).
+pub const DCOS_ETCDCTL: &str = r#"#!/bin/bash
+# dcos-etcdctl (dcos-sim)
+set -o errexit -o pipefail -o nounset
+@PROLOGUE@
+sub="${1:-}"
+path="${2:-}"
+case "$sub" in
+backup)
+    [ -n "$path" ] || { echo "usage: dcos-etcdctl backup <backup.tar>" >&2; exit 2; }
+    [ ! -e "$path" ] || { echo "backup path $path already exists" >&2; exit 1; }
+    tar -cf "$path" -C "$R/var/lib/dcos/etcd" ./default.etcd
+    leader="$(curl -fsS --max-time 5 "$SIM_CTL/health" 2>/dev/null | sed -n 's/.*"leader":"\([^"]*\)".*/\1/p')"
+    curl -fsS --max-time 5 -X POST "$SIM_CTL/node/$SIM_NODE/record/etcd_backup?leader=$leader&ip=$("$R/opt/mesosphere/bin/detect_ip")" > /dev/null 2>&1 || true
+    echo "etcd backup written to $path"
+    ;;
+diagnostic) echo "etcd cluster is healthy" ;;
+*) echo "usage: dcos-etcdctl {backup,restore,diagnostic} ..." >&2; exit 2 ;;
+esac
+"#;
+
+/// `opt/mesosphere/bin/iam-database-backup` (with CockroachDB): the IAM database as SQL
+/// (`cockroach dump iam`) on stdout, or into the path given.
+pub const IAM_DATABASE_BACKUP: &str = r#"#!/bin/bash
+# iam-database-backup (dcos-sim)
+set -o errexit -o pipefail -o nounset
+@PROLOGUE@
+dump="$R/var/lib/dcos/cockroach/iam-dump.sql"
+curl -fsS --max-time 5 -X POST "$SIM_CTL/node/$SIM_NODE/record/iam_backup" > /dev/null 2>&1 || true
+if [ -n "${1:-}" ]; then cat "$dump" > "$1"; else cat "$dump"; fi
 "#;
 
 /// `opt/mesosphere/bin/detect_ip`.

@@ -210,6 +210,14 @@ pub(super) async fn guard(
     let (garbage, up, unauthorized, to_https) = {
         let mut c = ctx.shared.lock().unwrap();
         let path = req.uri().path().to_string();
+        // Every request that could change something is recorded (`check` must send none).
+        if !matches!(req.method().as_str(), "GET" | "HEAD") {
+            let name = c.nodes[ctx.node].def.name.clone();
+            c.record(
+                "http_write",
+                json!({"node": name, "method": req.method().as_str(), "path": path}),
+            );
+        }
         if token && !conn.tls {
             // A token over plain HTTP travelled in clear text.
             c.plaintext_token_requests += 1;

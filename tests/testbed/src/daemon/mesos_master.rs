@@ -133,7 +133,11 @@ fn agent_domain(c: &Cluster, i: usize) -> Value {
 
 pub(super) fn slave_json(c: &Cluster, i: usize) -> Value {
     let n = &c.nodes[i];
-    let attrs = if n.def.role == Role::PublicAgent {
+    // `custom-attributes`: MESOS_ATTRIBUTES in /var/lib/dcos/mesos-slave-common, loaded after
+    // mesos-slave-public, replaces public_ip (facts §8.6).
+    let attrs = if n.fault("custom-attributes") {
+        json!({"rack": "r1"})
+    } else if n.def.role == Role::PublicAgent {
         json!({"public_ip": "true"})
     } else {
         json!({})

@@ -13,6 +13,7 @@ mod marathon_model;
 mod mesos_master;
 mod network;
 mod node_http;
+mod records;
 mod state;
 mod tick;
 mod tls;
@@ -31,6 +32,7 @@ use marathon_model::*;
 use mesos_master::*;
 use network::*;
 use node_http::*;
+use records::*;
 use serde_json::json;
 use state::*;
 use std::path::Path;
@@ -93,6 +95,7 @@ pub fn serve(dir: &Path) -> anyhow::Result<()> {
             .route("/node/{node}/units", get(ctl_units))
             .route("/node/{node}/unit/{unit}", get(ctl_unit_status))
             .route("/node/{node}/unit/{unit}/{action}", post(ctl_unit_action))
+            .route("/node/{node}/record/{event}", post(ctl_record))
             .route(
                 "/node/{node}/fault/{kind}",
                 get(ctl_fault_get).post(ctl_fault_set),

@@ -98,7 +98,11 @@ pub(super) async fn agent_state(State(ctx): State<Ctx>) -> Response {
     }
     let addr = &n.def.address;
     let mv = mesos_version(&n.version);
-    let attrs = if n.def.role == Role::PublicAgent {
+    // `custom-attributes`: MESOS_ATTRIBUTES in /var/lib/dcos/mesos-slave-common, loaded after
+    // mesos-slave-public, replaces public_ip (facts §8.6).
+    let attrs = if n.fault("custom-attributes") {
+        json!({"rack": "r1"})
+    } else if n.def.role == Role::PublicAgent {
         json!({"public_ip": "true"})
     } else {
         json!({})

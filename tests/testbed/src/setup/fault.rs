@@ -27,6 +27,7 @@ pub const FAULT_KINDS: &[&str] = &[
     "marathon-cannot-start",
     "check-fails",
     "agent-new-id",
+    "custom-attributes",
 ];
 
 /// `dcos-sim fault`: sets (or clears) a fault on a node.

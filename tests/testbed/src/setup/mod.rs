@@ -65,6 +65,8 @@ pub struct UpOptions {
     pub ssh_user: Option<String>,
     /// Fault-domain zones handed to the agents in turn.
     pub zones: Vec<String>,
+    /// Each master's ZooKeeper snapshot size in MB (`--zk-data-mb`).
+    pub zk_data_mb: u64,
 }
 
 pub(super) fn write(path: &Path, content: &str) -> Result<()> {

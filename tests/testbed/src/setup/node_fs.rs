@@ -4,6 +4,7 @@
 use super::*;
 use crate::model::{NodeDef, Role, SimDef};
 use crate::scripts;
+use crate::tools;
 use anyhow::Result;
 use std::fs;
 
@@ -89,10 +90,7 @@ pub(super) fn build_node_fs(def: &SimDef, n: &NodeDef, index: usize) -> Result<(
             &scripts::render(scripts::COCKROACH, &vars),
         )?;
     }
-    write_exec(
-        &bin.join("dcos-zk"),
-        &scripts::render(scripts::DCOS_ZK, &vars),
-    )?;
+    install_versioned_tools(def, n, version, &bin, &vars)?;
     write(
         &root.join("etc/mesosphere/roles").join(n.role.role_file()),
         "",
@@ -111,10 +109,7 @@ pub(super) fn build_node_fs(def: &SimDef, n: &NodeDef, index: usize) -> Result<(
         let zk = root.join("var/lib/dcos/exhibitor/zookeeper");
         write(&zk.join("myid"), &format!("{}\n", index + 1))?;
         write(&zk.join("zookeeper.out"), "zookeeper log\n")?;
-        write(
-            &zk.join("version-2/snapshot.100000000"),
-            &format!("snapshot of {}\n", def.subnet),
-        )?;
+        write_snapshot(def, &zk.join("version-2/snapshot.100000000"), index)?;
         write(&zk.join("version-2/log.100000001"), "transaction log\n")?;
         write(&zk.join("version-2/acceptedEpoch"), "1\n")?;
         write(&zk.join("version-2/currentEpoch"), "1\n")?;
@@ -127,6 +122,87 @@ pub(super) fn build_node_fs(def: &SimDef, n: &NodeDef, index: usize) -> Result<(
         &scripts::render(scripts::SYSTEMCTL, &vars),
     )?;
     write_exec(&shim.join("df"), &scripts::render(scripts::DF, &vars))?;
+    Ok(())
+}
+
+/// The tools that come with a version (`dcos-zk`, `dcos-etcdctl`, `iam-database-backup`, see
+/// [`crate::tools`]): this version's set goes into `bin/`, and each of the testbed's two versions'
+/// sets into `nodes/<name>/tools/<version>/`, from where `pkgpanda activate` installs the new one.
+/// Masters also get the data those tools back up (etcd from 2.1, the IAM database with CockroachDB).
+fn install_versioned_tools(
+    def: &SimDef,
+    n: &NodeDef,
+    version: &str,
+    bin: &std::path::Path,
+    vars: &[(&str, &str)],
+) -> Result<()> {
+    let stash = def.dir.join("nodes").join(&n.name).join("tools");
+    write(&stash.join("names"), &(tools::VERSIONED.join("\n") + "\n"))?;
+    let script = |t: &str| match t {
+        "dcos-zk" => scripts::render(scripts::DCOS_ZK, vars),
+        "dcos-etcdctl" => scripts::render(scripts::DCOS_ETCDCTL, vars),
+        _ => scripts::render(scripts::IAM_DATABASE_BACKUP, vars),
+    };
+    if n.role != Role::Master {
+        fs::create_dir_all(&stash)?;
+        return Ok(());
+    }
+    for v in [&def.version, &def.upgrade_to] {
+        let dir = stash.join(v);
+        fs::create_dir_all(&dir)?;
+        for t in tools::master_tools(v) {
+            write_exec(&dir.join(t), &script(t))?;
+        }
+    }
+    for t in tools::master_tools(version) {
+        write_exec(&bin.join(t), &script(t))?;
+    }
+    let lib = n.root.join("var/lib/dcos");
+    write(
+        &lib.join("etcd/default.etcd/member/snap/db"),
+        &format!("etcd data of {}\n", n.name),
+    )?;
+    write(
+        &lib.join("cockroach/iam-dump.sql"),
+        "CREATE TABLE users (uid STRING PRIMARY KEY, description STRING);\nINSERT INTO users (uid, description) VALUES ('bootstrapuser', 'dcos-sim');\n",
+    )?;
+    Ok(())
+}
+
+/// A master's ZooKeeper snapshot: a few bytes, or `--zk-data-mb` of incompressible data (written
+/// once for the first master and hard-linked into the others, as an ensemble's snapshots agree).
+fn write_snapshot(def: &SimDef, path: &std::path::Path, index: usize) -> Result<()> {
+    if def.zk_data_mb == 0 {
+        return write(path, &format!("snapshot of {}\n", def.subnet));
+    }
+    if let Some(p) = path.parent() {
+        fs::create_dir_all(p)?;
+    }
+    let first = def.nodes.iter().find(|m| m.role == Role::Master).map(|m| {
+        m.root
+            .join("var/lib/dcos/exhibitor/zookeeper/version-2/snapshot.100000000")
+    });
+    if index > 0 {
+        if let Some(f) = first.filter(|f| f.exists()) {
+            fs::hard_link(f, path)?;
+            return Ok(());
+        }
+    }
+    use std::io::Write;
+    let mut w = std::io::BufWriter::new(fs::File::create(path)?);
+    // xorshift64*: fast, and gzip cannot shrink it.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ (def.zk_data_mb << 7);
+    let mut buf = vec![0u8; 1 << 20];
+    for _ in 0..def.zk_data_mb {
+        for chunk in buf.chunks_mut(8) {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            chunk.copy_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+        }
+        w.write_all(&buf)?;
+    }
+    w.flush()?;
     Ok(())
 }
 

@@ -29,6 +29,12 @@ pub const QUORUM_PORT: u16 = 2888;
 pub const ELECTION_PORT: u16 = 3888;
 /// Znodes created by `up` in real mode, with their data (parents first).
 pub const SEED_ZNODES: &[(&str, &str)] = &[
+    // DC/OS's own top-level znodes besides Mesos and Marathon, as a 2.1+ cluster has them
+    // (facts §8.6: cluster-id from bootstrap.py, cockroach 1.13+, etcd and cluster 2.1+).
+    ("/cluster-id", "dcos-sim-cluster-id"),
+    ("/cockroach", ""),
+    ("/etcd", ""),
+    ("/cluster", ""),
     ("/mesos", ""),
     ("/marathon", ""),
     ("/dcos", ""),
