@@ -381,6 +381,8 @@ pub struct Scripted {
     pub confirm: bool,
     /// The gates asked, in order.
     pub asked: Mutex<Vec<String>>,
+    /// The failures shown (step and message), in order.
+    pub failures: Mutex<Vec<String>>,
 }
 
 impl Scripted {
@@ -391,6 +393,7 @@ impl Scripted {
             failure,
             confirm,
             asked: Mutex::new(Vec::new()),
+            failures: Mutex::new(Vec::new()),
         })
     }
 }
@@ -401,7 +404,11 @@ impl Prompter for Scripted {
         self.gate
     }
 
-    fn failure(&self, _step: &str, _error: &str) -> FailureChoice {
+    fn failure(&self, step: &str, error: &str) -> FailureChoice {
+        self.failures
+            .lock()
+            .expect("failures")
+            .push(format!("{step}: {error}"));
         self.failure
     }
 

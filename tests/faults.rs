@@ -58,10 +58,12 @@ fn expect(fault: &str, mode: &str) -> Expect {
             state: "failed",
             cause: &["SSH"],
         },
+        // Garbage from the node's own HTTP: our probes name the unexpected answer, or DC/OS's
+        // own node checks (run before a node goes down) fail on it first.
         ("http-garbage", _) => Expect {
             exit: 1,
             state: "failed",
-            cause: &["unexpected answer"],
+            cause: &["unexpected answer", "DC/OS's node checks"],
         },
         _ => unreachable!(),
     }
@@ -183,17 +185,21 @@ fn case(fault: &str, target: Target, mode: &str) {
     }
 }
 
+/// The default suite runs one case per fault, its role and failure mode rotating from fault to
+/// fault (so every role and both modes are covered across the faults); the full matrix (every
+/// fault on every role in both modes) is opt-in: `DCOS_UPGRADE_FULL_MATRIX=1`.
 fn matrix(fault: &str, rotate: usize) {
     let full = std::env::var("DCOS_UPGRADE_FULL_MATRIX").is_ok_and(|v| v == "1");
     let roles = [Target::Standby, Target::Leader, Target::Agent];
-    for (i, mode) in ["pause", "rollback"].iter().enumerate() {
-        if full {
+    let modes = ["pause", "rollback"];
+    if full {
+        for mode in modes {
             for r in roles {
                 case(fault, r, mode);
             }
-        } else {
-            case(fault, roles[(rotate + i) % 3], mode);
         }
+    } else {
+        case(fault, roles[rotate % 3], modes[rotate % 2]);
     }
 }
 
@@ -214,15 +220,15 @@ fn never_healthy() {
 
 #[test]
 fn slow_healthy() {
-    matrix("slow-healthy", 0);
+    matrix("slow-healthy", 3);
 }
 
 #[test]
 fn ssh_down_mid_command() {
-    matrix("ssh-down", 1);
+    matrix("ssh-down", 4);
 }
 
 #[test]
 fn http_garbage() {
-    matrix("http-garbage", 2);
+    matrix("http-garbage", 5);
 }

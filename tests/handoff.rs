@@ -330,3 +330,30 @@ fn a_run_refused_at_the_cluster_lock_leaves_no_run() {
         .unwrap();
     assert_ne!(resume.status.code(), Some(0), "{}", text(&resume));
 }
+
+#[test]
+fn sigterm_mid_rollback_names_rollback_and_the_printed_command_finishes_it() {
+    // The patch path 2.2.0 -> 2.2.1 has no point of no return: the rollback may undo every node.
+    let env = Env::patch(1, 2, 0);
+    let out = env.run(&["--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (events, code) = signal_when(&env, &["rollback", "--yes"], libc::SIGTERM, |e| {
+        is_script_started(e, "agents/")
+    });
+    assert_eq!(code, Some(130), "{events:#?}");
+    let msg = finished_message(&events);
+    assert!(msg.contains("while rolling back"), "{msg}");
+    // Continuing a rollback needs the approval of starting one: the hint is `rollback`.
+    let next = suggested(&msg, "Continue with: ");
+    assert!(
+        next.contains(" rollback") && !next.contains(" resume"),
+        "{next}"
+    );
+    let out = run_verbatim(&next);
+    assert_eq!(out.status.code(), Some(0), "{next}\n{}", text(&out));
+    let r = env.report();
+    for n in &r.nodes {
+        assert_eq!(n.version, "2.2.0", "{} is not back: {r:#?}", n.name);
+    }
+    assert_eq!(env.status()["state"], "rolled_back");
+}

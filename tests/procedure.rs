@@ -224,6 +224,33 @@ fn no_second_master_goes_down_while_cockroachdb_ranges_are_under_replicated() {
 }
 
 #[test]
+fn a_rollback_waits_for_cockroachdb_after_each_master_before_the_next_goes_down() {
+    // The patch path 2.2.0 -> 2.2.1 has no point of no return: the rollback undoes every master.
+    let env = Env::patch(3, 0, 0);
+    let (ok, _events, t) = run_json(&env);
+    assert!(ok, "run failed: {t}");
+    let out = env
+        .cmd(&["--output", "json", "rollback", "--yes"])
+        .output()
+        .unwrap();
+    let t = common::text(&out);
+    assert_eq!(out.status.code(), Some(0), "rollback: {t}");
+    let r = env.report();
+    for n in &r.nodes {
+        assert_eq!(n.version, "2.2.0", "{} is not back: {r:#?}", n.name);
+    }
+    assert_eq!(r.quorum_loss_events, 0, "{r:#?}");
+    assert_eq!(
+        r.iam_unavailable_events, 0,
+        "the rollback took a master down while IAM ranges were under-replicated: {r:#?}"
+    );
+    assert!(
+        t.contains("waiting for CockroachDB"),
+        "the rollback never waited for CockroachDB: {t}"
+    );
+}
+
+#[test]
 fn an_agent_that_comes_back_with_a_new_id_fails_as_agent_lost_its_tasks() {
     let env = Env::new(1, 2, 0, &[]);
     env.tb.fault("a1", "agent-new-id").unwrap();

@@ -469,3 +469,38 @@ async fn rollback_past_a_crossed_door_undoes_the_agents_and_stops_paused_with_th
         vec![last_agent, "agents/10.9.1.21/upgrade".to_string()]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failure_past_a_door_tells_the_operator_what_rolling_back_still_means() {
+    let l = leader(MASTERS[0]);
+    let mut plan = testkit::plan(2, 1);
+    plan.doors = vec![crate::plan::Door {
+        id: crate::plan::DoorId::MarathonStorage,
+        from: "1.10.36".into(),
+        to: "1.11.24".into(),
+        reason: "Marathon migrates its storage".into(),
+    }];
+    let w = world(plan, &l, &acked());
+    let actions = FakeActions {
+        cross_after: Some((
+            format!("masters/{}/upgrade", MASTERS[1]),
+            crate::plan::DoorId::MarathonStorage,
+        )),
+        ..FakeActions::default()
+    };
+    actions
+        .fail
+        .lock()
+        .unwrap()
+        .insert("agents/10.9.1.22/upgrade".to_string());
+    let p = Scripted::new(GateChoice::Continue, FailureChoice::Stop, true);
+    let (outcome, _) = walk(&w, &actions, acked(), Some(p.clone()), false).await;
+    assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
+    let shown = p.failures.lock().unwrap().clone();
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(
+        shown[0].contains("point of no return marathon-storage")
+            && shown[0].contains("masters stay"),
+        "{shown:?}"
+    );
+}

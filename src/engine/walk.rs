@@ -92,7 +92,23 @@ impl Engine<'_> {
         match &self.prompter {
             Some(p) => {
                 let p = p.clone();
-                let (s, e) = (step.to_string(), error.to_string());
+                // Past a point of no return the choices mean less than they say: tell the
+                // operator before they pick (issue 12).
+                let crossed: Vec<String> = self
+                    .view()
+                    .doors_crossed
+                    .into_iter()
+                    .map(|d| d.door)
+                    .collect();
+                let e = if crossed.is_empty() {
+                    error.to_string()
+                } else {
+                    format!(
+                        "{error}\n(past the point of no return {}: rolling back undoes the agents and frameworks only, the masters stay at the new version; retrying fixes forward)",
+                        crossed.join(", ")
+                    )
+                };
+                let s = step.to_string();
                 tokio::task::block_in_place(move || p.failure(&s, &e))
             }
             None => match self.options.on_failure {

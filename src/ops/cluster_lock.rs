@@ -200,7 +200,11 @@ impl ClusterLock {
                 )
                 .await;
         }
-        if let Some(pid) = dead_local_pid(&holder.owner) {
+        // Another run's lock whose process ran here and is gone: say so, and take it with
+        // --take-over-lock without waiting for it to go stale. (The same run from another state
+        // directory, as `resume --from-cluster` is, still waits for staleness: that resume
+        // passes `take_over` itself and is owed the rule of issue 16.)
+        if let Some(pid) = dead_local_pid(&holder.owner).filter(|_| holder.run != self.run) {
             if !take_over {
                 return Err(ClusterLockError::Abandoned { holder, pid });
             }

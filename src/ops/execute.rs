@@ -41,6 +41,9 @@ pub enum End {
     Interrupted {
         /// Which signal (`SIGINT`, `SIGTERM`, `SIGHUP`).
         signal: &'static str,
+        /// It was rolling back: `rollback` continues it (with the same approval as starting
+        /// one), not `resume`.
+        rolling_back: bool,
     },
     /// The run was already finished: nothing was done.
     NothingToDo {
@@ -276,6 +279,8 @@ async fn execute_timed(
         r = work => r,
         _ = heartbeat => unreachable!("the heartbeat loop never ends"),
         signal = interrupt => {
+            let rolling_back = matches!(action, Action::Rollback { .. })
+                || engine.view().state == crate::machine::RunState::RollingBack;
             let _ = cluster_lock.release(change, cluster).await;
             let _ = store.append(&record.id, &Record::RunPaused { reason: format!("interrupted ({signal})") });
             let view = store
@@ -285,7 +290,7 @@ async fn execute_timed(
                 .unwrap_or_else(|| engine.view());
             let _ = store.write_snapshot(&record.id, &view);
             tracing::info!(run = %record.id, signal, "interrupted: paused and the cluster lock released");
-            return Ok((End::Interrupted { signal }, view, timing(), log));
+            return Ok((End::Interrupted { signal, rolling_back }, view, timing(), log));
         }
     };
     // A state directory that vanished under the run: stop at once, and leave the cluster lock

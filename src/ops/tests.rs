@@ -88,7 +88,13 @@ async fn a_signal_pauses_the_run_durably_and_releases_the_cluster_lock() {
     let (end, view) = execute_with(exec, &change, &actions, interrupt)
         .await
         .expect("executed");
-    assert_eq!(end, End::Interrupted { signal: "SIGTERM" });
+    assert_eq!(
+        end,
+        End::Interrupted {
+            signal: "SIGTERM",
+            rolling_back: false
+        }
+    );
     assert_eq!(view.state, RunState::Paused);
     assert_eq!(view.pause_reason.as_deref(), Some("interrupted (SIGTERM)"));
     // The journal on disk says so too (what `status` and `resume` read).

@@ -348,8 +348,11 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
     }
     // Exit 0 does not mean healthy (facts §1.10): gate on our own checks.
     post_gates(ctx, node, &target).await?;
-    if direction == Direction::Upgrade {
-        super::procedure::after_node(ctx, node, &target, before).await?;
+    match direction {
+        Direction::Upgrade => super::procedure::after_node(ctx, node, &target, before).await?,
+        // A master undone: CockroachDB (IAM) healthy again where it runs (issue 12), before the
+        // rollback takes the next master down.
+        Direction::Rollback => super::procedure::after_undo(ctx, node, &target).await?,
     }
     Ok(super::outputs::write(&super::outputs::NodeOutput {
         node: node.address.clone(),

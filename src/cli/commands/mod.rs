@@ -170,10 +170,15 @@ fn exit_for(f: &Finished, events: &dyn EventSink, h: &Handoff) -> i32 {
             }));
             return exit::OK;
         }
-        End::Interrupted { signal } => (
+        End::Interrupted { signal, rolling_back } => (
             FinalState::Paused,
             exit::INTERRUPTED,
-            format!("interrupted ({signal}); the state is saved and the cluster lock released. A node script already started keeps running on its node. Continue with: {}", h.resume(id, yes)),
+            format!(
+                "interrupted ({signal}){}; the state is saved and the cluster lock released. A node script already started keeps running on its node. Continue with: {}",
+                if *rolling_back { " while rolling back" } else { "" },
+                // Continuing a rollback needs the approval of starting one: `rollback`.
+                if *rolling_back { h.rollback(id, yes) } else { h.resume(id, yes) }
+            ),
         ),
         End::Engine(outcome) => match outcome {
             Outcome::Done => (FinalState::Done, exit::OK, format!("run {id} done: every node at {}", f.to)),

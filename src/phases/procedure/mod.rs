@@ -123,6 +123,16 @@ async fn node_checks_pass(ctx: &StepCtx<'_>, node: &NodeSpec, strict: bool) -> R
     Ok(())
 }
 
+/// After master `node` was rolled back to `version` and its health gates passed: CockroachDB's
+/// ranges are replicated again where it runs (a rollback that leaves IAM unavailable is not
+/// done). Agents have nothing more to wait for here.
+pub async fn after_undo(ctx: &StepCtx<'_>, node: &NodeSpec, version: &str) -> Result<(), String> {
+    if node.role != Role::Master {
+        return Ok(());
+    }
+    iam_gate(ctx, node, version, "after its rollback").await
+}
+
 /// After `node` reports `target` and its health gates passed (upgrades only). `before` is
 /// `None` when the step resumed a script started by an earlier process.
 pub async fn after_node(

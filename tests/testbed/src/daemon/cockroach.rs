@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 /// How long the ranges stay under-replicated after a master's CockroachDB is back (the testbed's
 /// figure; a real cluster takes as long as up-replication of its ranges takes).
-pub(super) const CATCH_UP: Duration = Duration::from_secs(6);
+pub(super) const CATCH_UP: Duration = Duration::from_secs(2);
 
 /// Ranges per node in the table (the docs sample shows about 190, `payloads/cockroach-node-status-ranges.txt`).
 const RANGES: u64 = 190;
