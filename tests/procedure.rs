@@ -202,9 +202,30 @@ fn run_json(env: &Env) -> (bool, Vec<serde_json::Value>, String) {
     (out.status.success(), events, text(&out))
 }
 
+/// Three masters at `from` (target 2.2.1) whose CockroachDB stays under-replicated for 8 s after
+/// each master is back: longer than a master's own health gates take, so a run that does not
+/// wait for it would take the next master down while it lags.
+fn slow_cockroach(from: &str) -> Env {
+    let tb = dcos_sim::Testbed::builder()
+        .masters(3)
+        .agents(0)
+        .public_agents(0)
+        .version(from)
+        .upgrade_to("2.2.1")
+        .activation_ms(400)
+        .crdb_catch_up_ms(8000)
+        .start()
+        .expect("testbed up");
+    common::append(
+        &tb.inventory_path(),
+        &format!("\n[timeouts]\n{}", common::FAST_TIMEOUTS),
+    );
+    Env::adopt(tb)
+}
+
 #[test]
 fn no_second_master_goes_down_while_cockroachdb_ranges_are_under_replicated() {
-    let env = Env::new(3, 0, 0, &[]);
+    let env = slow_cockroach("2.1.3");
     let (ok, events, t) = run_json(&env);
     assert!(ok, "run failed: {t}");
     let r = env.report();
@@ -226,7 +247,7 @@ fn no_second_master_goes_down_while_cockroachdb_ranges_are_under_replicated() {
 #[test]
 fn a_rollback_waits_for_cockroachdb_after_each_master_before_the_next_goes_down() {
     // The patch path 2.2.0 -> 2.2.1 has no point of no return: the rollback undoes every master.
-    let env = Env::patch(3, 0, 0);
+    let env = slow_cockroach("2.2.0");
     let (ok, _events, t) = run_json(&env);
     assert!(ok, "run failed: {t}");
     let out = env

@@ -50,6 +50,7 @@ pub struct TestbedBuilder {
     ssh_user: Option<String>,
     zones: Vec<String>,
     zk_data_mb: u64,
+    crdb_catch_up_ms: u64,
     dir: Option<PathBuf>,
 }
 
@@ -74,6 +75,7 @@ impl Default for TestbedBuilder {
             ssh_user: None,
             zones: Vec::new(),
             zk_data_mb: 0,
+            crdb_catch_up_ms: model::DEFAULT_CRDB_CATCH_UP_MS,
             dir: None,
         }
     }
@@ -171,6 +173,12 @@ impl TestbedBuilder {
         self.zones = zones.iter().map(|z| z.to_string()).collect();
         self
     }
+    /// How long CockroachDB's ranges stay under-replicated after a master is back
+    /// (`up --crdb-catch-up-ms`).
+    pub fn crdb_catch_up_ms(mut self, ms: u64) -> Self {
+        self.crdb_catch_up_ms = ms;
+        self
+    }
     /// Each master's ZooKeeper snapshot is this many MB of incompressible data (`up --zk-data-mb`).
     pub fn zk_data_mb(mut self, mb: u64) -> Self {
         self.zk_data_mb = mb;
@@ -223,6 +231,7 @@ impl TestbedBuilder {
         if !self.zones.is_empty() {
             cmd.args(["--zones", &self.zones.join(",")]);
         }
+        cmd.args(["--crdb-catch-up-ms", &self.crdb_catch_up_ms.to_string()]);
         if self.zk_data_mb > 0 {
             cmd.args(["--zk-data-mb", &self.zk_data_mb.to_string()]);
         }

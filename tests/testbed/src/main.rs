@@ -120,6 +120,9 @@ enum Cmd {
         /// for a backup of realistic size.
         #[arg(long, default_value_t = 0)]
         zk_data_mb: u64,
+        /// How long CockroachDB's ranges stay under-replicated after a master is back (ms).
+        #[arg(long, default_value_t = dcos_sim::model::DEFAULT_CRDB_CATCH_UP_MS)]
+        crdb_catch_up_ms: u64,
     },
     /// Stop everything the testbed in DIR started (daemon, every sshd, leftover node scripts);
     /// saves the final report to DIR/report.json. Idempotent.
@@ -187,6 +190,7 @@ fn main() -> Result<()> {
             ssh_user,
             zones,
             zk_data_mb,
+            crdb_catch_up_ms,
         } => {
             let def = setup::up(&setup::UpOptions {
                 dir,
@@ -209,6 +213,7 @@ fn main() -> Result<()> {
                 ssh_user,
                 zones,
                 zk_data_mb,
+                crdb_catch_up_ms,
             })?;
             println!(
                 "dcos-sim: cluster up in {} (subnet {}, network {})",

@@ -206,6 +206,18 @@ pub struct SimDef {
     /// Each master's ZooKeeper snapshot size in MB (`up --zk-data-mb`; 0: a few bytes).
     #[serde(default)]
     pub zk_data_mb: u64,
+    /// How long CockroachDB's ranges stay under-replicated after a master is back, in ms
+    /// (`up --crdb-catch-up-ms`; the testbed's figure: a real cluster takes as long as the
+    /// up-replication of its ranges).
+    #[serde(default = "default_crdb_catch_up_ms")]
+    pub crdb_catch_up_ms: u64,
+}
+
+/// [`SimDef::crdb_catch_up_ms`] by default.
+pub const DEFAULT_CRDB_CATCH_UP_MS: u64 = 2000;
+
+fn default_crdb_catch_up_ms() -> u64 {
+    DEFAULT_CRDB_CATCH_UP_MS
 }
 
 impl SimDef {

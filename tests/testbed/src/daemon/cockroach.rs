@@ -12,10 +12,6 @@ use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-/// How long the ranges stay under-replicated after a master's CockroachDB is back (the testbed's
-/// figure; a real cluster takes as long as up-replication of its ranges takes).
-pub(super) const CATCH_UP: Duration = Duration::from_secs(2);
-
 /// Ranges per node in the table (the docs sample shows about 190, `payloads/cockroach-node-status-ranges.txt`).
 const RANGES: u64 = 190;
 
@@ -44,7 +40,7 @@ impl Cluster {
     }
 
     /// Masters whose ranges are under-replicated now (down, or caught up less than
-    /// [`CATCH_UP`] ago), other than `except`.
+    /// `crdb_catch_up_ms` ago), other than `except`.
     fn crdb_lagging(&self, now: Instant, except: Option<usize>) -> Vec<usize> {
         let ms = self.crdb_masters();
         if ms.len() < 2 {
@@ -54,11 +50,9 @@ impl Cluster {
             .filter(|i| Some(*i) != except)
             .filter(|i| {
                 !self.nodes[*i].unit_up("dcos-mesos-master")
-                    || self
-                        .cockroach
-                        .up_since
-                        .get(i)
-                        .is_some_and(|t| now.duration_since(*t) < CATCH_UP)
+                    || self.cockroach.up_since.get(i).is_some_and(|t| {
+                        now.duration_since(*t) < Duration::from_millis(self.def.crdb_catch_up_ms)
+                    })
             })
             .collect()
     }

@@ -67,6 +67,8 @@ pub struct UpOptions {
     pub zones: Vec<String>,
     /// Each master's ZooKeeper snapshot size in MB (`--zk-data-mb`).
     pub zk_data_mb: u64,
+    /// CockroachDB's catch-up after a master is back (`--crdb-catch-up-ms`).
+    pub crdb_catch_up_ms: u64,
 }
 
 pub(super) fn write(path: &Path, content: &str) -> Result<()> {

@@ -150,6 +150,7 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         token_ttl_secs: opts.token_ttl_secs,
         zones: opts.zones.clone(),
         zk_data_mb: opts.zk_data_mb,
+        crdb_catch_up_ms: opts.crdb_catch_up_ms,
     };
     for sub in ["pids", "keys", "bootstrap", "nodes"] {
         fs::create_dir_all(dir.join(sub))?;
