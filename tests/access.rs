@@ -7,7 +7,7 @@ mod common;
 
 use common::{assert_upgraded, text};
 use dcos_sim::{Network, Security, Testbed};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 fn strict_cluster(security: Security) -> Testbed {
     let tb = Testbed::builder()
@@ -31,53 +31,15 @@ fn strict_cluster(security: Security) -> Testbed {
     tb
 }
 
-fn product(state: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(common::bin())
-        .arg("--state-dir")
-        .arg(state)
-        .args(args)
-        .stdin(Stdio::null())
-        .env_remove("DCOS_ACS_TOKEN")
-        .output()
-        .unwrap()
-}
-
-/// Every file under `dir`, read as bytes, for a secret's absence.
-fn contains_anywhere(dir: &std::path::Path, needle: &[u8]) -> Option<std::path::PathBuf> {
-    for e in walk(dir) {
-        if let Ok(b) = std::fs::read(&e) {
-            if b.windows(needle.len()).any(|w| w == needle) {
-                return Some(e);
-            }
-        }
-    }
-    None
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn a_strict_firewalled_cluster_is_checked_and_upgraded_with_a_service_account() {
     let tb = strict_cluster(Security::Strict);
     let state = tempfile::tempdir().unwrap();
     let inv = tb.inventory_path();
     let inv = inv.to_str().unwrap();
-    let out = product(state.path(), &["check", "--inventory", inv]);
+    let out = common::product(state.path(), &["check", "--inventory", inv]);
     assert_eq!(out.status.code(), Some(0), "check: {}", text(&out));
-    let out = product(
+    let out = common::product(
         state.path(),
         &[
             "--output",
@@ -102,7 +64,7 @@ fn a_strict_firewalled_cluster_is_checked_and_upgraded_with_a_service_account() 
     // The token the login returned (JWT-shaped: it starts with the base64 of `{"`) appears
     // nowhere in what the tool kept (state, journal, audit log) or printed (events, stderr).
     assert_eq!(
-        contains_anywhere(state.path(), b"eyJ"),
+        common::contains_anywhere(state.path(), b"eyJ"),
         None,
         "a token was written to the state directory"
     );
@@ -111,7 +73,7 @@ fn a_strict_firewalled_cluster_is_checked_and_upgraded_with_a_service_account() 
         "a token was printed: {}",
         text(&out)
     );
-    let log = product(state.path(), &["--output", "json", "log"]);
+    let log = common::product(state.path(), &["--output", "json", "log"]);
     assert!(!text(&log).contains("eyJ"), "a token is in the audit log");
 }
 
@@ -148,7 +110,7 @@ fn a_wrong_ca_file_is_named_as_a_certificate_problem() {
         &format!("\n[http]\nca_file = \"{}\"\n", other.path().display()),
     );
     let inv = tb.inventory_path();
-    let out = product(
+    let out = common::product(
         state.path(),
         &["check", "--inventory", inv.to_str().unwrap()],
     );
@@ -246,7 +208,7 @@ fn a_token_revoked_mid_run_is_renewed_by_login_or_stops_the_run_with_the_way_out
     std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut err).unwrap();
     let status = run.wait().unwrap();
     assert_eq!(status.code(), Some(1), "{err}");
-    let st = product(state.path(), &["--output", "json", "status"]);
+    let st = common::product(state.path(), &["--output", "json", "status"]);
     let st = String::from_utf8_lossy(&st.stdout).to_string();
     assert!(
         st.contains("DCOS_ACS_TOKEN") && st.contains("resume"),

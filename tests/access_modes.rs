@@ -10,7 +10,6 @@ mod common;
 use common::{assert_upgraded, strs, text};
 use dcos_sim::{Network, Security, Testbed};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 const TIMEOUTS: &str = "\n[timeouts]\nnode_script_secs = 60\nmaster_gate_secs = 60\nagent_gate_secs = 60\nbackup_secs = 60\npoll_ms = 200\n";
 
@@ -30,17 +29,6 @@ fn cluster(from: &str, security: Security, target_security: Security, bastion: b
         .expect("testbed up");
     common::append(&tb.inventory_path(), TIMEOUTS);
     tb
-}
-
-fn product(state: &Path, args: &[&str]) -> Output {
-    Command::new(common::bin())
-        .arg("--state-dir")
-        .arg(state)
-        .args(args)
-        .stdin(Stdio::null())
-        .env_remove("DCOS_ACS_TOKEN")
-        .output()
-        .unwrap()
 }
 
 fn run_args(inv: &str) -> Vec<String> {
@@ -77,21 +65,11 @@ fn modes(tb: &Testbed) -> Vec<(String, String)> {
 
 /// No token the login handed out (JWT-shaped, starting with the base64 of `{"`) in the state.
 fn assert_no_token_kept(state: &Path) {
-    let mut stack = vec![state.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(b) = std::fs::read(&p) {
-                assert!(
-                    !b.windows(3).any(|w| w == b"eyJ"),
-                    "a token was written to {}",
-                    p.display()
-                );
-            }
-        }
-    }
+    assert_eq!(
+        common::contains_anywhere(state, b"eyJ"),
+        None,
+        "a token was written to the state directory"
+    );
 }
 
 #[test]
@@ -100,14 +78,14 @@ fn a_permissive_cluster_is_checked_and_upgraded_with_no_token_in_clear() {
     let state = tempfile::tempdir().unwrap();
     let inv = tb.inventory_path();
     let inv = inv.to_str().unwrap();
-    let out = product(state.path(), &["check", "--inventory", inv]);
+    let out = common::product(state.path(), &["check", "--inventory", inv]);
     assert_eq!(out.status.code(), Some(0), "check: {}", text(&out));
     assert!(
         text(&out).contains("permissive"),
         "check does not show the security mode: {}",
         text(&out)
     );
-    let out = product(state.path(), &strs(&run_args(inv)));
+    let out = common::product(state.path(), &strs(&run_args(inv)));
     assert_eq!(out.status.code(), Some(0), "run: {}", text(&out));
     let r = tb.report().unwrap();
     assert_upgraded(&r, "2.2.1", &[], 1);
@@ -125,14 +103,14 @@ fn a_permissive_cluster_whose_target_is_strict_is_followed_node_by_node() {
     let inv = tb.inventory_path();
     let inv = inv.to_str().unwrap();
     assert!(modes(&tb).iter().all(|(_, m)| m == "permissive"));
-    let plan = product(state.path(), &["plan", "--inventory", inv, "--to", "2.2.1"]);
+    let plan = common::product(state.path(), &["plan", "--inventory", inv, "--to", "2.2.1"]);
     assert_eq!(plan.status.code(), Some(0), "plan: {}", text(&plan));
     assert!(
         text(&plan).contains("permissive"),
         "plan does not show the security mode: {}",
         text(&plan)
     );
-    let out = product(state.path(), &strs(&run_args(inv)));
+    let out = common::product(state.path(), &strs(&run_args(inv)));
     assert_eq!(out.status.code(), Some(0), "run: {}", text(&out));
     let r = tb.report().unwrap();
     assert_upgraded(&r, "2.2.1", &[], 1);
@@ -213,7 +191,7 @@ fn a_run_through_a_bastion_checks_the_bastion_s_host_key_and_upgrades_every_node
     assert_ne!(all, without);
     std::fs::write(&kh, &without).unwrap();
     let state = tempfile::tempdir().unwrap();
-    let out = product(state.path(), &["check", "--inventory", &inv]);
+    let out = common::product(state.path(), &["check", "--inventory", &inv]);
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         text(&out).contains("host key"),
@@ -224,7 +202,7 @@ fn a_run_through_a_bastion_checks_the_bastion_s_host_key_and_upgrades_every_node
 
     // With its key known: the whole upgrade through it.
     std::fs::write(&kh, &all).unwrap();
-    let out = product(state.path(), &strs(&run_args(&inv)));
+    let out = common::product(state.path(), &strs(&run_args(&inv)));
     assert_eq!(out.status.code(), Some(0), "run: {}", text(&out));
     assert_upgraded(&tb.report().unwrap(), "2.2.1", &[], 1);
 }

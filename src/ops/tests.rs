@@ -136,14 +136,15 @@ async fn masters_are_locked_in_one_canonical_order_whatever_the_inventory_says()
     assert_eq!(taken, MASTERS.to_vec());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_cluster_lock_held_by_another_run_refuses_with_locked_and_changes_nothing() {
+/// A new run's execution against masters whose cluster lock is held by `owner` of another run
+/// (heartbeat fresh): the error, after asserting that no step ran.
+async fn refused_by_a_lock_of(owner: String) -> OpsError {
     let (_dir, store, record) = testkit::store_with(testkit::plan(1, 1), &acked());
     let now = 2_000_000_000u64;
     let fake = Arc::new(FakeCluster::new().on_script(move |_, script| {
         script.contains("echo TAKEN").then(|| {
             ok(format!(
-                "HELD\nNOW {now}\nMTIME {now}\nother-run\nops@elsewhere\n{now}\n"
+                "HELD\nNOW {now}\nMTIME {now}\nother-run\n{owner}\n{now}\n"
             ))
         })
     }));
@@ -157,45 +158,30 @@ async fn a_cluster_lock_held_by_another_run_refuses_with_locked_and_changes_noth
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, OpsError::Locked(m) if m.contains("other-run")),
-        "{err:?}"
-    );
-    assert!(
         actions.trace.all().is_empty(),
         "a step ran without the lock"
+    );
+    err
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_lock_held_by_another_run_refuses_with_locked_and_changes_nothing() {
+    let err = refused_by_a_lock_of("ops@elsewhere".into()).await;
+    assert!(
+        matches!(&err, OpsError::Locked(m) if m.contains("other-run")),
+        "{err:?}"
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fresh_lock_of_a_dead_process_of_this_host_is_named_as_left_over_with_the_way_to_take_it_over(
 ) {
-    let (_dir, store, record) = testkit::store_with(testkit::plan(1, 1), &acked());
-    let now = 2_000_000_000u64;
     // The holder ran here (this host), its heartbeat is fresh, and its pid is not running.
     let me = super::cluster_lock::owner();
     let host = me.split(" pid ").next().unwrap().to_string();
-    let fake = Arc::new(FakeCluster::new().on_script(move |_, script| {
-        script.contains("echo TAKEN").then(|| {
-            ok(format!(
-                "HELD\nNOW {now}\nMTIME {now}\nother-run\n{host} pid 99999999\n{now}\n"
-            ))
-        })
-    }));
-    let cluster = testkit::cluster(1, fake.clone());
-    let change = AuditedChange::in_process(&store, &record.id, &fake, vec![]);
-    let actions = FakeActions::default();
-    let io = io();
-    let handoff = super::Handoff::default();
-    let exec = run_of(&store, &record, &cluster, &io, &handoff);
-    let err = execute_with(exec, &change, &actions, std::future::pending())
-        .await
-        .unwrap_err();
+    let err = refused_by_a_lock_of(format!("{host} pid 99999999")).await;
     assert!(
         matches!(&err, OpsError::Locked(m) if m.contains("pid 99999999 on this host) is no longer running") && m.contains("--take-over-lock")),
         "{err:?}"
-    );
-    assert!(
-        actions.trace.all().is_empty(),
-        "a step ran without the lock"
     );
 }

@@ -288,3 +288,43 @@ pub fn assert_upgraded(r: &Report, to: &str, untouched: &[&str], max_unavailable
     );
     assert!(r.max_masters_down <= 1, "more than one master down at once");
 }
+
+/// The binary with this state directory and arguments, no terminal and no `DCOS_ACS_TOKEN`
+/// (credentials come from the inventory's `[auth]`); waits for it.
+pub fn product(state: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .stdin(Stdio::null())
+        .env_remove("DCOS_ACS_TOKEN")
+        .output()
+        .unwrap()
+}
+
+/// The first file under `dir` whose bytes contain `needle` (a secret must be in none).
+pub fn contains_anywhere(dir: &std::path::Path, needle: &[u8]) -> Option<std::path::PathBuf> {
+    for e in walk(dir) {
+        if let Ok(b) = std::fs::read(&e) {
+            if b.windows(needle.len()).any(|w| w == needle) {
+                return Some(e);
+            }
+        }
+    }
+    None
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
