@@ -129,6 +129,12 @@ fn case(fault: &str, target: Target, mode: &str) {
     if e.state == "rolled_back" && target == Target::Agent {
         e.state = "paused";
     }
+    // The leader is upgraded last: by then the upgraded standbys run the new Marathon, which has
+    // migrated its storage. A rollback after any failure on the leader stops at that door, paused
+    // and saying the cluster is not back at its old version (issue 12), whatever the fault.
+    if mode == "rollback" && target == Target::Leader && e.state != "done" {
+        e.state = "paused";
+    }
     assert_eq!(out.status.code(), Some(e.exit), "{label}: {}", text(&out));
     assert!(
         !String::from_utf8_lossy(&out.stderr).contains("panicked"),
@@ -158,6 +164,13 @@ fn case(fault: &str, target: Target, mode: &str) {
     }
     let st = env.status();
     assert_eq!(st["state"], e.state, "{label}: {st:#}");
+    if e.state == "paused" {
+        let why = st["pause_reason"].as_str().unwrap_or("");
+        assert!(
+            why.contains("NOT back at its old version"),
+            "{label}: the pause says the cluster is not rolled back: {why}"
+        );
+    }
     // Nothing lost: the journal replays, and no node's script was started twice per direction.
     let r = env.report();
     assert_eq!(r.quorum_loss_events, 0, "{label}: quorum lost: {r:#?}");

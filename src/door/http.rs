@@ -169,6 +169,8 @@ impl Http {
             .read()
             .map_err(|_| ProbeError::Setup("HTTP client lock poisoned".into()))?
             .clone();
+        let started = std::time::Instant::now();
+        let method_name = method.to_string();
         let mut req = client.request(method, url);
         if let Some(t) = self.token().filter(|_| url.starts_with("https://")) {
             req = req.header("Authorization", format!("token={t}"));
@@ -191,6 +193,13 @@ impl Http {
             reason: error_chain(&e),
         })?;
         let bytes = &bytes[..bytes.len().min(MAX_BODY)];
+        // The URL carries no secret (the token goes in a header); at debug level, what a slow
+        // run spends its time on.
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            status,
+            "http {method_name} {url}"
+        );
         Ok(Answer {
             status,
             location,

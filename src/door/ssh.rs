@@ -322,6 +322,7 @@ impl Ssh {
                     node: node.address.clone(),
                     secs: timeout.as_secs(),
                 })??;
+        trace_command(node, &line, out.status.code(), started.elapsed());
         Ok(Output {
             status: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -363,6 +364,7 @@ impl Ssh {
             }
             Ok(Ok(o)) => o,
         };
+        trace_command(node, line, out.status.code(), started.elapsed());
         Ok(Output {
             status: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -435,6 +437,24 @@ fn describe_ssh_error(e: &openssh::Error) -> String {
         chain.push_str(" (the host key is unknown or has changed: check known_hosts; a changed key is never accepted)");
     }
     chain
+}
+
+/// One finished remote command at debug level (`DCOS_UPGRADE_LOG=dcos_upgrade::door=debug`):
+/// the node, how long it took and its exit status, with the start of the command line (command
+/// lines carry no secret: tokens and keys go on standard input). What a slow run spends its time
+/// on, without the audit log's full text.
+fn trace_command(node: &NodeTarget, line: &str, status: Option<i32>, took: Duration) {
+    let head: String = line
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(100)
+        .collect();
+    tracing::debug!(
+        node = %node.address,
+        ms = took.as_millis() as u64,
+        status = ?status,
+        "ssh {head}"
+    );
 }
 
 #[cfg(test)]

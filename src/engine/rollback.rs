@@ -235,6 +235,11 @@ impl Engine<'_> {
             self.record(Record::UndoStarted {
                 step: step.id.clone(),
             })?;
+            // Write-ahead on the cluster, as for a forward step: a rollback resumed from the
+            // journal's copy sees this undo in flight.
+            if compensate {
+                self.mirror().await;
+            }
         }
         let (_, _, undo_attempt) = self.state_of(&step.id);
         self.emit(Event::StepStarted {

@@ -184,8 +184,11 @@ impl Engine<'_> {
             Flow::Continue => {}
             stop => return Ok(stop),
         }
+        // The journal's copy is not flushed here: the next step's write-ahead, the next gate or
+        // the end of this execution carries this step's outcome (one SSH round trip per master
+        // per changing step instead of two). A copy that still says "in flight" is safe: a
+        // resume from it looks at the node before doing anything.
         let flow = self.step_once(step).await;
-        self.mirror().await;
         match flow? {
             Flow::Continue => self.pauses().await,
             other => Ok(other),
@@ -216,8 +219,12 @@ impl Engine<'_> {
             self.record(Record::StepStarted {
                 step: step.id.clone(),
             })?;
-            // Write-ahead on the cluster too: a resume from another machine sees it in flight.
-            self.mirror().await;
+            // Write-ahead on the cluster too: a resume from another machine sees a step that
+            // may change the cluster in flight. A read-only step's start is not worth a round
+            // trip to every master.
+            if step.action.changes_cluster() {
+                self.mirror().await;
+            }
         }
         let (_, attempt, _) = self.state_of(&step.id);
         self.emit(Event::StepStarted {

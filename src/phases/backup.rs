@@ -12,8 +12,6 @@ use crate::probe::wait::{self, Poll};
 use crate::shell::{self, quote};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
 /// How the ZooKeeper archive was made.
@@ -201,12 +199,12 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
             versions.insert(n.address.clone(), id.version.into());
         }
     }
-    write_private(
+    backup_copy::write_private(
         &local_dir.join("installed-versions.json"),
         &serde_json::to_vec_pretty(&versions).unwrap_or_default(),
     )?;
     let inv = std::fs::read(&c.inventory.path).unwrap_or_default();
-    write_private(&local_dir.join("inventory.toml"), &inv)?;
+    backup_copy::write_private(&local_dir.join("inventory.toml"), &inv)?;
     ctx.progress(format!(
         "ZooKeeper backup ({method}) from {} saved to {} ({} bytes, sha256 {})",
         node.address,
@@ -255,19 +253,6 @@ async fn zk_serving(c: &Cluster) -> Poll<()> {
         },
         Err(e) => Poll::NotYet(e),
     }
-}
-
-fn write_private(path: &std::path::Path, data: &[u8]) -> Result<(), String> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    f.write_all(data)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn hex(bytes: &[u8]) -> String {

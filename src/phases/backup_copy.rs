@@ -5,7 +5,8 @@
 use crate::cluster::Cluster;
 use crate::playbook::NodeSpec;
 use crate::shell::quote;
-use std::os::unix::fs::DirBuilderExt;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -96,6 +97,21 @@ pub async fn copy_off(
         bytes,
         sha256: got.sha256,
     })
+}
+
+/// Writes a backup file readable by its owner only (mode 0600) and flushes it to disk: a
+/// backup holds the cluster's secrets as much as the state directory does.
+pub fn write_private(path: &std::path::Path, data: &[u8]) -> Result<(), String> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(data)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]

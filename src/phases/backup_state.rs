@@ -137,7 +137,7 @@ async fn marathon_apps(ctx: &StepCtx<'_>, dir: &std::path::Path) -> Result<Backu
         .map_err(|e| format!("Marathon app definitions: {e}"))?;
     let data = serde_json::to_vec_pretty(&apps).map_err(|e| e.to_string())?;
     let local = dir.join("marathon-apps.json");
-    std::fs::write(&local, &data).map_err(|e| format!("{}: {e}", local.display()))?;
+    backup_copy::write_private(&local, &data)?;
     Ok(file(
         "marathon-apps",
         None,

@@ -79,6 +79,14 @@ pub enum Action {
     Validate,
 }
 
+impl Action {
+    /// Whether a step with this action can change the cluster (an upgrade, or a backup that
+    /// stops Exhibitor); checks, validations and skips only read.
+    pub fn changes_cluster(self) -> bool {
+        matches!(self, Action::Upgrade | Action::Backup)
+    }
+}
+
 /// Which implementation runs a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
