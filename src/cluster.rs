@@ -154,6 +154,22 @@ impl Cluster {
         parse_identity(&out.stdout).map_err(|e| format!("{}: {e}", node.address))
     }
 
+    /// Every node's identity (masters, then agents), read [`PARALLEL_NODES`] nodes at a time,
+    /// in the order of [`Cluster::nodes`].
+    ///
+    /// [`PARALLEL_NODES`]: crate::probe::facts::PARALLEL_NODES
+    pub async fn identities(&self) -> Vec<(&NodeSpec, Result<NodeIdentity, String>)> {
+        use futures::stream::{self, StreamExt};
+        let reads: Vec<_> = self
+            .nodes()
+            .map(|n| async move { (n, self.identity(n).await) })
+            .collect();
+        stream::iter(reads)
+            .buffered(crate::probe::facts::PARALLEL_NODES)
+            .collect()
+            .await
+    }
+
     /// The leading master's inventory address, cross-checked; the one leader lookup.
     ///
     /// `/master/redirect` names the leader by its Mesos hostname, which in DC/OS is the IP but may

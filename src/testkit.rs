@@ -98,7 +98,7 @@ pub fn fake_cluster(leader: Leader) -> FakeCluster {
         .on_get(|_| Some(answer(404, "")))
         .on_script(|_, script| {
             script.contains("cluster.lock").then(|| {
-                if script.contains("echo TAKEN") {
+                if script.contains("put TAKEN") {
                     ok("TAKEN\n")
                 } else {
                     ok("")

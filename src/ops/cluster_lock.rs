@@ -9,9 +9,12 @@
 //! It is deliberately not kept in ZooKeeper: userland state does not belong in the ZooKeeper
 //! that Mesos and Marathon share.
 //!
-//! Every lock command changes a node, so it goes through the change door (audited). The masters
-//! are locked in one canonical order (by address), whatever order an inventory lists them in, so
-//! two operators never livelock holding half the masters each.
+//! Every lock command changes a node, so it goes through the change door (audited). The first
+//! master in one canonical order (by address, whatever order an inventory lists them in) is
+//! locked first and alone: whoever holds it is the only one that gets further, so two operators
+//! never livelock holding half the masters each, and the other masters are then locked at once.
+//! Taking the lock is one command per master, which also renews a lock this state directory
+//! already holds (a resume) and takes over one left by an earlier process of it.
 
 use crate::cluster::Cluster;
 use crate::door::{Change, ScriptChange};
@@ -130,28 +133,46 @@ impl ClusterLock {
         Duration::from_secs((self.stale_secs / 4).clamp(5, 120))
     }
 
-    /// Takes the lock on every master (in canonical order, see the module doc). A lock of this same run (a resume)
-    /// is taken again; another run's lock is refused, or taken over when stale and `take_over`.
-    /// On refusal, the masters already locked by this call are released.
+    /// Takes the lock on every master: the canonical first master alone, then the others at
+    /// once (see the module doc). A lock of this same run from this state directory (a resume)
+    /// is renewed; another run's lock is refused, or taken over when stale and `take_over`. On
+    /// refusal, the masters already locked by this call are released.
     pub async fn acquire(
         &self,
         change: &dyn Change,
         cluster: &Cluster,
         take_over: bool,
     ) -> Result<(), ClusterLockError> {
-        let mut taken: Vec<&NodeSpec> = Vec::new();
-        for m in canonical(&cluster.inventory.masters) {
-            match self.acquire_one(change, cluster, m, take_over).await {
+        let order = canonical(&cluster.inventory.masters);
+        let Some((first, rest)) = order.split_first() else {
+            return Ok(());
+        };
+        self.acquire_one(change, cluster, first, take_over).await?;
+        let results = futures::future::join_all(
+            rest.iter()
+                .map(|m| self.acquire_one(change, cluster, m, take_over)),
+        )
+        .await;
+        let mut taken = vec![*first];
+        let mut refused = None;
+        for (m, r) in rest.iter().zip(results) {
+            match r {
                 Ok(()) => taken.push(m),
                 Err(e) => {
-                    for t in taken {
-                        let _ = self.release_one(change, cluster, t).await;
-                    }
-                    return Err(e);
+                    refused.get_or_insert(e);
                 }
             }
         }
-        Ok(())
+        match refused {
+            None => Ok(()),
+            Some(e) => {
+                futures::future::join_all(
+                    taken.iter().map(|t| self.release_one(change, cluster, t)),
+                )
+                .await;
+                Err(e)
+            }
+        }
     }
 
     async fn acquire_one(
@@ -162,9 +183,17 @@ impl ClusterLock {
         take_over: bool,
     ) -> Result<(), ClusterLockError> {
         let dir = lock_dir(cluster, m);
+        // Free: taken (TAKEN). Held by this state directory (this run resumed, or a run of an
+        // earlier process of it that died before it recorded its run or whose run is
+        // finished; a lock of an older version without a holder counts as ours only for this
+        // same run): renewed in the same command (OURS), as this process holds the
+        // directory's own lock. Anything else: HELD and what the lock says, judged here.
         let script = format!(
             "d={dir}; mkdir -p \"$(dirname \"$d\")\" || exit 3; now=$(date +%s); \
-             if mkdir \"$d\" 2>/dev/null; then printf '%s\\n' {run} {owner} \"$now\" {holder} > \"$d/info.tmp\" && mv \"$d/info.tmp\" \"$d/info\" && echo TAKEN; exit $?; fi; \
+             put() {{ printf '%s\\n' {run} {owner} \"$now\" {holder} > \"$d/info.tmp\" && mv \"$d/info.tmp\" \"$d/info\" && echo \"$1\"; }}; \
+             if mkdir \"$d\" 2>/dev/null; then put TAKEN; exit $?; fi; \
+             r=$(sed -n 1p \"$d/info\" 2>/dev/null); h=$(sed -n 4p \"$d/info\" 2>/dev/null); \
+             if {{ [ -n \"$h\" ] && [ \"$h\" = {holder} ]; }} || {{ [ -z \"$h\" ] && [ \"$r\" = {run} ]; }}; then put OURS; exit $?; fi; \
              echo HELD; echo \"NOW $now\"; echo \"MTIME $(stat -c %Y \"$d\" 2>/dev/null || echo 0)\"; cat \"$d/info\" 2>/dev/null; exit 0",
             dir = quote(&dir),
             run = quote(&self.run),
@@ -172,34 +201,20 @@ impl ClusterLock {
             holder = quote(&self.holder),
         );
         let out = self
-            .send(change, m, "take the cluster lock", &script)
+            .send(
+                change,
+                m,
+                "take the cluster lock (or renew this state directory's own)",
+                &script,
+            )
             .await?;
-        if out.lines().any(|l| l.trim() == "TAKEN") {
+        if out.lines().any(|l| matches!(l.trim(), "TAKEN" | "OURS")) {
             return Ok(());
         }
         let holder = parse_held(&m.address, &out).ok_or_else(|| ClusterLockError::Remote {
             node: m.address.clone(),
             reason: format!("unexpected answer from the lock command: {:?}", out.trim()),
         })?;
-        // Ours: this run, from this very state directory (a resume). The same run from a copy
-        // of the directory, or from another machine, is another holder.
-        if holder.run == self.run && (holder.holder.is_empty() || holder.holder == self.holder) {
-            return self.heartbeat_one(change, cluster, m).await;
-        }
-        // Another run id from this very state directory: this process holds the directory's
-        // own lock, so the holder is an earlier process of it that died before it recorded its
-        // run (or a run it recorded is finished); its lock is a leftover, taken over.
-        if !holder.holder.is_empty() && holder.holder == self.holder {
-            return self
-                .write_info(
-                    change,
-                    cluster,
-                    m,
-                    None,
-                    "take over the cluster lock left by a dead process of this state directory",
-                )
-                .await;
-        }
         // Another run's lock whose process ran here and is gone: say so, and take it with
         // --take-over-lock without waiting for it to go stale. (The same run from another state
         // directory, as `resume --from-cluster` is, still waits for staleness: that resume
@@ -237,10 +252,16 @@ impl ClusterLock {
         change: &dyn Change,
         cluster: &Cluster,
     ) -> Result<(), ClusterLockError> {
-        for m in &cluster.inventory.masters {
-            self.heartbeat_one(change, cluster, m).await?;
-        }
-        Ok(())
+        futures::future::join_all(
+            cluster
+                .inventory
+                .masters
+                .iter()
+                .map(|m| self.heartbeat_one(change, cluster, m)),
+        )
+        .await
+        .into_iter()
+        .collect()
     }
 
     async fn heartbeat_one(
@@ -293,13 +314,15 @@ impl ClusterLock {
         change: &dyn Change,
         cluster: &Cluster,
     ) -> Result<(), ClusterLockError> {
-        let mut first_err = None;
-        for m in &cluster.inventory.masters {
-            if let Err(e) = self.release_one(change, cluster, m).await {
-                first_err.get_or_insert(e);
-            }
-        }
-        first_err.map_or(Ok(()), Err)
+        let results = futures::future::join_all(
+            cluster
+                .inventory
+                .masters
+                .iter()
+                .map(|m| self.release_one(change, cluster, m)),
+        )
+        .await;
+        results.into_iter().find(Result::is_err).unwrap_or(Ok(()))
     }
 
     async fn release_one(

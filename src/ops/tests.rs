@@ -51,7 +51,7 @@ fn lock_scripts(fake: &FakeCluster) -> Vec<(String, String)> {
         .into_iter()
         .filter_map(|c| match c {
             Call::Change { node, script } if script.contains("cluster.lock") => {
-                let what = if script.contains("echo TAKEN") {
+                let what = if script.contains("put TAKEN") {
                     "take"
                 } else if script.contains("rm -rf") {
                     "release"
@@ -142,7 +142,7 @@ async fn refused_by_a_lock_of(owner: String) -> OpsError {
     let (_dir, store, record) = testkit::store_with(testkit::plan(1, 1), &acked());
     let now = 2_000_000_000u64;
     let fake = Arc::new(FakeCluster::new().on_script(move |_, script| {
-        script.contains("echo TAKEN").then(|| {
+        script.contains("put TAKEN").then(|| {
             ok(format!(
                 "HELD\nNOW {now}\nMTIME {now}\nother-run\n{owner}\n{now}\n"
             ))

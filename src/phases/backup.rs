@@ -194,8 +194,8 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     )
     .await?;
     let mut versions = serde_json::Map::new();
-    for n in c.nodes() {
-        if let Ok(id) = c.identity(n).await {
+    for (n, id) in c.identities().await {
+        if let Ok(id) = id {
             versions.insert(n.address.clone(), id.version.into());
         }
     }

@@ -44,12 +44,13 @@ async fn marathon_info(
 /// Each master's `/v2/info`, or why it did not answer.
 async fn infos(ctx: &StepCtx<'_>) -> Vec<(String, Result<Info, String>)> {
     let c = ctx.cluster;
-    let mut out = Vec::new();
-    for m in &c.inventory.masters {
-        let r = marathon_info(c, m).await;
-        out.push((m.address.clone(), r));
-    }
-    out
+    futures::future::join_all(
+        c.inventory
+            .masters
+            .iter()
+            .map(|m| async move { (m.address.clone(), marathon_info(c, m).await) }),
+    )
+    .await
 }
 
 /// The Marathon leader's address and version, if one answers.
@@ -62,45 +63,41 @@ fn leader(infos: &[(String, Result<Info, String>)]) -> Option<(String, String)> 
 
 /// Which of `doors` the cluster shows crossed now.
 pub async fn crossed(ctx: &StepCtx<'_>, doors: &[Door]) -> Vec<Crossing> {
-    let mut out = Vec::new();
-    for d in doors {
-        match d.id {
-            DoorId::MarathonStorage => {
-                let all = infos(ctx).await;
-                if let Some((at, v)) = leader(&all) {
-                    if version_key(&v) >= version_key(&d.to) {
-                        out.push(Crossing {
-                            door: d.id,
-                            observation: format!(
-                                "the Marathon leader on {at} runs Marathon {v} (the path goes {} -> {}): it has migrated Marathon's storage in ZooKeeper",
-                                d.from, d.to
-                            ),
-                        });
-                    }
-                }
-            }
-            DoorId::CockroachFinalize => {
-                let c = ctx.cluster;
-                let mut all = !c.inventory.masters.is_empty();
-                for m in &c.inventory.masters {
-                    match c.identity(m).await {
-                        Ok(id) if same_version(&id.version, ctx.to) => {}
-                        _ => all = false,
-                    }
-                }
-                if all {
-                    out.push(Crossing {
-                        door: d.id,
-                        observation: format!(
-                            "every master runs DC/OS {} (CockroachDB {}): the CockroachDB cluster version finalizes",
-                            ctx.to, d.to
-                        ),
-                    });
-                }
-            }
+    let per_door = futures::future::join_all(doors.iter().map(|d| crossing(ctx, d))).await;
+    per_door.into_iter().flatten().collect()
+}
+
+/// Whether the cluster shows `d` crossed now.
+async fn crossing(ctx: &StepCtx<'_>, d: &Door) -> Option<Crossing> {
+    match d.id {
+        DoorId::MarathonStorage => {
+            let all = infos(ctx).await;
+            let (at, v) = leader(&all)?;
+            (version_key(&v) >= version_key(&d.to)).then(|| Crossing {
+                door: d.id,
+                observation: format!(
+                    "the Marathon leader on {at} runs Marathon {v} (the path goes {} -> {}): it has migrated Marathon's storage in ZooKeeper",
+                    d.from, d.to
+                ),
+            })
+        }
+        DoorId::CockroachFinalize => {
+            let c = ctx.cluster;
+            let ids =
+                futures::future::join_all(c.inventory.masters.iter().map(|m| c.identity(m))).await;
+            let all = !ids.is_empty()
+                && ids
+                    .iter()
+                    .all(|id| matches!(id, Ok(id) if same_version(&id.version, ctx.to)));
+            all.then(|| Crossing {
+                door: d.id,
+                observation: format!(
+                    "every master runs DC/OS {} (CockroachDB {}): the CockroachDB cluster version finalizes",
+                    ctx.to, d.to
+                ),
+            })
         }
     }
-    out
 }
 
 /// After a master was undone: Marathon answers on it and a Marathon leader exists (a rollback

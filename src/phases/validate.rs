@@ -9,8 +9,8 @@ use crate::versions::{mixed_versions, DcosVersion, PathVerdict, SupportedPaths};
 pub async fn versions(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     let c = ctx.cluster;
     let mut pending: Vec<(String, DcosVersion)> = Vec::new();
-    for n in c.nodes() {
-        let id = c.identity(n).await?;
+    for (n, id) in c.identities().await {
+        let id = id?;
         let v = DcosVersion::parse(&id.version)
             .map_err(|e| format!("{}: installed version {:?}: {e}", n.address, id.version))?;
         if !same_version(&id.version, ctx.to) {

@@ -120,18 +120,20 @@ async fn settle_roles_from_role_files(cluster: &mut Cluster) {
 
 /// Reads every node (bounded concurrency) and the leader.
 pub async fn gather(cluster: &Cluster, with_apps: bool) -> ClusterFacts {
-    let leader = cluster.leader_address().await.ok().flatten();
     let nodes: Vec<&NodeSpec> = cluster.nodes().collect();
     // The futures are made first, so the stream holds no closure over borrowed nodes (which
     // would not be `Send` for every lifetime inside an `async_trait` method).
-    let futures: Vec<_> = nodes
-        .into_iter()
-        .map(|n| node_facts(cluster, n, leader.clone()))
-        .collect();
-    let facts: Vec<NodeFacts> = stream::iter(futures)
-        .buffered(PARALLEL_NODES)
-        .collect()
-        .await;
+    let futures: Vec<_> = nodes.into_iter().map(|n| node_facts(cluster, n)).collect();
+    // The leader lookup and the nodes' reads are independent: at once.
+    let (leader, mut facts) = tokio::join!(
+        async { cluster.leader_address().await.ok().flatten() },
+        stream::iter(futures)
+            .buffered(PARALLEL_NODES)
+            .collect::<Vec<NodeFacts>>()
+    );
+    for f in &mut facts {
+        f.is_leader = f.role == Role::Master && leader.as_deref() == Some(f.address.as_str());
+    }
     let (masters, agents): (Vec<_>, Vec<_>) =
         facts.into_iter().partition(|n| n.role == Role::Master);
     let apps = if with_apps {
@@ -162,7 +164,7 @@ pub async fn gather(cluster: &Cluster, with_apps: bool) -> ClusterFacts {
 }
 
 /// One node's facts: its version and role files, checked against the inventory.
-async fn node_facts(cluster: &Cluster, n: &NodeSpec, leader: Option<String>) -> NodeFacts {
+async fn node_facts(cluster: &Cluster, n: &NodeSpec) -> NodeFacts {
     let (version, error) = match cluster.identity(n).await {
         Ok(id) => {
             let consistent = id.roles.is_empty()
@@ -187,7 +189,8 @@ async fn node_facts(cluster: &Cluster, n: &NodeSpec, leader: Option<String>) -> 
         name: n.name.clone(),
         role: n.role,
         version,
-        is_leader: n.role == Role::Master && leader.as_deref() == Some(n.address.as_str()),
+        // Set by `gather` once the leader is known.
+        is_leader: false,
         error,
         zone: None,
     }

@@ -63,9 +63,17 @@ pub async fn precheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
 /// At the end: every node at the target and healthy.
 pub async fn postcheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     let c = ctx.cluster;
+    use futures::future::join_all;
+    // Every read is independent of the others: all at once.
+    let (identities, masters, agents, procedure) = tokio::join!(
+        c.identities(),
+        gates::masters_healthy(c),
+        join_all(c.agents.iter().map(|a| gates::agent_registered(c, a))),
+        crate::phases::procedure::postcheck(c, ctx.to)
+    );
     let mut problems = Vec::new();
-    for n in c.nodes() {
-        match c.identity(n).await {
+    for (n, id) in identities {
+        match id {
             Ok(id) if same_version(&id.version, ctx.to) => {}
             Ok(id) => problems.push(format!(
                 "{} is at {}, not {}",
@@ -74,15 +82,15 @@ pub async fn postcheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
             Err(e) => problems.push(e),
         }
     }
-    if let Poll::NotYet(e) | Poll::Abort(e) = gates::masters_healthy(c).await {
+    if let Poll::NotYet(e) | Poll::Abort(e) = masters {
         problems.push(e);
     }
-    for a in &c.agents {
-        if let Poll::NotYet(e) | Poll::Abort(e) = gates::agent_registered(c, a).await {
+    for a in agents {
+        if let Poll::NotYet(e) | Poll::Abort(e) = a {
             problems.push(e);
         }
     }
-    problems.extend(crate::phases::procedure::postcheck(c, ctx.to).await);
+    problems.extend(procedure);
     if problems.is_empty() {
         Ok(serde_json::json!({"to": ctx.to}))
     } else {
@@ -243,8 +251,13 @@ pub async fn checklist(
     facts: &crate::facts::ClusterFacts,
     to: Option<&str>,
 ) -> Checklist {
-    let mut list = judge(&observe(c, facts, to).await);
-    list.checks
-        .extend(crate::phases::procedure::prechecks(c, to).await);
+    // Read-only and independent of each other: the observations and the procedure's checks
+    // are gathered at once.
+    let (observed, procedure) = tokio::join!(
+        observe(c, facts, to),
+        crate::phases::procedure::prechecks(c, to)
+    );
+    let mut list = judge(&observed);
+    list.checks.extend(procedure);
     list
 }

@@ -86,19 +86,19 @@ fn now_ms() -> u64 {
 /// Takes a sample: the leader's counters, every master's uptime, and (when `agents` is not
 /// empty) those agents' attributes from the leader's `/slaves`.
 pub async fn sample(c: &Cluster, agents: &[String]) -> Result<Sample, String> {
-    let leader = c
-        .leader_address()
-        .await
+    // The leader lookup and every master's metrics (read on the master), all at once.
+    let masters = &c.inventory.masters;
+    let (leader, metrics) = tokio::join!(
+        c.leader_address(),
+        futures::future::join_all(
+            masters
+                .iter()
+                .map(|m| crate::probe::node::master_metrics(c, m)),
+        )
+    );
+    let leader = leader
         .map_err(|e| format!("cannot find the Mesos leader: {e}"))?
         .ok_or("no Mesos leader is elected")?;
-    // Every master's metrics, read on the master, all at once.
-    let masters = &c.inventory.masters;
-    let metrics = futures::future::join_all(
-        masters
-            .iter()
-            .map(|m| crate::probe::node::master_metrics(c, m)),
-    )
-    .await;
     let mut leader_metrics = None;
     let mut masters_uptime_secs = BTreeMap::new();
     for (n, m) in masters.iter().zip(metrics) {

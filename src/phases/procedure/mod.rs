@@ -193,31 +193,37 @@ pub async fn after_node(
 
 /// Whether every master of the inventory reports `target`.
 async fn all_masters_at(c: &Cluster, target: &str) -> bool {
-    for m in &c.inventory.masters {
-        match c.identity(m).await {
-            Ok(id) if super::gates::same_version(&id.version, target) => {}
-            _ => return false,
-        }
-    }
-    true
+    futures::future::join_all(c.inventory.masters.iter().map(|m| c.identity(m)))
+        .await
+        .iter()
+        .all(|id| matches!(id, Ok(id) if super::gates::same_version(&id.version, target)))
 }
 
 /// The procedure's prechecks (read-only), appended to the checklist.
 pub async fn prechecks(c: &Cluster, to: Option<&str>) -> Vec<crate::phases::checks::CheckResult> {
-    let mut out = vec![marathon::deprecated_features(c, to).await];
-    out.extend(node_checks::prechecks(c).await);
+    // Independent reads: at once.
+    let (deprecated, nodes) = tokio::join!(
+        marathon::deprecated_features(c, to),
+        node_checks::prechecks(c)
+    );
+    let mut out = vec![deprecated];
+    out.extend(nodes);
     out
 }
 
 /// The procedure's part of `postcheck`: what is wrong at the end, if anything.
 pub async fn postcheck(c: &Cluster, to: &str) -> Vec<String> {
     let mut problems = Vec::new();
-    for r in node_checks::prechecks(c).await {
+    let (nodes, leader) = tokio::join!(
+        node_checks::prechecks(c),
+        marathon::leader_state(c, to, true)
+    );
+    for r in nodes {
         if !r.passed {
             problems.push(r.found);
         }
     }
-    match marathon::leader_state(c, to, true).await {
+    match leader {
         wait::Poll::Ready(_) => {}
         wait::Poll::NotYet(e) | wait::Poll::Abort(e) => problems.push(format!("Marathon: {e}")),
     }

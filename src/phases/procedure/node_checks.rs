@@ -93,8 +93,10 @@ pub async fn node_poststart(
 /// master that runs it.
 pub async fn prechecks(c: &Cluster) -> Vec<CheckResult> {
     let nodes: Vec<&NodeSpec> = c.nodes().collect();
-    let runs =
-        futures::future::join_all(nodes.iter().map(|n| node_poststart(c, n, &|_| false))).await;
+    let (runs, cluster) = tokio::join!(
+        futures::future::join_all(nodes.iter().map(|n| node_poststart(c, n, &|_| false))),
+        cluster_check(c)
+    );
     let mut failed = Vec::new();
     let mut warned = Vec::new();
     for r in runs {
@@ -126,7 +128,7 @@ pub async fn prechecks(c: &Cluster) -> Vec<CheckResult> {
         },
         data: None,
     }];
-    out.push(cluster_check(c).await);
+    out.push(cluster);
     out
 }
 
