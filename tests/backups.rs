@@ -312,3 +312,45 @@ fn a_20_mb_zookeeper_backup_is_streamed_and_verified() {
 fn a_200_mb_zookeeper_backup_is_streamed_and_verified() {
     large_backup_is_streamed_and_verified(200);
 }
+
+/// A cluster already at the target, with no app to change: `run` changes nothing, so it takes
+/// no backup (no Exhibitor stop, no etcd or IAM backup on the cluster, no file copied here) and
+/// says why for each backup step (issue 15).
+#[test]
+fn a_run_with_nothing_to_upgrade_takes_no_backup_and_says_why() {
+    let e = Env::new(3, 1, 0, &["m1", "m2", "m3", "a1"]);
+    let out = e.run(&["--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let st = e.status();
+    assert_eq!(st["state"], "done", "{st:#}");
+    for id in ["backup/zookeeper", "backup/state"] {
+        let step = st["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no step {id}: {st:#}"));
+        assert_eq!(step["state"], "skipped", "{step:#}");
+        assert!(
+            step["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("nothing to upgrade"),
+            "{step:#}"
+        );
+    }
+    let stops: Vec<_> = record::named(e.tb.dir(), "unit")
+        .into_iter()
+        .filter(|r| r.data["unit"] == "dcos-exhibitor" && r.data["action"] == "stop")
+        .collect();
+    assert!(stops.is_empty(), "Exhibitor stopped: {stops:?}");
+    assert!(record::named(e.tb.dir(), "etcd_backup").is_empty());
+    let copied: Vec<PathBuf> = std::fs::read_dir(e.state.path().join("backups"))
+        .map(|d| d.flatten().map(|f| f.path()).collect())
+        .unwrap_or_default();
+    assert!(copied.is_empty(), "backups copied: {copied:?}");
+    // Every node untouched.
+    let r = e.report();
+    assert!(r.upgrade_order.is_empty(), "{:?}", r.upgrade_order);
+}

@@ -79,7 +79,7 @@ pub fn build(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Plan, PlanError
         })
         .collect::<Result<Vec<Phase>, PlanError>>()?;
     let from = most_common_from(facts, &opts.to);
-    Ok(Plan {
+    let mut plan = Plan {
         cluster: opts.cluster.clone(),
         to: opts.to.clone(),
         doors: super::doors::for_path(from.as_deref(), &opts.to),
@@ -88,7 +88,24 @@ pub fn build(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Plan, PlanError
         max_unavailable: opts.max_unavailable,
         max_unavailable_per_zone: opts.max_unavailable_per_zone,
         phases,
-    })
+    };
+    // A backup is the way back from a change: a plan that changes nothing takes none (no
+    // Exhibitor stopped for it, nothing copied).
+    if plan.changes_nothing() {
+        for s in plan
+            .phases
+            .iter_mut()
+            .filter(|p| p.id == PhaseId::Backup)
+            .flat_map(|p| p.steps.iter_mut())
+        {
+            s.action = Action::Skip;
+            s.reason = Some(format!(
+                "nothing to upgrade (every node is at {} and no app changes): no backup is needed",
+                opts.to
+            ));
+        }
+    }
+    Ok(plan)
 }
 
 fn precheck(_: &ClusterFacts, _: &PlanOptions) -> Result<Vec<Step>, PlanError> {

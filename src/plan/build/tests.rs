@@ -225,3 +225,27 @@ fn without_a_zone_limit_the_batches_are_as_before_whatever_the_zones() {
     };
     assert_eq!(b(&zoned), b(&plain));
 }
+
+#[test]
+fn a_plan_that_changes_nothing_skips_its_backups_and_one_that_changes_a_node_takes_them() {
+    let mut facts = cluster();
+    for n in facts.masters.iter_mut().chain(facts.agents.iter_mut()) {
+        n.version = Some("2.2.1".into());
+    }
+    let p = build(&facts, &opts(1)).unwrap();
+    assert!(p.changes_nothing());
+    for s in phase(&p, PhaseId::Backup) {
+        assert_eq!(s.action, Action::Skip, "{}", s.id);
+        assert!(s
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("nothing to upgrade"));
+    }
+    // One agent left behind: the backups are taken.
+    facts.agents[1].version = Some("2.1.3".into());
+    let p = build(&facts, &opts(1)).unwrap();
+    assert!(phase(&p, PhaseId::Backup)
+        .iter()
+        .all(|s| s.action == Action::Backup));
+}
