@@ -63,7 +63,19 @@ fn modes(tb: &Testbed) -> Vec<(String, String)> {
         .collect()
 }
 
-/// No token the login handed out (JWT-shaped, starting with the base64 of `{"`) in the state.
+/// No DC/OS token (JWT-shaped, starting with `eyJ`, the base64 of `{"`) in a command's output: its events (stdout) and its messages
+/// (stderr).
+fn assert_no_token_in(out: &std::process::Output) {
+    for (what, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        assert!(
+            !String::from_utf8_lossy(bytes).contains("eyJ"),
+            "a token on {what}"
+        );
+    }
+}
+
+/// No token anywhere in the state directory: the journal, the audit log, the events, the run
+/// log, the backups.
 fn assert_no_token_kept(state: &Path) {
     assert_eq!(
         common::contains_anywhere(state, b"eyJ"),
@@ -132,6 +144,28 @@ fn a_strict_run_killed_mid_masters_resumes_and_rolls_back_with_a_service_account
     let env = common::Env::adopt(tb);
     let inv = env.inventory();
     let inv = inv.to_str().unwrap().to_string();
+    // `plan` logs in with the service account too, and shows every node strict.
+    let out = env
+        .cmd(&[
+            "--output",
+            "json",
+            "plan",
+            "--inventory",
+            &inv,
+            "--to",
+            "2.2.1",
+        ])
+        .env_remove("DCOS_ACS_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "plan: {}", text(&out));
+    assert_no_token_in(&out);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let modes = plan["security"].as_object().cloned().unwrap_or_default();
+    assert!(
+        !modes.is_empty() && modes.values().all(|m| m == "strict"),
+        "plan's security modes: {modes:?}"
+    );
     let mut args = run_args(&inv);
     args.drain(0..2);
     let seen = env.kill_when(&strs(&args), |v| {
@@ -141,12 +175,17 @@ fn a_strict_run_killed_mid_masters_resumes_and_rolls_back_with_a_service_account
                 .is_some_and(|s| s.starts_with("masters/"))
     });
     assert!(!seen.is_empty());
+    assert!(
+        !serde_json::to_string(&seen).unwrap().contains("eyJ"),
+        "a token in the killed run's events"
+    );
     let out = env
         .cmd(&["--output", "json", "resume", "--yes"])
         .env_remove("DCOS_ACS_TOKEN")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "resume: {}", text(&out));
+    assert_no_token_in(&out);
     let r = env.report();
     assert_upgraded(&r, "2.2.1", &[], 1);
     let out = env
@@ -155,6 +194,7 @@ fn a_strict_run_killed_mid_masters_resumes_and_rolls_back_with_a_service_account
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "rollback: {}", text(&out));
+    assert_no_token_in(&out);
     let r = env.report();
     for n in &r.nodes {
         assert_eq!(n.version, "2.2.0", "{} is not back: {r:#?}", n.name);
