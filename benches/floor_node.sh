@@ -15,6 +15,7 @@ if ! { curl -fsS --retry 3 -o dcos_node_upgrade.sh "$url" && bash dcos_node_upgr
   echo "floor: the node script failed on $self:"; tail -5 out.log; exit 1
 fi
 healthy() {
+  exec 2> /dev/null
   if [ "$role" = master ]; then
     local m st
     for m in "$@"; do

@@ -11,4 +11,4 @@ if [ ! -x "$venv/bin/ansible-playbook" ]; then
   "$py" -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'ansible-core>=2.15,<2.18'
 fi
-"$venv/bin/ansible-playbook" --version | head -1
+"$venv/bin/ansible-playbook" --version | sed -n 1p
