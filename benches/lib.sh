@@ -8,8 +8,9 @@ BENCH_SIM=${DCOS_SIM:-${CARGO_TARGET_DIR:-target}/debug/dcos-sim}
 BENCH_BIN=${DCOS_UPGRADE:-${CARGO_TARGET_DIR:-target}/debug/dcos-upgrade}
 BENCH_DIR=$(mktemp -d /tmp/dcos-bench.XXXXXX)
 BENCH_TESTBEDS=()
-# The [timeouts] table of tests/common/mod.rs FAST_TIMEOUTS.
-BENCH_TIMEOUTS=$'\n[timeouts]\nnode_script_secs = 60\nmaster_gate_secs = 30\nagent_gate_secs = 30\nbackup_secs = 30\npoll_ms = 200\n'
+# The [timeouts] table of tests/common/mod.rs FAST_TIMEOUTS (POLL_MS=2000 gives the
+# playbook's production poll interval).
+BENCH_TIMEOUTS=$'\n[timeouts]\nnode_script_secs = 60\nmaster_gate_secs = 30\nagent_gate_secs = 30\nbackup_secs = 30\npoll_ms = '"${POLL_MS:-200}"$'\n'
 
 bench_cleanup() {
   local d
