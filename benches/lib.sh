@@ -13,10 +13,14 @@ BENCH_TESTBEDS=()
 BENCH_TIMEOUTS=$'\n[timeouts]\nnode_script_secs = 60\nmaster_gate_secs = 30\nagent_gate_secs = 30\nbackup_secs = 30\npoll_ms = '"${POLL_MS:-200}"$'\n'
 
 bench_cleanup() {
-  local d
+  # Never stopped half way by errexit: every testbed is taken down.
+  set +e
+  local d s
   for d in "${BENCH_TESTBEDS[@]}"; do
-    for s in "$d"/cm-*; do [ -S "$s" ] && ssh -o ControlPath="$s" -O exit dummy 2>/dev/null; done
-    "$BENCH_SIM" down --dir "$d" > /dev/null 2>&1 || true
+    for s in "$d"/cm-*; do
+      if [ -S "$s" ]; then ssh -o ControlPath="$s" -O exit dummy 2> /dev/null; fi
+    done
+    "$BENCH_SIM" down --dir "$d" > /dev/null 2>&1
   done
   if [ -z "${BENCH_KEEP:-}" ]; then rm -rf "$BENCH_DIR"; else echo "kept $BENCH_DIR" >&2; fi
 }
