@@ -19,7 +19,7 @@ one() {
   echo "$(echo "$t1 - $t0" | bc) $(grep -o 'Time: .*' "$s/out.txt" | head -1)"
   rm -rf "$d" "$s"
 }
-for i in $(seq "$rounds"); do
+for _ in $(seq "$rounds"); do
   echo "old: $(one "$old")"
   echo "new: $(one "$new")"
 done
