@@ -11,6 +11,7 @@ pub mod node_checks;
 use super::StepCtx;
 use crate::cluster::Cluster;
 use crate::model::Role;
+use crate::phases::node_upgrade::GATE_POLL;
 use crate::playbook::NodeSpec;
 use crate::probe::wait;
 use std::time::Duration;
@@ -33,7 +34,7 @@ pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, S
             node.address
         ),
         gate_timeout(c, node),
-        c.poll(),
+        HEAVY_POLL.min(c.poll()),
         || node_checks::node_poststart(c, node, &tolerate),
     )
     .await
@@ -71,7 +72,7 @@ async fn iam_gate(
             node.address
         ),
         Duration::from_secs(c.timeouts.master_gate_secs),
-        c.poll(),
+        HEAVY_POLL.min(c.poll()),
         || async {
             let p = cockroach::replicated(c, node, version, strict).await;
             if let wait::Poll::NotYet(why) = &p {
@@ -90,6 +91,12 @@ async fn iam_gate(
     ctx.progress(done);
     Ok(())
 }
+
+/// The pause between two runs of a heavy on-node check (DC/OS's `dcos-check-runner`, which runs
+/// every check of the node, and `cockroach node status --ranges`): at most a second, and never
+/// slower than the playbook's `poll_ms`. The light reads of these gates (the leader's agents,
+/// Marathon's `/v2/info`) poll like the node's health gates, every [`GATE_POLL`].
+const HEAVY_POLL: Duration = Duration::from_secs(1);
 
 fn gate_timeout(c: &Cluster, node: &NodeSpec) -> Duration {
     Duration::from_secs(if node.role == Role::Master {
@@ -114,7 +121,7 @@ async fn node_checks_pass(ctx: &StepCtx<'_>, node: &NodeSpec, strict: bool) -> R
     let warnings = wait::until(
         &format!("DC/OS's node checks on {} after its upgrade", node.address),
         gate_timeout(c, node),
-        c.poll(),
+        HEAVY_POLL.min(c.poll()),
         || node_checks::node_poststart(c, node, &tolerate),
     )
     .await
@@ -162,7 +169,7 @@ pub async fn after_node(
                 node.address, b.id
             ),
             gate_timeout(c, node),
-            c.poll(),
+            GATE_POLL,
             || agents::rejoined(c, node, &b),
         )
         .await
@@ -181,7 +188,7 @@ pub async fn after_node(
         let leader = wait::until(
             &what,
             Duration::from_secs(c.timeouts.master_gate_secs),
-            c.poll(),
+            GATE_POLL,
             || marathon::after_master(c, node, target, last),
         )
         .await
