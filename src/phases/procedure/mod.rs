@@ -28,31 +28,38 @@ pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, S
     let c = ctx.cluster;
     let (from, to) = (ctx.from, ctx.to);
     let tolerate = move |name: &str| node_checks::transient(from, to, name);
-    let warnings = wait::until(
-        &format!(
-            "DC/OS's node checks on {} before it goes down",
-            node.address
-        ),
-        gate_timeout(c, node),
-        HEAVY_POLL.min(c.poll()),
-        || node_checks::node_poststart(c, node, &tolerate),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    report(ctx, &warnings);
-    if node.role == Role::Master {
+    let checks = async {
+        wait::until(
+            &format!(
+                "DC/OS's node checks on {} before it goes down",
+                node.address
+            ),
+            gate_timeout(c, node),
+            HEAVY_POLL.min(c.poll()),
+            || node_checks::node_poststart(c, node, &tolerate),
+        )
+        .await
+        .map_err(|e| e.to_string())
+    };
+    // Read-only, and independent of the node checks: at once.
+    let (warnings, before) = if node.role == Role::Master {
         let version = ctx.from.unwrap_or(ctx.to).to_string();
-        iam_gate(ctx, node, &version, "before it goes down").await?;
-        return Ok(Before::default());
-    }
-    let agent = agents::before(c, node).await?;
-    ctx.progress(format!(
-        "agent {} is {} with {} running task(s)",
-        node.address,
-        agent.id,
-        agent.tasks.len()
-    ));
-    Ok(Before { agent: Some(agent) })
+        let (w, ()) =
+            tokio::try_join!(checks, iam_gate(ctx, node, &version, "before it goes down"))?;
+        (w, Before::default())
+    } else {
+        let agent = async { agents::before(c, node).await };
+        let (w, agent) = tokio::try_join!(checks, agent)?;
+        ctx.progress(format!(
+            "agent {} is {} with {} running task(s)",
+            node.address,
+            agent.id,
+            agent.tasks.len()
+        ));
+        (w, Before { agent: Some(agent) })
+    };
+    report(ctx, &warnings);
+    Ok(before)
 }
 
 /// CockroachDB's ranges replicated, read on master `node` (at `version`); says once that it
@@ -150,51 +157,67 @@ pub async fn after_node(
 ) -> Result<(), String> {
     let c = ctx.cluster;
     let last = node.role == Role::Master && all_masters_at(c, target).await;
-    node_checks_pass(ctx, node, last || node.role != Role::Master).await?;
-    if last {
-        // The transient failures tolerated on the earlier masters must be gone now.
-        for m in c
-            .inventory
-            .masters
-            .iter()
-            .filter(|m| m.address != node.address)
-        {
-            node_checks_pass(ctx, m, true).await?;
+    // Every gate below only reads, and each waits for its own condition: they wait at once, and
+    // the step goes on when all of them pass (the first one that gives up fails it).
+    let checks = async {
+        node_checks_pass(ctx, node, last || node.role != Role::Master).await?;
+        if last {
+            // The transient failures tolerated on the earlier masters must be gone now.
+            futures::future::try_join_all(
+                c.inventory
+                    .masters
+                    .iter()
+                    .filter(|m| m.address != node.address)
+                    .map(|m| node_checks_pass(ctx, m, true)),
+            )
+            .await?;
         }
-    }
-    if let Some(b) = before.and_then(|b| b.agent) {
-        let done = wait::until(
-            &format!(
-                "agent {} rejoins with its agent id {} and its tasks RUNNING",
-                node.address, b.id
-            ),
-            gate_timeout(c, node),
-            GATE_POLL,
-            || agents::rejoined(c, node, &b),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        ctx.progress(done);
-    } else if node.role != Role::Master {
-        ctx.progress(format!("{}: the agent's id and tasks before the step are not known (the step resumed); not compared", node.address));
-    }
-    if node.role == Role::Master {
-        iam_gate(ctx, node, target, "after its upgrade").await?;
+        Ok::<(), String>(())
+    };
+    let rejoined = async {
+        if let Some(b) = before.and_then(|b| b.agent) {
+            let done = wait::until(
+                &format!(
+                    "agent {} rejoins with its agent id {} and its tasks RUNNING",
+                    node.address, b.id
+                ),
+                gate_timeout(c, node),
+                GATE_POLL,
+                || agents::rejoined(c, node, &b),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            ctx.progress(done);
+        } else if node.role != Role::Master {
+            ctx.progress(format!("{}: the agent's id and tasks before the step are not known (the step resumed); not compared", node.address));
+        }
+        Ok::<(), String>(())
+    };
+    let master = async {
+        if node.role != Role::Master {
+            return Ok(());
+        }
         let what = if last {
             format!("gate after the last master {}: Marathon {} running there, a Marathon leader at the target's version answering /v2/leader", node.address, crate::plan::doors::marathon_of(target).unwrap_or("of the target"))
         } else {
             format!("gate after upgrading master {}: its Marathon running the target's version, a Marathon leader answering /v2/leader (no storage migration in progress)", node.address)
         };
-        let leader = wait::until(
-            &what,
-            Duration::from_secs(c.timeouts.master_gate_secs),
-            GATE_POLL,
-            || marathon::after_master(c, node, target, last),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let marathon = async {
+            wait::until(
+                &what,
+                Duration::from_secs(c.timeouts.master_gate_secs),
+                GATE_POLL,
+                || marathon::after_master(c, node, target, last),
+            )
+            .await
+            .map_err(|e| e.to_string())
+        };
+        let ((), leader) =
+            tokio::try_join!(iam_gate(ctx, node, target, "after its upgrade"), marathon)?;
         ctx.progress(format!("Marathon leader {leader}"));
-    }
+        Ok::<(), String>(())
+    };
+    tokio::try_join!(checks, rejoined, master)?;
     Ok(())
 }
 
