@@ -66,7 +66,7 @@ impl Engine<'_> {
         self.emit(Event::RunStarted {
             run: self.record.id.clone(),
             cluster: self.record.cluster.clone(),
-            to: self.record.plan.to.clone(),
+            to: self.record.plan.to.to_string(),
             resumed,
             total_steps: total,
             done_steps: done,
@@ -167,7 +167,7 @@ impl Engine<'_> {
             run: &self.record.id,
             step,
             attempt,
-            to: &self.record.plan.to,
+            to: self.record.plan.to.as_str(),
             from: self.record.plan.from.as_deref(),
             events: self.events,
             state_dir: self.store.dir(),

@@ -128,7 +128,7 @@ pub(super) async fn execute(exec: Exec<'_>, transport: &Transport) -> Result<Fin
     let _ = store;
     Ok(Finished {
         run: record.id.clone(),
-        to: record.plan.to.clone(),
+        to: record.plan.to.to_string(),
         end,
         summary,
         yes,

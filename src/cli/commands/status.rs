@@ -141,7 +141,7 @@ pub(super) fn exec(a: RunSelect, ctx: &Ctx) -> CliResult<i32> {
             pid: live,
             cluster: record.as_ref().map(|r| r.cluster.clone()),
             from: record.as_ref().and_then(|r| r.plan.from.clone()),
-            to: record.as_ref().map(|r| r.plan.to.clone()),
+            to: record.as_ref().map(|r| r.plan.to.to_string()),
             started: record.as_ref().map(|r| r.created_at.clone()),
             updated: updated.clone(),
             phase: view.phase.as_str().to_string(),
