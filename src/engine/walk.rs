@@ -167,7 +167,7 @@ impl Engine<'_> {
             run: &self.record.id,
             step,
             attempt,
-            to: self.record.plan.to.as_str(),
+            to: &self.record.plan.to,
             from: self.record.plan.from.as_deref(),
             events: self.events,
             state_dir: self.store.dir(),
