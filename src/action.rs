@@ -148,7 +148,7 @@ pub struct StepCtx<'a> {
     /// Attempt number (1 for the first).
     pub attempt: u32,
     /// Target version.
-    pub to: &'a str,
+    pub to: &'a crate::versions::RecordedVersion,
     /// From version (the plan's).
     pub from: Option<&'a str>,
     /// Events.

@@ -10,6 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Semaphore};
 
+mod config;
+mod output;
+
+use config::jump_config;
+pub use output::{tail, Output, RemoteError};
+
 /// How unknown host keys are treated. A changed key is always refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostKeyPolicy {
@@ -47,74 +53,6 @@ pub struct NodeTarget {
     pub address: String,
     /// SSH port (`None`: `~/.ssh/config`'s, else 22).
     pub port: Option<u16>,
-}
-
-/// What a command printed and how it ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Output {
-    /// Exit status (None when killed by a signal).
-    pub status: Option<i32>,
-    /// Standard output (lossy UTF-8).
-    pub stdout: String,
-    /// Standard error (lossy UTF-8).
-    pub stderr: String,
-    /// How long it took.
-    pub duration: Duration,
-}
-
-impl Output {
-    /// Whether it exited 0.
-    pub fn ok(&self) -> bool {
-        self.status == Some(0)
-    }
-
-    /// The last `n` characters of stdout and stderr, for messages and the audit log.
-    pub fn tail(&self, n: usize) -> String {
-        let both = format!("{}{}", self.stdout, self.stderr);
-        tail(&both, n)
-    }
-}
-
-/// The last `n` characters of a text, on a character boundary.
-pub fn tail(s: &str, n: usize) -> String {
-    let s = s.trim_end();
-    if s.len() <= n {
-        return s.to_string();
-    }
-    let mut start = s.len() - n;
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    format!("…{}", &s[start..])
-}
-
-/// Why a remote command did not produce an exit status.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum RemoteError {
-    /// No SSH connection could be made.
-    #[error("{node}: cannot connect over SSH: {reason}")]
-    Connect {
-        /// The node.
-        node: String,
-        /// Why (host key, refused, auth, timeout...).
-        reason: String,
-    },
-    /// The connection broke while the command ran.
-    #[error("{node}: SSH command failed: {reason}")]
-    Command {
-        /// The node.
-        node: String,
-        /// Why.
-        reason: String,
-    },
-    /// The command did not finish in time.
-    #[error("{node}: command did not finish within {secs} s")]
-    Timeout {
-        /// The node.
-        node: String,
-        /// The limit.
-        secs: u64,
-    },
 }
 
 /// A pool of SSH connections, one per node, opened on first use.
@@ -385,43 +323,6 @@ impl Ssh {
     }
 }
 
-/// The OpenSSH config used with a jump host. OpenSSH starts a second `ssh` for a `ProxyJump`
-/// and hands it `-F FILE` but none of the `-o` options (ssh.c, `jump_host`), so the strict
-/// host-key policy, the `known_hosts` file and the identity reach the bastion only through a
-/// file; `~/.ssh/config` is included after them, so it still fills in what the inventory leaves
-/// unset.
-fn jump_config(opts: &SshOptions) -> std::io::Result<String> {
-    let mut c = String::from("Host *\n");
-    c.push_str(match opts.host_keys {
-        HostKeyPolicy::Strict => "  StrictHostKeyChecking yes\n",
-        HostKeyPolicy::TrustNew => "  StrictHostKeyChecking accept-new\n",
-    });
-    if let Some(k) = &opts.known_hosts {
-        c.push_str(&format!("  UserKnownHostsFile {}\n", config_path(k)?));
-    }
-    if let Some(k) = &opts.identity_file {
-        c.push_str(&format!(
-            "  IdentityFile {}\n  IdentitiesOnly yes\n",
-            config_path(k)?
-        ));
-    }
-    c.push_str("  BatchMode yes\n  Include ~/.ssh/config\n");
-    Ok(c)
-}
-
-/// A path as one ssh_config value: double-quoted, `%` doubled (ssh_config expands `%` tokens in
-/// these keywords); a path with a quote or a line break is refused rather than written.
-fn config_path(p: &std::path::Path) -> std::io::Result<String> {
-    let s = p.to_string_lossy();
-    if s.contains(['"', '\n', '\r']) {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("{s:?}: a path with a quote or a line break cannot be given to OpenSSH"),
-        ));
-    }
-    Ok(format!("\"{}\"", s.replace('%', "%%")))
-}
-
 fn describe_ssh_error(e: &openssh::Error) -> String {
     let text = format!("{e}");
     let mut source = std::error::Error::source(e);
@@ -458,37 +359,4 @@ fn trace_command(node: &NodeTarget, line: &str, status: Option<i32>, took: Durat
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn opts() -> SshOptions {
-        SshOptions {
-            user: Some("core".into()),
-            identity_file: Some("/keys/id 50%".into()),
-            known_hosts: Some("/etc/kh".into()),
-            jump_host: Some("core@bastion:22".into()),
-            connect_timeout: Duration::from_secs(5),
-            sudo: true,
-            host_keys: HostKeyPolicy::Strict,
-            max_parallel_connects: 4,
-        }
-    }
-
-    #[test]
-    fn the_jump_config_gives_the_bastion_the_nodes_host_key_policy_and_identity() {
-        let c = jump_config(&opts()).unwrap();
-        assert!(c.contains("StrictHostKeyChecking yes\n"), "{c}");
-        assert!(c.contains("UserKnownHostsFile \"/etc/kh\"\n"), "{c}");
-        assert!(c.contains("IdentityFile \"/keys/id 50%%\"\n"), "{c}");
-        assert!(c.contains("IdentitiesOnly yes"), "{c}");
-        // ~/.ssh/config comes last: it fills in only what is not set above.
-        assert!(c.trim_end().ends_with("Include ~/.ssh/config"), "{c}");
-    }
-
-    #[test]
-    fn a_path_that_would_break_the_config_is_refused() {
-        let mut o = opts();
-        o.known_hosts = Some("/x\nProxyCommand evil".into());
-        assert!(jump_config(&o).is_err());
-    }
-}
+mod tests;

@@ -139,7 +139,7 @@ impl Engine<'_> {
     /// version is refused.
     pub(super) async fn release_notes_gate(&self) -> Result<Flow, EngineError> {
         use crate::release_notes::{self as rn, Ack};
-        let to = self.record.plan.to.clone();
+        let to = self.record.plan.to.to_string();
         let gate = GateId::ReleaseNotes(to.clone());
         if self.passed(&gate) {
             return Ok(Flow::Continue);

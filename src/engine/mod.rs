@@ -9,7 +9,7 @@
 //!
 //! The engine reaches the cluster only through the doors it is handed (`Cluster::observe` and a
 //! [`Change`]) and runs steps only through a [`Registry`] of actions, so it is tested with
-//! in-process doors and fake actions (`engine/tests.rs`).
+//! in-process doors and fake actions (`engine/tests.rs`, by subject in `engine/tests/`).
 
 #[cfg(test)]
 mod bench;

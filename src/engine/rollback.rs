@@ -298,7 +298,7 @@ pub fn target_states(plan: &crate::plan::Plan, view: &crate::machine::RunView) -
             let to = if s.kind == StepKind::AppUpgrade {
                 s.to.clone().unwrap_or_else(|| "the new definition".into())
             } else {
-                plan.to.clone()
+                plan.to.to_string()
             };
             let state = match st {
                 StepState::Pending => format!("unchanged at {from}"),

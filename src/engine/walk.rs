@@ -66,7 +66,7 @@ impl Engine<'_> {
         self.emit(Event::RunStarted {
             run: self.record.id.clone(),
             cluster: self.record.cluster.clone(),
-            to: self.record.plan.to.clone(),
+            to: self.record.plan.to.to_string(),
             resumed,
             total_steps: total,
             done_steps: done,

@@ -92,7 +92,7 @@ pub async fn backup(r: &BackupRequest, dir: &Path, io: &Io) -> Result<Finished, 
     // Nothing is upgraded: the installed version's release notes are not asked for.
     let options = RunOptions {
         yes: true,
-        ack_release_notes: Some(plan.to.clone()),
+        ack_release_notes: Some(plan.to.to_string()),
         ..RunOptions::default()
     };
     let record = RunRecord {

@@ -11,12 +11,16 @@ use crate::door::{AuditedChange, Change, Transport};
 use crate::engine::Prompter;
 use crate::engine::{Engine, EngineParts, Outcome, RunOptions};
 use crate::events::RunSummary;
-use crate::machine::{Record, RunView, StepState};
+use crate::machine::{Record, RunView};
 use crate::phases::registry::Phases;
 use crate::store::{RunRecord, Store};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+mod summary;
+
+pub use summary::summary;
 
 /// What `execute` does with the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +128,7 @@ pub(super) async fn execute(exec: Exec<'_>, transport: &Transport) -> Result<Fin
     let _ = store;
     Ok(Finished {
         run: record.id.clone(),
-        to: record.plan.to.clone(),
+        to: record.plan.to.to_string(),
         end,
         summary,
         yes,
@@ -340,63 +344,4 @@ fn record_new_run(store: &Store, record: &RunRecord, options: &RunOptions) -> Re
         );
     }
     Ok(())
-}
-
-/// The run's summary for people: steps, backups, undone steps, nodes and apps.
-pub fn summary(record: &RunRecord, view: &RunView) -> String {
-    let mut s = String::from("\nSummary:\n");
-    for (p, st) in record.plan.steps() {
-        let v = view.step(&st.id);
-        let state = v.map(|v| v.state).unwrap_or(StepState::Pending);
-        let state = serde_json::to_value(state)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
-        s.push_str(&format!(
-            "  {:<10} {:<40} {}\n",
-            p.id.as_str(),
-            st.id,
-            state
-        ));
-        if let Some(b) = v.and_then(|v| {
-            crate::phases::outputs::read::<crate::phases::outputs::BackupOutput>(&v.output)
-        }) {
-            s.push_str(&format!(
-                "             ZooKeeper backup: {} (sha256 {})\n",
-                b.archive.display(),
-                b.sha256
-            ));
-        }
-        if let Some(b) = v.and_then(|v| {
-            crate::phases::outputs::read::<crate::phases::outputs::StateBackupOutput>(&v.output)
-        }) {
-            for f in &b.files {
-                s.push_str(&format!(
-                    "             {} backup: {} ({} bytes, sha256 {})\n",
-                    f.kind,
-                    f.path.display(),
-                    f.bytes,
-                    f.sha256
-                ));
-            }
-        }
-    }
-    let undone: Vec<&str> = view
-        .steps
-        .iter()
-        .filter(|v| v.state == StepState::Undone)
-        .map(|v| v.id.as_str())
-        .collect();
-    if !undone.is_empty() {
-        s.push_str(&format!(
-            "Undone ({}): {}\n",
-            undone.len(),
-            undone.join(", ")
-        ));
-    }
-    s.push_str("Nodes and apps:\n");
-    for t in crate::engine::target_states(&record.plan, view) {
-        s.push_str(&format!("  {:<24} {}\n", t.target, t.state));
-    }
-    s
 }

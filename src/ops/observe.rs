@@ -177,7 +177,9 @@ async fn with_zones(
 /// Every node still to move must have a documented path to the target (checked again by the
 /// precheck and the validate phase): refused here, before a run is recorded or anything changes.
 pub(crate) fn check_paths(plan: &Plan) -> Result<(), OpsError> {
-    let to = crate::versions::DcosVersion::parse(&plan.to)
+    let to = plan
+        .to
+        .version()
         .map_err(|e| OpsError::BadInput(format!("--to {:?}: {e}", plan.to)))?;
     let mut refused = Vec::new();
     // A cluster has a few installed versions: each is judged once (10,000 agents, one check).
@@ -208,7 +210,7 @@ pub(crate) fn check_paths(plan: &Plan) -> Result<(), OpsError> {
         }
     }
     if refused.is_empty() {
-        if let Err(e) = crate::versions::parse_target(&plan.to) {
+        if let Err(e) = crate::versions::parse_target(plan.to.as_str()) {
             refused.push(format!("versions.path: {e}"));
         }
     }

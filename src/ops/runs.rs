@@ -207,7 +207,7 @@ pub async fn resume(
     if !view.state.is_unfinished() && !rollback_after_done {
         return Ok(Finished {
             run: id,
-            to: record.plan.to.clone(),
+            to: record.plan.to.to_string(),
             end: End::NothingToDo {
                 state: view.state.as_str().to_string(),
             },

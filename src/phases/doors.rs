@@ -88,7 +88,7 @@ async fn crossing(ctx: &StepCtx<'_>, d: &Door) -> Option<Crossing> {
             let all = !ids.is_empty()
                 && ids
                     .iter()
-                    .all(|id| matches!(id, Ok(id) if same_version(&id.version, ctx.to)));
+                    .all(|id| matches!(id, Ok(id) if same_version(&id.version, ctx.to.as_str())));
             all.then(|| Crossing {
                 door: d.id,
                 observation: format!(

@@ -8,36 +8,15 @@
 use super::gates::{self, same_version};
 use super::StepCtx;
 use crate::action::StepError;
-use crate::cluster::Cluster;
 use crate::model::Role;
 use crate::playbook::NodeSpec;
 use crate::probe::wait::{self, Poll};
-use crate::shell::{self, quote};
-use crate::versions::DcosVersion;
 use std::time::Duration;
 
-/// What the node says about a detached script run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Detached {
-    /// Never started (no attempt directory).
-    NotStarted,
-    /// Started, pid not written yet.
-    Starting,
-    /// Running.
-    Running,
-    /// Ended with this exit status; `tail` is the end of its output.
-    Exited {
-        /// Exit status.
-        rc: i32,
-        /// End of the output.
-        tail: String,
-    },
-    /// The process is gone and left no exit status (e.g. the node rebooted).
-    Died {
-        /// End of the output.
-        tail: String,
-    },
-}
+mod script;
+
+use script::{error_line, launch_script, status_script, wait_script};
+pub use script::{parse_status, Detached};
 
 /// Why the node script did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -83,35 +62,6 @@ pub enum Direction {
     Rollback,
 }
 
-/// Parses the status query's output.
-pub fn parse_status(out: &str) -> Detached {
-    let (head, tail) = out.split_once("--tail--").unwrap_or((out, ""));
-    let tail = tail.trim().to_string();
-    let head = head.trim();
-    if let Some(rc) = head.strip_prefix("rc=") {
-        return match rc.trim().parse() {
-            Ok(rc) => Detached::Exited { rc, tail },
-            Err(_) => Detached::Died { tail },
-        };
-    }
-    match head {
-        "running" => Detached::Running,
-        "nopid" => Detached::Starting,
-        "died" => Detached::Died { tail },
-        _ => Detached::NotStarted,
-    }
-}
-
-fn status_script(dir: &str) -> String {
-    format!(
-        "d={d}; if [ -f \"$d/rc\" ]; then echo \"rc=$(cat \"$d/rc\")\"; \
-         elif [ -f \"$d/pid\" ]; then if [ -d \"/proc/$(cat \"$d/pid\")\" ]; then echo running; else echo died; fi; \
-         elif [ -d \"$d\" ]; then echo nopid; else echo none; fi; \
-         echo --tail--; tail -c 3000 \"$d/out.log\" 2>/dev/null || true",
-        d = quote(dir)
-    )
-}
-
 /// The attempt directory on a node (not quoted).
 pub fn attempt_dir(ctx: &StepCtx<'_>, node: &NodeSpec, direction: Direction) -> String {
     let kind = match direction {
@@ -142,23 +92,6 @@ pub const GATE_POLL: Duration = Duration::from_millis(100);
 /// How long a started script may go without writing its pid before it counts as dead.
 const NO_PID_LIMIT: Duration = Duration::from_secs(60);
 
-/// The status script, after waiting on the node (every 50 ms, at most `bound_secs`) while the
-/// script is starting or running. It returns within 50 ms of the script's end (its `rc`
-/// file, or its process gone), so completion is noticed at once without polling from here.
-fn wait_script(dir: &str, bound_secs: u64) -> String {
-    format!(
-        "d={d}; n={ticks}; \
-         while [ \"$n\" -gt 0 ] && [ -d \"$d\" ] && [ ! -f \"$d/rc\" ]; do \
-         if [ -f \"$d/pid\" ] && [ ! -d \"/proc/$(cat \"$d/pid\" 2>/dev/null)\" ]; then break; fi; \
-         n=$((n-1)); sleep 0.05 2>/dev/null || {{ sleep 1; n=$((n-19)); }}; done; {status}",
-        d = quote(dir),
-        // 20 looks a second; `sleep 0.05` is GNU coreutils (a `sleep` without fractions falls
-        // back to whole seconds, counted as 20 looks).
-        ticks = bound_secs * 20,
-        status = status_script(dir),
-    )
-}
-
 async fn status(ctx: &StepCtx<'_>, node: &NodeSpec, dir: &str) -> Result<Detached, String> {
     let out = ctx
         .cluster
@@ -182,46 +115,6 @@ async fn wait_status(
         .await
         .map_err(|e| e.to_string())?;
     Ok(parse_status(&out.stdout))
-}
-
-fn launch_script(
-    c: &Cluster,
-    node: &NodeSpec,
-    dir: &str,
-    url: &str,
-    target: &str,
-) -> Result<String, String> {
-    let nu = &c.playbook.node_upgrade;
-    let root = node.root.as_str();
-    let mut parts: Vec<String> = Vec::new();
-    if node.role.is_agent() {
-        for t in &nu.agent_before {
-            parts.push(shell::render(t, &[("root", root)]).map_err(|e| e.to_string())?);
-        }
-    }
-    parts.push(shell::render(&nu.fetch, &[("script_url", url)]).map_err(|e| e.to_string())?);
-    let mut run = shell::render(&nu.run, &[]).map_err(|e| e.to_string())?;
-    let verbose = match (
-        DcosVersion::parse(target),
-        DcosVersion::parse(&nu.verbose_since),
-    ) {
-        (Ok(t), Ok(since)) => t.minor() >= since.minor(),
-        _ => false,
-    };
-    if verbose {
-        run.push(' ');
-        run.push_str(&quote(&nu.verbose_flag));
-    }
-    parts.push(run);
-    let inner = format!("{}; echo $? > rc.tmp; mv rc.tmp rc", parts.join(" && "));
-    let parent = dir.rsplit_once('/').map(|(p, _)| p).unwrap_or(dir);
-    Ok(format!(
-        "set -e; mkdir -p {parent}; if ! mkdir {d} 2>/dev/null; then echo dcos-upgrade:already-started; exit 0; fi; \
-         cd {d}; nohup setsid bash -c {inner} > out.log 2>&1 < /dev/null & echo $! > pid; echo dcos-upgrade:started",
-        parent = quote(parent),
-        d = quote(dir),
-        inner = quote(&inner),
-    ))
 }
 
 /// Upgrades (or rolls back) the step's node and gates on its health. Returns the step output.
@@ -373,26 +266,6 @@ fn named(node: &NodeSpec) -> String {
     }
 }
 
-/// The line of a script's output that says what went wrong: the last one that names an error
-/// (`ERROR: ...`, `Error: ...`, `... failed ...`), else the last non-empty one.
-fn error_line(out: &str) -> String {
-    let lines: Vec<&str> = out
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    lines
-        .iter()
-        .rev()
-        .find(|l| {
-            let low = l.to_lowercase();
-            low.starts_with("error") || low.contains("error:") || low.contains("failed")
-        })
-        .or(lines.last())
-        .map(|l| l.to_string())
-        .unwrap_or_else(|| "(no output)".into())
-}
-
 /// Before a master goes down: the ensemble and the masters are healthy (quorum can survive).
 async fn quorum_gate(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<(), String> {
     let c = ctx.cluster;
@@ -459,125 +332,4 @@ pub async fn post_gates(ctx: &StepCtx<'_>, node: &NodeSpec, target: &str) -> Res
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_error_line_is_the_script_s_own_not_the_whole_trace() {
-        let out = "Checking node\n+ systemctl stop dcos-mesos-master\nERROR: Expecting to upgrade DC/OS from 2.1.3 to 2.2.1. Version found on node: 2.0.0\n\n";
-        assert_eq!(
-            error_line(out),
-            "ERROR: Expecting to upgrade DC/OS from 2.1.3 to 2.2.1. Version found on node: 2.0.0"
-        );
-        assert_eq!(error_line("one\ntwo\n"), "two");
-        assert_eq!(error_line(""), "(no output)");
-    }
-
-    #[test]
-    fn status_output_is_parsed() {
-        assert_eq!(parse_status("none\n--tail--\n"), Detached::NotStarted);
-        assert_eq!(parse_status("running\n--tail--\nx"), Detached::Running);
-        assert_eq!(
-            parse_status("rc=1\n--tail--\nERROR: boom\n"),
-            Detached::Exited {
-                rc: 1,
-                tail: "ERROR: boom".into()
-            }
-        );
-        assert!(matches!(
-            parse_status("died\n--tail--\n"),
-            Detached::Died { .. }
-        ));
-        assert!(matches!(
-            parse_status("rc=\n--tail--\n"),
-            Detached::Died { .. }
-        ));
-    }
-
-    #[test]
-    fn the_status_script_runs_in_a_real_shell() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path().join("a b");
-        let run = |d: &std::path::Path| {
-            let out = std::process::Command::new("bash")
-                .arg("-c")
-                .arg(status_script(d.to_str().unwrap()))
-                .output()
-                .unwrap();
-            parse_status(&String::from_utf8_lossy(&out.stdout))
-        };
-        assert_eq!(run(&d), Detached::NotStarted);
-        std::fs::create_dir(&d).unwrap();
-        assert_eq!(run(&d), Detached::Starting);
-        std::fs::write(d.join("pid"), "999999999").unwrap();
-        assert!(matches!(run(&d), Detached::Died { .. }));
-        std::fs::write(d.join("rc"), "0\n").unwrap();
-        std::fs::write(d.join("out.log"), "done\n").unwrap();
-        assert_eq!(
-            run(&d),
-            Detached::Exited {
-                rc: 0,
-                tail: "done".into()
-            }
-        );
-    }
-
-    #[test]
-    fn the_wait_script_returns_as_soon_as_the_script_ends_and_after_its_bound_otherwise() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path().join("attempt-1");
-        let d = d.to_str().unwrap().to_string();
-        let sh = |script: String| {
-            let t = std::time::Instant::now();
-            let out = std::process::Command::new("bash")
-                .arg("-c")
-                .arg(script)
-                .output()
-                .unwrap();
-            (
-                parse_status(&String::from_utf8_lossy(&out.stdout)),
-                t.elapsed(),
-            )
-        };
-        // A detached run that ends 300 ms after it starts.
-        std::fs::create_dir(&d).unwrap();
-        let start = format!(
-            "cd {q}; nohup setsid bash -c 'sleep 0.3; echo ok; echo 0 > rc.tmp; mv rc.tmp rc' > out.log 2>&1 < /dev/null & echo $! > pid",
-            q = quote(&d)
-        );
-        assert!(std::process::Command::new("bash")
-            .arg("-c")
-            .arg(start)
-            .status()
-            .unwrap()
-            .success());
-        let (s, took) = sh(wait_script(&d, 10));
-        assert_eq!(
-            s,
-            Detached::Exited {
-                rc: 0,
-                tail: "ok".into()
-            }
-        );
-        assert!(took < Duration::from_secs(2), "noticed after {took:?}");
-        // Still running at the bound: it says so after about the bound.
-        std::fs::remove_file(format!("{d}/rc")).unwrap();
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .unwrap();
-        std::fs::write(format!("{d}/pid"), child.id().to_string()).unwrap();
-        let (s, took) = sh(wait_script(&d, 1));
-        assert_eq!(s, Detached::Running);
-        assert!(
-            took >= Duration::from_millis(900) && took < Duration::from_secs(5),
-            "{took:?}"
-        );
-        // Its process dies without an exit status: noticed at once.
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let (s, took) = sh(wait_script(&d, 10));
-        assert!(matches!(s, Detached::Died { .. }), "{s:?}");
-        assert!(took < Duration::from_secs(2), "{took:?}");
-    }
-}
+mod tests;

@@ -13,11 +13,14 @@ pub async fn versions(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         let id = id?;
         let v = DcosVersion::parse(&id.version)
             .map_err(|e| format!("{}: installed version {:?}: {e}", n.address, id.version))?;
-        if !same_version(&id.version, ctx.to) {
+        if !same_version(&id.version, ctx.to.as_str()) {
             pending.push((n.name.clone(), v));
         }
     }
-    let to = DcosVersion::parse(ctx.to).map_err(|e| format!("target version {:?}: {e}", ctx.to))?;
+    let to = ctx
+        .to
+        .version()
+        .map_err(|e| format!("target version {:?}: {e}", ctx.to))?;
     if let Some(msg) = mixed_versions(pending.iter().map(|(n, v)| (n.as_str(), v))) {
         return Err(format!(
             "not every node that still needs the upgrade runs the same version: {msg}; bring them to one version first"
@@ -71,7 +74,7 @@ pub async fn upgrade_script(ctx: &StepCtx<'_>) -> Result<serde_json::Value, Stri
     let (from, to) = script_versions(&body).ok_or_else(|| {
         format!("{url} does not look like a dcos_node_upgrade.sh (no \"Expecting to upgrade DC/OS from X to Y\" guard)")
     })?;
-    if !same_version(&to, ctx.to) {
+    if !same_version(&to, ctx.to.as_str()) {
         return Err(format!(
             "the script at {url} upgrades to {to}, not to the requested {}",
             ctx.to

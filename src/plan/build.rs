@@ -81,7 +81,7 @@ pub fn build(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Plan, PlanError
     let from = most_common_from(facts, &opts.to);
     let mut plan = Plan {
         cluster: opts.cluster.clone(),
-        to: opts.to.clone(),
+        to: opts.to.clone().into(),
         doors: super::doors::for_path(from.as_deref(), &opts.to),
         security: Default::default(),
         from,

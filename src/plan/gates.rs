@@ -82,7 +82,7 @@ pub fn attach(
     gates: &[OperatorGate],
     pause_after: &[String],
 ) -> Result<(), TemplateError> {
-    let to = plan.to.clone();
+    let to = plan.to.to_string();
     for phase in &mut plan.phases {
         for step in &mut phase.steps {
             if step.kind == StepKind::NodeUpgrade {

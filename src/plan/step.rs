@@ -175,8 +175,9 @@ pub struct Phase {
 pub struct Plan {
     /// The cluster's name.
     pub cluster: String,
-    /// The version the cluster goes to.
-    pub to: String,
+    /// The version the cluster goes to, as recorded (a plan saved by an older release loads
+    /// whatever its text; [`crate::versions::RecordedVersion::version`] parses it).
+    pub to: crate::versions::RecordedVersion,
     /// The version it comes from (the most common installed version).
     pub from: Option<String>,
     /// Agents upgraded at once after the canary.
@@ -228,7 +229,7 @@ impl Plan {
     /// `--ack-release-notes VERSION` and `--yes`.
     pub fn gates(&self) -> Vec<(String, String)> {
         let mut out = vec![(
-            crate::release_notes::gate_name(&self.to),
+            crate::release_notes::gate_name(self.to.as_str()),
             format!(
                 "DC/OS {}'s release notes acknowledged (at the prompt, or --ack-release-notes {})",
                 self.to, self.to

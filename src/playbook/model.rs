@@ -1,12 +1,14 @@
 //! The playbook: the upgrade procedure as data (commands, ports, timeouts), validated.
 
 use super::bounds::key_offset_in;
-use super::inventory::TimeoutOverrides;
 use super::source::{ConfigError, SourceFile};
 use crate::shell;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::time::Duration;
+
+mod timeouts;
+
+pub use timeouts::Timeouts;
 
 /// The built-in DC/OS playbook, compiled in as the default.
 pub const BUILTIN_DCOS: &str = include_str!("../../playbooks/dcos.toml");
@@ -156,78 +158,6 @@ fn default_zk_files_restore() -> String {
 
 fn default_restore() -> String {
     "{root}/opt/mesosphere/bin/dcos-shell dcos-zk restore {archive} -v".to_string()
-}
-
-/// Timeouts (seconds unless `_ms`); ranges in [`super::bounds`]: every `*_secs` wait 1 to 604800,
-/// `poll_ms` 50 to 60000, `http_secs` 1 to 3600.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Timeouts {
-    /// How long a node's upgrade script may run.
-    pub node_script_secs: u64,
-    /// How long the gates after a master may take.
-    pub master_gate_secs: u64,
-    /// How long an agent may take to re-register.
-    pub agent_gate_secs: u64,
-    /// How long the backup may take.
-    pub backup_secs: u64,
-    /// How long one framework deployment may take.
-    pub deployment_secs: u64,
-    /// Polling interval.
-    pub poll_ms: u64,
-    /// Timeout of one HTTP request.
-    pub http_secs: u64,
-}
-
-impl Timeouts {
-    /// Applies the inventory's overrides.
-    pub fn with_overrides(&self, o: &TimeoutOverrides) -> Timeouts {
-        Timeouts {
-            node_script_secs: o.node_script_secs.unwrap_or(self.node_script_secs),
-            master_gate_secs: o.master_gate_secs.unwrap_or(self.master_gate_secs),
-            agent_gate_secs: o.agent_gate_secs.unwrap_or(self.agent_gate_secs),
-            backup_secs: o.backup_secs.unwrap_or(self.backup_secs),
-            deployment_secs: o.deployment_secs.unwrap_or(self.deployment_secs),
-            poll_ms: o.poll_ms.unwrap_or(self.poll_ms),
-            http_secs: self.http_secs,
-        }
-    }
-
-    /// The polling interval as a Duration (never below 50 ms, whatever the value).
-    pub fn poll(&self) -> Duration {
-        Duration::from_millis(self.poll_ms.max(50))
-    }
-
-    /// A `*_secs` value as a Duration, clamped to the documented maximum (one week) so that
-    /// `Instant::now() + d` can never overflow even for a value that bypassed the load checks.
-    pub fn secs(value: u64) -> Duration {
-        Duration::from_secs(value.min(super::bounds::TIMEOUT_SECS.max))
-    }
-
-    /// `node_script_secs` as a Duration ([`Timeouts::secs`]).
-    pub fn node_script(&self) -> Duration {
-        Timeouts::secs(self.node_script_secs)
-    }
-
-    /// `master_gate_secs` as a Duration ([`Timeouts::secs`]).
-    pub fn master_gate(&self) -> Duration {
-        Timeouts::secs(self.master_gate_secs)
-    }
-
-    /// `agent_gate_secs` as a Duration ([`Timeouts::secs`]).
-    pub fn agent_gate(&self) -> Duration {
-        Timeouts::secs(self.agent_gate_secs)
-    }
-
-    /// `backup_secs` as a Duration ([`Timeouts::secs`]).
-    pub fn backup(&self) -> Duration {
-        Timeouts::secs(self.backup_secs)
-    }
-
-    /// `deployment_secs` as a Duration ([`Timeouts::secs`]).
-    pub fn deployment(&self) -> Duration {
-        Timeouts::secs(self.deployment_secs)
-    }
 }
 
 impl Playbook {
@@ -429,66 +359,4 @@ fn key_offset(text: &str, key: &str) -> Option<usize> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_builtin_playbook_is_valid_and_holds_the_documented_commands() {
-        let pb = Playbook::builtin();
-        assert_eq!(
-            pb.paths.version_file,
-            "/opt/mesosphere/etc/dcos-version.json"
-        );
-        assert_eq!(pb.ports.mesos_master, 5050);
-        assert!(pb.backup.backup.contains("dcos-zk backup"));
-        assert!(
-            !BUILTIN_DCOS.contains("dcos-sim"),
-            "nothing testbed-specific in the playbook"
-        );
-    }
-
-    #[test]
-    fn an_unknown_placeholder_is_reported_with_its_line() {
-        let text = BUILTIN_DCOS.replace("{archive} -v", "{archiv} -v");
-        let e = Playbook::parse(&SourceFile::from_text("p.toml", &text)).unwrap_err();
-        assert!(e.message.contains("archiv"), "{e}");
-        assert!(e.line.unwrap() > 40);
-    }
-
-    #[test]
-    fn a_verbose_since_that_is_not_a_minor_is_refused_at_load() {
-        let text = BUILTIN_DCOS.replace("\"--verbose\"", "\"--verbose; reboot\"");
-        let e = Playbook::parse(&SourceFile::from_text("p.toml", &text)).unwrap_err();
-        assert!(e.message.contains("node_upgrade.verbose_flag"), "{e}");
-        for bad in ["1.11$(id)", "v1.11", "eleven", "1.11.0"] {
-            let text = BUILTIN_DCOS.replace(
-                "verbose_since = \"1.11\"",
-                &format!("verbose_since = \"{bad}\""),
-            );
-            let e = Playbook::parse(&SourceFile::from_text("p.toml", &text)).unwrap_err();
-            assert!(
-                e.message.contains("node_upgrade.verbose_since"),
-                "{bad}: {e}"
-            );
-            assert!(e.line.is_some(), "{bad}: {e}");
-        }
-    }
-
-    #[test]
-    fn a_path_with_control_characters_is_refused() {
-        let text = BUILTIN_DCOS.replace(
-            "\"/var/lib/dcos-upgrade\"",
-            "\"/var/lib/dcos-upgrade\\n/etc\"",
-        );
-        let e = Playbook::parse(&SourceFile::from_text("p.toml", &text)).unwrap_err();
-        assert!(e.message.contains("paths.work_dir"), "{e}");
-        assert!(e.message.contains("control"), "{e}");
-    }
-
-    #[test]
-    fn a_relative_path_is_refused() {
-        let text = BUILTIN_DCOS.replace("\"/var/lib/dcos-upgrade\"", "\"var/lib\"");
-        let e = Playbook::parse(&SourceFile::from_text("p.toml", &text)).unwrap_err();
-        assert!(e.message.contains("absolute"), "{e}");
-    }
-}
+mod tests;

@@ -263,7 +263,7 @@ impl Report {
             run: record.id.clone(),
             cluster: record.cluster.clone(),
             from: plan.from.clone().unwrap_or_else(|| "?".into()),
-            to: plan.to.clone(),
+            to: plan.to.to_string(),
             started: record.created_at.clone(),
             state: view.state.as_str().to_string(),
             nodes,

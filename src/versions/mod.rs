@@ -19,6 +19,7 @@
 
 mod os;
 mod paths;
+mod recorded;
 mod route;
 mod target;
 mod version;
@@ -30,6 +31,7 @@ mod tests_paths;
 
 pub use os::{tested_os, TestedOs};
 pub use paths::{PathKind, PathVerdict, SupportedPaths};
+pub use recorded::RecordedVersion;
 pub use target::{check_upgrade, parse_target, Upgrade};
 pub use version::DcosVersion;
 

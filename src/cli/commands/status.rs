@@ -5,224 +5,16 @@ use super::{store_error, CliResult, Ctx};
 use crate::cli::args::RunSelect;
 use crate::cli::exit;
 use crate::cli::CliError;
-use crate::machine::{RunState, RunView};
-use crate::ops::{require_state, Handoff};
-use crate::store::{read_snapshot, LockInfo, RunRecord, StateReader, Store, StoreError};
+use crate::machine::RunView;
+use crate::store::{read_snapshot, RunRecord};
 use std::path::Path;
 
-/// What `status` and `log` read: the state directory's read-only view (plain files, never
-/// written: works on a read-only or full disk and while a run is active), or, for state written
-/// before the view existed, the database itself.
-pub(super) enum Reading {
-    /// The read-only view.
-    View(StateReader),
-    /// The database (legacy state).
-    Db(Store),
-}
+mod reading;
+mod standing;
 
-impl Reading {
-    /// The latest run.
-    pub(super) fn latest_run(&self) -> Result<String, StoreError> {
-        match self {
-            Reading::View(r) => r.latest_run(),
-            Reading::Db(s) => s.latest_run(),
-        }
-    }
-
-    /// A run's record. A run the view does not have is looked up in the database (state from
-    /// an older version); when that cannot be opened either, it is an unknown run.
-    pub(super) fn run(&self, id: &str) -> Result<RunRecord, StoreError> {
-        match self {
-            Reading::View(r) => match r.run(id) {
-                Err(StoreError::NotMirrored { .. }) => match Store::open(r.dir()) {
-                    Ok(s) => s.run(id),
-                    Err(_) => Err(StoreError::NoRun(id.to_string())),
-                },
-                other => other,
-            },
-            Reading::Db(s) => s.run(id),
-        }
-    }
-
-    /// A run's journal (from the database for a run the view does not have).
-    pub(super) fn journal(&self, id: &str) -> Result<Vec<crate::machine::Record>, StoreError> {
-        match self {
-            Reading::View(r) => match r.journal(id) {
-                Err(StoreError::NotMirrored { .. }) => Store::open(r.dir())?.journal(id),
-                other => other,
-            },
-            Reading::Db(s) => s.journal(id),
-        }
-    }
-
-    /// A run's audit entries (from the database for a run the view does not have).
-    pub(super) fn audit(&self, id: &str) -> Result<Vec<crate::store::AuditEntry>, StoreError> {
-        match self {
-            Reading::View(r) => match r.audit(id) {
-                Err(StoreError::NotMirrored { .. }) => Store::open(r.dir())?.audit(id),
-                other => other,
-            },
-            Reading::Db(s) => s.audit(id),
-        }
-    }
-
-    /// What reads a run back, for the report.
-    pub(super) fn source(&self) -> &dyn crate::store::RunSource {
-        match self {
-            Reading::View(r) => r,
-            Reading::Db(s) => s,
-        }
-    }
-
-    /// Every run's record, oldest first.
-    pub(super) fn runs(&self) -> Result<Vec<RunRecord>, StoreError> {
-        match self {
-            Reading::Db(s) => s.runs(),
-            Reading::View(r) => {
-                let mut out = Vec::new();
-                if let Ok(rd) = std::fs::read_dir(r.dir().join("runs")) {
-                    for e in rd.flatten() {
-                        let id = e.file_name().to_string_lossy().to_string();
-                        if crate::store::valid_run_id(&id) {
-                            if let Ok(rec) = r.run(&id) {
-                                out.push(rec);
-                            }
-                        }
-                    }
-                }
-                out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-                Ok(out)
-            }
-        }
-    }
-
-    /// Whether this is the read-only view (a run may hold the database meanwhile).
-    pub(super) fn is_view(&self) -> bool {
-        matches!(self, Reading::View(_))
-    }
-}
-
-/// Opens `dir` for reading: the read-only view, else (older state) the database; None while a
-/// run holds a database that has no view. Never creates anything; the error names the
-/// directory looked in.
-pub(super) fn open_for_reading(dir: &Path, command: &str) -> Result<Option<Reading>, CliError> {
-    require_state(dir, command).map_err(CliError::from)?;
-    match Store::open_read_only(dir) {
-        Ok(r) => match r.latest_run() {
-            Err(StoreError::NotMirrored { .. }) => {}
-            _ => return Ok(Some(Reading::View(r))),
-        },
-        Err(e @ StoreError::NoState { .. }) => {
-            return Err(CliError::new(exit::BAD_INPUT, e.to_string()))
-        }
-        Err(StoreError::NotMirrored { .. }) => {}
-        Err(e) => return Err(store_error(e)),
-    }
-    match Store::open(dir) {
-        Ok(s) => Ok(Some(Reading::Db(s))),
-        Err(StoreError::Locked { .. }) => Ok(None),
-        Err(e) => Err(store_error(e)),
-    }
-}
-
-/// The pid of a live process holding `dir` for run `id`, if one does.
-fn live_holder(dir: &Path, id: &str) -> Option<u32> {
-    holder(dir)
-        .filter(|h| h.run == id && super::log::pid_alive(h.pid))
-        .map(|h| h.pid)
-}
-
-/// The process holding the state directory's lock, from its lock file.
-pub(super) fn holder(dir: &Path) -> Option<LockInfo> {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("lock")).ok()?).ok()
-}
-
-/// Where a run stands, in one word for the exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Standing {
-    Done,
-    RolledBack,
-    Failed,
-    AtGate,
-    Paused,
-    /// A process holds the run now.
-    Running(u32),
-    /// The journal says running but no process holds it (killed, crashed).
-    Interrupted,
-}
-
-impl Standing {
-    fn of(view: &RunView, live: Option<u32>) -> Standing {
-        if let Some(pid) = live {
-            return Standing::Running(pid);
-        }
-        match view.state {
-            RunState::Done => Standing::Done,
-            RunState::RolledBack => Standing::RolledBack,
-            RunState::Failed => Standing::Failed,
-            RunState::Running | RunState::RollingBack => Standing::Interrupted,
-            // The engine's pause reasons at a gate (engine/gates.rs `wait_at` callers, and the
-            // rollback's no-safe-undo gate) start with these words.
-            RunState::Paused => match view.pause_reason.as_deref() {
-                Some(r)
-                    if r.starts_with("waiting for") || r.starts_with("rollback stopped before") =>
-                {
-                    Standing::AtGate
-                }
-                _ => Standing::Paused,
-            },
-        }
-    }
-
-    fn words(self) -> String {
-        match self {
-            Standing::Done => "done".into(),
-            Standing::RolledBack => "rolled back".into(),
-            Standing::Failed => "failed".into(),
-            Standing::AtGate => "waiting at a gate".into(),
-            Standing::Paused => "paused".into(),
-            Standing::Running(pid) => format!("running (pid {pid})"),
-            Standing::Interrupted => "interrupted (no process holds it)".into(),
-        }
-    }
-
-    /// Documented in `status --help` and the README: 0 done (or rolled back, or running now),
-    /// 1 failed, 3 waiting at a gate, 5 paused or interrupted.
-    fn code(self) -> i32 {
-        match self {
-            Standing::Done | Standing::RolledBack | Standing::Running(_) => exit::OK,
-            Standing::Failed => exit::FAILED,
-            Standing::AtGate => exit::GATE,
-            Standing::Paused | Standing::Interrupted => exit::PAUSED,
-        }
-    }
-
-    fn next(self, h: &Handoff, id: &str, rollback: bool) -> Option<String> {
-        let again = |yes: bool| {
-            let y: &[&str] = if yes { &["--yes"] } else { &[] };
-            if rollback {
-                h.rollback(id, y)
-            } else {
-                h.resume(id, y)
-            }
-        };
-        match self {
-            Standing::Done => Some(format!(
-                "{} writes its report",
-                h.command(&["report", "--run", id, "--format", "html"])
-            )),
-            Standing::RolledBack => None,
-            Standing::Running(_) => Some(h.command(&["log", "--run", id, "--follow"])),
-            Standing::Failed => Some(format!(
-                "{} retries the failed step; {} undoes the run",
-                again(false),
-                h.rollback(id, &["--yes"])
-            )),
-            Standing::AtGate => Some(format!("{} approves and continues", again(true))),
-            Standing::Paused | Standing::Interrupted => Some(again(false)),
-        }
-    }
-}
+use reading::live_holder;
+pub(super) use reading::{holder, open_for_reading};
+use standing::Standing;
 
 /// What `status --output json` prints (one object; schemas/status.schema.json).
 #[derive(serde::Serialize, schemars::JsonSchema)]
@@ -349,7 +141,7 @@ pub(super) fn exec(a: RunSelect, ctx: &Ctx) -> CliResult<i32> {
             pid: live,
             cluster: record.as_ref().map(|r| r.cluster.clone()),
             from: record.as_ref().and_then(|r| r.plan.from.clone()),
-            to: record.as_ref().map(|r| r.plan.to.clone()),
+            to: record.as_ref().map(|r| r.plan.to.to_string()),
             started: record.as_ref().map(|r| r.created_at.clone()),
             updated: updated.clone(),
             phase: view.phase.as_str().to_string(),

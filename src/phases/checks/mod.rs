@@ -40,7 +40,7 @@ use crate::probe::wait::Poll;
 pub async fn precheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     let c = ctx.cluster;
     let facts = crate::probe::facts::gather(c, false).await;
-    let list = checklist(c, &facts, Some(ctx.to)).await;
+    let list = checklist(c, &facts, Some(ctx.to.as_str())).await;
     for w in list.warnings() {
         ctx.events
             .emit(&crate::events::stamp(crate::events::Event::Warning {
@@ -69,12 +69,12 @@ pub async fn postcheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         c.identities(),
         gates::masters_healthy(c),
         join_all(c.agents.iter().map(|a| gates::agent_registered(c, a))),
-        crate::phases::procedure::postcheck(c, ctx.to)
+        crate::phases::procedure::postcheck(c, ctx.to.as_str())
     );
     let mut problems = Vec::new();
     for (n, id) in identities {
         match id {
-            Ok(id) if same_version(&id.version, ctx.to) => {}
+            Ok(id) if same_version(&id.version, ctx.to.as_str()) => {}
             Ok(id) => problems.push(format!(
                 "{} is at {}, not {}",
                 n.address, id.version, ctx.to

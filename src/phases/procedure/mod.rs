@@ -26,7 +26,7 @@ pub struct Before {
 /// Before `node` goes down (its script not started yet): DC/OS's own node checks pass on it.
 pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, String> {
     let c = ctx.cluster;
-    let (from, to) = (ctx.from, ctx.to);
+    let (from, to) = (ctx.from, ctx.to.as_str());
     let tolerate = move |name: &str| node_checks::transient(from, to, name);
     let checks = async {
         wait::until(
@@ -43,7 +43,7 @@ pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, S
     };
     // Read-only, and independent of the node checks: at once.
     let (warnings, before) = if node.role == Role::Master {
-        let version = ctx.from.unwrap_or(ctx.to).to_string();
+        let version = ctx.from.unwrap_or(ctx.to.as_str()).to_string();
         let (w, ()) =
             tokio::try_join!(checks, iam_gate(ctx, node, &version, "before it goes down"))?;
         (w, Before::default())
@@ -123,7 +123,7 @@ fn report(ctx: &StepCtx<'_>, warnings: &[String]) {
 /// failures tolerated unless `strict`; they are waited out after the last master).
 async fn node_checks_pass(ctx: &StepCtx<'_>, node: &NodeSpec, strict: bool) -> Result<(), String> {
     let c = ctx.cluster;
-    let (from, to) = (ctx.from, ctx.to);
+    let (from, to) = (ctx.from, ctx.to.as_str());
     let tolerate = move |name: &str| !strict && node_checks::transient(from, to, name);
     let warnings = wait::until(
         &format!("DC/OS's node checks on {} after its upgrade", node.address),

@@ -1,0 +1,173 @@
+//! A run's records in the sled store: saving a run, appending to its journal and audit log
+//! durably, reading them back, and its status snapshot.
+
+use super::{db_err, prefix, Store};
+use crate::machine::{Record, RunView};
+use crate::store::files::{write_sidecar, write_snapshot_file, Sidecar};
+use crate::store::mirror;
+use crate::store::{AuditEntry, RunRecord, StoreError, StoreResult, SCHEMA_VERSION};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+fn seq_key(run: &str, seq: u64) -> Vec<u8> {
+    let mut k = run.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+impl Store {
+    /// Saves a new run and makes it the latest.
+    pub fn create_run(&self, run: &RunRecord) -> StoreResult<()> {
+        self.check_identity()?;
+        if !crate::store::files::valid_run_id(&run.id) {
+            return Err(db_err(format!("run id {:?} is not a plain name", run.id)));
+        }
+        let body = serde_json::to_vec(run).map_err(db_err)?;
+        (&self.runs, &self.meta)
+            .transaction(|(runs, meta)| {
+                runs.insert(run.id.as_bytes(), body.clone())?;
+                meta.insert("latest", run.id.as_bytes())?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e: TransactionError<()>| db_err(format!("{e:?}")))?;
+        self.flush()?;
+        mirror::write_run_file(&self.dir, run).map_err(|source| StoreError::Dir {
+            path: self.dir.join("runs").join(&run.id),
+            source,
+        })?;
+        write_sidecar(
+            &self.dir,
+            &Sidecar {
+                schema: SCHEMA_VERSION,
+                runs: self.runs.len() as u64,
+                latest: Some(run.id.clone()),
+            },
+        )
+    }
+
+    /// A run's record.
+    pub fn run(&self, id: &str) -> StoreResult<RunRecord> {
+        let v = self
+            .runs
+            .get(id.as_bytes())
+            .map_err(db_err)?
+            .ok_or_else(|| StoreError::NoRun(id.to_string()))?;
+        serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+            key: format!("runs/{id}"),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The latest run's id.
+    pub fn latest_run(&self) -> StoreResult<String> {
+        let v = self
+            .meta
+            .get("latest")
+            .map_err(db_err)?
+            .ok_or(StoreError::NoRuns)?;
+        Ok(String::from_utf8_lossy(&v).into_owned())
+    }
+
+    /// Appends a journal record durably (transaction, then flush) and returns its sequence number.
+    pub fn append(&self, run: &str, rec: &Record) -> StoreResult<u64> {
+        self.append_to(
+            &self.journal,
+            "journal-seq",
+            run,
+            serde_json::to_vec(rec).map_err(db_err)?,
+            mirror::JOURNAL_FILE,
+        )
+    }
+
+    /// Appends an audit entry durably.
+    pub fn append_audit(&self, run: &str, entry: &AuditEntry) -> StoreResult<u64> {
+        self.append_to(
+            &self.audit,
+            "audit-seq",
+            run,
+            serde_json::to_vec(entry).map_err(db_err)?,
+            mirror::AUDIT_FILE,
+        )
+    }
+
+    /// Every run's record, oldest first (run ids start with their UTC start time).
+    pub fn runs(&self) -> StoreResult<Vec<RunRecord>> {
+        let mut out = Vec::new();
+        for item in self.runs.iter() {
+            let (k, _) = item.map_err(db_err)?;
+            out.push(self.run(&String::from_utf8_lossy(&k))?);
+        }
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    fn append_to(
+        &self,
+        tree: &sled::Tree,
+        counter: &str,
+        run: &str,
+        body: Vec<u8>,
+        view_file: &str,
+    ) -> StoreResult<u64> {
+        // A deleted or replaced state directory would swallow every record unseen.
+        self.check_identity()?;
+        let counter_key = format!("{counter}/{run}");
+        let seq = (tree, &self.meta)
+            .transaction(|(t, meta)| {
+                let next = meta
+                    .get(counter_key.as_bytes())?
+                    .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+                    .unwrap_or(0);
+                t.insert(seq_key(run, next), body.clone())?;
+                meta.insert(counter_key.as_bytes(), &(next + 1).to_be_bytes())?;
+                Ok::<u64, ConflictableTransactionError<()>>(next)
+            })
+            .map_err(|e: TransactionError<()>| db_err(format!("{e:?}")))?;
+        self.flush()?;
+        mirror::append_line(&self.dir, run, view_file, &body).map_err(|source| {
+            StoreError::Dir {
+                path: self.dir.join("runs").join(run).join(view_file),
+                source,
+            }
+        })?;
+        Ok(seq)
+    }
+
+    /// A run's journal, in order.
+    pub fn journal(&self, run: &str) -> StoreResult<Vec<Record>> {
+        self.read_all(&self.journal, run, "journal")
+    }
+
+    /// A run's audit log, in order.
+    pub fn audit(&self, run: &str) -> StoreResult<Vec<AuditEntry>> {
+        self.read_all(&self.audit, run, "audit")
+    }
+
+    fn read_all<T: serde::de::DeserializeOwned>(
+        &self,
+        tree: &sled::Tree,
+        run: &str,
+        what: &str,
+    ) -> StoreResult<Vec<T>> {
+        let mut out = Vec::new();
+        for item in tree.scan_prefix(prefix(run)) {
+            let (k, v) = item.map_err(db_err)?;
+            let rec = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                key: format!("{what}/{run}/{}", k.len()),
+                reason: e.to_string(),
+            })?;
+            out.push(rec);
+        }
+        Ok(out)
+    }
+
+    /// Writes `<dir>/runs/<id>/status.json` atomically (for `status` while a run holds the lock).
+    pub fn write_snapshot(&self, run: &str, view: &RunView) -> StoreResult<()> {
+        self.check_identity()?;
+        write_snapshot_file(&self.dir, run, view).map_err(|source| StoreError::Dir {
+            path: self.dir.join("runs").join(run),
+            source,
+        })
+    }
+}
