@@ -10,6 +10,7 @@ use crate::machine::{Record, StepState};
 use crate::phases;
 use crate::plan::{PhaseId, Step, StepKind};
 use std::time::Instant;
+use tracing::Instrument;
 
 fn needs_undo(state: StepState) -> bool {
     matches!(
@@ -62,7 +63,11 @@ impl Engine<'_> {
         }
         for phase in [PhaseId::Frameworks, PhaseId::Agents] {
             for s in self.undoable(phase) {
-                if let Some(o) = self.undo(s).await? {
+                if let Some(o) = self
+                    .undo(s)
+                    .instrument(tracing::debug_span!("undo", id = %s.id))
+                    .await?
+                {
                     return Ok(o);
                 }
             }
@@ -98,7 +103,11 @@ impl Engine<'_> {
                 Ok(None) => break,
                 Err(e) => return self.leader_unknown(e),
             };
-            if let Some(o) = self.undo(next).await? {
+            if let Some(o) = self
+                .undo(next)
+                .instrument(tracing::debug_span!("undo", id = %next.id))
+                .await?
+            {
                 return Ok(o);
             }
         }

@@ -161,6 +161,7 @@ impl Engine<'_> {
                 Err(LeaderError::Probe(_)) => break None,
             }
         };
+        tracing::debug!(leader = ?leader, "the Mesos leader is kept for last");
         if let (Some(l), true) = (&leader, announce) {
             self.emit(Event::Warning {
                 message: format!("Mesos leader is {l}; it is upgraded last"),

@@ -8,6 +8,7 @@ use crate::events::{Event, StepOutcome};
 use crate::machine::{Record, RunView, StepState};
 use crate::plan::{Action, PhaseId, Step};
 use std::time::Instant;
+use tracing::Instrument;
 
 /// What the walk does next.
 pub(super) enum Flow {
@@ -188,7 +189,11 @@ impl Engine<'_> {
         // the end of this execution carries this step's outcome (one SSH round trip per master
         // per changing step instead of two). A copy that still says "in flight" is safe: a
         // resume from it looks at the node before doing anything.
-        let flow = self.step_once(step).await;
+        // Every SSH command and HTTP request of the step is logged (`-v`) inside this span.
+        let flow = self
+            .step_once(step)
+            .instrument(tracing::debug_span!("step", id = %step.id))
+            .await;
         match flow? {
             Flow::Continue => self.pauses().await,
             other => Ok(other),
@@ -202,6 +207,7 @@ impl Engine<'_> {
         }
         let action = self.registry.action(step.kind);
         if let Some(reason) = action.skip(step, &self.options) {
+            tracing::debug!(%reason, "skipped");
             self.record(Record::StepSkipped {
                 step: step.id.clone(),
                 reason: reason.clone(),
