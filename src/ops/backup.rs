@@ -24,14 +24,21 @@ pub struct BackupRequest {
     pub handoff: Handoff,
 }
 
-/// The backup phase of a plan made for the installed version (nothing to upgrade).
+/// The backup phase of a plan made for the installed version (nothing to upgrade). Such a plan
+/// skips its backups when it runs as an upgrade (`plan::build`); here taking them is the point,
+/// so they are backups again.
 fn backup_plan(full: Plan) -> Plan {
+    let mut phases: Vec<_> = full
+        .phases
+        .into_iter()
+        .filter(|p| p.id == PhaseId::Backup)
+        .collect();
+    for s in phases.iter_mut().flat_map(|p| p.steps.iter_mut()) {
+        s.action = plan::Action::Backup;
+        s.reason = None;
+    }
     Plan {
-        phases: full
-            .phases
-            .into_iter()
-            .filter(|p| p.id == PhaseId::Backup)
-            .collect(),
+        phases,
         doors: Vec::new(),
         ..full
     }
