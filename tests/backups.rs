@@ -61,13 +61,17 @@ fn verified(f: &serde_json::Value) {
     let p = PathBuf::from(f["path"].as_str().unwrap());
     let data = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     assert_eq!(f["bytes"], data.len() as u64, "{f}");
-    let o = Command::new("sha256sum").arg(&p).output().unwrap();
-    let sum = String::from_utf8_lossy(&o.stdout).to_string();
-    assert_eq!(
-        f["sha256"].as_str().unwrap(),
-        sum.split_whitespace().next().unwrap(),
-        "{f}"
-    );
+    assert_eq!(f["sha256"].as_str().unwrap(), sha256sum(&p), "{f}");
+}
+
+/// `sha256sum`'s digest of a file.
+fn sha256sum(p: &std::path::Path) -> String {
+    let o = Command::new("sha256sum").arg(p).output().unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn backup_steps(e: &Env) -> (i32, (serde_json::Value,)) {
@@ -255,6 +259,27 @@ fn a_2_1_cluster_uses_dcos_zk_on_a_zookeeper_follower_not_the_mesos_standby() {
             files
                 .get(k)
                 .unwrap_or_else(|| panic!("no {k} backup: {files:?}")),
+        );
+    }
+    // `status` lists every backup with where it is, its size and its SHA-256 (issue 11).
+    let out = e.cmd(&["status"]).output().unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    let zk = archive(&e);
+    for (path, sha) in files
+        .values()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .chain(std::iter::once((zk.display().to_string(), sha256sum(&zk))))
+    {
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.contains(&path) && l.contains(&sha)),
+            "status does not list {path} with sha256 {sha}:\n{listed}"
         );
     }
     let sql = std::fs::read_to_string(files["iam"]["path"].as_str().unwrap()).unwrap();

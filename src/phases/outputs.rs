@@ -100,3 +100,25 @@ pub fn write<T: Serialize>(output: &T) -> serde_json::Value {
 pub fn read<T: DeserializeOwned>(output: &serde_json::Value) -> Option<T> {
     serde_json::from_value(output.clone()).ok()
 }
+
+/// Every backup file a run's steps recorded (`kind`: `zookeeper`, `iam`, `etcd`,
+/// `marathon-apps`), in step order, with where it is on this machine, its size and SHA-256: what
+/// `status` lists.
+pub fn backup_files(outputs: &[&serde_json::Value]) -> Vec<BackupFile> {
+    let mut out = Vec::new();
+    for o in outputs {
+        if let Some(z) = read::<BackupOutput>(o) {
+            out.push(BackupFile {
+                kind: "zookeeper".into(),
+                node: Some(z.node),
+                method: z.method,
+                path: z.archive,
+                bytes: z.bytes,
+                sha256: z.sha256,
+            });
+        } else if let Some(s) = read::<StateBackupOutput>(o) {
+            out.extend(s.files);
+        }
+    }
+    out
+}

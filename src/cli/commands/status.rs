@@ -205,6 +205,20 @@ pub(super) fn exec(a: RunSelect, ctx: &Ctx) -> CliResult<i32> {
             }
             s.push('\n');
         }
+        let outputs: Vec<&serde_json::Value> = view.steps.iter().map(|st| &st.output).collect();
+        let backups = crate::phases::outputs::backup_files(&outputs);
+        if !backups.is_empty() {
+            s.push_str("backups:\n");
+            for b in &backups {
+                s.push_str(&format!(
+                    "  {:<14} {} ({} bytes, sha256 {})\n",
+                    b.kind,
+                    b.path.display(),
+                    b.bytes,
+                    b.sha256
+                ));
+            }
+        }
         if !targets.is_empty() {
             s.push_str("nodes and apps:\n");
             for t in &targets {
