@@ -58,7 +58,6 @@ done
 echo "# medians (min max):"
 for act in "${acts[@]}"; do
   for k in ansible tool speedup; do
-    # shellcheck disable=SC2046
-    echo "act=$act $k $(stats $(grep "^act=$act " "$out" | tr ' ' '\n' | sed -n "s/^$k=//p"))"
+    echo "act=$act $k $(stats_of "$out" "act=$act " "$k")"
   done
 done | tee -a "$out"

@@ -43,6 +43,5 @@ for r in $(seq "$rounds"); do
 done
 echo "# medians (min max):"
 for k in ansible floor plan check ansible_over_plan check_over_plan plan_over_floor; do
-  # shellcheck disable=SC2046
-  echo "$k $(stats $(grep "^round=" "$out" | tr ' ' '\n' | sed -n "s/^$k=//p"))"
+  echo "$k $(stats_of "$out" "round=" "$k")"
 done | tee -a "$out"

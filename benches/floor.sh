@@ -66,7 +66,6 @@ done
 echo "# medians (min max):"
 for act in "${acts[@]}"; do
   for k in floor tool_ma tool_e2e ratio per_step_ms ssh_mux_ms ssh_fresh_ms; do
-    # shellcheck disable=SC2046
-    echo "act=$act $k $(stats $(grep "^act=$act " "$out" | tr ' ' '\n' | sed -n "s/^$k=//p"))"
+    echo "act=$act $k $(stats_of "$out" "act=$act " "$k")"
   done
 done | tee -a "$out"

@@ -78,6 +78,12 @@ stats() {
     printf "%.3f %.3f %.3f\n", m, a[1], a[NR]}'
 }
 
+# stats_of FILE PREFIX KEY: stats of KEY=value on the result lines of FILE starting with PREFIX.
+stats_of() {
+  # shellcheck disable=SC2046
+  stats $(grep "^$2" "$1" | tr ' ' '\n' | sed -n "s/^$3=//p")
+}
+
 # ts_of EVENTS JQ-FILTER: the first matching event's timestamp in epoch seconds.
 ts_of() {
   jq -r "select($2) | .ts" "$1" | head -1 | {

@@ -206,7 +206,18 @@ impl Engine<'_> {
             return Ok(Flow::Continue);
         }
         let action = self.registry.action(step.kind);
-        if let Some(reason) = action.skip(step, &self.options) {
+        // A step the plan made a skip is skipped with the plan's reason, whatever its kind;
+        // otherwise its action may still skip it (e.g. `--skip-backup`).
+        let skip = match step.action {
+            Action::Skip => Some(
+                step.reason
+                    .clone()
+                    .or_else(|| action.skip(step, &self.options))
+                    .unwrap_or_else(|| "nothing to do".into()),
+            ),
+            _ => action.skip(step, &self.options),
+        };
+        if let Some(reason) = skip {
             tracing::debug!(%reason, "skipped");
             self.record(Record::StepSkipped {
                 step: step.id.clone(),

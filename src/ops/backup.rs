@@ -7,7 +7,7 @@ use super::handoff::Handoff;
 use super::runs::{lock, new_run_id, now, refuse_unfinished};
 use super::{connect, load, InputFiles, Io, OpsError};
 use crate::engine::RunOptions;
-use crate::plan::{self, PhaseId, Plan, PlanOptions};
+use crate::plan::{self, PlanOptions};
 use crate::probe::facts;
 use crate::store::{RunRecord, Store};
 use std::collections::HashMap;
@@ -22,26 +22,6 @@ pub struct BackupRequest {
     pub take_over_lock: bool,
     /// How suggested commands are written.
     pub handoff: Handoff,
-}
-
-/// The backup phase of a plan made for the installed version (nothing to upgrade). Such a plan
-/// skips its backups when it runs as an upgrade (`plan::build`); here taking them is the point,
-/// so they are backups again.
-fn backup_plan(full: Plan) -> Plan {
-    let mut phases: Vec<_> = full
-        .phases
-        .into_iter()
-        .filter(|p| p.id == PhaseId::Backup)
-        .collect();
-    for s in phases.iter_mut().flat_map(|p| p.steps.iter_mut()) {
-        s.action = plan::Action::Backup;
-        s.reason = None;
-    }
-    Plan {
-        phases,
-        doors: Vec::new(),
-        ..full
-    }
 }
 
 /// `backup`: takes every backup of the backup phase now. Asking for it is the approval of the
@@ -75,7 +55,7 @@ pub async fn backup(r: &BackupRequest, dir: &Path, io: &Io) -> Result<Finished, 
             .max_by_key(|(v, n)| (*n, v.to_string()))
             .map(|(v, _)| v.to_string())
             .ok_or_else(|| OpsError::Failed("no node reported its DC/OS version".into()))?;
-        let full = plan::build(
+        plan::backups_only(
             &facts,
             &PlanOptions {
                 cluster: cluster_name.clone(),
@@ -85,8 +65,7 @@ pub async fn backup(r: &BackupRequest, dir: &Path, io: &Io) -> Result<Finished, 
                 frameworks: Vec::new(),
             },
         )
-        .map_err(|e| OpsError::Failed(e.to_string()))?;
-        Ok::<Plan, OpsError>(backup_plan(full))
+        .map_err(|e| OpsError::Failed(e.to_string()))
     }
     .await;
     let plan = match made {

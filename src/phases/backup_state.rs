@@ -169,13 +169,7 @@ pub async fn take(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     }
     files.push(marathon_apps(ctx, &dir).await?);
     for f in &files {
-        ctx.progress(format!(
-            "{} backup saved to {} ({} bytes, sha256 {})",
-            f.kind,
-            f.path.display(),
-            f.bytes,
-            f.sha256
-        ));
+        ctx.progress(format!("{} backup saved to {f}", f.kind));
     }
     Ok(super::outputs::write(&StateBackupOutput { files, absent }))
 }

@@ -47,6 +47,19 @@ pub struct BackupFile {
     pub sha256: String,
 }
 
+/// Where the file is, its size and its SHA-256: `PATH (N bytes, sha256 HEX)`.
+impl std::fmt::Display for BackupFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({} bytes, sha256 {})",
+            self.path.display(),
+            self.bytes,
+            self.sha256
+        )
+    }
+}
+
 /// What the state backup step leaves (IAM, etcd, Marathon app definitions).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StateBackupOutput {

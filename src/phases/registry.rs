@@ -35,16 +35,6 @@ impl Registry for Phases {
     }
 }
 
-/// The plan's own reason, for a step it planned as a skip (e.g. the backups of a plan that
-/// changes nothing).
-fn planned_skip(step: &Step) -> Option<String> {
-    (step.action == PlanAction::Skip).then(|| {
-        step.reason
-            .clone()
-            .unwrap_or_else(|| "nothing to do".into())
-    })
-}
-
 /// The precheck checklist, plus the rollout guards' baseline.
 pub struct Precheck;
 
@@ -61,12 +51,10 @@ pub struct ZkBackup;
 
 #[async_trait]
 impl Action for ZkBackup {
-    fn skip(&self, step: &Step, options: &RunOptions) -> Option<String> {
-        planned_skip(step).or_else(|| {
-            options
-                .skip_backup
-                .then(|| "--skip-backup was given: no ZooKeeper backup was taken".to_string())
-        })
+    fn skip(&self, _step: &Step, options: &RunOptions) -> Option<String> {
+        options
+            .skip_backup
+            .then(|| "--skip-backup was given: no ZooKeeper backup was taken".to_string())
     }
 
     async fn run(&self, ctx: &StepCtx<'_>) -> Result<Value, StepError> {
@@ -79,12 +67,9 @@ pub struct StateBackup;
 
 #[async_trait]
 impl Action for StateBackup {
-    fn skip(&self, step: &Step, options: &RunOptions) -> Option<String> {
-        planned_skip(step).or_else(|| {
-            options.skip_backup.then(|| {
-                "--skip-backup was given: no IAM, etcd or app-definition backup was taken"
-                    .to_string()
-            })
+    fn skip(&self, _step: &Step, options: &RunOptions) -> Option<String> {
+        options.skip_backup.then(|| {
+            "--skip-backup was given: no IAM, etcd or app-definition backup was taken".to_string()
         })
     }
 

@@ -58,37 +58,7 @@ pub const PLANNERS: [(PhaseId, Planner); 7] = [
 
 /// Builds the ordered plan.
 pub fn build(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Plan, PlanError> {
-    if opts.max_unavailable == 0 {
-        return Err(PlanError::ZeroUnavailable);
-    }
-    for n in facts.nodes() {
-        if n.version.is_none() {
-            return Err(PlanError::UnknownVersion {
-                node: n.address.clone(),
-                why: n.error.clone().unwrap_or_else(|| "not reported".into()),
-            });
-        }
-    }
-    let phases = PLANNERS
-        .iter()
-        .map(|(id, planner)| {
-            Ok(Phase {
-                id: *id,
-                steps: planner(facts, opts)?,
-            })
-        })
-        .collect::<Result<Vec<Phase>, PlanError>>()?;
-    let from = most_common_from(facts, &opts.to);
-    let mut plan = Plan {
-        cluster: opts.cluster.clone(),
-        to: opts.to.clone().into(),
-        doors: super::doors::for_path(from.as_deref(), &opts.to),
-        security: Default::default(),
-        from,
-        max_unavailable: opts.max_unavailable,
-        max_unavailable_per_zone: opts.max_unavailable_per_zone,
-        phases,
-    };
+    let mut plan = assemble(facts, opts, |_| true)?;
     // A backup is the way back from a change: a plan that changes nothing takes none (no
     // Exhibitor stopped for it, nothing copied).
     if plan.changes_nothing() {
@@ -106,6 +76,54 @@ pub fn build(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Plan, PlanError
         }
     }
     Ok(plan)
+}
+
+/// The backup phase alone (the `backup` command, planned for the installed version): its
+/// backups are taken whatever else the cluster would need, and no point of no return applies.
+pub fn backups_only(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Plan, PlanError> {
+    let mut plan = assemble(facts, opts, |id| id == PhaseId::Backup)?;
+    plan.doors = Vec::new();
+    Ok(plan)
+}
+
+/// The plan of the phases `wanted` picks, from their planners, as they are.
+fn assemble(
+    facts: &ClusterFacts,
+    opts: &PlanOptions,
+    wanted: impl Fn(PhaseId) -> bool,
+) -> Result<Plan, PlanError> {
+    if opts.max_unavailable == 0 {
+        return Err(PlanError::ZeroUnavailable);
+    }
+    for n in facts.nodes() {
+        if n.version.is_none() {
+            return Err(PlanError::UnknownVersion {
+                node: n.address.clone(),
+                why: n.error.clone().unwrap_or_else(|| "not reported".into()),
+            });
+        }
+    }
+    let phases = PLANNERS
+        .iter()
+        .filter(|(id, _)| wanted(*id))
+        .map(|(id, planner)| {
+            Ok(Phase {
+                id: *id,
+                steps: planner(facts, opts)?,
+            })
+        })
+        .collect::<Result<Vec<Phase>, PlanError>>()?;
+    let from = most_common_from(facts, &opts.to);
+    Ok(Plan {
+        cluster: opts.cluster.clone(),
+        to: opts.to.clone().into(),
+        doors: super::doors::for_path(from.as_deref(), &opts.to),
+        security: Default::default(),
+        from,
+        max_unavailable: opts.max_unavailable,
+        max_unavailable_per_zone: opts.max_unavailable_per_zone,
+        phases,
+    })
 }
 
 fn precheck(_: &ClusterFacts, _: &PlanOptions) -> Result<Vec<Step>, PlanError> {

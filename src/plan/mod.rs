@@ -8,7 +8,7 @@ pub mod gates;
 mod step;
 
 pub use batch::MaxUnavailable;
-pub use build::{build, PlanError, PlanOptions};
+pub use build::{backups_only, build, PlanError, PlanOptions};
 pub use doors::{Door, DoorId};
 pub use gates::PlannedGate;
 pub use step::{Action, Phase, PhaseId, Plan, Step, StepKind};

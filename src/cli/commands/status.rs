@@ -210,13 +210,7 @@ pub(super) fn exec(a: RunSelect, ctx: &Ctx) -> CliResult<i32> {
         if !backups.is_empty() {
             s.push_str("backups:\n");
             for b in &backups {
-                s.push_str(&format!(
-                    "  {:<14} {} ({} bytes, sha256 {})\n",
-                    b.kind,
-                    b.path.display(),
-                    b.bytes,
-                    b.sha256
-                ));
+                s.push_str(&format!("  {:<14} {b}\n", b.kind));
             }
         }
         if !targets.is_empty() {

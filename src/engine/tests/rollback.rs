@@ -81,9 +81,8 @@ async fn rollback_undoes_in_reverse_and_stops_before_a_step_with_no_safe_undo() 
         .contains("no safe undo"));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn rollback_past_a_crossed_door_undoes_the_agents_and_stops_paused_with_the_masters_kept() {
-    let l = leader(MASTERS[0]);
+/// Two agents, and the Marathon storage door of the 2.1 -> 2.2 path.
+fn plan_past_marathon_door() -> crate::plan::Plan {
     let mut plan = testkit::plan(2, 1);
     plan.doors = vec![crate::plan::Door {
         id: crate::plan::DoorId::MarathonStorage,
@@ -91,6 +90,13 @@ async fn rollback_past_a_crossed_door_undoes_the_agents_and_stops_paused_with_th
         to: "1.11.24".into(),
         reason: "Marathon migrates its storage".into(),
     }];
+    plan
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_past_a_crossed_door_undoes_the_agents_and_stops_paused_with_the_masters_kept() {
+    let l = leader(MASTERS[0]);
+    let plan = plan_past_marathon_door();
     let w = world(plan, &l, &acked());
     let first_master = format!("masters/{}/upgrade", MASTERS[1]);
     let last_agent = "agents/10.9.1.22/upgrade".to_string();
@@ -122,13 +128,7 @@ async fn rollback_past_a_crossed_door_undoes_the_agents_and_stops_paused_with_th
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failure_past_a_door_tells_the_operator_what_rolling_back_still_means() {
     let l = leader(MASTERS[0]);
-    let mut plan = testkit::plan(2, 1);
-    plan.doors = vec![crate::plan::Door {
-        id: crate::plan::DoorId::MarathonStorage,
-        from: "1.10.36".into(),
-        to: "1.11.24".into(),
-        reason: "Marathon migrates its storage".into(),
-    }];
+    let plan = plan_past_marathon_door();
     let w = world(plan, &l, &acked());
     let actions = FakeActions {
         cross_after: Some((

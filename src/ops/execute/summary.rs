@@ -32,13 +32,7 @@ pub fn summary(record: &RunRecord, view: &RunView) -> String {
             crate::phases::outputs::read::<crate::phases::outputs::StateBackupOutput>(&v.output)
         }) {
             for f in &b.files {
-                s.push_str(&format!(
-                    "             {} backup: {} ({} bytes, sha256 {})\n",
-                    f.kind,
-                    f.path.display(),
-                    f.bytes,
-                    f.sha256
-                ));
+                s.push_str(&format!("             {} backup: {f}\n", f.kind));
             }
         }
     }
