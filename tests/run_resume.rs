@@ -233,3 +233,27 @@ fn public_agents_are_found_by_the_public_ip_attribute_when_the_inventory_does_no
         "public agents last"
     );
 }
+
+/// `-v`: every SSH command is logged with its node, duration and exit status, inside the span of
+/// the step it belongs to (issue 15), and no token or secret is in those lines.
+#[test]
+fn verbose_logs_each_ssh_command_inside_its_step() {
+    let env = Env::new(1, 1, 0, &[]);
+    let args = env.run_args(&["--yes"]);
+    let mut all = vec!["-v"];
+    all.extend(strs(&args));
+    let out = env.cmd(&all).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let m1 = env.report().node("m1").unwrap().address.clone();
+    let step = format!("step{{id=masters/{m1}/upgrade}}");
+    assert!(
+        err.lines().any(|l| l.contains(&step)
+            && l.contains(" ssh ")
+            && l.contains(&format!("node={m1}"))
+            && l.contains(" ms=")
+            && l.contains("status=Some(0)")),
+        "no SSH command logged inside {step}:\n{err}"
+    );
+    assert!(!err.contains("eyJ"), "a token in the log");
+}
