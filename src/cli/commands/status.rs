@@ -65,7 +65,8 @@ pub struct StatusJson {
 /// nothing (neither the cluster nor the state directory).
 pub(super) async fn from_cluster(a: RunSelect, ctx: &Ctx) -> CliResult<i32> {
     let inv = a.inventory.clone().unwrap_or_default();
-    let run = crate::ops::from_cluster::read(&inv, a.run.as_deref(), false).await?;
+    let run = crate::ops::from_cluster::read(&inv, a.playbook.as_deref(), a.run.as_deref(), false)
+        .await?;
     for w in &run.warnings {
         eprintln!("note: {w}");
     }
@@ -81,6 +82,7 @@ pub(super) async fn from_cluster(a: RunSelect, ctx: &Ctx) -> CliResult<i32> {
         run: Some(run.record.id.clone()),
         from_cluster: false,
         inventory: None,
+        playbook: None,
     };
     exec(select, &shown)
 }
