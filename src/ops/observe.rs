@@ -79,6 +79,14 @@ async fn observe(cluster: &mut Cluster, with_apps: bool) -> Result<ClusterFacts,
     facts::resolve_agents(cluster)
         .await
         .map_err(OpsError::Failed)?;
+    let inv = &mut cluster.inventory;
+    crate::playbook::gates::resolve_discovered(
+        &inv.awaiting_discovery,
+        &cluster.agents,
+        &mut inv.gates,
+        &mut inv.pause_after,
+    )
+    .map_err(OpsError::BadInput)?;
     Ok(facts::gather(cluster, with_apps).await)
 }
 
