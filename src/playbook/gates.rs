@@ -329,7 +329,7 @@ pub(super) fn pause_after(
     let mut out: Vec<String> = Vec::new();
     for n in raw.into_iter().flatten() {
         match find(src, known, n, "pause_after", later) {
-            Some(a) if !out.iter().any(|o| *o == a) => out.push(a),
+            Some(a) if !out.contains(&a) => out.push(a),
             Some(_) => {}
             None => {
                 return Err(src.error_at(
