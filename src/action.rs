@@ -34,6 +34,15 @@ pub enum StepError {
     /// The node upgrade script failed.
     #[error(transparent)]
     NodeUpgrade(#[from] crate::phases::node_upgrade::NodeUpgradeError),
+    /// A Marathon app change (or its undo) failed.
+    #[error(transparent)]
+    Framework(#[from] crate::phases::frameworks::FrameworkError),
+    /// An operator gate never passed.
+    #[error(transparent)]
+    OperatorGate(#[from] crate::phases::operator_gate::OperatorGateError),
+    /// The step's write-ahead note could not be journaled.
+    #[error(transparent)]
+    Note(#[from] NoteError),
     /// Any other failure, in words that name the node and the check.
     #[error("{0}")]
     Failed(String),
@@ -49,6 +58,16 @@ impl From<&str> for StepError {
     fn from(s: &str) -> StepError {
         StepError::Failed(s.to_string())
     }
+}
+
+/// The step's write-ahead note could not be journaled ([`StepCtx::note`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot journal the undo of {step}: {error}")]
+pub struct NoteError {
+    /// The step.
+    pub step: String,
+    /// The journal's error.
+    pub error: String,
 }
 
 /// What undoing a step means, decided before the undo starts.
@@ -171,10 +190,13 @@ impl StepCtx<'_> {
     }
 
     /// Journals the step's output so far, durably, before it acts (see [`StepJournal`]).
-    pub fn note(&self, output: serde_json::Value) -> Result<(), StepError> {
-        self.journal.note(&self.step.id, output).map_err(|e| {
-            StepError::Failed(format!("cannot journal the undo of {}: {e}", self.step.id))
-        })
+    pub fn note(&self, output: serde_json::Value) -> Result<(), NoteError> {
+        self.journal
+            .note(&self.step.id, output)
+            .map_err(|error| NoteError {
+                step: self.step.id.clone(),
+                error,
+            })
     }
 
     /// This step's output as the journal had it when the step started (a write-ahead note of an

@@ -183,7 +183,7 @@ impl Action for AppUpgrade {
     }
 
     async fn run(&self, ctx: &StepCtx<'_>) -> Result<Value, StepError> {
-        frameworks::upgrade(ctx).await
+        Ok(frameworks::upgrade(ctx).await?)
     }
 
     async fn undo_plan(&self, _ctx: &StepCtx<'_>, output: &Value, state: StepState) -> Undo {
@@ -201,7 +201,7 @@ impl Action for AppUpgrade {
 
     async fn undo(&self, ctx: &StepCtx<'_>, output: &Value) -> Result<(), StepError> {
         match outputs::read::<AppOutput>(output) {
-            Some(out) => frameworks::restore(ctx, &out.previous).await,
+            Some(out) => Ok(frameworks::restore(ctx, &out.previous).await?),
             None => Ok(()),
         }
     }
