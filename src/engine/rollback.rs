@@ -300,12 +300,10 @@ pub fn target_states(plan: &crate::plan::Plan, view: &crate::machine::RunView) -
             let target = s.node.clone().or_else(|| s.app.clone())?;
             let v = view.step(&s.id);
             let st = v.map(|v| v.state).unwrap_or(StepState::Pending);
-            let from = s
-                .from
-                .clone()
-                .unwrap_or_else(|| "its previous version".into());
+            let from = (s.from.as_ref())
+                .map_or_else(|| "its previous version".into(), ToString::to_string);
             let to = if s.kind == StepKind::AppUpgrade {
-                s.to.clone().unwrap_or_else(|| "the new definition".into())
+                (s.to.as_ref()).map_or_else(|| "the new definition".into(), ToString::to_string)
             } else {
                 plan.to.to_string()
             };

@@ -9,6 +9,7 @@
 use super::outputs::{self, AppOutput};
 use super::StepCtx;
 use crate::door::{ChangeError, ProbeError};
+use crate::plan::StepVersion;
 use crate::probe::marathon::{self as m, AppState};
 use crate::probe::wait::{self, Poll, WaitError};
 use serde_json::Value;
@@ -112,7 +113,10 @@ async fn app_url(ctx: &StepCtx<'_>) -> Result<(String, String, String), Framewor
 pub async fn upgrade(ctx: &StepCtx<'_>) -> Result<Value, FrameworkError> {
     let c = ctx.cluster;
     let (app, base, url) = app_url(ctx).await?;
-    let image = ctx.step.to.clone().ok_or(FrameworkError::NoImage)?;
+    let image = (ctx.step.to.as_ref())
+        .and_then(StepVersion::image)
+        .map(String::from)
+        .ok_or(FrameworkError::NoImage)?;
     let current = m::app(c.observe.as_ref(), &url).await?;
     let mut out = match outputs::read::<AppOutput>(ctx.noted()) {
         Some(noted) => noted,

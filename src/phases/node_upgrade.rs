@@ -9,8 +9,10 @@ use super::gates::{self, same_version};
 use super::StepCtx;
 use crate::action::StepError;
 use crate::model::Role;
+use crate::plan::StepVersion;
 use crate::playbook::NodeSpec;
 use crate::probe::wait::{self, Poll};
+use crate::versions::RecordedVersion;
 use std::time::Duration;
 
 mod script;
@@ -43,6 +45,12 @@ pub enum NodeUpgradeError {
         /// The path of its output on the node.
         log: String,
     },
+    /// A rollback of a step whose plan records no from-version (a hand-edited plan).
+    #[error("the step records no from-version to go back to")]
+    NoFromVersion,
+    /// A rollback without a script to go back with.
+    #[error("no rollback_script_url in the inventory's [bootstrap]: generate the node script from the target back to the from-version and list it")]
+    NoRollbackScript,
     /// The script could not be started.
     #[error("{node}: could not start the node upgrade script: {tail}")]
     NotStarted {
@@ -122,12 +130,17 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
     let c = ctx.cluster;
     let node = ctx.node()?;
     let (target, url) = match direction {
-        Direction::Upgrade => (ctx.to.to_string(), c.inventory.bootstrap.upgrade_script_url.clone()),
+        Direction::Upgrade => (
+            ctx.to.clone(),
+            c.inventory.bootstrap.upgrade_script_url.clone(),
+        ),
         Direction::Rollback => (
-            ctx.step.from.clone().ok_or(StepError::from("the step records no from-version to go back to"))?,
-            c.inventory.bootstrap.rollback_script_url.clone().ok_or(StepError::from(
-                "no rollback_script_url in the inventory's [bootstrap]: generate the node script from the target back to the from-version and list it",
-            ))?,
+            (ctx.step.from.as_ref())
+                .and_then(StepVersion::dcos)
+                .cloned()
+                .ok_or(NodeUpgradeError::NoFromVersion)?,
+            (c.inventory.bootstrap.rollback_script_url.clone())
+                .ok_or(NodeUpgradeError::NoRollbackScript)?,
         ),
     };
     let dir = attempt_dir(ctx, node, direction);
@@ -136,7 +149,7 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
     let mut before = None;
     if state == Detached::NotStarted {
         let id = c.identity(node).await?;
-        if same_version(&id.version, &target) {
+        if same_version(&id.version, target.as_str()) {
             ctx.progress(format!(
                 "{} already reports {target}; the script is not started",
                 node.address
@@ -250,7 +263,7 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
     Ok(super::outputs::write(&super::outputs::NodeOutput {
         node: node.address.clone(),
         installed_before: installed,
-        version: target,
+        version: target.to_string(),
         attempt: ctx.attempt,
         work_dir: dir,
         guard: None,
@@ -282,7 +295,11 @@ async fn quorum_gate(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<(), String> {
 }
 
 /// After the script: the node reports the target version and its role's health checks pass.
-pub async fn post_gates(ctx: &StepCtx<'_>, node: &NodeSpec, target: &str) -> Result<(), String> {
+pub async fn post_gates(
+    ctx: &StepCtx<'_>,
+    node: &NodeSpec,
+    target: &RecordedVersion,
+) -> Result<(), String> {
     let c = ctx.cluster;
     crate::checkpoint::hit(&format!("in-gate:health:{}:{target}", ctx.step.id));
     let (secs, what) = if node.role == Role::Master {
@@ -298,7 +315,7 @@ pub async fn post_gates(ctx: &StepCtx<'_>, node: &NodeSpec, target: &str) -> Res
         ),
         deadline,
         GATE_POLL,
-        || gates::node_at_version(c, node, target),
+        || gates::node_at_version(c, node, target.as_str()),
     )
     .await
     .map_err(|e| e.to_string())?;

@@ -117,7 +117,8 @@ impl Action for NodeUpgrade {
         if c.inventory.bootstrap.rollback_script_url.is_some() {
             return Undo::Compensate;
         }
-        let (Some(from), Ok(node)) = (ctx.step.from.as_deref(), ctx.node()) else {
+        let from = ctx.step.from.as_ref().map(crate::plan::StepVersion::as_str);
+        let (Some(from), Ok(node)) = (from, ctx.node()) else {
             return Undo::Compensate;
         };
         match c.identity(node).await {

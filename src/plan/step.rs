@@ -146,10 +146,10 @@ pub struct Step {
     pub app: Option<String>,
     /// Version (or image) before.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub from: Option<String>,
+    pub from: Option<super::StepVersion>,
     /// Version (or image) after.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub to: Option<String>,
+    pub to: Option<super::StepVersion>,
     /// Why a step is skipped.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
@@ -166,7 +166,8 @@ pub struct Step {
 pub struct Phase {
     /// Which phase.
     pub id: PhaseId,
-    /// Its steps, in order.
+    /// Its steps, in order (their versions typed by kind as they load).
+    #[serde(deserialize_with = "super::step_version::retype")]
     pub steps: Vec<Step>,
 }
 

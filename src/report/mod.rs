@@ -136,7 +136,7 @@ impl Report {
                 // The node's first step may be one without a version (e.g. its backup).
                 if n.from == "?" {
                     if let Some(f) = &st.from {
-                        n.from = f.clone();
+                        n.from = f.to_string();
                     }
                 }
                 continue;
@@ -151,7 +151,7 @@ impl Report {
                 name,
                 address: addr.clone(),
                 role: role.to_string(),
-                from: st.from.clone().unwrap_or_else(|| "?".into()),
+                from: (st.from.as_ref()).map_or_else(|| "?".into(), ToString::to_string),
                 now,
             });
         }

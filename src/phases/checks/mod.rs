@@ -40,7 +40,7 @@ use crate::probe::wait::Poll;
 pub async fn precheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     let c = ctx.cluster;
     let facts = crate::probe::facts::gather(c, false).await;
-    let list = checklist(c, &facts, Some(ctx.to.as_str())).await;
+    let list = checklist(c, &facts, Some(ctx.to)).await;
     for w in list.warnings() {
         ctx.events
             .emit(&crate::events::stamp(crate::events::Event::Warning {
@@ -69,7 +69,7 @@ pub async fn postcheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         c.identities(),
         gates::masters_healthy(c),
         join_all(c.agents.iter().map(|a| gates::agent_registered(c, a))),
-        crate::phases::procedure::postcheck(c, ctx.to.as_str())
+        crate::phases::procedure::postcheck(c, ctx.to)
     );
     let mut problems = Vec::new();
     for (n, id) in identities {
@@ -249,7 +249,7 @@ pub fn judge(o: &Observed) -> Checklist {
 pub async fn checklist(
     c: &crate::cluster::Cluster,
     facts: &crate::facts::ClusterFacts,
-    to: Option<&str>,
+    to: Option<&crate::versions::RecordedVersion>,
 ) -> Checklist {
     // Read-only and independent of each other: the observations and the procedure's checks
     // are gathered at once.

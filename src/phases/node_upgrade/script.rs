@@ -4,7 +4,7 @@
 use crate::cluster::Cluster;
 use crate::playbook::NodeSpec;
 use crate::shell::{self, quote};
-use crate::versions::DcosVersion;
+use crate::versions::{DcosVersion, RecordedVersion};
 
 /// What the node says about a detached script run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +80,7 @@ pub(super) fn launch_script(
     node: &NodeSpec,
     dir: &str,
     url: &str,
-    target: &str,
+    target: &RecordedVersion,
 ) -> Result<String, String> {
     let nu = &c.playbook.node_upgrade;
     let root = node.root.as_str();
@@ -92,11 +92,8 @@ pub(super) fn launch_script(
     }
     parts.push(shell::render(&nu.fetch, &[("script_url", url)]).map_err(|e| e.to_string())?);
     let mut run = shell::render(&nu.run, &[]).map_err(|e| e.to_string())?;
-    let verbose = match (
-        DcosVersion::parse(target),
-        DcosVersion::parse(&nu.verbose_since),
-    ) {
-        (Ok(t), Ok(since)) => t.minor() >= since.minor(),
+    let verbose = match (target.parsed(), DcosVersion::parse(&nu.verbose_since)) {
+        (Some(t), Ok(since)) => t.minor() >= since.minor(),
         _ => false,
     };
     if verbose {

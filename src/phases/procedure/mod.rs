@@ -14,6 +14,7 @@ use crate::model::Role;
 use crate::phases::node_upgrade::GATE_POLL;
 use crate::playbook::NodeSpec;
 use crate::probe::wait;
+use crate::versions::RecordedVersion;
 use std::time::Duration;
 
 /// What was seen on a node before it went down, compared after it is back.
@@ -140,11 +141,15 @@ async fn node_checks_pass(ctx: &StepCtx<'_>, node: &NodeSpec, strict: bool) -> R
 /// After master `node` was rolled back to `version` and its health gates passed: CockroachDB's
 /// ranges are replicated again where it runs (a rollback that leaves IAM unavailable is not
 /// done). Agents have nothing more to wait for here.
-pub async fn after_undo(ctx: &StepCtx<'_>, node: &NodeSpec, version: &str) -> Result<(), String> {
+pub async fn after_undo(
+    ctx: &StepCtx<'_>,
+    node: &NodeSpec,
+    version: &RecordedVersion,
+) -> Result<(), String> {
     if node.role != Role::Master {
         return Ok(());
     }
-    iam_gate(ctx, node, version, "after its rollback").await
+    iam_gate(ctx, node, version.as_str(), "after its rollback").await
 }
 
 /// After `node` reports `target` and its health gates passed (upgrades only). `before` is
@@ -152,11 +157,11 @@ pub async fn after_undo(ctx: &StepCtx<'_>, node: &NodeSpec, version: &str) -> Re
 pub async fn after_node(
     ctx: &StepCtx<'_>,
     node: &NodeSpec,
-    target: &str,
+    target: &RecordedVersion,
     before: Option<Before>,
 ) -> Result<(), String> {
     let c = ctx.cluster;
-    let last = node.role == Role::Master && all_masters_at(c, target).await;
+    let last = node.role == Role::Master && all_masters_at(c, target.as_str()).await;
     // Every gate below only reads, and each waits for its own condition: they wait at once, and
     // the step goes on when all of them pass (the first one that gives up fails it).
     let checks = async {
@@ -198,7 +203,7 @@ pub async fn after_node(
             return Ok(());
         }
         let what = if last {
-            format!("gate after the last master {}: Marathon {} running there, a Marathon leader at the target's version answering /v2/leader", node.address, crate::plan::doors::marathon_of(target).unwrap_or("of the target"))
+            format!("gate after the last master {}: Marathon {} running there, a Marathon leader at the target's version answering /v2/leader", node.address, crate::plan::doors::marathon_of(target.as_str()).unwrap_or("of the target"))
         } else {
             format!("gate after upgrading master {}: its Marathon running the target's version, a Marathon leader answering /v2/leader (no storage migration in progress)", node.address)
         };
@@ -212,8 +217,10 @@ pub async fn after_node(
             .await
             .map_err(|e| e.to_string())
         };
-        let ((), leader) =
-            tokio::try_join!(iam_gate(ctx, node, target, "after its upgrade"), marathon)?;
+        let ((), leader) = tokio::try_join!(
+            iam_gate(ctx, node, target.as_str(), "after its upgrade"),
+            marathon
+        )?;
         ctx.progress(format!("Marathon leader {leader}"));
         Ok::<(), String>(())
     };
@@ -230,7 +237,10 @@ async fn all_masters_at(c: &Cluster, target: &str) -> bool {
 }
 
 /// The procedure's prechecks (read-only), appended to the checklist.
-pub async fn prechecks(c: &Cluster, to: Option<&str>) -> Vec<crate::phases::checks::CheckResult> {
+pub async fn prechecks(
+    c: &Cluster,
+    to: Option<&RecordedVersion>,
+) -> Vec<crate::phases::checks::CheckResult> {
     // Independent reads: at once.
     let (deprecated, nodes) = tokio::join!(
         marathon::deprecated_features(c, to),
@@ -242,7 +252,7 @@ pub async fn prechecks(c: &Cluster, to: Option<&str>) -> Vec<crate::phases::chec
 }
 
 /// The procedure's part of `postcheck`: what is wrong at the end, if anything.
-pub async fn postcheck(c: &Cluster, to: &str) -> Vec<String> {
+pub async fn postcheck(c: &Cluster, to: &RecordedVersion) -> Vec<String> {
     let mut problems = Vec::new();
     let (nodes, leader) = tokio::join!(
         node_checks::prechecks(c),

@@ -142,8 +142,8 @@ fn framework_steps_carry_from_and_to_images() {
     }];
     let p = build(&cluster(), &o).unwrap();
     let s = &phase(&p, PhaseId::Frameworks)[0];
-    assert_eq!(s.from.as_deref(), Some("nginx:1.19.0"));
-    assert_eq!(s.to.as_deref(), Some("nginx:1.20.0"));
+    assert_eq!(s.from, Some(StepVersion::Image("nginx:1.19.0".into())));
+    assert_eq!(s.to, Some(StepVersion::Image("nginx:1.20.0".into())));
     assert_eq!(s.action, Action::Upgrade);
     o.frameworks[0].app = "/nope".into();
     assert!(matches!(
