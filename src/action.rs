@@ -169,7 +169,7 @@ pub struct StepCtx<'a> {
     /// Target version.
     pub to: &'a crate::versions::RecordedVersion,
     /// From version (the plan's).
-    pub from: Option<&'a str>,
+    pub from: Option<&'a crate::versions::RecordedVersion>,
     /// Events.
     pub events: &'a dyn EventSink,
     /// The state directory (backups are copied under it).

@@ -6,7 +6,6 @@
 //!   §8.4). Leadership is Marathon's own, so this is checked after every master step.
 //! - CockroachDB finalization: crossed once every master reports the target DC/OS version.
 
-use super::gates::same_version;
 use super::StepCtx;
 use crate::action::{Crossing, StepError};
 use crate::plan::doors::version_key;
@@ -88,7 +87,7 @@ async fn crossing(ctx: &StepCtx<'_>, d: &Door) -> Option<Crossing> {
             let all = !ids.is_empty()
                 && ids
                     .iter()
-                    .all(|id| matches!(id, Ok(id) if same_version(&id.version, ctx.to.as_str())));
+                    .all(|id| matches!(id, Ok(id) if ctx.to.is(&id.version)));
             all.then(|| Crossing {
                 door: d.id,
                 observation: format!(

@@ -5,7 +5,7 @@
 //! Starting it is idempotent: `mkdir` of the attempt directory is the atomic "started" marker,
 //! so sending the start command twice never starts the script twice.
 
-use super::gates::{self, same_version};
+use super::gates;
 use super::StepCtx;
 use crate::action::StepError;
 use crate::model::Role;
@@ -149,7 +149,7 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
     let mut before = None;
     if state == Detached::NotStarted {
         let id = c.identity(node).await?;
-        if same_version(&id.version, target.as_str()) {
+        if target.is(&id.version) {
             ctx.progress(format!(
                 "{} already reports {target}; the script is not started",
                 node.address
@@ -315,7 +315,7 @@ pub async fn post_gates(
         ),
         deadline,
         GATE_POLL,
-        || gates::node_at_version(c, node, target.as_str()),
+        || gates::node_at_version(c, node, target),
     )
     .await
     .map_err(|e| e.to_string())?;

@@ -1,7 +1,6 @@
 //! Validation: the installed versions and the from -> to path, and the script at the bootstrap
 //! URL upgrading exactly that path.
 
-use super::gates::same_version;
 use super::StepCtx;
 use crate::versions::{mixed_versions, DcosVersion, PathVerdict, SupportedPaths};
 
@@ -13,7 +12,7 @@ pub async fn versions(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         let id = id?;
         let v = DcosVersion::parse(&id.version)
             .map_err(|e| format!("{}: installed version {:?}: {e}", n.address, id.version))?;
-        if !same_version(&id.version, ctx.to.as_str()) {
+        if !ctx.to.is(&id.version) {
             pending.push((n.name.clone(), v));
         }
     }
@@ -74,14 +73,14 @@ pub async fn upgrade_script(ctx: &StepCtx<'_>) -> Result<serde_json::Value, Stri
     let (from, to) = script_versions(&body).ok_or_else(|| {
         format!("{url} does not look like a dcos_node_upgrade.sh (no \"Expecting to upgrade DC/OS from X to Y\" guard)")
     })?;
-    if !same_version(&to, ctx.to.as_str()) {
+    if !ctx.to.is(&to) {
         return Err(format!(
             "the script at {url} upgrades to {to}, not to the requested {}",
             ctx.to
         ));
     }
     if let Some(f) = ctx.from {
-        if !same_version(&from, f) {
+        if !f.is(&from) {
             return Err(format!(
                 "the script at {url} upgrades from {from}, but the cluster runs {f}; generate it with --generate-node-upgrade-script {f}"
             ));

@@ -179,8 +179,8 @@ pub struct Plan {
     /// The version the cluster goes to, as recorded (a plan saved by an older release loads
     /// whatever its text; [`crate::versions::RecordedVersion::version`] parses it).
     pub to: crate::versions::RecordedVersion,
-    /// The version it comes from (the most common installed version).
-    pub from: Option<String>,
+    /// The version it comes from (the most common installed version), as recorded.
+    pub from: Option<crate::versions::RecordedVersion>,
     /// Agents upgraded at once after the canary.
     pub max_unavailable: u32,
     /// At most this many agents of one zone at once (`--max-unavailable-per-zone`).

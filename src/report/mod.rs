@@ -262,7 +262,7 @@ impl Report {
         Report {
             run: record.id.clone(),
             cluster: record.cluster.clone(),
-            from: plan.from.clone().unwrap_or_else(|| "?".into()),
+            from: (plan.from.as_ref()).map_or_else(|| "?".into(), ToString::to_string),
             to: plan.to.to_string(),
             started: record.created_at.clone(),
             state: view.state.as_str().to_string(),

@@ -31,7 +31,7 @@ use versions::{check_mixed_versions, check_path};
 use zk_health::check_zk_health;
 use zookeeper::{check_exhibitor, check_zk_words, check_znodes};
 
-use super::gates::{self, same_version};
+use super::gates;
 use super::StepCtx;
 use crate::probe::wait::Poll;
 
@@ -74,7 +74,7 @@ pub async fn postcheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     let mut problems = Vec::new();
     for (n, id) in identities {
         match id {
-            Ok(id) if same_version(&id.version, ctx.to.as_str()) => {}
+            Ok(id) if ctx.to.is(&id.version) => {}
             Ok(id) => problems.push(format!(
                 "{} is at {}, not {}",
                 n.address, id.version, ctx.to

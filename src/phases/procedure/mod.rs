@@ -27,7 +27,7 @@ pub struct Before {
 /// Before `node` goes down (its script not started yet): DC/OS's own node checks pass on it.
 pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, String> {
     let c = ctx.cluster;
-    let (from, to) = (ctx.from, ctx.to.as_str());
+    let (from, to) = (ctx.from, ctx.to);
     let tolerate = move |name: &str| node_checks::transient(from, to, name);
     let checks = async {
         wait::until(
@@ -44,7 +44,7 @@ pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, S
     };
     // Read-only, and independent of the node checks: at once.
     let (warnings, before) = if node.role == Role::Master {
-        let version = ctx.from.unwrap_or(ctx.to.as_str()).to_string();
+        let version = ctx.from.unwrap_or(ctx.to).to_string();
         let (w, ()) =
             tokio::try_join!(checks, iam_gate(ctx, node, &version, "before it goes down"))?;
         (w, Before::default())
@@ -124,7 +124,7 @@ fn report(ctx: &StepCtx<'_>, warnings: &[String]) {
 /// failures tolerated unless `strict`; they are waited out after the last master).
 async fn node_checks_pass(ctx: &StepCtx<'_>, node: &NodeSpec, strict: bool) -> Result<(), String> {
     let c = ctx.cluster;
-    let (from, to) = (ctx.from, ctx.to.as_str());
+    let (from, to) = (ctx.from, ctx.to);
     let tolerate = move |name: &str| !strict && node_checks::transient(from, to, name);
     let warnings = wait::until(
         &format!("DC/OS's node checks on {} after its upgrade", node.address),
@@ -161,7 +161,7 @@ pub async fn after_node(
     before: Option<Before>,
 ) -> Result<(), String> {
     let c = ctx.cluster;
-    let last = node.role == Role::Master && all_masters_at(c, target.as_str()).await;
+    let last = node.role == Role::Master && all_masters_at(c, target).await;
     // Every gate below only reads, and each waits for its own condition: they wait at once, and
     // the step goes on when all of them pass (the first one that gives up fails it).
     let checks = async {
@@ -229,11 +229,11 @@ pub async fn after_node(
 }
 
 /// Whether every master of the inventory reports `target`.
-async fn all_masters_at(c: &Cluster, target: &str) -> bool {
+async fn all_masters_at(c: &Cluster, target: &RecordedVersion) -> bool {
     futures::future::join_all(c.inventory.masters.iter().map(|m| c.identity(m)))
         .await
         .iter()
-        .all(|id| matches!(id, Ok(id) if super::gates::same_version(&id.version, target)))
+        .all(|id| matches!(id, Ok(id) if target.is(&id.version)))
 }
 
 /// The procedure's prechecks (read-only), appended to the checklist.

@@ -111,7 +111,7 @@ fn nodes_at_the_target_are_skipped_with_the_reason() {
         .find(|s| s.batch == Some(0))
         .unwrap();
     assert_eq!(canary.node.as_deref(), Some("10.0.1.22"));
-    assert_eq!(p.from.as_deref(), Some("2.1.3"));
+    assert_eq!(p.from, Some("2.1.3".into()));
 }
 
 #[test]
