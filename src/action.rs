@@ -40,6 +40,9 @@ pub enum StepError {
     /// An operator gate never passed.
     #[error(transparent)]
     OperatorGate(#[from] crate::phases::operator_gate::OperatorGateError),
+    /// The last resort's ZooKeeper restore failed.
+    #[error(transparent)]
+    ZkRestore(#[from] crate::phases::zk_restore::ZkRestoreError),
     /// The step's write-ahead note could not be journaled.
     #[error(transparent)]
     Note(#[from] NoteError),
@@ -134,6 +137,11 @@ pub struct Crossing {
 pub trait Registry: Send + Sync {
     /// The action for `kind`.
     fn action(&self, kind: StepKind) -> &dyn Action;
+
+    /// The last resort's action (`rollback --restore-zookeeper`): not a step of the plan, run
+    /// with the context of the run's ZooKeeper backup step, whose output it restores
+    /// (`phases::zk_restore`).
+    fn last_resort(&self) -> &dyn Action;
 
     /// Which of `doors` the cluster shows crossed now. A door that cannot be observed is not
     /// reported (the gate after every master undo still requires Marathon to answer). The

@@ -74,5 +74,6 @@ fn leader(addr: &str) -> Leader {
 mod gates;
 mod leader_lookup;
 mod ordering;
+mod restore;
 mod resume;
 mod rollback;

@@ -11,7 +11,6 @@ use crate::probe::exhibitor;
 use crate::probe::wait::{self, Poll};
 use crate::shell::{self, quote};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 /// How the ZooKeeper archive was made.
@@ -72,7 +71,7 @@ async fn choose_master<'a>(ctx: &'a StepCtx<'_>) -> Result<&'a NodeSpec, String>
 }
 
 /// Whether the master has `dcos-zk` (a read; nothing is stopped before it is known).
-async fn has_dcos_zk(c: &Cluster, node: &NodeSpec) -> Result<bool, String> {
+pub(super) async fn has_dcos_zk(c: &Cluster, node: &NodeSpec) -> Result<bool, String> {
     let tool = shell::render(&c.playbook.backup.zk_tool, &[("root", node.root.as_str())])
         .map_err(|e| e.to_string())?;
     let out = c
@@ -134,7 +133,9 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         }
         // The archive must not exist and its parent must (dcos-zk's rules).
         let mk = format!("mkdir -p {} && rm -f {}", quote(&dir), quote(&archive));
-        change(ctx, node, "prepare the backup directory", &mk, timeout).await?;
+        change(ctx, node, "prepare the backup directory", &mk, timeout)
+            .await
+            .map_err(|e| e.to_string())?;
         let stop =
             shell::render(&b.stop_exhibitor, &[("root", root)]).map_err(|e| e.to_string())?;
         change(
@@ -144,7 +145,8 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
             &stop,
             timeout,
         )
-        .await?;
+        .await
+        .map_err(|e| e.to_string())?;
         let (what, template) = if with_tool {
             ("dcos-zk backup", &b.backup)
         } else {
@@ -169,9 +171,10 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         &start,
         timeout,
     )
-    .await?;
+    .await
+    .map_err(|e| e.to_string())?;
     if let Some(backed_up) = backed_up {
-        backed_up?;
+        backed_up.map_err(|e| e.to_string())?;
     }
     wait::until(
         "ZooKeeper serving again after the backup",
@@ -192,7 +195,8 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         &format!("rm -f {}", quote(&archive)),
         timeout,
     )
-    .await?;
+    .await
+    .map_err(|e| e.to_string())?;
     let mut versions = serde_json::Map::new();
     for (n, id) in c.identities().await {
         if let Ok(id) = id {
@@ -222,30 +226,49 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     }))
 }
 
-async fn change(
+/// A node-changing script of the backup or the restore that did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptError {
+    /// It could not be sent or audited.
+    #[error(transparent)]
+    Change(#[from] crate::door::ChangeError),
+    /// It ran and failed.
+    #[error("{node}: {what} failed (exit {status:?}): {tail}")]
+    Failed {
+        /// The node's address.
+        node: String,
+        /// What it does, in words.
+        what: String,
+        /// Its exit status (None when killed).
+        status: Option<i32>,
+        /// The end of its output.
+        tail: String,
+    },
+}
+
+/// A node-changing script through the change door, audited under the step, that must exit 0.
+pub(super) async fn change(
     ctx: &StepCtx<'_>,
     node: &crate::playbook::NodeSpec,
     what: &str,
     script: &str,
     timeout: Duration,
-) -> Result<(), String> {
-    let out = ctx
-        .change(node, what, script, None, timeout)
-        .await
-        .map_err(|e| e.to_string())?;
+) -> Result<(), ScriptError> {
+    let out = ctx.change(node, what, script, None, timeout).await?;
     if out.ok() {
         Ok(())
     } else {
-        Err(format!(
-            "{}: {what} failed (exit {:?}): {}",
-            node.address,
-            out.status,
-            out.tail(400)
-        ))
+        Err(ScriptError::Failed {
+            node: node.address.clone(),
+            what: what.into(),
+            status: out.status,
+            tail: out.tail(400),
+        })
     }
 }
 
-async fn zk_serving(c: &Cluster) -> Poll<()> {
+/// One poll: ZooKeeper serves with a quorum, as the first Exhibitor that answers says.
+pub(super) async fn zk_serving(c: &Cluster) -> Poll<()> {
     match exhibitor::first_answer(c).await {
         Ok((_, s)) => match exhibitor::judge(&s, c.inventory.masters.len()) {
             Ok(()) => Poll::Ready(()),
@@ -253,124 +276,4 @@ async fn zk_serving(c: &Cluster) -> Poll<()> {
         },
         Err(e) => Poll::NotYet(e),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The last resort: restores the run's ZooKeeper backup on every master (Exhibitor stopped on
-/// all of them first, as the DC/OS backup-restore procedure says), then waits for a quorum.
-pub async fn restore(
-    ctx: &StepCtx<'_>,
-    archive: &std::path::Path,
-    sha256: &str,
-) -> Result<(), String> {
-    let c = ctx.cluster;
-    let data = std::fs::read(archive).map_err(|e| format!("{}: {e}", archive.display()))?;
-    let sum = hex(&Sha256::digest(&data));
-    if sum != sha256 {
-        return Err(format!(
-            "{} has SHA-256 {sum}, but the backup was recorded as {sha256}: refusing to restore it",
-            archive.display()
-        ));
-    }
-    let b = &c.playbook.backup;
-    let timeout = Duration::from_secs(c.timeouts.backup_secs);
-    let masters = c.inventory.masters.clone();
-    let remote = |m: &crate::playbook::NodeSpec| {
-        format!(
-            "{}{}/{}/restore/zookeeper-backup.tar.gz",
-            m.root, c.playbook.paths.work_dir, ctx.run
-        )
-    };
-    for m in &masters {
-        let path = remote(m);
-        let dir = path
-            .rsplit_once('/')
-            .map(|(d, _)| d)
-            .unwrap_or(&path)
-            .to_string();
-        let script = format!(
-            "mkdir -p {d} && cat > {p}.tmp && mv {p}.tmp {p} && sha256sum {p} | cut -d' ' -f1",
-            d = quote(&dir),
-            p = quote(&path)
-        );
-        let out = ctx
-            .change(
-                m,
-                "copy the ZooKeeper backup to the master",
-                &script,
-                Some(&data),
-                timeout,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        if !out.ok() || out.stdout.trim() != sha256 {
-            return Err(format!(
-                "{}: the copied backup does not match ({})",
-                m.address,
-                out.tail(200)
-            ));
-        }
-    }
-    let mut result = Ok(());
-    for m in &masters {
-        let stop = shell::render(&b.stop_exhibitor, &[("root", m.root.as_str())])
-            .map_err(|e| e.to_string())?;
-        if let Err(e) = change(
-            ctx,
-            m,
-            "stop Exhibitor on every master for the restore",
-            &stop,
-            timeout,
-        )
-        .await
-        {
-            result = Err(e);
-            break;
-        }
-    }
-    if result.is_ok() {
-        for m in &masters {
-            let path = remote(m);
-            // The same tool or fallback as the backup: dcos-zk where the master has it.
-            let (what, template) = match has_dcos_zk(c, m).await {
-                Ok(true) => ("dcos-zk restore", &b.restore),
-                Ok(false) => (
-                    "restore the ZooKeeper data directory (no dcos-zk on this version)",
-                    &b.zk_files_restore,
-                ),
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            };
-            let cmd = shell::render(template, &[("root", m.root.as_str()), ("archive", &path)])
-                .map_err(|e| e.to_string())?;
-            if let Err(e) = change(ctx, m, what, &cmd, timeout).await {
-                result = Err(e);
-                break;
-            }
-        }
-    }
-    // Exhibitor is started again on every master whatever happened above.
-    for m in &masters {
-        let start = shell::render(&b.start_exhibitor, &[("root", m.root.as_str())])
-            .map_err(|e| e.to_string())?;
-        if let Err(e) = change(ctx, m, "start Exhibitor after the restore", &start, timeout).await {
-            if result.is_ok() {
-                result = Err(e);
-            }
-        }
-    }
-    result?;
-    wait::until(
-        "ZooKeeper serving again after the restore",
-        timeout,
-        c.poll(),
-        || zk_serving(c),
-    )
-    .await
-    .map_err(|e| e.to_string())
 }

@@ -33,6 +33,10 @@ impl Registry for Phases {
             StepKind::Postcheck => &Postcheck,
         }
     }
+
+    fn last_resort(&self) -> &dyn Action {
+        &super::zk_restore::ZkRestore
+    }
 }
 
 /// The precheck checklist, plus the rollout guards' baseline.

@@ -70,6 +70,10 @@ impl Registry for FakeActions {
         self
     }
 
+    fn last_resort(&self) -> &dyn Action {
+        self
+    }
+
     async fn doors_crossed(
         &self,
         _ctx: &StepCtx<'_>,
