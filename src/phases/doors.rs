@@ -6,39 +6,13 @@
 //!   §8.4). Leadership is Marathon's own, so this is checked after every master step.
 //! - CockroachDB finalization: crossed once every master reports the target DC/OS version.
 
+use super::procedure::marathon::{self, Info};
 use super::StepCtx;
 use crate::action::{Crossing, StepError};
 use crate::plan::doors::version_key;
 use crate::plan::{Door, DoorId};
 use crate::probe::wait::{self, Poll};
-use serde::Deserialize;
 use std::time::Duration;
-
-/// The parts of `GET /v2/info` this reads (facts §5, `payloads/marathon-v2-info.json`).
-#[derive(Debug, Clone, Deserialize)]
-struct Info {
-    #[serde(default)]
-    version: String,
-    #[serde(default)]
-    elected: bool,
-    #[serde(default)]
-    leader: Option<String>,
-}
-
-/// One master's Marathon `/v2/info`, read on the master (its own port, TLS in strict mode).
-async fn marathon_info(
-    c: &crate::cluster::Cluster,
-    m: &crate::playbook::NodeSpec,
-) -> Result<Info, String> {
-    use crate::probe::node::{self, Read};
-    let reads = node::read(c, m, &[Read::MarathonInfo])
-        .await
-        .map_err(|e| e.to_string())?;
-    let (url, a) = reads
-        .answer(Read::MarathonInfo)
-        .map_err(|e| e.to_string())?;
-    crate::door::parse_json::<Info>(&url, &a).map_err(|e| e.to_string())
-}
 
 /// Each master's `/v2/info`, or why it did not answer.
 async fn infos(ctx: &StepCtx<'_>) -> Vec<(String, Result<Info, String>)> {
@@ -47,7 +21,7 @@ async fn infos(ctx: &StepCtx<'_>) -> Vec<(String, Result<Info, String>)> {
         c.inventory
             .masters
             .iter()
-            .map(|m| async move { (m.address.clone(), marathon_info(c, m).await) }),
+            .map(|m| async move { (m.address.clone(), marathon::info(c, m).await) }),
     )
     .await
 }
@@ -114,7 +88,7 @@ pub async fn marathon_serves(ctx: &StepCtx<'_>, master: &str) -> Result<(), Step
         Duration::from_secs(c.timeouts.master_gate_secs),
         c.poll(),
         || async {
-            match marathon_info(c, node).await {
+            match marathon::info(c, node).await {
                 Ok(i) if i.leader.is_some() => Poll::Ready(()),
                 Ok(_) => Poll::NotYet(format!("Marathon on {master} names no leader")),
                 Err(e) => Poll::NotYet(format!("Marathon on {master}: {e}")),

@@ -44,18 +44,8 @@ fn backed_up() -> World {
 }
 
 async fn restore(w: &World, actions: &FakeActions) -> (Outcome, RunView) {
-    let change = AuditedChange::in_process(&w.store, &w.record.id, &w.fake, vec![]);
-    let engine = Engine::new(EngineParts {
-        store: &w.store,
-        record: &w.record,
-        cluster: &w.cluster,
-        change: &change,
-        registry: actions,
-        options: acked(),
-        prompter: None,
-        events: &w.events,
-    })
-    .expect("engine");
+    let change = change_door(w);
+    let engine = engine(w, &change, actions, acked(), None);
     let outcome = engine.restore_zookeeper().await.expect("journal ok");
     (outcome, engine.view())
 }

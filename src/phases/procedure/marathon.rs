@@ -97,13 +97,19 @@ pub async fn deprecated_features(c: &Cluster, to: Option<&RecordedVersion>) -> C
     }
 }
 
-/// The parts of `GET /v2/info` read here (facts §5, `payloads/marathon-v2-info.json`).
+/// The parts of `GET /v2/info` read here and by the doors (facts §5,
+/// `payloads/marathon-v2-info.json`).
 #[derive(Debug, Clone, Deserialize)]
-struct Info {
+pub(crate) struct Info {
+    /// Marathon's version.
     #[serde(default)]
-    version: String,
+    pub(crate) version: String,
+    /// Whether this Marathon is the leader.
     #[serde(default)]
-    elected: bool,
+    pub(crate) elected: bool,
+    /// The leader it knows of (`host:port`).
+    #[serde(default)]
+    pub(crate) leader: Option<String>,
 }
 
 /// `GET /v2/leader` (facts §5, `payloads/marathon-v2-leader-transcript.txt`).
@@ -128,11 +134,23 @@ fn ships(dcos: &RecordedVersion, marathon: &str) -> Result<(), String> {
     }
 }
 
+/// One master's Marathon `/v2/info`, read on the master (its own port, TLS in strict mode).
+pub(crate) async fn info(c: &Cluster, m: &NodeSpec) -> Result<Info, String> {
+    Ok(read_of(c, m, &[Read::MarathonInfo]).await?.0)
+}
+
 /// One master's `/v2/info` and `/v2/leader`, read on the master.
 async fn read(c: &Cluster, m: &NodeSpec) -> Result<(Info, Option<String>), String> {
-    let reads = node::read(c, m, &[Read::MarathonInfo, Read::MarathonLeader])
-        .await
-        .map_err(|e| e.to_string())?;
+    read_of(c, m, &[Read::MarathonInfo, Read::MarathonLeader]).await
+}
+
+/// `/v2/info` and, when `reads` has it, the leader `/v2/leader` names.
+async fn read_of(
+    c: &Cluster,
+    m: &NodeSpec,
+    reads: &[Read],
+) -> Result<(Info, Option<String>), String> {
+    let reads = node::read(c, m, reads).await.map_err(|e| e.to_string())?;
     let (url, a) = reads
         .answer(Read::MarathonInfo)
         .map_err(|e| e.to_string())?;
