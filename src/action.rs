@@ -46,21 +46,34 @@ pub enum StepError {
     /// The step's write-ahead note could not be journaled.
     #[error(transparent)]
     Note(#[from] NoteError),
-    /// Any other failure, in words that name the node and the check.
-    #[error("{0}")]
-    Failed(String),
-}
-
-impl From<String> for StepError {
-    fn from(s: String) -> StepError {
-        StepError::Failed(s)
-    }
-}
-
-impl From<&str> for StepError {
-    fn from(s: &str) -> StepError {
-        StepError::Failed(s.to_string())
-    }
+    /// The step's node is not in the inventory.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// The installed versions, the path or the node script do not fit the target.
+    #[error(transparent)]
+    Validate(#[from] crate::phases::validate::ValidateError),
+    /// The precheck or the postcheck failed.
+    #[error(transparent)]
+    Check(#[from] crate::phases::checks::CheckError),
+    /// An IAM, etcd or app-definition backup failed.
+    #[error(transparent)]
+    StateBackup(#[from] crate::phases::backup_state::StateBackupError),
+    /// A gate of the documented procedure was not met.
+    #[error(transparent)]
+    Procedure(#[from] crate::phases::procedure::ProcedureError),
+    /// The ZooKeeper backup failed.
+    #[error(transparent)]
+    Backup(#[from] crate::phases::backup::BackupError),
+    /// A rollout guard stopped the run.
+    #[error(transparent)]
+    Guard(#[from] crate::phases::guards::GuardError),
+    /// A fake action of the unit tests failed as told (`testkit`).
+    #[cfg(test)]
+    #[error("{step} failed on purpose")]
+    OnPurpose {
+        /// The step.
+        step: String,
+    },
 }
 
 /// The step's write-ahead note could not be journaled ([`StepCtx::note`]).
@@ -71,6 +84,31 @@ pub struct NoteError {
     pub step: String,
     /// The journal's error.
     pub error: String,
+}
+
+/// The step's node cannot be found ([`StepCtx::node`]): a plan that does not match the inventory.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeError {
+    /// The step names no node.
+    #[error("step {step} names no node")]
+    NoNode {
+        /// The step.
+        step: String,
+    },
+    /// The step's node is not in the inventory.
+    #[error("node {node} of step {step} is not in the inventory")]
+    NotInInventory {
+        /// The node's address.
+        node: String,
+        /// The step.
+        step: String,
+    },
+    /// A master the step names is not a master of the inventory.
+    #[error("{node} is not a master of the inventory")]
+    NotAMaster {
+        /// The address.
+        node: String,
+    },
 }
 
 /// What undoing a step means, decided before the undo starts.
@@ -218,18 +256,15 @@ impl StepCtx<'_> {
     }
 
     /// The step's node as the inventory names it.
-    pub fn node(&self) -> Result<&NodeSpec, String> {
-        let addr = self
-            .step
-            .node
-            .as_deref()
-            .ok_or_else(|| format!("step {} names no node", self.step.id))?;
-        self.cluster.node(addr).ok_or_else(|| {
-            format!(
-                "node {addr} of step {} is not in the inventory",
-                self.step.id
-            )
-        })
+    pub fn node(&self) -> Result<&NodeSpec, NodeError> {
+        let step = || self.step.id.clone();
+        let addr = (self.step.node.as_deref()).ok_or_else(|| NodeError::NoNode { step: step() })?;
+        self.cluster
+            .node(addr)
+            .ok_or_else(|| NodeError::NotInInventory {
+                node: addr.into(),
+                step: step(),
+            })
     }
 
     /// A node-changing script on `node`, through the change door, audited under this step.

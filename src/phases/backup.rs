@@ -18,6 +18,44 @@ pub const METHOD_DCOS_ZK: &str = "dcos-zk";
 /// A file-level archive of the data directory (no `dcos-zk` on that version).
 pub const METHOD_FILES: &str = "zookeeper-data-dir";
 
+/// Why the ZooKeeper backup failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// The step's node is not in the inventory.
+    #[error(transparent)]
+    Node(#[from] crate::action::NodeError),
+    /// No Exhibitor answered (its message names each master's answer).
+    #[error("{0}")]
+    Exhibitor(String),
+    /// No follower serves, so no master can be stopped.
+    #[error("no ZooKeeper follower is serving, so no master can be stopped for the backup (Exhibitor says: {servers})")]
+    NoFollower {
+        /// Each server as Exhibitor lists it.
+        servers: String,
+    },
+    /// Whether the master has `dcos-zk` could not be read.
+    #[error("{0}")]
+    Tool(String),
+    /// A read on the master failed.
+    #[error(transparent)]
+    Remote(#[from] crate::door::RemoteError),
+    /// The backup master could not be journaled before Exhibitor is stopped.
+    #[error(transparent)]
+    Note(#[from] crate::action::NoteError),
+    /// A playbook template does not render.
+    #[error(transparent)]
+    Template(#[from] crate::shell::TemplateError),
+    /// A stop, backup, start or delete script failed.
+    #[error(transparent)]
+    Script(#[from] ScriptError),
+    /// ZooKeeper does not serve again after the backup.
+    #[error(transparent)]
+    NotServing(#[from] wait::WaitError),
+    /// The archive could not be copied here or saved (its message names the file).
+    #[error("{0}")]
+    Copy(String),
+}
+
 /// Written ahead before Exhibitor is stopped: on resume, the same master is used (and its
 /// Exhibitor started again).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,7 +66,7 @@ struct Note {
 /// Which master the backup stops: a ZooKeeper follower (Exhibitor `isLeader: false`, serving),
 /// the planned one when it still is one, since stopping the ZooKeeper leader forces an election
 /// (facts §8.3). A single master is its own ensemble.
-async fn choose_master<'a>(ctx: &'a StepCtx<'_>) -> Result<&'a NodeSpec, String> {
+async fn choose_master<'a>(ctx: &'a StepCtx<'_>) -> Result<&'a NodeSpec, BackupError> {
     let c = ctx.cluster;
     if let Some(n) = super::outputs::read::<Note>(ctx.noted()) {
         if let Some(m) = c.node(&n.backup_master) {
@@ -39,7 +77,7 @@ async fn choose_master<'a>(ctx: &'a StepCtx<'_>) -> Result<&'a NodeSpec, String>
     if c.inventory.masters.len() < 2 {
         return Ok(planned);
     }
-    let (_, servers) = exhibitor::first_answer(c).await?;
+    let (_, servers) = (exhibitor::first_answer(c).await).map_err(BackupError::Exhibitor)?;
     let follower = |m: &NodeSpec| {
         servers.iter().any(|s| {
             s.hostname == m.address
@@ -58,15 +96,19 @@ async fn choose_master<'a>(ctx: &'a StepCtx<'_>) -> Result<&'a NodeSpec, String>
     followers
         .first()
         .copied()
-        .ok_or_else(|| {
-            format!(
-                "no ZooKeeper follower is serving, so no master can be stopped for the backup (Exhibitor says: {})",
-                servers
-                    .iter()
-                    .map(|s| format!("{} {}{}", s.hostname, s.description, if s.is_leader { " (leader)" } else { "" }))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+        .ok_or_else(|| BackupError::NoFollower {
+            servers: servers
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} {}{}",
+                        s.hostname,
+                        s.description,
+                        if s.is_leader { " (leader)" } else { "" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
         })
 }
 
@@ -93,7 +135,7 @@ async fn data_dir_bytes(c: &Cluster, node: &NodeSpec) -> u64 {
 }
 
 /// Takes the backup (or, on resume, finishes one that was in flight).
-pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
+pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, BackupError> {
     let c = ctx.cluster;
     let node = choose_master(ctx).await?;
     let b = &c.playbook.backup;
@@ -105,7 +147,7 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     let archive = format!("{dir}/zookeeper-backup.tar.gz");
     let timeout = Duration::from_secs(c.timeouts.backup_secs);
     // The tool is looked for before anything is stopped (facts §8.3).
-    let with_tool = has_dcos_zk(c, node).await?;
+    let with_tool = has_dcos_zk(c, node).await.map_err(BackupError::Tool)?;
     let method = if with_tool {
         METHOD_DCOS_ZK
     } else {
@@ -116,14 +158,12 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     let archive_timeout = timeout + Duration::from_secs(data_bytes / (1 << 20));
     let exists = c
         .query(node, &format!("test -s {}", quote(&archive)))
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         .ok();
     let backed_up = if !exists {
         ctx.note(super::outputs::write(&Note {
             backup_master: node.address.clone(),
-        }))
-        .map_err(|e| e.to_string())?;
+        }))?;
         if node.address != ctx.node()?.address {
             ctx.progress(format!(
                 "{} leads ZooKeeper now: the backup is taken on the follower {}",
@@ -133,11 +173,8 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         }
         // The archive must not exist and its parent must (dcos-zk's rules).
         let mk = format!("mkdir -p {} && rm -f {}", quote(&dir), quote(&archive));
-        change(ctx, node, "prepare the backup directory", &mk, timeout)
-            .await
-            .map_err(|e| e.to_string())?;
-        let stop =
-            shell::render(&b.stop_exhibitor, &[("root", root)]).map_err(|e| e.to_string())?;
+        change(ctx, node, "prepare the backup directory", &mk, timeout).await?;
+        let stop = shell::render(&b.stop_exhibitor, &[("root", root)])?;
         change(
             ctx,
             node,
@@ -145,8 +182,7 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
             &stop,
             timeout,
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         let (what, template) = if with_tool {
             ("dcos-zk backup", &b.backup)
         } else {
@@ -155,15 +191,14 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
                 &b.zk_files_backup,
             )
         };
-        let backup = shell::render(template, &[("root", root), ("archive", &archive)])
-            .map_err(|e| e.to_string())?;
+        let backup = shell::render(template, &[("root", root), ("archive", &archive)])?;
         Some(change(ctx, node, what, &backup, archive_timeout).await)
     } else {
         None
     };
     // Exhibitor is started again whatever the backup did (and on resume, when the step was
     // interrupted while it was stopped).
-    let start = shell::render(&b.start_exhibitor, &[("root", root)]).map_err(|e| e.to_string())?;
+    let start = shell::render(&b.start_exhibitor, &[("root", root)])?;
     change(
         ctx,
         node,
@@ -171,10 +206,9 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         &start,
         timeout,
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     if let Some(backed_up) = backed_up {
-        backed_up.map_err(|e| e.to_string())?;
+        backed_up?;
     }
     wait::until(
         "ZooKeeper serving again after the backup",
@@ -182,12 +216,12 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         c.poll(),
         || zk_serving(c),
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     // Copy it here (streamed, checked) and take it off the master.
-    let local_dir = backup_copy::local_dir(ctx.state_dir, ctx.run)?;
+    let local_dir = backup_copy::local_dir(ctx.state_dir, ctx.run).map_err(BackupError::Copy)?;
     let local = local_dir.join("zookeeper-backup.tar.gz");
-    let copied = backup_copy::copy_off(c, node, &archive, &local).await?;
+    let copied =
+        (backup_copy::copy_off(c, node, &archive, &local).await).map_err(BackupError::Copy)?;
     change(
         ctx,
         node,
@@ -195,8 +229,7 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         &format!("rm -f {}", quote(&archive)),
         timeout,
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     let mut versions = serde_json::Map::new();
     for (n, id) in c.identities().await {
         if let Ok(id) = id {
@@ -206,9 +239,11 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     backup_copy::write_private(
         &local_dir.join("installed-versions.json"),
         &serde_json::to_vec_pretty(&versions).unwrap_or_default(),
-    )?;
+    )
+    .map_err(BackupError::Copy)?;
     let inv = std::fs::read(&c.inventory.path).unwrap_or_default();
-    backup_copy::write_private(&local_dir.join("inventory.toml"), &inv)?;
+    backup_copy::write_private(&local_dir.join("inventory.toml"), &inv)
+        .map_err(BackupError::Copy)?;
     ctx.progress(format!(
         "ZooKeeper backup ({method}) from {} saved to {} ({} bytes, sha256 {})",
         node.address,

@@ -82,7 +82,9 @@ pub async fn marathon_serves(ctx: &StepCtx<'_>, master: &str) -> Result<(), Step
         .masters
         .iter()
         .find(|m| m.address == master)
-        .ok_or_else(|| StepError::from(format!("{master} is not a master of the inventory")))?;
+        .ok_or_else(|| crate::action::NodeError::NotAMaster {
+            node: master.into(),
+        })?;
     wait::until(
         &format!("Marathon answers on {master} and has a leader"),
         Duration::from_secs(c.timeouts.master_gate_secs),

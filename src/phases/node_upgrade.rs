@@ -8,10 +8,11 @@
 use super::gates;
 use super::StepCtx;
 use crate::action::StepError;
+use crate::door::RemoteError;
 use crate::model::Role;
 use crate::plan::StepVersion;
 use crate::playbook::NodeSpec;
-use crate::probe::wait::{self, Poll};
+use crate::probe::wait::{self, Poll, WaitError};
 use crate::versions::RecordedVersion;
 use std::time::Duration;
 
@@ -51,6 +52,12 @@ pub enum NodeUpgradeError {
     /// A rollback without a script to go back with.
     #[error("no rollback_script_url in the inventory's [bootstrap]: generate the node script from the target back to the from-version and list it")]
     NoRollbackScript,
+    /// The node's version could not be read (the message names the node).
+    #[error("{0}")]
+    Unread(String),
+    /// A playbook template of the node script does not render.
+    #[error(transparent)]
+    Template(#[from] crate::shell::TemplateError),
     /// The script could not be started.
     #[error("{node}: could not start the node upgrade script: {tail}")]
     NotStarted {
@@ -100,12 +107,8 @@ pub const GATE_POLL: Duration = Duration::from_millis(100);
 /// How long a started script may go without writing its pid before it counts as dead.
 const NO_PID_LIMIT: Duration = Duration::from_secs(60);
 
-async fn status(ctx: &StepCtx<'_>, node: &NodeSpec, dir: &str) -> Result<Detached, String> {
-    let out = ctx
-        .cluster
-        .query(node, &status_script(dir))
-        .await
-        .map_err(|e| e.to_string())?;
+async fn status(ctx: &StepCtx<'_>, node: &NodeSpec, dir: &str) -> Result<Detached, RemoteError> {
+    let out = ctx.cluster.query(node, &status_script(dir)).await?;
     Ok(parse_status(&out.stdout))
 }
 
@@ -115,13 +118,9 @@ async fn wait_status(
     node: &NodeSpec,
     dir: &str,
     left: Duration,
-) -> Result<Detached, String> {
+) -> Result<Detached, RemoteError> {
     let bound = left.as_secs().clamp(1, WAIT_BOUND_SECS);
-    let out = ctx
-        .cluster
-        .query(node, &wait_script(dir, bound))
-        .await
-        .map_err(|e| e.to_string())?;
+    let out = ctx.cluster.query(node, &wait_script(dir, bound)).await?;
     Ok(parse_status(&out.stdout))
 }
 
@@ -148,7 +147,7 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
     let mut installed = None;
     let mut before = None;
     if state == Detached::NotStarted {
-        let id = c.identity(node).await?;
+        let id = c.identity(node).await.map_err(NodeUpgradeError::Unread)?;
         if target.is(&id.version) {
             ctx.progress(format!(
                 "{} already reports {target}; the script is not started",
@@ -165,7 +164,8 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
             if direction == Direction::Upgrade {
                 before = Some(super::procedure::before_node(ctx, node).await?);
             }
-            let script = launch_script(c, node, &dir, &url, &target)?;
+            let script =
+                launch_script(c, node, &dir, &url, &target).map_err(NodeUpgradeError::from)?;
             let out = ctx
                 .change(
                     node,
@@ -211,7 +211,7 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
                         Ok(s) => s,
                         Err(e) => {
                             tokio::time::sleep(c.poll()).await;
-                            return Poll::NotYet(e);
+                            return Poll::NotYet(e.to_string());
                         }
                     }
                 };
@@ -280,7 +280,7 @@ fn named(node: &NodeSpec) -> String {
 }
 
 /// Before a master goes down: the ensemble and the masters are healthy (quorum can survive).
-async fn quorum_gate(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<(), String> {
+async fn quorum_gate(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<(), WaitError> {
     let c = ctx.cluster;
     crate::checkpoint::hit(&format!("in-gate:quorum:{}", ctx.step.id));
     wait::until(
@@ -291,7 +291,6 @@ async fn quorum_gate(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<(), String> {
     )
     .await
     .map(|_| ())
-    .map_err(|e| e.to_string())
 }
 
 /// After the script: the node reports the target version and its role's health checks pass.
@@ -299,7 +298,7 @@ pub async fn post_gates(
     ctx: &StepCtx<'_>,
     node: &NodeSpec,
     target: &RecordedVersion,
-) -> Result<(), String> {
+) -> Result<(), WaitError> {
     let c = ctx.cluster;
     crate::checkpoint::hit(&format!("in-gate:health:{}:{target}", ctx.step.id));
     let (secs, what) = if node.role == Role::Master {
@@ -317,8 +316,7 @@ pub async fn post_gates(
         GATE_POLL,
         || gates::node_at_version(c, node, target),
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     if node.role == Role::Master {
         let leader = wait::until(
             &format!(
@@ -329,8 +327,7 @@ pub async fn post_gates(
             GATE_POLL,
             || gates::masters_healthy(c),
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         ctx.progress(format!("masters healthy, Mesos leader {leader}"));
     } else {
         wait::until(
@@ -342,8 +339,7 @@ pub async fn post_gates(
             GATE_POLL,
             || gates::agent_registered(c, node),
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     }
     Ok(())
 }

@@ -35,9 +35,26 @@ use super::gates;
 use super::StepCtx;
 use crate::probe::wait::Poll;
 
+/// Why the precheck or the postcheck failed its step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// Blockers failed before anything changed.
+    #[error("precheck blocked: {}", .blockers.join("; "))]
+    Blocked {
+        /// Each failed blocker: `id: what was found`.
+        blockers: Vec<String>,
+    },
+    /// The cluster is not where the run should have left it.
+    #[error("postcheck: {}", .problems.join("; "))]
+    Problems {
+        /// What is wrong, node by node.
+        problems: Vec<String>,
+    },
+}
+
 /// Before anything changes: the whole checklist. A failed blocker fails the step (nothing has
 /// changed yet); failed warnings are reported and approved at the next gate (or by `--yes`).
-pub async fn precheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
+pub async fn precheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, CheckError> {
     let c = ctx.cluster;
     let facts = crate::probe::facts::gather(c, false).await;
     let list = checklist(c, &facts, Some(ctx.to)).await;
@@ -55,13 +72,13 @@ pub async fn precheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
             .filter(|c| !c.passed && c.severity == Severity::Blocker)
             .map(|c| format!("{}: {}", c.id, c.found))
             .collect();
-        return Err(format!("precheck blocked: {}", blockers.join("; ")));
+        return Err(CheckError::Blocked { blockers });
     }
     Ok(serde_json::json!({"leader": facts.leader, "checklist": report}))
 }
 
 /// At the end: every node at the target and healthy.
-pub async fn postcheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
+pub async fn postcheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, CheckError> {
     let c = ctx.cluster;
     use futures::future::join_all;
     // Every read is independent of the others: all at once.
@@ -94,7 +111,7 @@ pub async fn postcheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     if problems.is_empty() {
         Ok(serde_json::json!({"to": ctx.to}))
     } else {
-        Err(format!("postcheck: {}", problems.join("; ")))
+        Err(CheckError::Problems { problems })
     }
 }
 

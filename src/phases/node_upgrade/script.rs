@@ -3,7 +3,7 @@
 
 use crate::cluster::Cluster;
 use crate::playbook::NodeSpec;
-use crate::shell::{self, quote};
+use crate::shell::{self, quote, TemplateError};
 use crate::versions::{DcosVersion, RecordedVersion};
 
 /// What the node says about a detached script run.
@@ -81,17 +81,17 @@ pub(super) fn launch_script(
     dir: &str,
     url: &str,
     target: &RecordedVersion,
-) -> Result<String, String> {
+) -> Result<String, TemplateError> {
     let nu = &c.playbook.node_upgrade;
     let root = node.root.as_str();
     let mut parts: Vec<String> = Vec::new();
     if node.role.is_agent() {
         for t in &nu.agent_before {
-            parts.push(shell::render(t, &[("root", root)]).map_err(|e| e.to_string())?);
+            parts.push(shell::render(t, &[("root", root)])?);
         }
     }
-    parts.push(shell::render(&nu.fetch, &[("script_url", url)]).map_err(|e| e.to_string())?);
-    let mut run = shell::render(&nu.run, &[]).map_err(|e| e.to_string())?;
+    parts.push(shell::render(&nu.fetch, &[("script_url", url)])?);
+    let mut run = shell::render(&nu.run, &[])?;
     let verbose = match (target.parsed(), DcosVersion::parse(&nu.verbose_since)) {
         (Some(t), Ok(since)) => t.minor() >= since.minor(),
         _ => false,

@@ -17,6 +17,17 @@ use crate::probe::wait;
 use crate::versions::RecordedVersion;
 use std::time::Duration;
 
+/// Why a gate of the procedure failed the node's step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProcedureError {
+    /// A gate was not met in time (DC/OS's node checks, CockroachDB, Marathon, the agent).
+    #[error(transparent)]
+    Gate(#[from] wait::WaitError),
+    /// The agent cannot be read at the leading master before it goes down.
+    #[error("{0}")]
+    Agent(String),
+}
+
 /// What was seen on a node before it went down, compared after it is back.
 #[derive(Debug, Clone, Default)]
 pub struct Before {
@@ -25,7 +36,7 @@ pub struct Before {
 }
 
 /// Before `node` goes down (its script not started yet): DC/OS's own node checks pass on it.
-pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, String> {
+pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, ProcedureError> {
     let c = ctx.cluster;
     let (from, to) = (ctx.from, ctx.to);
     let tolerate = move |name: &str| node_checks::transient(from, to, name);
@@ -40,7 +51,7 @@ pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, S
             || node_checks::node_poststart(c, node, &tolerate),
         )
         .await
-        .map_err(|e| e.to_string())
+        .map_err(ProcedureError::from)
     };
     // Read-only, and independent of the node checks: at once.
     let (warnings, before) = if node.role == Role::Master {
@@ -49,7 +60,7 @@ pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, S
             tokio::try_join!(checks, iam_gate(ctx, node, &version, "before it goes down"))?;
         (w, Before::default())
     } else {
-        let agent = async { agents::before(c, node).await };
+        let agent = async { agents::before(c, node).await.map_err(ProcedureError::Agent) };
         let (w, agent) = tokio::try_join!(checks, agent)?;
         ctx.progress(format!(
             "agent {} is {} with {} running task(s)",
@@ -70,7 +81,7 @@ async fn iam_gate(
     node: &NodeSpec,
     version: &str,
     when: &str,
-) -> Result<(), String> {
+) -> Result<(), ProcedureError> {
     let c = ctx.cluster;
     let strict = cockroach::from_had_cockroach(ctx.from);
     let said = std::sync::atomic::AtomicBool::new(false);
@@ -94,8 +105,7 @@ async fn iam_gate(
             p
         },
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     ctx.progress(done);
     Ok(())
 }
@@ -122,7 +132,11 @@ fn report(ctx: &StepCtx<'_>, warnings: &[String]) {
 
 /// DC/OS's own `node-poststart` checks pass on `node` (the path's documented transient
 /// failures tolerated unless `strict`; they are waited out after the last master).
-async fn node_checks_pass(ctx: &StepCtx<'_>, node: &NodeSpec, strict: bool) -> Result<(), String> {
+async fn node_checks_pass(
+    ctx: &StepCtx<'_>,
+    node: &NodeSpec,
+    strict: bool,
+) -> Result<(), ProcedureError> {
     let c = ctx.cluster;
     let (from, to) = (ctx.from, ctx.to);
     let tolerate = move |name: &str| !strict && node_checks::transient(from, to, name);
@@ -132,8 +146,7 @@ async fn node_checks_pass(ctx: &StepCtx<'_>, node: &NodeSpec, strict: bool) -> R
         HEAVY_POLL.min(c.poll()),
         || node_checks::node_poststart(c, node, &tolerate),
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     report(ctx, &warnings);
     Ok(())
 }
@@ -145,7 +158,7 @@ pub async fn after_undo(
     ctx: &StepCtx<'_>,
     node: &NodeSpec,
     version: &RecordedVersion,
-) -> Result<(), String> {
+) -> Result<(), ProcedureError> {
     if node.role != Role::Master {
         return Ok(());
     }
@@ -159,7 +172,7 @@ pub async fn after_node(
     node: &NodeSpec,
     target: &RecordedVersion,
     before: Option<Before>,
-) -> Result<(), String> {
+) -> Result<(), ProcedureError> {
     let c = ctx.cluster;
     let last = node.role == Role::Master && all_masters_at(c, target).await;
     // Every gate below only reads, and each waits for its own condition: they wait at once, and
@@ -177,7 +190,7 @@ pub async fn after_node(
             )
             .await?;
         }
-        Ok::<(), String>(())
+        Ok::<(), ProcedureError>(())
     };
     let rejoined = async {
         if let Some(b) = before.and_then(|b| b.agent) {
@@ -190,13 +203,12 @@ pub async fn after_node(
                 GATE_POLL,
                 || agents::rejoined(c, node, &b),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
             ctx.progress(done);
         } else if node.role != Role::Master {
             ctx.progress(format!("{}: the agent's id and tasks before the step are not known (the step resumed); not compared", node.address));
         }
-        Ok::<(), String>(())
+        Ok::<(), ProcedureError>(())
     };
     let master = async {
         if node.role != Role::Master {
@@ -215,14 +227,14 @@ pub async fn after_node(
                 || marathon::after_master(c, node, target, last),
             )
             .await
-            .map_err(|e| e.to_string())
+            .map_err(ProcedureError::from)
         };
         let ((), leader) = tokio::try_join!(
             iam_gate(ctx, node, target.as_str(), "after its upgrade"),
             marathon
         )?;
         ctx.progress(format!("Marathon leader {leader}"));
-        Ok::<(), String>(())
+        Ok::<(), ProcedureError>(())
     };
     tokio::try_join!(checks, rejoined, master)?;
     Ok(())
