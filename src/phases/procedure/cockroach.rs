@@ -20,7 +20,12 @@ pub fn from_had_cockroach(from: Option<&RecordedVersion>) -> bool {
 }
 
 /// One poll on `node` (running `version`): `Ready(summary)` when the ranges are replicated.
-pub async fn replicated(c: &Cluster, node: &NodeSpec, version: &str, strict: bool) -> Poll<String> {
+pub async fn replicated(
+    c: &Cluster,
+    node: &NodeSpec,
+    version: &RecordedVersion,
+    strict: bool,
+) -> Poll<String> {
     let rows = match cockroach::status(c, node, version).await {
         Ok(Status::Absent) => return Poll::Ready(format!("no CockroachDB on {}", node.address)),
         Ok(Status::Rows(r)) => r,

@@ -55,9 +55,9 @@ pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, P
     };
     // Read-only, and independent of the node checks: at once.
     let (warnings, before) = if node.role == Role::Master {
-        let version = ctx.from.unwrap_or(ctx.to).to_string();
+        let version = ctx.from.unwrap_or(ctx.to);
         let (w, ()) =
-            tokio::try_join!(checks, iam_gate(ctx, node, &version, "before it goes down"))?;
+            tokio::try_join!(checks, iam_gate(ctx, node, version, "before it goes down"))?;
         (w, Before::default())
     } else {
         let agent = async { agents::before(c, node).await.map_err(ProcedureError::Agent) };
@@ -79,7 +79,7 @@ pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, P
 async fn iam_gate(
     ctx: &StepCtx<'_>,
     node: &NodeSpec,
-    version: &str,
+    version: &RecordedVersion,
     when: &str,
 ) -> Result<(), ProcedureError> {
     let c = ctx.cluster;
@@ -162,7 +162,7 @@ pub async fn after_undo(
     if node.role != Role::Master {
         return Ok(());
     }
-    iam_gate(ctx, node, version.as_str(), "after its rollback").await
+    iam_gate(ctx, node, version, "after its rollback").await
 }
 
 /// After `node` reports `target` and its health gates passed (upgrades only). `before` is
@@ -229,10 +229,8 @@ pub async fn after_node(
             .await
             .map_err(ProcedureError::from)
         };
-        let ((), leader) = tokio::try_join!(
-            iam_gate(ctx, node, target.as_str(), "after its upgrade"),
-            marathon
-        )?;
+        let ((), leader) =
+            tokio::try_join!(iam_gate(ctx, node, target, "after its upgrade"), marathon)?;
         ctx.progress(format!("Marathon leader {leader}"));
         Ok::<(), ProcedureError>(())
     };
