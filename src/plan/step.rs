@@ -144,10 +144,10 @@ pub struct Step {
     /// The app, for framework steps.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub app: Option<String>,
-    /// Version (or image) before.
+    /// Version before (a node's, as it reported it), or the app's image before.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub from: Option<super::StepVersion>,
-    /// Version (or image) after.
+    /// Version after (the target), or the app's image after.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub to: Option<super::StepVersion>,
     /// Why a step is skipped.

@@ -79,12 +79,6 @@ impl fmt::Debug for StepVersion {
     }
 }
 
-impl PartialEq<&str> for StepVersion {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
 impl Serialize for StepVersion {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
