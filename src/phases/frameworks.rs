@@ -270,3 +270,26 @@ async fn wait_deployed(
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deployment_timeout_reads_as_the_wait_that_timed_out_said_it() {
+        for deployment in [Some("5ed4c0c5"), None] {
+            let typed = FrameworkError::DeploymentTimedOut {
+                app: "/web".into(),
+                deployment: deployment.map(String::from),
+                secs: 600,
+                last: "/web: 1 of 2 instances running".into(),
+            };
+            let waited = WaitError::TimedOut {
+                what: awaited("/web", deployment),
+                secs: 600,
+                last: "/web: 1 of 2 instances running".into(),
+            };
+            assert_eq!(typed.to_string(), waited.to_string());
+        }
+    }
+}
