@@ -142,7 +142,7 @@ pub(super) fn exec(a: RunSelect, ctx: &Ctx) -> CliResult<i32> {
             standing: standing.words(),
             pid: live,
             cluster: record.as_ref().map(|r| r.cluster.clone()),
-            from: record.as_ref().and_then(|r| r.plan.from.clone()),
+            from: (record.as_ref()).and_then(|r| r.plan.from.as_ref().map(ToString::to_string)),
             to: record.as_ref().map(|r| r.plan.to.to_string()),
             started: record.as_ref().map(|r| r.created_at.clone()),
             updated: updated.clone(),
@@ -233,7 +233,7 @@ fn cluster_line(r: &RunRecord) -> String {
     format!(
         "  cluster {}: {} -> {}, started {}\n",
         r.cluster,
-        r.plan.from.as_deref().unwrap_or("?"),
+        r.plan.from.as_ref().map_or("?", |f| f.as_str()),
         r.plan.to,
         r.created_at
     )
