@@ -127,6 +127,9 @@ pub struct Replay {
     index: HashMap<String, usize>,
     phases: Vec<PhaseId>,
     undo_in_flight: BTreeSet<String>,
+    /// The first step not done or skipped (every one before it is): the view's phase, kept
+    /// without a scan of the finished steps at every record.
+    first_open: usize,
 }
 
 impl Replay {
@@ -163,8 +166,9 @@ impl Replay {
             index,
             phases,
             undo_in_flight: BTreeSet::new(),
+            first_open: 0,
         };
-        r.set_phase();
+        r.set_phase(None);
         r
     }
 
@@ -172,17 +176,24 @@ impl Replay {
     /// before the record's step changed.
     pub fn apply(&mut self, rec: &Record) -> Result<(), IllegalTransition> {
         let r = self.apply_inner(rec);
-        self.set_phase();
+        self.set_phase(rec.step().and_then(|id| self.index.get(id).copied()));
         r
     }
 
-    fn set_phase(&mut self) {
+    /// The phase of the first step not finished, after step `changed` (if any) changed.
+    fn set_phase(&mut self, changed: Option<usize>) {
+        let finished = |v: &StepView| matches!(v.state, StepState::Done | StepState::Skipped);
+        let steps = &self.view.steps;
+        if let Some(i) = changed.filter(|&i| i < self.first_open && !finished(&steps[i])) {
+            self.first_open = i;
+        }
+        while self.first_open < steps.len() && finished(&steps[self.first_open]) {
+            self.first_open += 1;
+        }
         self.view.phase = self
             .phases
-            .iter()
-            .zip(self.view.steps.iter())
-            .find(|(_, v)| !matches!(v.state, StepState::Done | StepState::Skipped))
-            .map(|(p, _)| *p)
+            .get(self.first_open)
+            .copied()
             .unwrap_or(PhaseId::Postcheck);
     }
 
