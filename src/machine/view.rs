@@ -1,6 +1,7 @@
 //! `RunView`: a run's state folded from its journal (what `status` shows, what `resume` uses).
 
 use super::journal::{next_state, IllegalTransition, Record, StepState};
+use super::steps::StepList;
 use crate::plan::{PhaseId, Plan};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
@@ -70,8 +71,8 @@ pub struct RunView {
     pub state: RunState,
     /// The phase of the first step not done, or of the last step when all are.
     pub phase: PhaseId,
-    /// Steps in plan order.
-    pub steps: Vec<StepView>,
+    /// Steps in plan order (shared: a copy of the view copies pointers).
+    pub steps: StepList,
     /// Gates already approved.
     pub approved_gates: BTreeSet<String>,
     /// Why the run paused, if it did.
@@ -135,7 +136,7 @@ pub struct Replay {
 impl Replay {
     /// The view of a run whose journal is empty.
     pub fn new(plan: &Plan) -> Replay {
-        let steps: Vec<StepView> = plan
+        let steps: StepList = plan
             .steps()
             .map(|(_, s)| StepView {
                 id: s.id.clone(),
@@ -221,7 +222,7 @@ impl Replay {
                     record: "unknown step".into(),
                 });
             };
-            let sv = &mut self.view.steps[i];
+            let sv = self.view.steps.get_mut(i);
             sv.state = next_state(id, sv.state, rec)?;
             match rec {
                 Record::StepStarted { .. } => {
