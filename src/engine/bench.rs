@@ -347,9 +347,11 @@ fn rollout(
     // read the run and its journal, replay it, parse the saved inventory, make the engine).
     let t = Instant::now();
     let store = Store::open(dir.path()).expect("reopen");
+    let opened = t.elapsed();
     let record = store.run("run-1").expect("run");
     let journal = store.journal("run-1").expect("journal");
     let view = RunView::replay(&record.plan, &journal).expect("replay");
+    let replayed = t.elapsed();
     assert_eq!(view.state, crate::machine::RunState::Done);
     let inv =
         Inventory::parse(&SourceFile::from_text("sim.toml", &inventory_text())).expect("inventory");
@@ -368,6 +370,12 @@ fn rollout(
     .expect("engine");
     let resume = t.elapsed();
     drop(engine);
+    println!(
+        "   resume: open {:.0} ms, run + journal + replay {:.0} ms, inventory + engine {:.0} ms",
+        opened.as_secs_f64() * 1e3,
+        (replayed - opened).as_secs_f64() * 1e3,
+        (resume - replayed).as_secs_f64() * 1e3
+    );
     let audits = store.audit("run-1").expect("audit").len();
     Rollout {
         took,
