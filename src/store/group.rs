@@ -7,7 +7,8 @@
 //!   rollback, a door seen crossed, a restore) is durable when its append returns, with every
 //!   record appended before it;
 //! - any other record (a step started, noted, succeeded, failed; an outcome) waits for the next
-//!   of those, for a background flush at most [`MAX_DELAY`] later, or for the store's drop.
+//!   of those, for the background flush (every [`MAX_DELAY`], of what has waited that long: so
+//!   between one and two `MAX_DELAY`s after the commit), or for the store's drop.
 //!
 //! So a kill -9 loses at most the records written since the last change was sent: reads only
 //! (the steps between two changes are re-run, `verify` decides for a step that changed
@@ -24,7 +25,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// The longest a committed record waits to be made durable when nothing forces it sooner.
+/// How often the background flush looks, and how long a record waits at least before it flushes
+/// it (so at most twice this when nothing forces a flush sooner).
 pub const MAX_DELAY: Duration = Duration::from_millis(100);
 
 /// A read-only view line waiting for its record's flush.
@@ -122,7 +124,8 @@ impl Group {
     }
 }
 
-/// The background flusher of one open store: every [`MAX_DELAY`], flushes what is pending.
+/// The background flusher of one open store: every [`MAX_DELAY`], flushes what has been pending
+/// that long.
 pub(super) struct Flusher {
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -133,17 +136,15 @@ impl Flusher {
         let (stop, rx) = channel::<()>();
         let thread = std::thread::Builder::new()
             .name("dcu-group-commit".into())
-            .spawn(move || loop {
-                match rx.recv_timeout(MAX_DELAY) {
-                    Err(RecvTimeoutError::Timeout) => {
-                        let mut p = group.lock();
-                        if p.since.is_some_and(|t| t.elapsed() >= MAX_DELAY) {
-                            if let Err(e) = group.sync(&mut p) {
-                                p.failed = Some(e.to_string());
-                            }
+            .spawn(move || {
+                // Until the store drops its end of the channel.
+                while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(MAX_DELAY) {
+                    let mut p = group.lock();
+                    if p.since.is_some_and(|t| t.elapsed() >= MAX_DELAY) {
+                        if let Err(e) = group.sync(&mut p) {
+                            p.failed = Some(e.to_string());
                         }
                     }
-                    _ => break,
                 }
             })
             .ok();

@@ -43,16 +43,23 @@ fn view_lines(dir: &Path, file: &str) -> usize {
         .count()
 }
 
-fn new_store() -> (tempfile::TempDir, Store) {
+/// A store with a run; without the background flush unless `background` (so that what is
+/// pending stays pending however slow the machine is).
+fn new_store(background: bool) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let s = Store::open(&dir.path().join("state")).unwrap();
+    let path = dir.path().join("state");
+    let s = if background {
+        Store::open(&path).unwrap()
+    } else {
+        Store::open_without_background_flush(&path).unwrap()
+    };
     s.create_run(&super::tests::record("r1")).unwrap();
     (dir, s)
 }
 
 #[tokio::test]
 async fn a_kill_as_a_change_is_sent_keeps_its_intent_and_every_record_before_it() {
-    let (dir, store) = new_store();
+    let (dir, store) = new_store(false);
     let state = dir.path().join("state");
     store.append("r1", &started("s")).unwrap();
     let noted = Record::StepNoted {
@@ -114,7 +121,7 @@ async fn a_kill_as_a_change_is_sent_keeps_its_intent_and_every_record_before_it(
 
 #[test]
 fn a_run_level_record_is_durable_at_once_with_the_records_before_it() {
-    let (dir, store) = new_store();
+    let (dir, store) = new_store(false);
     store.append("r1", &started("s")).unwrap();
     let paused = Record::RunPaused {
         reason: "waiting".into(),
@@ -127,12 +134,12 @@ fn a_run_level_record_is_durable_at_once_with_the_records_before_it() {
 
 #[test]
 fn a_record_with_no_change_after_it_is_durable_within_the_group_delay() {
-    let (dir, store) = new_store();
+    let (dir, store) = new_store(true);
     store.append("r1", &started("s")).unwrap();
     let t = Instant::now();
     // The background flush's own record: polled, bounded.
     while store.pending() > 0 {
-        assert!(t.elapsed() < MAX_DELAY * 20, "never flushed");
+        assert!(t.elapsed() < MAX_DELAY * 50, "never flushed");
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(
@@ -147,7 +154,7 @@ fn a_record_with_no_change_after_it_is_durable_within_the_group_delay() {
 
 #[test]
 fn closing_the_store_flushes_what_is_pending() {
-    let (dir, store) = new_store();
+    let (dir, store) = new_store(false);
     store.append("r1", &started("s")).unwrap();
     drop(store);
     let s = Store::open(&dir.path().join("state")).unwrap();

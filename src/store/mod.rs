@@ -3,7 +3,7 @@
 //!
 //! Every append is one sled transaction; records are made durable by group commit (`group`): an
 //! intent before a change and every run-level record are on disk, with everything before them,
-//! when their append returns (write-ahead), the rest at the latest 100 ms later.
+//! when their append returns (write-ahead), the rest at the latest 200 ms later.
 
 mod dir;
 mod files;

@@ -20,7 +20,8 @@ pub struct Store {
     pub(super) dir: PathBuf,
     /// The database and the records committed to it and not flushed yet.
     pub(super) group: Arc<Group>,
-    /// Flushes pending records at most `group::MAX_DELAY` after their commit.
+    /// Flushes pending records at most twice `group::MAX_DELAY` after their commit (none in
+    /// some tests).
     flusher: Option<Flusher>,
     pub(super) runs: sled::Tree,
     pub(super) journal: sled::Tree,
@@ -48,6 +49,16 @@ impl Store {
     /// `runs/` or a run directory. The identity of the directory, its `lock` file and the
     /// database file is recorded here and checked at every write ([`StoreError::Vanished`]).
     pub fn open(dir: &Path) -> StoreResult<Store> {
+        Store::open_with(dir, true)
+    }
+
+    /// [`Store::open`] without the background flush (tests that count pending records).
+    #[cfg(test)]
+    pub(super) fn open_without_background_flush(dir: &Path) -> StoreResult<Store> {
+        Store::open_with(dir, false)
+    }
+
+    fn open_with(dir: &Path, background: bool) -> StoreResult<Store> {
         ensure_private_dir(dir)?;
         refuse_links_in(dir)?;
         let path = dir.join("state.sled");
@@ -88,7 +99,7 @@ impl Store {
         // sled rewrites its files while it opens (and "recovers" a damaged file into an empty
         // database): open over a saved copy, and put the copy back if the database is refused.
         let saved = save_copy(dir, &path);
-        let res = Store::open_sled(dir, &path, sidecar.as_ref());
+        let res = Store::open_sled(dir, &path, sidecar.as_ref(), background);
         match (&res, saved) {
             (Ok(_), Some(copy)) => {
                 let _ = fs::remove_dir_all(copy);
@@ -103,7 +114,12 @@ impl Store {
         res
     }
 
-    fn open_sled(dir: &Path, path: &Path, sidecar: Option<&Sidecar>) -> StoreResult<Store> {
+    fn open_sled(
+        dir: &Path,
+        path: &Path,
+        sidecar: Option<&Sidecar>,
+        background: bool,
+    ) -> StoreResult<Store> {
         let path = path.to_path_buf();
         let db = sled::Config::new()
             .path(&path)
@@ -132,7 +148,7 @@ impl Store {
             meta,
             dir: dir.to_path_buf(),
             identity: DirIdentity::record(dir),
-            flusher: Some(Flusher::start(group.clone())),
+            flusher: background.then(|| Flusher::start(group.clone())),
             group,
         };
         match store.meta.get("schema").map_err(db_err)? {
