@@ -66,14 +66,9 @@ pub(super) fn append_lines(
     Ok(())
 }
 
-/// The complete lines of a run's view file (None when it is missing or ends in a half line).
-pub(super) fn view_lines(dir: &Path, run: &str, file: &str) -> Option<Vec<Vec<u8>>> {
-    let bytes = read_small(&dir.join("runs").join(run).join(file)).ok()?;
-    if bytes.is_empty() {
-        return Some(Vec::new());
-    }
-    let body = bytes.strip_suffix(b"\n")?;
-    Some(body.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect())
+/// A run's view file as it is (None when it cannot be read).
+pub(super) fn view_bytes(dir: &Path, run: &str, file: &str) -> Option<Vec<u8>> {
+    read_small(&dir.join("runs").join(run).join(file)).ok()
 }
 
 /// Replaces a run's view file with `bodies`, one per line (temporary file, then rename).
