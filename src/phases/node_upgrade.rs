@@ -158,12 +158,23 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
                 tail: String::new(),
             };
         } else {
-            if node.role == Role::Master {
-                quorum_gate(ctx, node).await?;
-            }
-            if direction == Direction::Upgrade {
-                before = Some(super::procedure::before_node(ctx, node).await?);
-            }
+            // Both only read, and both must pass before the node goes down: at once.
+            let quorum = async {
+                match node.role {
+                    Role::Master => quorum_gate(ctx, node).await.map_err(StepError::from),
+                    _ => Ok(()),
+                }
+            };
+            let checks = async {
+                match direction {
+                    Direction::Upgrade => super::procedure::before_node(ctx, node)
+                        .await
+                        .map(Some)
+                        .map_err(StepError::from),
+                    Direction::Rollback => Ok(None),
+                }
+            };
+            ((), before) = tokio::try_join!(quorum, checks)?;
             let script =
                 launch_script(c, node, &dir, &url, &target).map_err(NodeUpgradeError::from)?;
             let out = ctx
