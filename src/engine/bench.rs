@@ -49,6 +49,9 @@ impl Registry for ChangeEach {
     fn action(&self, _kind: crate::plan::StepKind) -> &dyn Action {
         self
     }
+    fn last_resort(&self) -> &dyn Action {
+        self
+    }
 }
 
 #[async_trait::async_trait]
@@ -67,8 +70,7 @@ impl Action for ChangeEach {
                     input: None,
                     timeout: Duration::from_secs(5),
                 })
-                .await
-                .map_err(|e| StepError::Failed(e.to_string()))?;
+                .await?;
         }
         self.0.run(ctx).await
     }

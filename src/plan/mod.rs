@@ -6,9 +6,11 @@ mod build;
 pub mod doors;
 pub mod gates;
 mod step;
+mod step_version;
 
 pub use batch::MaxUnavailable;
 pub use build::{backups_only, build, PlanError, PlanOptions};
 pub use doors::{Door, DoorId};
 pub use gates::PlannedGate;
 pub use step::{Action, Phase, PhaseId, Plan, Step, StepKind};
+pub use step_version::StepVersion;
