@@ -49,10 +49,7 @@ impl Registry for ChangeEach {
     fn action(&self, _kind: crate::plan::StepKind) -> &dyn Action {
         self
     }
-<<<<<<< HEAD
 
-=======
->>>>>>> s4-perf
     fn last_resort(&self) -> &dyn Action {
         self
     }
