@@ -1,7 +1,8 @@
 //! The read-only shell probe of one node: the script that runs there and the parser of its
 //! output.
 
-/// The directories whose free space is checked (those that exist, under the node root).
+/// The directories whose free space is checked (those that exist, under the node root), besides
+/// the node's `$TMPDIR` (`/tmp` when unset), where pkgpanda downloads the packages.
 pub const DISK_PATHS: [&str; 4] = [
     "/var/lib/docker",
     "/var/log",
@@ -47,6 +48,13 @@ pub fn node_script(
             pq = q(p)
         ));
     }
+    // pkgpanda downloads into `$TMPDIR` (facts §8.8, `pkgpanda/__init__.py`): the directory the
+    // node's shell has (the upgrade runs the same way), `/tmp` when unset, under the node root
+    // like every other path.
+    s.push_str(&format!(
+        "t=\"${{TMPDIR:-/tmp}}\"; p={root}\"$t\"; if [ -d \"$p\" ]; then echo \"@path $t\"; df -Pk \"$p\" | tail -n 1; fi\n",
+        root = q(&node.root)
+    ));
     s.push_str(&format!(
         "echo {SECTION}os; cat {} 2>/dev/null || cat /etc/os-release 2>/dev/null || true\n",
         Cluster::path(node, "/etc/os-release")
