@@ -18,6 +18,13 @@ mod script;
 use script::{error_line, launch_script, status_script, wait_script};
 pub use script::{parse_status, Detached};
 
+/// What an agent's upgrade step journals before its script starts (write-ahead).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct BeforeNote {
+    /// The agent id and running tasks at the leader.
+    agent_before: super::procedure::agents::AgentBefore,
+}
+
 /// Why the node script did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NodeUpgradeError {
@@ -133,7 +140,14 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
     let dir = attempt_dir(ctx, node, direction);
     let mut state = status(ctx, node, &dir).await?;
     let mut installed = None;
-    let mut before = None;
+    // The agent as it was before this step's script first started, journalled then: what a
+    // resumed or retried step compares with (the agent may have lost its tasks since).
+    let mut before = (direction == Direction::Upgrade)
+        .then(|| super::outputs::read::<BeforeNote>(ctx.noted()))
+        .flatten()
+        .map(|n| super::procedure::Before {
+            agent: Some(n.agent_before),
+        });
     if state == Detached::NotStarted {
         let id = c.identity(node).await?;
         if same_version(&id.version, &target) {
@@ -150,7 +164,13 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
                 quorum_gate(ctx, node).await?;
             }
             if direction == Direction::Upgrade {
-                before = Some(super::procedure::before_node(ctx, node).await?);
+                let b = super::procedure::before_node(ctx, node).await?;
+                if let Some(agent) = &b.agent {
+                    ctx.note(super::outputs::write(&BeforeNote {
+                        agent_before: agent.clone(),
+                    }))?;
+                }
+                before = Some(b);
             }
             let script = launch_script(c, node, &dir, &url, &target)?;
             let out = ctx
