@@ -39,6 +39,63 @@ pub struct KnownNode {
     /// `/system/health/v1/nodes`: 0 healthy, 1 unhealthy, 3 unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<i64>,
+    /// The IPs a DNS name of it resolves to from this machine.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resolved: Vec<String>,
+}
+
+/// A node the plan covers, by every name it goes by: its inventory address and name, and the
+/// IPs a DNS address resolves to from this machine (DC/OS names nodes by IP, an inventory may
+/// not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    /// Address, name, resolved IPs.
+    pub names: Vec<String>,
+    /// Whether it is an agent (private or public).
+    pub agent: bool,
+}
+
+impl Planned {
+    /// A planned node by its address and name only (no DNS).
+    pub fn of(n: &crate::playbook::NodeSpec) -> Planned {
+        let mut names = vec![n.address.clone()];
+        if !n.name.is_empty() && n.name != n.address {
+            names.push(n.name.clone());
+        }
+        Planned {
+            names,
+            agent: n.role.is_agent(),
+        }
+    }
+
+    /// Whether the known node is this one.
+    pub fn is(&self, k: &KnownNode) -> bool {
+        self.names.iter().any(|x| k.is(x))
+    }
+}
+
+/// The IPs `host` resolves to, when it is a DNS name (nothing for an IP or a failed lookup).
+async fn resolve(host: &str) -> Vec<String> {
+    if host.is_empty() || host.parse::<std::net::IpAddr>().is_ok() {
+        return Vec::new();
+    }
+    tokio::net::lookup_host((host, 0))
+        .await
+        .map(|it| it.map(|a| a.ip().to_string()).collect())
+        .unwrap_or_default()
+}
+
+/// The planned nodes with the IPs their DNS addresses resolve to.
+pub async fn planned<'a>(
+    nodes: impl Iterator<Item = &'a crate::playbook::NodeSpec>,
+) -> Vec<Planned> {
+    let nodes: Vec<&crate::playbook::NodeSpec> = nodes.collect();
+    futures::future::join_all(nodes.into_iter().map(|n| async move {
+        let mut p = Planned::of(n);
+        p.names.extend(resolve(&n.address).await);
+        p
+    }))
+    .await
 }
 
 impl KnownNode {
@@ -49,6 +106,7 @@ impl KnownNode {
                 .hostname
                 .as_deref()
                 .is_some_and(|h| h.eq_ignore_ascii_case(x))
+            || self.resolved.iter().any(|r| r == x)
     }
 
     /// Whether the leader knows it as an agent (registered or recovered).
@@ -117,6 +175,7 @@ impl DcosNodes {
                     agent_id: None,
                     active: None,
                     health: None,
+                    resolved: Vec::new(),
                 });
                 self.nodes.len() - 1
             }
@@ -260,6 +319,18 @@ pub async fn read(c: &Cluster) -> DcosNodes {
             Err(e) => d.unread.push(format!("{HEALTH}: {e}")),
         },
         Err(e) => d.unread.push(format!("{HEALTH}: {e}")),
+    }
+    // A node DC/OS names by a DNS name is also known by the IPs it resolves to.
+    let resolved = futures::future::join_all(d.nodes.iter().map(|n| async move {
+        let mut ips = resolve(&n.address).await;
+        if let Some(h) = &n.hostname {
+            ips.extend(resolve(h).await);
+        }
+        ips
+    }))
+    .await;
+    for (n, ips) in d.nodes.iter_mut().zip(resolved) {
+        n.resolved = ips;
     }
     // Masters first, then agents, each in address order: a stable report.
     d.nodes

@@ -9,6 +9,7 @@ mod node_probe;
 mod nodes;
 mod observe;
 pub mod reconcile;
+mod security_path;
 mod versions;
 mod zk_health;
 mod zookeeper;
@@ -29,6 +30,7 @@ use masters::{
     check_rtt, check_teardown,
 };
 use nodes::{check_auto_updates, check_clock, check_disks, check_os, check_ssh};
+use security_path::check_security_disabled_path;
 use versions::{check_mixed_versions, check_path};
 use zk_health::check_zk_health;
 use zookeeper::{check_exhibitor, check_zk_words, check_znodes};
@@ -113,7 +115,7 @@ pub async fn postcheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     }
     problems.extend(procedure);
     // Every node DC/OS knows now, not only the planned ones (facts §8.6).
-    let planned: Vec<&crate::playbook::NodeSpec> = c.nodes().filter(|n| !left_out(n)).collect();
+    let planned = known::planned(c.nodes().filter(|n| !left_out(n))).await;
     let names: Vec<String> = ctx.excluded.iter().map(|e| e.node.clone()).collect();
     let r = reconcile::reconcile(&known, &planned, &names);
     if r.blocks() {
@@ -270,6 +272,10 @@ pub type CheckFn = fn(&Observed) -> Vec<CheckResult>;
 pub const CHECKS: &[(&str, CheckFn)] = &[
     ("nodes.ssh", check_ssh),
     ("cluster.security", check_security),
+    (
+        "cluster.security_disabled_path",
+        check_security_disabled_path,
+    ),
     ("masters.count", check_master_count),
     ("masters.reachable", check_masters_reachable),
     ("masters.registrar_recovered", check_registrar),
@@ -338,13 +344,13 @@ pub async fn checklist(
 ) -> Checklist {
     // Read-only and independent of each other: the observations, the nodes DC/OS knows and the
     // procedure's checks are gathered at once.
-    let (observed, known, procedure) = tokio::join!(
+    let (observed, known, planned, procedure) = tokio::join!(
         observe(c, facts, to),
         known::read(c),
+        known::planned(c.nodes()),
         crate::phases::procedure::prechecks(c, to)
     );
     let mut list = judge(&observed);
-    let planned: Vec<&crate::playbook::NodeSpec> = c.nodes().collect();
     list.checks
         .extend(reconcile::check(&known, &planned, excluded));
     list.checks.extend(procedure);

@@ -25,6 +25,9 @@ pub struct NodeShell {
     pub auto_updates: Vec<String>,
     /// Round-trip (TCP connect) times to the other masters in ms; None = not reachable.
     pub rtt_ms: Vec<(String, Option<f64>)>,
+    /// `dcos-variant` of `dcos-version.json` (`open` or `enterprise`); on 1.10, which has no
+    /// variant, `enterprise` when `expanded.config.full.json` has a `security` key (facts §2).
+    pub variant: Option<String>,
 }
 
 const SECTION: &str = "@@dcos-upgrade@@";
@@ -88,6 +91,11 @@ pub fn node_script(
             ));
         }
     }
+    s.push_str(&format!(
+        "echo {SECTION}variant; sed -n 's/.*\"dcos-variant\"[[:space:]]*:[[:space:]]*\"\\([a-z]*\\)\".*/\\1/p' {v} 2>/dev/null | head -n 1; [ -f {v} ] && grep -q dcos-variant {v} || {{ grep -q '\"security\"' {x} 2>/dev/null && echo enterprise; }}; true\n",
+        v = Cluster::path(node, "/opt/mesosphere/etc/dcos-version.json"),
+        x = Cluster::path(node, "/opt/mesosphere/etc/expanded.config.full.json"),
+    ));
     s.push_str(&format!("echo {SECTION}rtt\n"));
     for m in other_masters {
         let hp = format!("/dev/tcp/{m}/{mesos_port}");
@@ -118,6 +126,7 @@ pub fn parse_node_output(out: &str, local_mid: Option<f64>) -> NodeShell {
                 "os" => "os",
                 "auto" => "auto",
                 "rtt" => "rtt",
+                "variant" => "variant",
                 _ => "",
             };
             continue;
@@ -151,6 +160,9 @@ pub fn parse_node_output(out: &str, local_mid: Option<f64>) -> NodeShell {
                 }
             }
             "auto" if !line.is_empty() => shell.auto_updates.push(line.to_string()),
+            "variant" if !line.is_empty() && shell.variant.is_none() => {
+                shell.variant = Some(line.to_string())
+            }
             "rtt" => {
                 if let Some((h, us)) = line.split_once(' ') {
                     shell

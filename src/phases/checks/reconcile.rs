@@ -3,10 +3,9 @@
 //! the precheck and the postcheck, until it is listed or excluded (facts §8.6: an inventory or a
 //! discovery that misses a node must not end in "done").
 
-use super::known::DcosNodes;
+use super::known::{DcosNodes, Planned};
 use super::{result, CheckResult, Severity};
 use crate::plan::Excluded;
-use crate::playbook::NodeSpec;
 
 /// What the comparison found.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -50,12 +49,8 @@ impl Reconciled {
 }
 
 /// Compares what DC/OS knows with the `planned` nodes and the `exclude` names.
-pub fn reconcile(known: &DcosNodes, planned: &[&NodeSpec], exclude: &[String]) -> Reconciled {
-    let is_planned = |n: &super::known::KnownNode| {
-        planned
-            .iter()
-            .any(|p| n.is(&p.address) || (!p.name.is_empty() && n.is(&p.name)))
-    };
+pub fn reconcile(known: &DcosNodes, planned: &[Planned], exclude: &[String]) -> Reconciled {
+    let is_planned = |n: &super::known::KnownNode| planned.iter().any(|p| p.is(n));
     let excluded_by = |n: &super::known::KnownNode| exclude.iter().any(|x| n.is(x));
     let missing = known
         .nodes
@@ -66,13 +61,8 @@ pub fn reconcile(known: &DcosNodes, planned: &[&NodeSpec], exclude: &[String]) -
     // Planned agents the leader does not list may be the unreachable ones it counts.
     let planned_unlisted = planned
         .iter()
-        .filter(|p| p.role.is_agent())
-        .filter(|p| {
-            !known
-                .nodes
-                .iter()
-                .any(|n| n.at_leader() && (n.is(&p.address) || n.is(&p.name)))
-        })
+        .filter(|p| p.agent)
+        .filter(|p| !known.nodes.iter().any(|n| n.at_leader() && p.is(n)))
         .count() as u64;
     let mut room = known
         .unreachable
@@ -117,7 +107,7 @@ pub fn reconcile(known: &DcosNodes, planned: &[&NodeSpec], exclude: &[String]) -
 
 /// The checklist's `nodes.all_known`: a blocker while DC/OS knows a node the plan lacks; the
 /// exclusions and the lists that could not be read are named in what it found.
-pub fn check(known: &DcosNodes, planned: &[&NodeSpec], exclude: &[String]) -> Vec<CheckResult> {
+pub fn check(known: &DcosNodes, planned: &[Planned], exclude: &[String]) -> Vec<CheckResult> {
     let r = reconcile(known, planned, exclude);
     let mut found = if r.blocks() {
         r.message()
@@ -202,8 +192,7 @@ pub async fn before_plan(
     c: &crate::cluster::Cluster,
     exclude: &[String],
 ) -> Result<Vec<Excluded>, ExcludeError> {
-    let known = super::known::read(c).await;
-    let planned: Vec<&NodeSpec> = c.nodes().collect();
+    let (known, planned) = tokio::join!(super::known::read(c), super::known::planned(c.nodes()));
     let r = reconcile(&known, &planned, exclude);
     if let Some(x) = r.unknown_excludes.first() {
         return Err(ExcludeError::BadInput(format!(
