@@ -34,21 +34,81 @@ pub enum StepError {
     /// The node upgrade script failed.
     #[error(transparent)]
     NodeUpgrade(#[from] crate::phases::node_upgrade::NodeUpgradeError),
-    /// Any other failure, in words that name the node and the check.
-    #[error("{0}")]
-    Failed(String),
+    /// A Marathon app change (or its undo) failed.
+    #[error(transparent)]
+    Framework(#[from] crate::phases::frameworks::FrameworkError),
+    /// An operator gate never passed.
+    #[error(transparent)]
+    OperatorGate(#[from] crate::phases::operator_gate::OperatorGateError),
+    /// The last resort's ZooKeeper restore failed.
+    #[error(transparent)]
+    ZkRestore(#[from] crate::phases::zk_restore::ZkRestoreError),
+    /// The step's write-ahead note could not be journaled.
+    #[error(transparent)]
+    Note(#[from] NoteError),
+    /// The step's node is not in the inventory.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// The installed versions, the path or the node script do not fit the target.
+    #[error(transparent)]
+    Validate(#[from] crate::phases::validate::ValidateError),
+    /// The precheck or the postcheck failed.
+    #[error(transparent)]
+    Check(#[from] crate::phases::checks::CheckError),
+    /// An IAM, etcd or app-definition backup failed.
+    #[error(transparent)]
+    StateBackup(#[from] crate::phases::backup_state::StateBackupError),
+    /// A gate of the documented procedure was not met.
+    #[error(transparent)]
+    Procedure(#[from] crate::phases::procedure::ProcedureError),
+    /// The ZooKeeper backup failed.
+    #[error(transparent)]
+    Backup(#[from] crate::phases::backup::BackupError),
+    /// A rollout guard stopped the run.
+    #[error(transparent)]
+    Guard(#[from] crate::phases::guards::GuardError),
+    /// A fake action of the unit tests failed as told (`testkit`).
+    #[cfg(test)]
+    #[error("{step} failed on purpose")]
+    OnPurpose {
+        /// The step.
+        step: String,
+    },
 }
 
-impl From<String> for StepError {
-    fn from(s: String) -> StepError {
-        StepError::Failed(s)
-    }
+/// The step's write-ahead note could not be journaled ([`StepCtx::note`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot journal the undo of {step}: {error}")]
+pub struct NoteError {
+    /// The step.
+    pub step: String,
+    /// The journal's error.
+    pub error: String,
 }
 
-impl From<&str> for StepError {
-    fn from(s: &str) -> StepError {
-        StepError::Failed(s.to_string())
-    }
+/// The step's node cannot be found ([`StepCtx::node`]): a plan that does not match the inventory.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeError {
+    /// The step names no node.
+    #[error("step {step} names no node")]
+    NoNode {
+        /// The step.
+        step: String,
+    },
+    /// The step's node is not in the inventory.
+    #[error("node {node} of step {step} is not in the inventory")]
+    NotInInventory {
+        /// The node's address.
+        node: String,
+        /// The step.
+        step: String,
+    },
+    /// A master the step names is not a master of the inventory.
+    #[error("{node} is not a master of the inventory")]
+    NotAMaster {
+        /// The address.
+        node: String,
+    },
 }
 
 /// What undoing a step means, decided before the undo starts.
@@ -116,6 +176,11 @@ pub trait Registry: Send + Sync {
     /// The action for `kind`.
     fn action(&self, kind: StepKind) -> &dyn Action;
 
+    /// The last resort's action (`rollback --restore-zookeeper`): not a step of the plan, run
+    /// with the context of the run's ZooKeeper backup step, whose output it restores
+    /// (`phases::zk_restore`).
+    fn last_resort(&self) -> &dyn Action;
+
     /// Which of `doors` the cluster shows crossed now. A door that cannot be observed is not
     /// reported (the gate after every master undo still requires Marathon to answer). The
     /// default observes nothing (registries of fake actions).
@@ -150,7 +215,7 @@ pub struct StepCtx<'a> {
     /// Target version.
     pub to: &'a crate::versions::RecordedVersion,
     /// From version (the plan's).
-    pub from: Option<&'a str>,
+    pub from: Option<&'a crate::versions::RecordedVersion>,
     /// Events.
     pub events: &'a dyn EventSink,
     /// The state directory (backups are copied under it).
@@ -173,10 +238,13 @@ impl StepCtx<'_> {
     }
 
     /// Journals the step's output so far, durably, before it acts (see [`StepJournal`]).
-    pub fn note(&self, output: serde_json::Value) -> Result<(), StepError> {
-        self.journal.note(&self.step.id, output).map_err(|e| {
-            StepError::Failed(format!("cannot journal the undo of {}: {e}", self.step.id))
-        })
+    pub fn note(&self, output: serde_json::Value) -> Result<(), NoteError> {
+        self.journal
+            .note(&self.step.id, output)
+            .map_err(|error| NoteError {
+                step: self.step.id.clone(),
+                error,
+            })
     }
 
     /// This step's output as the journal had it when the step started (a write-ahead note of an
@@ -190,18 +258,15 @@ impl StepCtx<'_> {
     }
 
     /// The step's node as the inventory names it.
-    pub fn node(&self) -> Result<&NodeSpec, String> {
-        let addr = self
-            .step
-            .node
-            .as_deref()
-            .ok_or_else(|| format!("step {} names no node", self.step.id))?;
-        self.cluster.node(addr).ok_or_else(|| {
-            format!(
-                "node {addr} of step {} is not in the inventory",
-                self.step.id
-            )
-        })
+    pub fn node(&self) -> Result<&NodeSpec, NodeError> {
+        let step = || self.step.id.clone();
+        let addr = (self.step.node.as_deref()).ok_or_else(|| NodeError::NoNode { step: step() })?;
+        self.cluster
+            .node(addr)
+            .ok_or_else(|| NodeError::NotInInventory {
+                node: addr.into(),
+                step: step(),
+            })
     }
 
     /// A node-changing script on `node`, through the change door, audited under this step.

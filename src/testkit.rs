@@ -139,7 +139,7 @@ pub fn step(id: &str, kind: StepKind, node: Option<&str>, role: Option<Role>) ->
         batch: None,
         zone: None,
         app: None,
-        from: Some("2.1.3".into()),
+        from: Some(crate::plan::StepVersion::Dcos("2.1.3".into())),
         to: None,
         reason: None,
         gates: Vec::new(),
@@ -180,7 +180,8 @@ pub fn plan(agents: usize, batch_size: usize) -> Plan {
         .collect();
     let mut app = step("frameworks/web", StepKind::AppUpgrade, None, None);
     app.app = Some("/web".into());
-    app.to = Some("nginx:2".into());
+    app.from = Some(crate::plan::StepVersion::Image("nginx:1".into()));
+    app.to = Some(crate::plan::StepVersion::Image("nginx:2".into()));
     Plan {
         cluster: "unit".into(),
         to: "2.2.1".into(),

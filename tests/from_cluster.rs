@@ -197,3 +197,94 @@ fn a_run_killed_mid_masters_is_resumed_from_the_cluster_by_a_fresh_state_directo
         .collect();
     assert!(after.iter().all(|t| t == &after[0]) && after[0].len() > saved[0].len());
 }
+
+/// A top-level key must come before the first table: put it at the top of the inventory.
+fn prepend(path: &Path, text: &str) {
+    let old = std::fs::read_to_string(path).unwrap();
+    std::fs::write(path, format!("{text}\n{old}")).unwrap();
+}
+
+#[test]
+fn a_run_started_with_its_own_playbook_is_resumed_from_the_cluster_with_that_playbook() {
+    // Issue 16: the copies live under the playbook's `paths.work_dir`; a run started with a
+    // playbook of its own is found on the masters only when the same playbook is given.
+    let env = Env::new(1, 2, 0, &[]);
+    let m1 = env.report().node("m1").unwrap().address.clone();
+    prepend(&env.inventory(), &format!("pause_after = [\"{m1}\"]"));
+    let builtin =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks/dcos.toml"))
+            .unwrap();
+    let own = builtin.replace(
+        "work_dir = \"/var/lib/dcos-upgrade\"",
+        "work_dir = \"/var/lib/dcos-upgrade-ops\"",
+    );
+    assert_ne!(own, builtin, "the built-in playbook names its work_dir");
+    let dir = tempfile::tempdir().unwrap();
+    let pb = dir.path().join("ops.toml");
+    std::fs::write(&pb, own).unwrap();
+    let pb = pb.to_str().unwrap();
+    // The run pauses for approval after the master (no terminal): the agents are left.
+    let out = env.run(&["--yes", "--playbook", pb]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let copy = env
+        .tb
+        .dir()
+        .join("nodes/m1/root/var/lib/dcos-upgrade-ops/journal");
+    assert!(copy.is_dir(), "no copy under the playbook's work_dir");
+    std::fs::remove_dir_all(env.state.path()).unwrap();
+
+    let inv = env.inventory();
+    let inv = inv.to_str().unwrap();
+    // Without the playbook the copies are not where the built-in one keeps them: the error
+    // says what to pass.
+    let fresh = tempfile::tempdir().unwrap();
+    let out = cmd_in(
+        fresh.path(),
+        &["status", "--from-cluster", "--inventory", inv],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("--playbook FILE"), "{}", text(&out));
+    // With it, status shows the paused run, and resume finishes it from a fresh directory.
+    let out = cmd_in(
+        fresh.path(),
+        &[
+            "--output",
+            "json",
+            "status",
+            "--from-cluster",
+            "--inventory",
+            inv,
+            "--playbook",
+            pb,
+        ],
+    )
+    .output()
+    .unwrap();
+    let st: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
+    assert_eq!(st["state"], "paused", "{st:#}");
+    let out = cmd_in(
+        fresh.path(),
+        &[
+            "resume",
+            "--from-cluster",
+            "--inventory",
+            inv,
+            "--playbook",
+            pb,
+            "--yes",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // (One master: its own upgrade is a quorum loss the testbed counts, so not `assert_upgraded`.)
+    let r = env.report();
+    for n in &r.nodes {
+        assert_eq!(n.version, "2.2.1", "{} not at the target: {r:#?}", n.name);
+        assert_eq!(n.upgrade_attempts, 1, "{} script starts: {r:#?}", n.name);
+        assert!(n.services_up, "{} has services down: {r:#?}", n.name);
+    }
+}

@@ -384,3 +384,40 @@ fn bad_gates_and_pauses_are_refused_with_file_line_and_exit_2() {
         }
     }
 }
+
+#[test]
+fn a_pause_after_an_address_no_discovered_agent_has_is_refused_with_file_and_line() {
+    // Issue 16: an inventory without [[agents]] (they come from the leading master's /slaves)
+    // may gate on and pause after an agent by its address or hostname; that is only known once
+    // the agents are discovered, and a name no discovered agent answers to is refused then, with
+    // the file and line, exit 2, before anything is touched. (A whole run with discovered agents
+    // cannot run here: discovered agents get the production root `/`, the testbed's nodes live
+    // under their own roots. The resolution itself is unit-tested in
+    // `playbook::inventory::tests::gates_and_pauses_naming_no_listed_node_wait_for_the_discovered_agents`.)
+    let env = Env::new(1, 2, 0, &[]);
+    let inv = env.inventory();
+    let mut t: toml::Table = toml::from_str(&std::fs::read_to_string(&inv).unwrap()).unwrap();
+    assert!(t.remove("agents").is_some());
+    let listed_none = toml::to_string(&t).unwrap();
+    std::fs::write(
+        &inv,
+        format!("pause_after = [\"127.0.0.99\"]\n{listed_none}"),
+    )
+    .unwrap();
+    let i = inv.to_str().unwrap();
+    let out = env
+        .cmd(&["plan", "--inventory", i, "--to", "2.2.1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = text(&out);
+    assert!(
+        err.contains(&format!("{}:1:", inv.display())) && err.contains("pause_after"),
+        "file, line and key: {err}"
+    );
+    assert!(
+        err.contains("no agent the leading master reports (2 agent(s) discovered)"),
+        "{err}"
+    );
+    assert_eq!(env.report().upgrade_order.len(), 0, "something was touched");
+}

@@ -190,6 +190,35 @@ fn a_failing_dcos_node_check_blocks_check_and_stops_the_run_before_that_node_nam
     );
 }
 
+#[test]
+fn on_1_11_the_node_checks_run_through_dcos_diagnostics_and_a_failing_one_blocks() {
+    // 1.10/1.11 have no dcos-check-runner: DC/OS's checks are `dcos-diagnostics check`
+    // (facts §4). A tool that only knew dcos-check-runner would find no runner and pass.
+    let tb = dcos_sim::Testbed::builder()
+        .masters(1)
+        .agents(1)
+        .public_agents(0)
+        .version("1.11.12")
+        .upgrade_to("1.12.4")
+        .start()
+        .expect("testbed starts");
+    let a1 = tb.node("a1").unwrap();
+    let bin = a1.root.join("opt/mesosphere/bin");
+    assert!(bin.join("dcos-diagnostics").exists() && !bin.join("dcos-check-runner").exists());
+    let env = Env::adopt(tb);
+    let c = check_entry(&env, "dcos.node_checks");
+    assert_eq!(c["passed"], true, "healthy: {c}");
+    env.tb.fault("a1", "check-fails").unwrap();
+    let c = check_entry(&env, "dcos.node_checks");
+    assert_eq!(c["passed"], false, "{c}");
+    assert_eq!(c["severity"], "blocker", "{c}");
+    let found = c["found"].as_str().unwrap();
+    assert!(
+        found.contains("journald_dir_permissions") && found.contains(&a1.address),
+        "{c}"
+    );
+}
+
 /// A run with JSON output: its exit status and events.
 fn run_json(env: &Env) -> (bool, Vec<serde_json::Value>, String) {
     let mut args = vec!["--output".to_string(), "json".to_string()];

@@ -701,3 +701,72 @@ fn a_rollback_of_a_second_run_does_not_claim_the_cluster_back_while_the_first_ru
     assert_ne!(s["state"], "rolled_back", "{s:#}");
     assert_at(&tb.report().unwrap(), &["m1", "m2", "m3"], TO);
 }
+
+/// The inventory's text without the `[[agents]]` entry of `name` (a run over part of a cluster).
+fn without_agent(inventory: &str, name: &str) -> String {
+    let mut v: toml::Table = toml::from_str(inventory).unwrap();
+    let agents = v["agents"].as_array_mut().unwrap();
+    let before = agents.len();
+    agents.retain(|a| a["name"].as_str() != Some(name));
+    assert_eq!(agents.len() + 1, before, "no agent {name} in:\n{inventory}");
+    toml::to_string(&v).unwrap()
+}
+
+#[test]
+fn a_rollback_of_a_second_run_names_the_finished_first_run_that_changed_the_masters() {
+    // Issue 12: a first run over part of the cluster (the masters and a1) finishes; a second run
+    // over the whole cluster finds them at the target, fails on a2 and is rolled back. The
+    // rollback undoes only its own changes and must not claim the cluster back: the masters and
+    // a1 are still new, changed by the first run, which the verdict names.
+    let tb = bed(3, 2);
+    add_to_inventory(&tb, FAST);
+    let (_t, st) = state_dir();
+    let full = tb.inventory_path();
+    let part = full.with_file_name("part.toml");
+    let text = std::fs::read_to_string(&full).unwrap();
+    std::fs::write(&part, without_agent(&text, "a2")).unwrap();
+    let o = cli(&st, &run_args(part.to_str().unwrap(), &[]));
+    assert_eq!(o.code, 0, "the first run:\n{}\n{}", o.stdout, o.stderr);
+    let first = status(&st)["run"].as_str().unwrap().to_string();
+    assert_at(&tb.report().unwrap(), &["m1", "m2", "m3", "a1"], TO);
+
+    tb.fault("a2", "upgrade-fails").unwrap();
+    let o = cli(&st, &run_args(full.to_str().unwrap(), &[]));
+    assert_eq!(
+        o.code, 1,
+        "the second run fails at a2:\n{}\n{}",
+        o.stdout, o.stderr
+    );
+    let second = status(&st)["run"].as_str().unwrap().to_string();
+    assert_ne!(first, second);
+    tb.clear_fault("a2", "upgrade-fails").unwrap();
+
+    let o = cli(&st, &["rollback", "--yes", "--run", &second]);
+    assert_ne!(
+        finished_state(&o.stdout),
+        "rolled_back",
+        "rolled back while the first run's nodes are new:\n{}\n{}",
+        o.stdout,
+        o.stderr
+    );
+    assert_ne!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    let s = status(&st);
+    assert_eq!(s["run"], second.as_str(), "{s:#}");
+    assert_ne!(s["state"], "rolled_back", "{s:#}");
+    let why = s["pause_reason"].as_str().unwrap_or_default();
+    assert!(why.contains("NOT back"), "{why}");
+    assert!(
+        why.contains(&format!("changed by run {first}")),
+        "the verdict names the first run: {why}"
+    );
+    assert!(
+        why.contains(&format!("rollback --run {first}")),
+        "and how to undo it: {why}"
+    );
+    // The cluster as the testbed records it: the masters and a1 stay new, a2 stays old, quorum kept.
+    let r = tb.report().unwrap();
+    assert_at(&r, &["m1", "m2", "m3", "a1"], TO);
+    assert_at(&r, &["a2"], FROM);
+    assert_marathon_healthy(&r);
+    assert_eq!(r.quorum_loss_events, 0, "{r:#?}");
+}

@@ -283,6 +283,10 @@ pub struct ResumeArgs {
     /// The cluster inventory (TOML), with --from-cluster.
     #[arg(long, value_name = "FILE", requires = "from_cluster")]
     pub inventory: Option<std::path::PathBuf>,
+    /// With --from-cluster: the playbook the run was started with, when it was not the built-in
+    /// one (its `paths.work_dir` says where the masters keep the journal's copies).
+    #[arg(long, value_name = "FILE", requires = "from_cluster")]
+    pub playbook: Option<std::path::PathBuf>,
 }
 
 /// `rollback` arguments.
@@ -335,4 +339,8 @@ pub struct RunSelect {
     /// The cluster inventory (TOML), with --from-cluster.
     #[arg(long, value_name = "FILE", requires = "from_cluster")]
     pub inventory: Option<std::path::PathBuf>,
+    /// With --from-cluster: the playbook the run was started with, when it was not the built-in
+    /// one (its `paths.work_dir` says where the masters keep the journal's copies).
+    #[arg(long, value_name = "FILE", requires = "from_cluster")]
+    pub playbook: Option<std::path::PathBuf>,
 }

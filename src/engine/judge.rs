@@ -6,7 +6,6 @@
 use super::{Engine, EngineError, Outcome};
 use crate::events::Event;
 use crate::machine::{Record, StepState};
-use crate::phases::gates::same_version;
 use crate::plan::StepKind;
 
 impl Engine<'_> {
@@ -29,7 +28,7 @@ impl Engine<'_> {
             let state = view.step(&s.id).map(|v| v.state);
             let left = self.passed(&super::GateId::NoUndo(s.id.clone()));
             match self.cluster.identity(node).await {
-                Ok(id) if same_version(&id.version, &from) => {}
+                Ok(id) if from.is(&id.version) => {}
                 Ok(id) => {
                     let why = match state {
                         // At the target when this run began: not back only if another run of
@@ -97,7 +96,7 @@ impl Engine<'_> {
         stray: &[String],
         after_failure: Option<&str>,
     ) -> Result<Outcome, EngineError> {
-        let from = self.record.plan.from.clone().unwrap_or_default();
+        let from = (self.record.plan.from.as_ref()).map_or_else(String::new, ToString::to_string);
         let failed = after_failure
             .map(|e| format!(" The failure was: {e}."))
             .unwrap_or_default();

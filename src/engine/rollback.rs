@@ -7,7 +7,6 @@ use super::{Engine, EngineError, GateId, Outcome};
 use crate::action::Undo;
 use crate::events::Event;
 use crate::machine::{Record, StepState};
-use crate::phases;
 use crate::plan::{PhaseId, Step, StepKind};
 use std::time::Instant;
 use tracing::Instrument;
@@ -133,12 +132,7 @@ impl Engine<'_> {
         let backup = self.view().step(&step.id).and_then(|s| {
             crate::phases::outputs::read::<crate::phases::outputs::BackupOutput>(&s.output)
         });
-        let Some(crate::phases::outputs::BackupOutput {
-            archive,
-            sha256: sha,
-            ..
-        }) = backup
-        else {
+        let Some(crate::phases::outputs::BackupOutput { archive, .. }) = backup else {
             return Ok(Outcome::Failed {
                 step: gate.to_string(),
                 error: "this run took no ZooKeeper backup (skipped or failed): nothing to restore"
@@ -166,12 +160,12 @@ impl Engine<'_> {
         self.record(Record::RestoreStarted {
             archive: archive.clone(),
         })?;
+        // The registry's last-resort action, with the backup step's context (its output names
+        // the archive): the restore, then Marathon serving on every master.
         let view = self.view();
         let ctx = self.ctx(step, 1, &view);
-        if let Err(error) =
-            phases::backup::restore(&ctx, std::path::Path::new(&archive), &sha).await
-        {
-            let error = self.change.redact(&error);
+        if let Err(e) = self.registry.last_resort().run(&ctx).await {
+            let error = self.change.redact(&e.to_string());
             self.record(Record::RestoreFailed {
                 error: error.clone(),
             })?;
@@ -179,19 +173,6 @@ impl Engine<'_> {
                 step: gate.to_string(),
                 error,
             });
-        }
-        // The restore is only done when Marathon serves again on every master.
-        for m in self.cluster.master_addrs() {
-            if let Err(e) = phases::doors::marathon_serves(&ctx, &m).await {
-                let error = format!("ZooKeeper was restored, but {e}");
-                self.record(Record::RestoreFailed {
-                    error: error.clone(),
-                })?;
-                return Ok(Outcome::Failed {
-                    step: gate.to_string(),
-                    error,
-                });
-            }
         }
         self.record(Record::RestoreFinished)?;
         Ok(Outcome::Restored { archive })
@@ -300,12 +281,10 @@ pub fn target_states(plan: &crate::plan::Plan, view: &crate::machine::RunView) -
             let target = s.node.clone().or_else(|| s.app.clone())?;
             let v = view.step(&s.id);
             let st = v.map(|v| v.state).unwrap_or(StepState::Pending);
-            let from = s
-                .from
-                .clone()
-                .unwrap_or_else(|| "its previous version".into());
+            let from = (s.from.as_ref())
+                .map_or_else(|| "its previous version".into(), ToString::to_string);
             let to = if s.kind == StepKind::AppUpgrade {
-                s.to.clone().unwrap_or_else(|| "the new definition".into())
+                (s.to.as_ref()).map_or_else(|| "the new definition".into(), ToString::to_string)
             } else {
                 plan.to.to_string()
             };

@@ -44,6 +44,31 @@ fn world(plan: Plan, leader: &Leader, options: &RunOptions) -> World {
     }
 }
 
+/// The engine of the world's run, with the fake actions, through the in-process change door.
+fn engine<'a>(
+    w: &'a World,
+    change: &'a AuditedChange<'a>,
+    actions: &'a FakeActions,
+    options: RunOptions,
+    prompter: Option<Arc<dyn Prompter>>,
+) -> Engine<'a> {
+    Engine::new(EngineParts {
+        store: &w.store,
+        record: &w.record,
+        cluster: &w.cluster,
+        change,
+        registry: actions,
+        options,
+        prompter,
+        events: &w.events,
+    })
+    .expect("engine")
+}
+
+fn change_door(w: &World) -> AuditedChange<'_> {
+    AuditedChange::in_process(&w.store, &w.record.id, &w.fake, vec![])
+}
+
 async fn walk(
     w: &World,
     actions: &FakeActions,
@@ -51,18 +76,8 @@ async fn walk(
     prompter: Option<Arc<dyn Prompter>>,
     resumed: bool,
 ) -> (Outcome, RunView) {
-    let change = AuditedChange::in_process(&w.store, &w.record.id, &w.fake, vec![]);
-    let engine = Engine::new(EngineParts {
-        store: &w.store,
-        record: &w.record,
-        cluster: &w.cluster,
-        change: &change,
-        registry: actions,
-        options,
-        prompter,
-        events: &w.events,
-    })
-    .expect("engine");
+    let change = change_door(w);
+    let engine = engine(w, &change, actions, options, prompter);
     let outcome = engine.execute(resumed).await.expect("journal ok");
     (outcome, engine.view())
 }
@@ -74,5 +89,6 @@ fn leader(addr: &str) -> Leader {
 mod gates;
 mod leader_lookup;
 mod ordering;
+mod restore;
 mod resume;
 mod rollback;

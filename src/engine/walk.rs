@@ -169,7 +169,7 @@ impl Engine<'_> {
             step,
             attempt,
             to: &self.record.plan.to,
-            from: self.record.plan.from.as_deref(),
+            from: self.record.plan.from.as_ref(),
             events: self.events,
             state_dir: self.store.dir(),
             view,

@@ -60,17 +60,41 @@ fn pick_run(masters: usize, listed: &[Vec<String>]) -> Option<String> {
 }
 
 /// Reads and judges the masters' copies of the journal of `run` (default: the newest run a
-/// majority has), with `inventory` (this machine's file) as the run's inventory.
+/// majority has), with `inventory` (this machine's file) as the run's inventory. `playbook` is
+/// the file the run was started with, if not the built-in one: its `paths.work_dir` is where
+/// the copies are. The run goes on with the playbook saved in its own record either way.
 pub async fn read(
     inventory: &Path,
+    playbook: Option<&Path>,
     run: Option<&str>,
     trust_new_host_keys: bool,
 ) -> Result<FromCluster, OpsError> {
     let (inv, src) = Inventory::load_with_source(inventory).map_err(OpsError::bad_input)?;
-    let (cluster, transport) = connect(inv, Playbook::builtin(), trust_new_host_keys)?;
-    let res = read_from(&cluster, run).await;
+    let (pb, pb_text) = match playbook {
+        Some(p) => {
+            let (pb, src) = Playbook::load_with_source(p).map_err(OpsError::bad_input)?;
+            (pb, Some(src.text))
+        }
+        None => (Playbook::builtin(), None),
+    };
+    let (cluster, transport) = connect(inv, pb, trust_new_host_keys)?;
+    let res = read_from(&cluster, run, playbook.is_some()).await;
     transport.close().await;
-    let (mut record, journal, warnings) = res?;
+    let (mut record, journal, mut warnings) = res?;
+    if record.playbook_text != pb_text {
+        warnings.push(match &record.playbook_text {
+            Some(_) => format!(
+                "run {} was started with a playbook other than {}; it goes on with its own, as saved in its journal",
+                record.id,
+                playbook.map_or("the built-in one".to_string(), |p| p.display().to_string())
+            ),
+            None => format!(
+                "run {} was started with the built-in playbook; it goes on with that one, not {}",
+                record.id,
+                playbook.map_or(String::new(), |p| p.display().to_string())
+            ),
+        });
+    }
     if record.cluster != cluster.inventory.cluster_name {
         return Err(OpsError::BadInput(format!(
             "the masters' journal is of cluster {:?}, but {} names cluster {:?}",
@@ -91,13 +115,19 @@ pub async fn read(
 async fn read_from(
     cluster: &Cluster,
     run: Option<&str>,
+    own_playbook: bool,
 ) -> Result<(RunRecord, Vec<Record>, Vec<String>), OpsError> {
     let masters = &cluster.inventory.masters;
     let id = match run {
         Some(r) => r.to_string(),
         None => pick_run(masters.len(), &listed(cluster).await).ok_or_else(|| {
+            let hint = if own_playbook {
+                ""
+            } else {
+                "\nhelp: a run started with `--playbook FILE` keeps its copies under that playbook's `paths.work_dir`: pass the same `--playbook FILE`"
+            };
             OpsError::Failed(format!(
-                "no run's journal is on a majority of the {} masters (under {}/journal/); nothing to resume from the cluster",
+                "no run's journal is on a majority of the {} masters (under {}/journal/); nothing to resume from the cluster{hint}",
                 masters.len(),
                 cluster.playbook.paths.work_dir
             ))
@@ -161,15 +191,16 @@ pub fn rebuild(dir: &Path, run: &FromCluster) -> Result<(), OpsError> {
     Ok(())
 }
 
-/// `resume --from-cluster --inventory FILE`: reads the masters' copies, rebuilds the local
+/// `resume --from-cluster --inventory FILE [--playbook FILE]`: reads the masters' copies, rebuilds the local
 /// state, then resumes (a stale cluster lock of the run is taken over; a fresh one is refused).
 pub async fn resume(
     r: &ResumeRequest,
     inventory: &Path,
+    playbook: Option<&Path>,
     dir: &Path,
     io: &Io,
 ) -> Result<Finished, OpsError> {
-    let run = read(inventory, r.run.as_deref(), r.trust_new_host_keys).await?;
+    let run = read(inventory, playbook, r.run.as_deref(), r.trust_new_host_keys).await?;
     for w in &run.warnings {
         io.events
             .emit(&stamp(Event::Warning { message: w.clone() }));

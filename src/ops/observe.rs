@@ -91,6 +91,14 @@ async fn observe_without(
         .await
         .map_err(OpsError::Failed)?;
     reconcile::leave_out(cluster, exclude).map_err(excluding)?;
+    let inv = &mut cluster.inventory;
+    crate::playbook::gates::resolve_discovered(
+        &inv.awaiting_discovery,
+        &cluster.agents,
+        &mut inv.gates,
+        &mut inv.pause_after,
+    )
+    .map_err(OpsError::BadInput)?;
     Ok(facts::gather(cluster, with_apps).await)
 }
 
@@ -214,17 +222,18 @@ pub(crate) fn check_paths(plan: &Plan) -> Result<(), OpsError> {
     // A cluster has a few installed versions: each is judged once (10,000 agents, one check).
     let mut judged: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for (_, s) in plan.steps() {
-        let (Some(node), Some(from)) = (&s.node, &s.from) else {
+        let from = s.from.as_ref().and_then(crate::plan::StepVersion::dcos);
+        let (Some(node), Some(from)) = (&s.node, from) else {
             continue;
         };
         if s.role.is_none() {
             continue;
         }
-        if judged.contains(from.as_str()) && crate::versions::DcosVersion::parse(from).is_ok() {
+        if judged.contains(from.as_str()) && from.parsed().is_some() {
             continue;
         }
         judged.insert(from.as_str());
-        let from = match crate::versions::DcosVersion::parse(from) {
+        let from = match from.version() {
             Ok(v) => v,
             Err(e) => {
                 refused.push(format!("{node}: installed version {from:?}: {e}"));

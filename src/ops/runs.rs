@@ -155,7 +155,7 @@ pub(super) fn refuse_unfinished(store: &Store, cluster: &str, h: &Handoff) -> Re
             return Err(OpsError::Locked(format!(
                 "run {} of cluster {cluster} ({} -> {}) is unfinished ({}); a new run would not know what it left behind\nhelp: continue it with `{}`, or undo it with `{}`",
                 rec.id,
-                rec.plan.from.as_deref().unwrap_or("?"),
+                rec.plan.from.as_ref().map_or("?", |f| f.as_str()),
                 rec.plan.to,
                 view.state.as_str(),
                 h.resume(&rec.id, &[]),

@@ -11,13 +11,50 @@ use crate::probe::exhibitor;
 use crate::probe::wait::{self, Poll};
 use crate::shell::{self, quote};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 /// How the ZooKeeper archive was made.
 pub const METHOD_DCOS_ZK: &str = "dcos-zk";
 /// A file-level archive of the data directory (no `dcos-zk` on that version).
 pub const METHOD_FILES: &str = "zookeeper-data-dir";
+
+/// Why the ZooKeeper backup failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// The step's node is not in the inventory.
+    #[error(transparent)]
+    Node(#[from] crate::action::NodeError),
+    /// No Exhibitor answered (its message names each master's answer).
+    #[error("{0}")]
+    Exhibitor(String),
+    /// No follower serves, so no master can be stopped.
+    #[error("no ZooKeeper follower is serving, so no master can be stopped for the backup (Exhibitor says: {servers})")]
+    NoFollower {
+        /// Each server as Exhibitor lists it.
+        servers: String,
+    },
+    /// Whether the master has `dcos-zk` could not be read.
+    #[error("{0}")]
+    Tool(String),
+    /// A read on the master failed.
+    #[error(transparent)]
+    Remote(#[from] crate::door::RemoteError),
+    /// The backup master could not be journaled before Exhibitor is stopped.
+    #[error(transparent)]
+    Note(#[from] crate::action::NoteError),
+    /// A playbook template does not render.
+    #[error(transparent)]
+    Template(#[from] crate::shell::TemplateError),
+    /// A stop, backup, start or delete script failed.
+    #[error(transparent)]
+    Script(#[from] ScriptError),
+    /// ZooKeeper does not serve again after the backup.
+    #[error(transparent)]
+    NotServing(#[from] wait::WaitError),
+    /// The archive could not be copied here or saved (its message names the file).
+    #[error("{0}")]
+    Copy(String),
+}
 
 /// Written ahead before Exhibitor is stopped: on resume, the same master is used (and its
 /// Exhibitor started again).
@@ -29,7 +66,7 @@ struct Note {
 /// Which master the backup stops: a ZooKeeper follower (Exhibitor `isLeader: false`, serving),
 /// the planned one when it still is one, since stopping the ZooKeeper leader forces an election
 /// (facts §8.3). A single master is its own ensemble.
-async fn choose_master<'a>(ctx: &'a StepCtx<'_>) -> Result<&'a NodeSpec, String> {
+async fn choose_master<'a>(ctx: &'a StepCtx<'_>) -> Result<&'a NodeSpec, BackupError> {
     let c = ctx.cluster;
     if let Some(n) = super::outputs::read::<Note>(ctx.noted()) {
         if let Some(m) = c.node(&n.backup_master) {
@@ -40,7 +77,7 @@ async fn choose_master<'a>(ctx: &'a StepCtx<'_>) -> Result<&'a NodeSpec, String>
     if c.inventory.masters.len() < 2 {
         return Ok(planned);
     }
-    let (_, servers) = exhibitor::first_answer(c).await?;
+    let (_, servers) = (exhibitor::first_answer(c).await).map_err(BackupError::Exhibitor)?;
     let follower = |m: &NodeSpec| {
         servers.iter().any(|s| {
             s.hostname == m.address
@@ -59,20 +96,24 @@ async fn choose_master<'a>(ctx: &'a StepCtx<'_>) -> Result<&'a NodeSpec, String>
     followers
         .first()
         .copied()
-        .ok_or_else(|| {
-            format!(
-                "no ZooKeeper follower is serving, so no master can be stopped for the backup (Exhibitor says: {})",
-                servers
-                    .iter()
-                    .map(|s| format!("{} {}{}", s.hostname, s.description, if s.is_leader { " (leader)" } else { "" }))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+        .ok_or_else(|| BackupError::NoFollower {
+            servers: servers
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} {}{}",
+                        s.hostname,
+                        s.description,
+                        if s.is_leader { " (leader)" } else { "" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
         })
 }
 
 /// Whether the master has `dcos-zk` (a read; nothing is stopped before it is known).
-async fn has_dcos_zk(c: &Cluster, node: &NodeSpec) -> Result<bool, String> {
+pub(super) async fn has_dcos_zk(c: &Cluster, node: &NodeSpec) -> Result<bool, String> {
     let tool = shell::render(&c.playbook.backup.zk_tool, &[("root", node.root.as_str())])
         .map_err(|e| e.to_string())?;
     let out = c
@@ -94,7 +135,7 @@ async fn data_dir_bytes(c: &Cluster, node: &NodeSpec) -> u64 {
 }
 
 /// Takes the backup (or, on resume, finishes one that was in flight).
-pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
+pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, BackupError> {
     let c = ctx.cluster;
     let node = choose_master(ctx).await?;
     let b = &c.playbook.backup;
@@ -106,7 +147,7 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     let archive = format!("{dir}/zookeeper-backup.tar.gz");
     let timeout = Duration::from_secs(c.timeouts.backup_secs);
     // The tool is looked for before anything is stopped (facts §8.3).
-    let with_tool = has_dcos_zk(c, node).await?;
+    let with_tool = has_dcos_zk(c, node).await.map_err(BackupError::Tool)?;
     let method = if with_tool {
         METHOD_DCOS_ZK
     } else {
@@ -117,14 +158,12 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     let archive_timeout = timeout + Duration::from_secs(data_bytes / (1 << 20));
     let exists = c
         .query(node, &format!("test -s {}", quote(&archive)))
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         .ok();
     let backed_up = if !exists {
         ctx.note(super::outputs::write(&Note {
             backup_master: node.address.clone(),
-        }))
-        .map_err(|e| e.to_string())?;
+        }))?;
         if node.address != ctx.node()?.address {
             ctx.progress(format!(
                 "{} leads ZooKeeper now: the backup is taken on the follower {}",
@@ -135,8 +174,7 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         // The archive must not exist and its parent must (dcos-zk's rules).
         let mk = format!("mkdir -p {} && rm -f {}", quote(&dir), quote(&archive));
         change(ctx, node, "prepare the backup directory", &mk, timeout).await?;
-        let stop =
-            shell::render(&b.stop_exhibitor, &[("root", root)]).map_err(|e| e.to_string())?;
+        let stop = shell::render(&b.stop_exhibitor, &[("root", root)])?;
         change(
             ctx,
             node,
@@ -153,15 +191,14 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
                 &b.zk_files_backup,
             )
         };
-        let backup = shell::render(template, &[("root", root), ("archive", &archive)])
-            .map_err(|e| e.to_string())?;
+        let backup = shell::render(template, &[("root", root), ("archive", &archive)])?;
         Some(change(ctx, node, what, &backup, archive_timeout).await)
     } else {
         None
     };
     // Exhibitor is started again whatever the backup did (and on resume, when the step was
     // interrupted while it was stopped).
-    let start = shell::render(&b.start_exhibitor, &[("root", root)]).map_err(|e| e.to_string())?;
+    let start = shell::render(&b.start_exhibitor, &[("root", root)])?;
     change(
         ctx,
         node,
@@ -179,12 +216,12 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         c.poll(),
         || zk_serving(c),
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     // Copy it here (streamed, checked) and take it off the master.
-    let local_dir = backup_copy::local_dir(ctx.state_dir, ctx.run)?;
+    let local_dir = backup_copy::local_dir(ctx.state_dir, ctx.run).map_err(BackupError::Copy)?;
     let local = local_dir.join("zookeeper-backup.tar.gz");
-    let copied = backup_copy::copy_off(c, node, &archive, &local).await?;
+    let copied =
+        (backup_copy::copy_off(c, node, &archive, &local).await).map_err(BackupError::Copy)?;
     change(
         ctx,
         node,
@@ -202,9 +239,11 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     backup_copy::write_private(
         &local_dir.join("installed-versions.json"),
         &serde_json::to_vec_pretty(&versions).unwrap_or_default(),
-    )?;
+    )
+    .map_err(BackupError::Copy)?;
     let inv = std::fs::read(&c.inventory.path).unwrap_or_default();
-    backup_copy::write_private(&local_dir.join("inventory.toml"), &inv)?;
+    backup_copy::write_private(&local_dir.join("inventory.toml"), &inv)
+        .map_err(BackupError::Copy)?;
     ctx.progress(format!(
         "ZooKeeper backup ({method}) from {} saved to {} ({} bytes, sha256 {})",
         node.address,
@@ -222,30 +261,49 @@ pub async fn zookeeper(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
     }))
 }
 
-async fn change(
+/// A node-changing script of the backup or the restore that did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptError {
+    /// It could not be sent or audited.
+    #[error(transparent)]
+    Change(#[from] crate::door::ChangeError),
+    /// It ran and failed.
+    #[error("{node}: {what} failed (exit {status:?}): {tail}")]
+    Failed {
+        /// The node's address.
+        node: String,
+        /// What it does, in words.
+        what: String,
+        /// Its exit status (None when killed).
+        status: Option<i32>,
+        /// The end of its output.
+        tail: String,
+    },
+}
+
+/// A node-changing script through the change door, audited under the step, that must exit 0.
+pub(super) async fn change(
     ctx: &StepCtx<'_>,
     node: &crate::playbook::NodeSpec,
     what: &str,
     script: &str,
     timeout: Duration,
-) -> Result<(), String> {
-    let out = ctx
-        .change(node, what, script, None, timeout)
-        .await
-        .map_err(|e| e.to_string())?;
+) -> Result<(), ScriptError> {
+    let out = ctx.change(node, what, script, None, timeout).await?;
     if out.ok() {
         Ok(())
     } else {
-        Err(format!(
-            "{}: {what} failed (exit {:?}): {}",
-            node.address,
-            out.status,
-            out.tail(400)
-        ))
+        Err(ScriptError::Failed {
+            node: node.address.clone(),
+            what: what.into(),
+            status: out.status,
+            tail: out.tail(400),
+        })
     }
 }
 
-async fn zk_serving(c: &Cluster) -> Poll<()> {
+/// One poll: ZooKeeper serves with a quorum, as the first Exhibitor that answers says.
+pub(super) async fn zk_serving(c: &Cluster) -> Poll<()> {
     match exhibitor::first_answer(c).await {
         Ok((_, s)) => match exhibitor::judge(&s, c.inventory.masters.len()) {
             Ok(()) => Poll::Ready(()),
@@ -253,124 +311,4 @@ async fn zk_serving(c: &Cluster) -> Poll<()> {
         },
         Err(e) => Poll::NotYet(e),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The last resort: restores the run's ZooKeeper backup on every master (Exhibitor stopped on
-/// all of them first, as the DC/OS backup-restore procedure says), then waits for a quorum.
-pub async fn restore(
-    ctx: &StepCtx<'_>,
-    archive: &std::path::Path,
-    sha256: &str,
-) -> Result<(), String> {
-    let c = ctx.cluster;
-    let data = std::fs::read(archive).map_err(|e| format!("{}: {e}", archive.display()))?;
-    let sum = hex(&Sha256::digest(&data));
-    if sum != sha256 {
-        return Err(format!(
-            "{} has SHA-256 {sum}, but the backup was recorded as {sha256}: refusing to restore it",
-            archive.display()
-        ));
-    }
-    let b = &c.playbook.backup;
-    let timeout = Duration::from_secs(c.timeouts.backup_secs);
-    let masters = c.inventory.masters.clone();
-    let remote = |m: &crate::playbook::NodeSpec| {
-        format!(
-            "{}{}/{}/restore/zookeeper-backup.tar.gz",
-            m.root, c.playbook.paths.work_dir, ctx.run
-        )
-    };
-    for m in &masters {
-        let path = remote(m);
-        let dir = path
-            .rsplit_once('/')
-            .map(|(d, _)| d)
-            .unwrap_or(&path)
-            .to_string();
-        let script = format!(
-            "mkdir -p {d} && cat > {p}.tmp && mv {p}.tmp {p} && sha256sum {p} | cut -d' ' -f1",
-            d = quote(&dir),
-            p = quote(&path)
-        );
-        let out = ctx
-            .change(
-                m,
-                "copy the ZooKeeper backup to the master",
-                &script,
-                Some(&data),
-                timeout,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        if !out.ok() || out.stdout.trim() != sha256 {
-            return Err(format!(
-                "{}: the copied backup does not match ({})",
-                m.address,
-                out.tail(200)
-            ));
-        }
-    }
-    let mut result = Ok(());
-    for m in &masters {
-        let stop = shell::render(&b.stop_exhibitor, &[("root", m.root.as_str())])
-            .map_err(|e| e.to_string())?;
-        if let Err(e) = change(
-            ctx,
-            m,
-            "stop Exhibitor on every master for the restore",
-            &stop,
-            timeout,
-        )
-        .await
-        {
-            result = Err(e);
-            break;
-        }
-    }
-    if result.is_ok() {
-        for m in &masters {
-            let path = remote(m);
-            // The same tool or fallback as the backup: dcos-zk where the master has it.
-            let (what, template) = match has_dcos_zk(c, m).await {
-                Ok(true) => ("dcos-zk restore", &b.restore),
-                Ok(false) => (
-                    "restore the ZooKeeper data directory (no dcos-zk on this version)",
-                    &b.zk_files_restore,
-                ),
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            };
-            let cmd = shell::render(template, &[("root", m.root.as_str()), ("archive", &path)])
-                .map_err(|e| e.to_string())?;
-            if let Err(e) = change(ctx, m, what, &cmd, timeout).await {
-                result = Err(e);
-                break;
-            }
-        }
-    }
-    // Exhibitor is started again on every master whatever happened above.
-    for m in &masters {
-        let start = shell::render(&b.start_exhibitor, &[("root", m.root.as_str())])
-            .map_err(|e| e.to_string())?;
-        if let Err(e) = change(ctx, m, "start Exhibitor after the restore", &start, timeout).await {
-            if result.is_ok() {
-                result = Err(e);
-            }
-        }
-    }
-    result?;
-    wait::until(
-        "ZooKeeper serving again after the restore",
-        timeout,
-        c.poll(),
-        || zk_serving(c),
-    )
-    .await
-    .map_err(|e| e.to_string())
 }

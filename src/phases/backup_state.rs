@@ -150,24 +150,46 @@ async fn marathon_apps(ctx: &StepCtx<'_>, dir: &std::path::Path) -> Result<Backu
     ))
 }
 
+/// Which of the state backups failed (each message names the file or the command).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateBackupError {
+    /// The run's backup directory cannot be made.
+    #[error("{0}")]
+    Directory(String),
+    /// The IAM (CockroachDB) backup.
+    #[error("{0}")]
+    Iam(String),
+    /// The etcd snapshot.
+    #[error("{0}")]
+    Etcd(String),
+    /// The Marathon app definitions.
+    #[error("{0}")]
+    MarathonApps(String),
+}
+
 /// Takes every one of these backups the cluster has.
-pub async fn take(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
-    let dir = backup_copy::local_dir(ctx.state_dir, ctx.run)?;
+pub async fn take(ctx: &StepCtx<'_>) -> Result<serde_json::Value, StateBackupError> {
+    let dir =
+        backup_copy::local_dir(ctx.state_dir, ctx.run).map_err(StateBackupError::Directory)?;
     let mut files = Vec::new();
     let mut absent = Vec::new();
-    match iam(ctx, &dir).await? {
+    match iam(ctx, &dir).await.map_err(StateBackupError::Iam)? {
         Some(f) => files.push(f),
         None => {
             absent.push("iam: no iam-database-backup on this version (no CockroachDB)".to_string())
         }
     }
-    match etcd(ctx, &dir).await? {
+    match etcd(ctx, &dir).await.map_err(StateBackupError::Etcd)? {
         Some(f) => files.push(f),
         None => {
             absent.push("etcd: no dcos-etcdctl on this version (etcd runs from 2.1)".to_string())
         }
     }
-    files.push(marathon_apps(ctx, &dir).await?);
+    files.push(
+        marathon_apps(ctx, &dir)
+            .await
+            .map_err(StateBackupError::MarathonApps)?,
+    );
     for f in &files {
         ctx.progress(format!("{} backup saved to {f}", f.kind));
     }

@@ -6,40 +6,13 @@
 //!   §8.4). Leadership is Marathon's own, so this is checked after every master step.
 //! - CockroachDB finalization: crossed once every master reports the target DC/OS version.
 
-use super::gates::same_version;
+use super::procedure::marathon::{self, Info};
 use super::StepCtx;
 use crate::action::{Crossing, StepError};
 use crate::plan::doors::version_key;
 use crate::plan::{Door, DoorId};
 use crate::probe::wait::{self, Poll};
-use serde::Deserialize;
 use std::time::Duration;
-
-/// The parts of `GET /v2/info` this reads (facts §5, `payloads/marathon-v2-info.json`).
-#[derive(Debug, Clone, Deserialize)]
-struct Info {
-    #[serde(default)]
-    version: String,
-    #[serde(default)]
-    elected: bool,
-    #[serde(default)]
-    leader: Option<String>,
-}
-
-/// One master's Marathon `/v2/info`, read on the master (its own port, TLS in strict mode).
-async fn marathon_info(
-    c: &crate::cluster::Cluster,
-    m: &crate::playbook::NodeSpec,
-) -> Result<Info, String> {
-    use crate::probe::node::{self, Read};
-    let reads = node::read(c, m, &[Read::MarathonInfo])
-        .await
-        .map_err(|e| e.to_string())?;
-    let (url, a) = reads
-        .answer(Read::MarathonInfo)
-        .map_err(|e| e.to_string())?;
-    crate::door::parse_json::<Info>(&url, &a).map_err(|e| e.to_string())
-}
 
 /// Each master's `/v2/info`, or why it did not answer.
 async fn infos(ctx: &StepCtx<'_>) -> Vec<(String, Result<Info, String>)> {
@@ -48,7 +21,7 @@ async fn infos(ctx: &StepCtx<'_>) -> Vec<(String, Result<Info, String>)> {
         c.inventory
             .masters
             .iter()
-            .map(|m| async move { (m.address.clone(), marathon_info(c, m).await) }),
+            .map(|m| async move { (m.address.clone(), marathon::info(c, m).await) }),
     )
     .await
 }
@@ -88,7 +61,7 @@ async fn crossing(ctx: &StepCtx<'_>, d: &Door) -> Option<Crossing> {
             let all = !ids.is_empty()
                 && ids
                     .iter()
-                    .all(|id| matches!(id, Ok(id) if same_version(&id.version, ctx.to.as_str())));
+                    .all(|id| matches!(id, Ok(id) if ctx.to.is(&id.version)));
             all.then(|| Crossing {
                 door: d.id,
                 observation: format!(
@@ -109,13 +82,15 @@ pub async fn marathon_serves(ctx: &StepCtx<'_>, master: &str) -> Result<(), Step
         .masters
         .iter()
         .find(|m| m.address == master)
-        .ok_or_else(|| StepError::from(format!("{master} is not a master of the inventory")))?;
+        .ok_or_else(|| crate::action::NodeError::NotAMaster {
+            node: master.into(),
+        })?;
     wait::until(
         &format!("Marathon answers on {master} and has a leader"),
         Duration::from_secs(c.timeouts.master_gate_secs),
         c.poll(),
         || async {
-            match marathon_info(c, node).await {
+            match marathon::info(c, node).await {
                 Ok(i) if i.leader.is_some() => Poll::Ready(()),
                 Ok(_) => Poll::NotYet(format!("Marathon on {master} names no leader")),
                 Err(e) => Poll::NotYet(format!("Marathon on {master}: {e}")),

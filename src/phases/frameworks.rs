@@ -8,24 +8,100 @@
 
 use super::outputs::{self, AppOutput};
 use super::StepCtx;
-use crate::action::StepError;
+use crate::door::{ChangeError, ProbeError};
+use crate::plan::StepVersion;
 use crate::probe::marathon::{self as m, AppState};
-use crate::probe::wait::{self, Poll};
+use crate::probe::wait::{self, Poll, WaitError};
 use serde_json::Value;
 use std::time::Duration;
 
+/// Why a framework step (or its undo) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameworkError {
+    /// The inventory names no master to reach Marathon through.
+    #[error("no master")]
+    NoMaster,
+    /// The plan's step names no app (a hand-edited plan).
+    #[error("framework step without an app")]
+    NoApp,
+    /// The plan's step names no target image (a hand-edited plan).
+    #[error("framework step without a target image")]
+    NoImage,
+    /// The app's definition cannot take a new docker image.
+    #[error("{app}: {reason}")]
+    NoDockerImage {
+        /// The app id.
+        app: String,
+        /// Why (e.g. the app has no docker container).
+        reason: String,
+    },
+    /// The previous definition could not be journaled before the change.
+    #[error(transparent)]
+    Note(#[from] crate::action::NoteError),
+    /// Marathon could not be read.
+    #[error(transparent)]
+    Read(#[from] ProbeError),
+    /// The PUT could not be sent or audited.
+    #[error(transparent)]
+    Change(#[from] ChangeError),
+    /// Marathon refused the PUT.
+    #[error("PUT {url}: HTTP {status}: {body}")]
+    Refused {
+        /// The URL sent to.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The start of the answer.
+        body: String,
+    },
+    /// Marathon accepted the PUT but named no deployment.
+    #[error("PUT {url}: the answer names no deploymentId: {body}")]
+    NoDeploymentId {
+        /// The URL sent to.
+        url: String,
+        /// The start of the answer.
+        body: String,
+    },
+    /// The deployment did not finish, with every instance up, in time.
+    #[error("{}: not met within {secs} s (last seen: {last})", awaited(app, deployment.as_deref()))]
+    DeploymentTimedOut {
+        /// The app id.
+        app: String,
+        /// The deployment awaited (None: every deployment of the app).
+        deployment: Option<String>,
+        /// The limit (the playbook's `deployment_secs`).
+        secs: u64,
+        /// The last thing seen not yet done.
+        last: String,
+    },
+    /// The saved definition was put back but the app runs another image.
+    #[error("{app} still runs {now} after its saved definition ({saved}) was put back")]
+    NotRestored {
+        /// The app id.
+        app: String,
+        /// The image it runs.
+        now: String,
+        /// The image of the saved definition.
+        saved: String,
+    },
+}
+
+/// What [`wait_deployed`] waits for, in words.
+fn awaited(app: &str, deployment: Option<&str>) -> String {
+    match deployment {
+        Some(d) => format!("Marathon deployment {d} of {app} finished with every instance up"),
+        None => format!("Marathon deployments of {app} finished with every instance up"),
+    }
+}
+
 /// Marathon as Admin Router serves it (`/marathon/` reaches the Marathon leader, facts §8.1).
-async fn marathon_base(ctx: &StepCtx<'_>) -> Result<String, String> {
-    crate::probe::admin::url(ctx.cluster, "/marathon").ok_or_else(|| "no master".into())
+async fn marathon_base(ctx: &StepCtx<'_>) -> Result<String, FrameworkError> {
+    crate::probe::admin::url(ctx.cluster, "/marathon").ok_or(FrameworkError::NoMaster)
 }
 
 /// The step's app id, the Marathon base URL and the app's URL.
-async fn app_url(ctx: &StepCtx<'_>) -> Result<(String, String, String), String> {
-    let app = ctx
-        .step
-        .app
-        .clone()
-        .ok_or("framework step without an app")?;
+async fn app_url(ctx: &StepCtx<'_>) -> Result<(String, String, String), FrameworkError> {
+    let app = ctx.step.app.clone().ok_or(FrameworkError::NoApp)?;
     let base = marathon_base(ctx).await?;
     let url = format!("{base}/v2/apps{app}");
     Ok((app, base, url))
@@ -34,14 +110,13 @@ async fn app_url(ctx: &StepCtx<'_>) -> Result<(String, String, String), String> 
 /// Applies the app change and waits for its deployment. The previous definition is journaled
 /// before anything is sent; a note of an earlier attempt (a crash or a failure after it) is kept,
 /// so the new definition is never recorded as "previous".
-pub async fn upgrade(ctx: &StepCtx<'_>) -> Result<Value, StepError> {
+pub async fn upgrade(ctx: &StepCtx<'_>) -> Result<Value, FrameworkError> {
     let c = ctx.cluster;
     let (app, base, url) = app_url(ctx).await?;
-    let image = ctx
-        .step
-        .to
-        .clone()
-        .ok_or("framework step without a target image")?;
+    let image = (ctx.step.to.as_ref())
+        .and_then(StepVersion::image)
+        .map(String::from)
+        .ok_or(FrameworkError::NoImage)?;
     let current = m::app(c.observe.as_ref(), &url).await?;
     let mut out = match outputs::read::<AppOutput>(ctx.noted()) {
         Some(noted) => noted,
@@ -57,7 +132,11 @@ pub async fn upgrade(ctx: &StepCtx<'_>) -> Result<Value, StepError> {
         }
     };
     if m::image(&current) != Some(image.as_str()) {
-        let body = m::with_image(&current, &image).map_err(|e| format!("{app}: {e}"))?;
+        let body =
+            m::with_image(&current, &image).map_err(|reason| FrameworkError::NoDockerImage {
+                app: app.clone(),
+                reason,
+            })?;
         let answer = put(ctx, &url, &body, false).await?;
         out.deployment = Some(answer);
     }
@@ -68,7 +147,7 @@ pub async fn upgrade(ctx: &StepCtx<'_>) -> Result<Value, StepError> {
 /// Puts a saved app definition back (forcing past a deployment still in progress, e.g. a hung
 /// one) and waits for it; then checks the app really is at the saved image. Nothing is sent
 /// when the app is already exactly at the saved definition (a crash before the change).
-pub async fn restore(ctx: &StepCtx<'_>, saved: &Value) -> Result<(), StepError> {
+pub async fn restore(ctx: &StepCtx<'_>, saved: &Value) -> Result<(), FrameworkError> {
     let c = ctx.cluster;
     let (app, base, url) = app_url(ctx).await?;
     let current = m::app(c.observe.as_ref(), &url).await?;
@@ -81,11 +160,11 @@ pub async fn restore(ctx: &StepCtx<'_>, saved: &Value) -> Result<(), StepError> 
     }
     let now = m::app(c.observe.as_ref(), &url).await?;
     if m::image(&now) != m::image(saved) {
-        return Err(StepError::Failed(format!(
-            "{app} still runs {} after its saved definition ({}) was put back",
-            m::image(&now).unwrap_or("no image"),
-            m::image(saved).unwrap_or("no image")
-        )));
+        return Err(FrameworkError::NotRestored {
+            app,
+            now: m::image(&now).unwrap_or("no image").into(),
+            saved: m::image(saved).unwrap_or("no image").into(),
+        });
     }
     Ok(())
 }
@@ -93,7 +172,12 @@ pub async fn restore(ctx: &StepCtx<'_>, saved: &Value) -> Result<(), StepError> 
 /// Sends the whole definition (`?partialUpdate=false`: a full replace; older Marathons ignore the
 /// parameter, and a complete definition leaves nothing for their top-level merge to keep) through
 /// the change door. Returns the deployment id of the answer.
-async fn put(ctx: &StepCtx<'_>, url: &str, body: &Value, force: bool) -> Result<String, String> {
+async fn put(
+    ctx: &StepCtx<'_>,
+    url: &str,
+    body: &Value,
+    force: bool,
+) -> Result<String, FrameworkError> {
     let url = format!(
         "{url}?partialUpdate=false{}",
         if force { "&force=true" } else { "" }
@@ -108,24 +192,21 @@ async fn put(ctx: &StepCtx<'_>, url: &str, body: &Value, force: bool) -> Result<
             url: &url,
             body: Some(body),
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     if !(200..300).contains(&a.status) {
-        return Err(format!(
-            "PUT {url}: HTTP {}: {}",
-            a.status,
-            a.body.chars().take(300).collect::<String>()
-        ));
+        return Err(FrameworkError::Refused {
+            url,
+            status: a.status,
+            body: a.body.chars().take(300).collect(),
+        });
     }
     let answer: Value = serde_json::from_str(&a.body).unwrap_or(Value::Null);
     let id = answer
         .get("deploymentId")
         .and_then(|d| d.as_str())
-        .ok_or_else(|| {
-            format!(
-                "PUT {url}: the answer names no deploymentId: {}",
-                a.body.chars().take(200).collect::<String>()
-            )
+        .ok_or_else(|| FrameworkError::NoDeploymentId {
+            url: url.clone(),
+            body: a.body.chars().take(200).collect(),
         })?;
     ctx.progress(format!(
         "Marathon accepted the change of {url}: deployment {id}"
@@ -141,12 +222,9 @@ async fn wait_deployed(
     base: &str,
     app: &str,
     deployment: Option<&str>,
-) -> Result<(), StepError> {
+) -> Result<(), FrameworkError> {
     let c = ctx.cluster;
-    let what = match deployment {
-        Some(d) => format!("Marathon deployment {d} of {app} finished with every instance up"),
-        None => format!("Marathon deployments of {app} finished with every instance up"),
-    };
+    let what = awaited(app, deployment);
     let url = format!("{base}/v2/apps{app}");
     wait::until(
         &what,
@@ -176,5 +254,42 @@ async fn wait_deployed(
         },
     )
     .await
-    .map_err(StepError::from)
+    // The check above never aborts: either way the deployment did not finish in time.
+    .map_err(|e| match e {
+        WaitError::TimedOut { secs, last, .. } => FrameworkError::DeploymentTimedOut {
+            app: app.to_string(),
+            deployment: deployment.map(String::from),
+            secs,
+            last,
+        },
+        WaitError::Aborted { reason, .. } => FrameworkError::DeploymentTimedOut {
+            app: app.to_string(),
+            deployment: deployment.map(String::from),
+            secs: c.timeouts.deployment_secs,
+            last: reason,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deployment_timeout_reads_as_the_wait_that_timed_out_said_it() {
+        for deployment in [Some("5ed4c0c5"), None] {
+            let typed = FrameworkError::DeploymentTimedOut {
+                app: "/web".into(),
+                deployment: deployment.map(String::from),
+                secs: 600,
+                last: "/web: 1 of 2 instances running".into(),
+            };
+            let waited = WaitError::TimedOut {
+                what: awaited("/web", deployment),
+                secs: 600,
+                last: "/web: 1 of 2 instances running".into(),
+            };
+            assert_eq!(typed.to_string(), waited.to_string());
+        }
+    }
 }

@@ -6,14 +6,11 @@ use crate::playbook::NodeSpec;
 use crate::probe::node::{self, Read};
 use crate::probe::wait::Poll;
 use crate::probe::{exhibitor, mesos};
-use crate::versions::DcosVersion;
+use crate::versions::RecordedVersion;
 
 /// Whether two version strings are the same DC/OS version.
 pub fn same_version(a: &str, b: &str) -> bool {
-    match (DcosVersion::parse(a), DcosVersion::parse(b)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a.trim() == b.trim(),
-    }
+    crate::versions::RecordedVersion::from(b).is(a)
 }
 
 /// Every master serving in Exhibitor with one ZooKeeper leader, `registrar/log/recovered` = 1
@@ -105,9 +102,9 @@ pub async fn agent_registered(c: &Cluster, node: &NodeSpec) -> Poll<()> {
 }
 
 /// The node's version file says `to`.
-pub async fn node_at_version(c: &Cluster, node: &NodeSpec, to: &str) -> Poll<()> {
+pub async fn node_at_version(c: &Cluster, node: &NodeSpec, to: &RecordedVersion) -> Poll<()> {
     match c.identity(node).await {
-        Ok(id) if same_version(&id.version, to) => Poll::Ready(()),
+        Ok(id) if to.is(&id.version) => Poll::Ready(()),
         Ok(id) => Poll::NotYet(format!(
             "{} reports version {}, expected {to}",
             node.address, id.version

@@ -14,5 +14,6 @@ pub mod outputs;
 pub mod procedure;
 pub mod registry;
 pub mod validate;
+pub mod zk_restore;
 
 pub use crate::action::StepCtx;

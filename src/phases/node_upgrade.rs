@@ -5,12 +5,15 @@
 //! Starting it is idempotent: `mkdir` of the attempt directory is the atomic "started" marker,
 //! so sending the start command twice never starts the script twice.
 
-use super::gates::{self, same_version};
+use super::gates;
 use super::StepCtx;
 use crate::action::StepError;
+use crate::door::RemoteError;
 use crate::model::Role;
+use crate::plan::StepVersion;
 use crate::playbook::NodeSpec;
-use crate::probe::wait::{self, Poll};
+use crate::probe::wait::{self, Poll, WaitError};
+use crate::versions::RecordedVersion;
 use std::time::Duration;
 
 mod script;
@@ -50,6 +53,18 @@ pub enum NodeUpgradeError {
         /// The path of its output on the node.
         log: String,
     },
+    /// A rollback of a step whose plan records no from-version (a hand-edited plan).
+    #[error("the step records no from-version to go back to")]
+    NoFromVersion,
+    /// A rollback without a script to go back with.
+    #[error("no rollback_script_url in the inventory's [bootstrap]: generate the node script from the target back to the from-version and list it")]
+    NoRollbackScript,
+    /// The node's version could not be read (the message names the node).
+    #[error("{0}")]
+    Unread(String),
+    /// A playbook template of the node script does not render.
+    #[error(transparent)]
+    Template(#[from] crate::shell::TemplateError),
     /// The script could not be started.
     #[error("{node}: could not start the node upgrade script: {tail}")]
     NotStarted {
@@ -99,12 +114,8 @@ pub const GATE_POLL: Duration = Duration::from_millis(100);
 /// How long a started script may go without writing its pid before it counts as dead.
 const NO_PID_LIMIT: Duration = Duration::from_secs(60);
 
-async fn status(ctx: &StepCtx<'_>, node: &NodeSpec, dir: &str) -> Result<Detached, String> {
-    let out = ctx
-        .cluster
-        .query(node, &status_script(dir))
-        .await
-        .map_err(|e| e.to_string())?;
+async fn status(ctx: &StepCtx<'_>, node: &NodeSpec, dir: &str) -> Result<Detached, RemoteError> {
+    let out = ctx.cluster.query(node, &status_script(dir)).await?;
     Ok(parse_status(&out.stdout))
 }
 
@@ -114,13 +125,9 @@ async fn wait_status(
     node: &NodeSpec,
     dir: &str,
     left: Duration,
-) -> Result<Detached, String> {
+) -> Result<Detached, RemoteError> {
     let bound = left.as_secs().clamp(1, WAIT_BOUND_SECS);
-    let out = ctx
-        .cluster
-        .query(node, &wait_script(dir, bound))
-        .await
-        .map_err(|e| e.to_string())?;
+    let out = ctx.cluster.query(node, &wait_script(dir, bound)).await?;
     Ok(parse_status(&out.stdout))
 }
 
@@ -129,12 +136,17 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
     let c = ctx.cluster;
     let node = ctx.node()?;
     let (target, url) = match direction {
-        Direction::Upgrade => (ctx.to.to_string(), c.inventory.bootstrap.upgrade_script_url.clone()),
+        Direction::Upgrade => (
+            ctx.to.clone(),
+            c.inventory.bootstrap.upgrade_script_url.clone(),
+        ),
         Direction::Rollback => (
-            ctx.step.from.clone().ok_or(StepError::from("the step records no from-version to go back to"))?,
-            c.inventory.bootstrap.rollback_script_url.clone().ok_or(StepError::from(
-                "no rollback_script_url in the inventory's [bootstrap]: generate the node script from the target back to the from-version and list it",
-            ))?,
+            (ctx.step.from.as_ref())
+                .and_then(StepVersion::dcos)
+                .cloned()
+                .ok_or(NodeUpgradeError::NoFromVersion)?,
+            (c.inventory.bootstrap.rollback_script_url.clone())
+                .ok_or(NodeUpgradeError::NoRollbackScript)?,
         ),
     };
     let dir = attempt_dir(ctx, node, direction);
@@ -149,8 +161,8 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
             agent: Some(n.agent_before),
         });
     if state == Detached::NotStarted {
-        let id = c.identity(node).await?;
-        if same_version(&id.version, &target) {
+        let id = c.identity(node).await.map_err(NodeUpgradeError::Unread)?;
+        if target.is(&id.version) {
             ctx.progress(format!(
                 "{} already reports {target}; the script is not started",
                 node.address
@@ -172,7 +184,8 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
                 }
                 before = Some(b);
             }
-            let script = launch_script(c, node, &dir, &url, &target)?;
+            let script =
+                launch_script(c, node, &dir, &url, &target).map_err(NodeUpgradeError::from)?;
             let out = ctx
                 .change(
                     node,
@@ -218,7 +231,7 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
                         Ok(s) => s,
                         Err(e) => {
                             tokio::time::sleep(c.poll()).await;
-                            return Poll::NotYet(e);
+                            return Poll::NotYet(e.to_string());
                         }
                     }
                 };
@@ -270,7 +283,7 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
     Ok(super::outputs::write(&super::outputs::NodeOutput {
         node: node.address.clone(),
         installed_before: installed,
-        version: target,
+        version: target.to_string(),
         attempt: ctx.attempt,
         work_dir: dir,
         guard: None,
@@ -287,7 +300,7 @@ fn named(node: &NodeSpec) -> String {
 }
 
 /// Before a master goes down: the ensemble and the masters are healthy (quorum can survive).
-async fn quorum_gate(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<(), String> {
+async fn quorum_gate(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<(), WaitError> {
     let c = ctx.cluster;
     crate::checkpoint::hit(&format!("in-gate:quorum:{}", ctx.step.id));
     wait::until(
@@ -298,11 +311,14 @@ async fn quorum_gate(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<(), String> {
     )
     .await
     .map(|_| ())
-    .map_err(|e| e.to_string())
 }
 
 /// After the script: the node reports the target version and its role's health checks pass.
-pub async fn post_gates(ctx: &StepCtx<'_>, node: &NodeSpec, target: &str) -> Result<(), String> {
+pub async fn post_gates(
+    ctx: &StepCtx<'_>,
+    node: &NodeSpec,
+    target: &RecordedVersion,
+) -> Result<(), WaitError> {
     let c = ctx.cluster;
     crate::checkpoint::hit(&format!("in-gate:health:{}:{target}", ctx.step.id));
     let (secs, what) = if node.role == Role::Master {
@@ -320,8 +336,7 @@ pub async fn post_gates(ctx: &StepCtx<'_>, node: &NodeSpec, target: &str) -> Res
         GATE_POLL,
         || gates::node_at_version(c, node, target),
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     if node.role == Role::Master {
         let leader = wait::until(
             &format!(
@@ -332,8 +347,7 @@ pub async fn post_gates(ctx: &StepCtx<'_>, node: &NodeSpec, target: &str) -> Res
             GATE_POLL,
             || gates::masters_healthy(c),
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         ctx.progress(format!("masters healthy, Mesos leader {leader}"));
     } else {
         wait::until(
@@ -345,8 +359,7 @@ pub async fn post_gates(ctx: &StepCtx<'_>, node: &NodeSpec, target: &str) -> Res
             GATE_POLL,
             || gates::agent_registered(c, node),
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     }
     Ok(())
 }

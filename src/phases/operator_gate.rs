@@ -6,13 +6,34 @@
 //! The commands are read-only by contract: they go through the observe door, not the change
 //! door, and are not undone by a rollback.
 
-use crate::action::{StepCtx, StepError};
+use crate::action::StepCtx;
 use crate::door::Output;
 use crate::events::{stamp, Decision, Event};
 use crate::plan::PlannedGate;
 use crate::store::AuditEntry;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
+
+/// Why an operator gate failed its step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OperatorGateError {
+    /// The command never exited 0 within the gate's timeout.
+    #[error("operator gate {gate} did not pass on {node} within {secs} s ({attempts} tries; last: {last_status}): {last_output}")]
+    NeverPassed {
+        /// The gate's name (inventory `[[gates]] name`).
+        gate: String,
+        /// Where it ran (a node's address, or `local`).
+        node: String,
+        /// Its timeout (`timeout_secs`).
+        secs: u64,
+        /// How many times it ran.
+        attempts: u32,
+        /// How the last try ended (`exit 3`, `did not complete`, ...).
+        last_status: String,
+        /// The end of its last output, redacted.
+        last_output: String,
+    },
+}
 
 /// Where a gate's audit entries go (the engine writes them to the run's audit log).
 pub type Audit<'a> = &'a (dyn Fn(AuditEntry) + Send + Sync);
@@ -90,7 +111,7 @@ async fn one(
     ctx: &StepCtx<'_>,
     g: &PlannedGate,
     audit: Audit<'_>,
-) -> Result<GateResult, StepError> {
+) -> Result<GateResult, OperatorGateError> {
     let id = g.id(ctx.step);
     let entry = |phase: &str, status: Option<i32>, ms: u64, tail: String| AuditEntry {
         at: now(),
@@ -154,16 +175,20 @@ async fn one(
                 _ => (how, tail),
             };
             let last = crate::secrets::for_people(&ctx.change.redact(&tail));
-            let error = format!(
-                "operator gate {} did not pass on {} within {} s ({attempts} tries; last: {how}): {}",
-                g.name, g.run_on, g.timeout_secs, last
-            );
+            let error = OperatorGateError::NeverPassed {
+                gate: g.name.clone(),
+                node: g.run_on.clone(),
+                secs: g.timeout_secs,
+                attempts,
+                last_status: how,
+                last_output: last,
+            };
             ctx.events.emit(&stamp(Event::Gate {
                 gate: id,
                 decision: Decision::Refused,
-                message: error.clone(),
+                message: error.to_string(),
             }));
-            return Err(StepError::Failed(error));
+            return Err(error);
         }
         ctx.progress(format!(
             "operator gate {} on {}: not yet ({how}); again in {} s",
@@ -174,7 +199,10 @@ async fn one(
 }
 
 /// Runs the step's operator gates in order; the first that never passes fails the step.
-pub async fn run_all(ctx: &StepCtx<'_>, audit: Audit<'_>) -> Result<Vec<GateResult>, StepError> {
+pub async fn run_all(
+    ctx: &StepCtx<'_>,
+    audit: Audit<'_>,
+) -> Result<Vec<GateResult>, OperatorGateError> {
     let mut out = Vec::new();
     for g in &ctx.step.gates {
         out.push(one(ctx, g, audit).await?);

@@ -33,6 +33,10 @@ impl Registry for Phases {
             StepKind::Postcheck => &Postcheck,
         }
     }
+
+    fn last_resort(&self) -> &dyn Action {
+        &super::zk_restore::ZkRestore
+    }
 }
 
 /// The precheck checklist, plus the rollout guards' baseline.
@@ -117,7 +121,8 @@ impl Action for NodeUpgrade {
         if c.inventory.bootstrap.rollback_script_url.is_some() {
             return Undo::Compensate;
         }
-        let (Some(from), Ok(node)) = (ctx.step.from.as_deref(), ctx.node()) else {
+        let from = ctx.step.from.as_ref().map(crate::plan::StepVersion::as_str);
+        let (Some(from), Ok(node)) = (from, ctx.node()) else {
             return Undo::Compensate;
         };
         match c.identity(node).await {
@@ -183,7 +188,7 @@ impl Action for AppUpgrade {
     }
 
     async fn run(&self, ctx: &StepCtx<'_>) -> Result<Value, StepError> {
-        frameworks::upgrade(ctx).await
+        Ok(frameworks::upgrade(ctx).await?)
     }
 
     async fn undo_plan(&self, _ctx: &StepCtx<'_>, output: &Value, state: StepState) -> Undo {
@@ -201,7 +206,7 @@ impl Action for AppUpgrade {
 
     async fn undo(&self, ctx: &StepCtx<'_>, output: &Value) -> Result<(), StepError> {
         match outputs::read::<AppOutput>(output) {
-            Some(out) => frameworks::restore(ctx, &out.previous).await,
+            Some(out) => Ok(frameworks::restore(ctx, &out.previous).await?),
             None => Ok(()),
         }
     }

@@ -1,30 +1,111 @@
 //! Validation: the installed versions and the from -> to path, and the script at the bootstrap
 //! URL upgrading exactly that path.
 
-use super::gates::same_version;
 use super::StepCtx;
-use crate::versions::{mixed_versions, DcosVersion, PathVerdict, SupportedPaths};
+use crate::versions::{mixed_versions, DcosVersion, PathVerdict, SupportedPaths, VersionError};
+
+/// Why validation refused the run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidateError {
+    /// A node's version could not be read (the cluster's message names the node).
+    #[error("{0}")]
+    Unread(String),
+    /// A node reports a version that is not a DC/OS version.
+    #[error("{node}: installed version {version:?}: {error}")]
+    InstalledVersion {
+        /// The node's address.
+        node: String,
+        /// What it reports.
+        version: String,
+        /// The parser's refusal.
+        error: VersionError,
+    },
+    /// The plan's target is not a DC/OS version (a plan saved by a more lenient release).
+    #[error("target version {target:?}: {error}")]
+    Target {
+        /// The target as recorded.
+        target: String,
+        /// The parser's refusal.
+        error: VersionError,
+    },
+    /// The nodes still to upgrade run different versions.
+    #[error("not every node that still needs the upgrade runs the same version: {detail}; bring them to one version first")]
+    Mixed {
+        /// Which node runs what.
+        detail: String,
+    },
+    /// The target is older than the installed version.
+    #[error("{from} -> {to} is a downgrade; DC/OS documents no downgrade procedure (use `rollback` for a run that upgraded)")]
+    Downgrade {
+        /// The installed version.
+        from: String,
+        /// The target.
+        to: String,
+    },
+    /// The path is not a documented one.
+    #[error("{reason}")]
+    Unsupported {
+        /// Why, naming the documented paths.
+        reason: String,
+    },
+    /// No master could fetch the node script.
+    #[error("upgrade script {url}: {last}")]
+    ScriptUnreachable {
+        /// The script's URL.
+        url: String,
+        /// The last master's answer.
+        last: String,
+    },
+    /// What the URL serves is not a node upgrade script.
+    #[error("{url} does not look like a dcos_node_upgrade.sh (no \"Expecting to upgrade DC/OS from X to Y\" guard)")]
+    NotAScript {
+        /// The script's URL.
+        url: String,
+    },
+    /// The script upgrades to another version.
+    #[error("the script at {url} upgrades to {found}, not to the requested {wanted}")]
+    WrongTarget {
+        /// The script's URL.
+        url: String,
+        /// The version its guard names.
+        found: String,
+        /// The plan's target.
+        wanted: String,
+    },
+    /// The script upgrades from another version than the cluster runs.
+    #[error("the script at {url} upgrades from {found}, but the cluster runs {runs}; generate it with --generate-node-upgrade-script {runs}")]
+    WrongFrom {
+        /// The script's URL.
+        url: String,
+        /// The version its guard names.
+        found: String,
+        /// The plan's from-version.
+        runs: String,
+    },
+}
 
 /// Checks installed versions (read afresh) and the documented upgrade path.
-pub async fn versions(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
+pub async fn versions(ctx: &StepCtx<'_>) -> Result<serde_json::Value, ValidateError> {
     let c = ctx.cluster;
     let mut pending: Vec<(String, DcosVersion)> = Vec::new();
     for (n, id) in c.identities().await {
-        let id = id?;
-        let v = DcosVersion::parse(&id.version)
-            .map_err(|e| format!("{}: installed version {:?}: {e}", n.address, id.version))?;
-        if !same_version(&id.version, ctx.to.as_str()) {
+        let id = id.map_err(ValidateError::Unread)?;
+        let v =
+            DcosVersion::parse(&id.version).map_err(|error| ValidateError::InstalledVersion {
+                node: n.address.clone(),
+                version: id.version.clone(),
+                error,
+            })?;
+        if !ctx.to.is(&id.version) {
             pending.push((n.name.clone(), v));
         }
     }
-    let to = ctx
-        .to
-        .version()
-        .map_err(|e| format!("target version {:?}: {e}", ctx.to))?;
-    if let Some(msg) = mixed_versions(pending.iter().map(|(n, v)| (n.as_str(), v))) {
-        return Err(format!(
-            "not every node that still needs the upgrade runs the same version: {msg}; bring them to one version first"
-        ));
+    let to = ctx.to.version().map_err(|error| ValidateError::Target {
+        target: ctx.to.to_string(),
+        error,
+    })?;
+    if let Some(detail) = mixed_versions(pending.iter().map(|(n, v)| (n.as_str(), v))) {
+        return Err(ValidateError::Mixed { detail });
     }
     let Some((_, from)) = pending.first() else {
         return Ok(serde_json::json!({"from": null, "to": ctx.to, "verdict": "nothing to do"}));
@@ -35,15 +116,16 @@ pub async fn versions(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
             Ok(serde_json::json!({"from": from.to_string(), "to": ctx.to, "kind": kind}))
         }
         PathVerdict::SameVersion => Ok(serde_json::json!({"from": from.to_string(), "to": ctx.to})),
-        PathVerdict::Downgrade => Err(format!(
-            "{from} -> {to} is a downgrade; DC/OS documents no downgrade procedure (use `rollback` for a run that upgraded)"
-        )),
-        PathVerdict::Unsupported { reason, .. } => Err(reason),
+        PathVerdict::Downgrade => Err(ValidateError::Downgrade {
+            from: from.to_string(),
+            to: to.to_string(),
+        }),
+        PathVerdict::Unsupported { reason, .. } => Err(ValidateError::Unsupported { reason }),
     }
 }
 
 /// Fetches the node upgrade script and checks the versions it was generated for.
-pub async fn upgrade_script(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
+pub async fn upgrade_script(ctx: &StepCtx<'_>) -> Result<serde_json::Value, ValidateError> {
     let c = ctx.cluster;
     let url = &c.inventory.bootstrap.upgrade_script_url;
     // Fetched on a master, as the nodes will fetch it: the bootstrap node serves the cluster
@@ -70,21 +152,26 @@ pub async fn upgrade_script(ctx: &StepCtx<'_>) -> Result<serde_json::Value, Stri
             Err(e) => last = e.to_string(),
         }
     }
-    let body = body.ok_or_else(|| format!("upgrade script {url}: {last}"))?;
-    let (from, to) = script_versions(&body).ok_or_else(|| {
-        format!("{url} does not look like a dcos_node_upgrade.sh (no \"Expecting to upgrade DC/OS from X to Y\" guard)")
+    let body = body.ok_or_else(|| ValidateError::ScriptUnreachable {
+        url: url.clone(),
+        last,
     })?;
-    if !same_version(&to, ctx.to.as_str()) {
-        return Err(format!(
-            "the script at {url} upgrades to {to}, not to the requested {}",
-            ctx.to
-        ));
+    let (from, to) =
+        script_versions(&body).ok_or_else(|| ValidateError::NotAScript { url: url.clone() })?;
+    if !ctx.to.is(&to) {
+        return Err(ValidateError::WrongTarget {
+            url: url.clone(),
+            found: to,
+            wanted: ctx.to.to_string(),
+        });
     }
     if let Some(f) = ctx.from {
-        if !same_version(&from, f) {
-            return Err(format!(
-                "the script at {url} upgrades from {from}, but the cluster runs {f}; generate it with --generate-node-upgrade-script {f}"
-            ));
+        if !f.is(&from) {
+            return Err(ValidateError::WrongFrom {
+                url: url.clone(),
+                found: from,
+                runs: f.to_string(),
+            });
         }
     }
     Ok(serde_json::json!({"url": url, "from": from, "to": to}))

@@ -1,6 +1,7 @@
 //! `build`: facts + options -> Plan. Pure: no I/O, no clock.
 
 use super::step::{Action, Phase, PhaseId, Plan, Step, StepKind};
+use super::StepVersion;
 use crate::facts::{ClusterFacts, NodeFacts};
 use crate::model::Role;
 use crate::playbook::inventory::FrameworkUpgrade;
@@ -120,7 +121,7 @@ fn assemble(
         doors: super::doors::for_path(from.as_deref(), &opts.to),
         security: Default::default(),
         excluded: Vec::new(),
-        from,
+        from: from.map(Into::into),
         max_unavailable: opts.max_unavailable,
         max_unavailable_per_zone: opts.max_unavailable_per_zone,
         phases,
@@ -264,8 +265,8 @@ fn frameworks(facts: &ClusterFacts, opts: &PlanOptions) -> Result<Vec<Step>, Pla
             batch: None,
             zone: None,
             app: Some(f.app.clone()),
-            from: app.image.clone(),
-            to: f.image.clone(),
+            from: app.image.clone().map(StepVersion::Image),
+            to: f.image.clone().map(StepVersion::Image),
             reason: same.then(|| "already runs the requested image".to_string()),
             gates: Vec::new(),
             pause_after: false,
@@ -383,8 +384,8 @@ fn node_step(phase: &str, n: &NodeFacts, to: &str, batch: Option<u32>) -> Step {
         batch,
         zone: None,
         app: None,
-        from: n.version.clone(),
-        to: Some(to.to_string()),
+        from: n.version.as_deref().map(|v| StepVersion::Dcos(v.into())),
+        to: Some(StepVersion::Dcos(to.into())),
         reason,
         gates: Vec::new(),
         pause_after: false,

@@ -7,6 +7,7 @@ pub mod doors;
 mod excluded;
 pub mod gates;
 mod step;
+mod step_version;
 
 pub use batch::MaxUnavailable;
 pub use build::{backups_only, build, PlanError, PlanOptions};
@@ -14,3 +15,4 @@ pub use doors::{Door, DoorId};
 pub use excluded::{is_excluded, Excluded};
 pub use gates::PlannedGate;
 pub use step::{Action, Phase, PhaseId, Plan, Step, StepKind};
+pub use step_version::StepVersion;

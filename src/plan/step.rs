@@ -144,12 +144,12 @@ pub struct Step {
     /// The app, for framework steps.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub app: Option<String>,
-    /// Version (or image) before.
+    /// Version before (a node's, as it reported it), or the app's image before.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub from: Option<String>,
-    /// Version (or image) after.
+    pub from: Option<super::StepVersion>,
+    /// Version after (the target), or the app's image after.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub to: Option<String>,
+    pub to: Option<super::StepVersion>,
     /// Why a step is skipped.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
@@ -166,7 +166,8 @@ pub struct Step {
 pub struct Phase {
     /// Which phase.
     pub id: PhaseId,
-    /// Its steps, in order.
+    /// Its steps, in order (their versions typed by kind as they load).
+    #[serde(deserialize_with = "super::step_version::retype")]
     pub steps: Vec<Step>,
 }
 
@@ -178,8 +179,8 @@ pub struct Plan {
     /// The version the cluster goes to, as recorded (a plan saved by an older release loads
     /// whatever its text; [`crate::versions::RecordedVersion::version`] parses it).
     pub to: crate::versions::RecordedVersion,
-    /// The version it comes from (the most common installed version).
-    pub from: Option<String>,
+    /// The version it comes from (the most common installed version), as recorded.
+    pub from: Option<crate::versions::RecordedVersion>,
     /// Agents upgraded at once after the canary.
     pub max_unavailable: u32,
     /// At most this many agents of one zone at once (`--max-unavailable-per-zone`).

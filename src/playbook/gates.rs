@@ -87,16 +87,105 @@ pub(super) struct RawGate {
     interval_secs: Option<Spanned<i64>>,
 }
 
-const AFTER_EXPECTED: &str = "expected masters, agents, private_agents, public_agents, or the name or address of a node listed under [[masters]] or [[agents]]";
+const AFTER_EXPECTED: &str = "expected masters, agents, private_agents, public_agents, or the name or address of a node listed under [[masters]] or [[agents]] (or, when the inventory lists no [[agents]], an agent's address or hostname)";
 const RUN_ON_EXPECTED: &str = "expected \"node\" (the node just upgraded), \"local\" (this machine), or the name or address of a node listed under [[masters]] or [[agents]]";
 
-/// The address of the node named `n` (by name or address), if the inventory lists it.
-fn find<'a>(nodes: &'a [&NodeSpec], n: &str) -> Option<&'a str> {
-    let n = n.trim();
-    nodes
+/// A node named in `[[gates]]` or `pause_after` that the inventory does not list, kept until the
+/// agents are discovered from the leading master (an inventory without `[[agents]]`). Where it
+/// was written, for the error if no discovered agent has that address or hostname.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwaitsDiscovery {
+    /// The name or address as written.
+    pub written: String,
+    /// The key it was written under (`pause_after`, `gates.after`, `gates.run_on`).
+    pub key: String,
+    /// `FILE:LINE:COLUMN` of the value.
+    pub at: String,
+}
+
+/// The nodes a reference may name: those the inventory lists, and whether agents are
+/// discovered (then a host address or name that is no listed node waits for discovery).
+pub(super) struct Known<'a> {
+    /// The listed masters and agents.
+    pub nodes: Vec<&'a NodeSpec>,
+    /// The inventory lists no agents: they come from the leading master.
+    pub discovering: bool,
+}
+
+/// Finds `n` (a name or an address) among the listed nodes; when agents are discovered, a host
+/// address or name listed nowhere is kept as written and noted in `later`.
+fn find(
+    src: &SourceFile,
+    known: &Known,
+    spanned: &Spanned<String>,
+    key: &str,
+    later: &mut Vec<AwaitsDiscovery>,
+) -> Option<String> {
+    let n = spanned.get_ref().trim();
+    if let Some(s) = known
+        .nodes
         .iter()
         .find(|s| s.name == n || s.address.eq_ignore_ascii_case(n))
-        .map(|s| s.address.as_str())
+    {
+        return Some(s.address.clone());
+    }
+    if !(known.discovering && super::is_host_address(n)) {
+        return None;
+    }
+    let (line, column) = src.line_col(spanned.span().start);
+    if !later.iter().any(|l| l.written == n) {
+        later.push(AwaitsDiscovery {
+            written: n.to_string(),
+            key: key.to_string(),
+            at: format!("{}:{line}:{column}", src.path.display()),
+        });
+    }
+    Some(n.to_string())
+}
+
+/// Once the agents are discovered, each reference that waited for them becomes the agent's
+/// address (matched by address or hostname), in the gates and pauses alike.
+///
+/// # Errors
+/// A reference no discovered agent answers to, with where it was written and what is expected.
+pub fn resolve_discovered(
+    later: &[AwaitsDiscovery],
+    agents: &[NodeSpec],
+    gates: &mut [OperatorGate],
+    pause_after: &mut Vec<String>,
+) -> Result<(), String> {
+    for r in later {
+        let Some(a) = agents
+            .iter()
+            .find(|a| a.address.eq_ignore_ascii_case(&r.written) || a.name == r.written)
+        else {
+            return Err(format!(
+                "{}: {} = {:?} is no node of this inventory and no agent the leading master reports ({} agent(s) discovered); expected the name or address of a node listed under [[masters]], or the address or hostname of an agent in the leader's /slaves",
+                r.at,
+                r.key,
+                r.written,
+                agents.len()
+            ));
+        };
+        let addr = a.address.clone();
+        for g in gates.iter_mut() {
+            if let GateAfter::Node(n) = &mut g.after {
+                if *n == r.written {
+                    *n = addr.clone();
+                }
+            }
+            if let RunOn::At(n) = &mut g.run_on {
+                if *n == r.written {
+                    *n = addr.clone();
+                }
+            }
+        }
+        for p in pause_after.iter_mut().filter(|p| **p == r.written) {
+            *p = addr.clone();
+        }
+        pause_after.dedup();
+    }
+    Ok(())
 }
 
 fn seconds(
@@ -117,11 +206,12 @@ fn seconds(
     Ok(n as u64)
 }
 
-/// Checks `[[gates]]` against the listed nodes.
+/// Checks `[[gates]]` against the listed nodes (and notes in `later` those left to discovery).
 pub(super) fn gates(
     src: &SourceFile,
     raw: &[RawGate],
-    nodes: &[&NodeSpec],
+    known: &Known,
+    later: &mut Vec<AwaitsDiscovery>,
 ) -> Result<Vec<OperatorGate>, ConfigError> {
     let mut out: Vec<OperatorGate> = Vec::new();
     for g in raw {
@@ -150,8 +240,8 @@ pub(super) fn gates(
             "agents" => GateAfter::Agents,
             "private_agents" => GateAfter::Role(Role::Agent),
             "public_agents" => GateAfter::Role(Role::PublicAgent),
-            other => match find(nodes, other) {
-                Some(addr) => GateAfter::Node(addr.to_string()),
+            other => match find(src, known, &g.after, "gates.after", later) {
+                Some(addr) => GateAfter::Node(addr),
                 None => {
                     return Err(src.error_at(
                         at(&g.after),
@@ -163,8 +253,8 @@ pub(super) fn gates(
         let run_on = match g.run_on.as_ref().map(|r| (r, r.get_ref().trim())) {
             None | Some((_, "node")) => RunOn::Node,
             Some((_, "local")) => RunOn::Local,
-            Some((r, other)) => match find(nodes, other) {
-                Some(addr) => RunOn::At(addr.to_string()),
+            Some((r, other)) => match find(src, known, r, "gates.run_on", later) {
+                Some(addr) => RunOn::At(addr),
                 None => {
                     return Err(src.error_at(
                         at(r),
@@ -228,16 +318,18 @@ pub(super) fn gates(
     Ok(out)
 }
 
-/// Checks `pause_after` against the listed nodes: the addresses, in the order written.
+/// Checks `pause_after` against the listed nodes: the addresses, in the order written (and
+/// notes in `later` those left to discovery).
 pub(super) fn pause_after(
     src: &SourceFile,
     raw: Option<&Vec<Spanned<String>>>,
-    nodes: &[&NodeSpec],
+    known: &Known,
+    later: &mut Vec<AwaitsDiscovery>,
 ) -> Result<Vec<String>, ConfigError> {
     let mut out: Vec<String> = Vec::new();
     for n in raw.into_iter().flatten() {
-        match find(nodes, n.get_ref()) {
-            Some(a) if !out.iter().any(|o| o == a) => out.push(a.to_string()),
+        match find(src, known, n, "pause_after", later) {
+            Some(a) if !out.contains(&a) => out.push(a),
             Some(_) => {}
             None => {
                 return Err(src.error_at(

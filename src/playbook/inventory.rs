@@ -165,6 +165,10 @@ pub struct Inventory {
     /// `pause_after`: the addresses of the nodes after which the run waits for an approval.
     #[serde(default)]
     pub pause_after: Vec<String>,
+    /// Nodes named in `[[gates]]` or `pause_after` that wait for the agents' discovery (an
+    /// inventory without `[[agents]]`); `plan` resolves them, or refuses them with file and line.
+    #[serde(default)]
+    pub awaiting_discovery: Vec<crate::playbook::gates::AwaitsDiscovery>,
     /// The file it was read from.
     pub path: PathBuf,
 }
@@ -290,10 +294,19 @@ impl Inventory {
             ),
             None => None,
         };
-        let listed: Vec<&NodeSpec> = masters.iter().chain(agents.iter().flatten()).collect();
-        let gates = crate::playbook::gates::gates(src, &raw.gates, &listed)?;
-        let pause_after =
-            crate::playbook::gates::pause_after(src, raw.pause_after.as_ref(), &listed)?;
+        let known = crate::playbook::gates::Known {
+            nodes: masters.iter().chain(agents.iter().flatten()).collect(),
+            discovering: agents.is_none(),
+        };
+        let mut awaiting_discovery = Vec::new();
+        let gates =
+            crate::playbook::gates::gates(src, &raw.gates, &known, &mut awaiting_discovery)?;
+        let pause_after = crate::playbook::gates::pause_after(
+            src,
+            raw.pause_after.as_ref(),
+            &known,
+            &mut awaiting_discovery,
+        )?;
         Ok(Inventory {
             cluster_name: raw.cluster.name.into_inner(),
             ssh,
@@ -350,6 +363,7 @@ impl Inventory {
             },
             gates,
             pause_after,
+            awaiting_discovery,
             path: src.path.clone(),
         })
     }

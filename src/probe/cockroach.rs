@@ -6,7 +6,7 @@
 
 use crate::cluster::Cluster;
 use crate::playbook::NodeSpec;
-use crate::versions::DcosVersion;
+use crate::versions::RecordedVersion;
 
 /// One CockroachDB node's row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,15 +31,15 @@ pub enum Status {
 const MARK: &str = "@@dcu-crdb";
 
 /// The certificates directory of a DC/OS version (facts §1.4 step 6).
-pub fn certs_dir(version: &str) -> &'static str {
-    match DcosVersion::parse(version) {
-        Ok(v) if v.minor() >= (2, 0) => "/run/dcos/pki/bouncer",
+pub fn certs_dir(version: &RecordedVersion) -> &'static str {
+    match version.parsed() {
+        Some(v) if v.minor() >= (2, 0) => "/run/dcos/pki/bouncer",
         _ => "/run/dcos/pki/cockroach",
     }
 }
 
 /// The script run on `node`, which runs `version` (read-only).
-pub fn script(node: &NodeSpec, version: &str) -> String {
+pub fn script(node: &NodeSpec, version: &RecordedVersion) -> String {
     let bin = Cluster::path(node, "/opt/mesosphere/bin/cockroach");
     format!(
         "ip=$({ip} 2>/dev/null | head -n1); [ -n \"$ip\" ] || ip={addr}; \
@@ -122,7 +122,11 @@ pub fn parse(out: &str) -> Result<Status, String> {
 }
 
 /// Runs the status on master `node` at `version`.
-pub async fn status(c: &Cluster, node: &NodeSpec, version: &str) -> Result<Status, String> {
+pub async fn status(
+    c: &Cluster,
+    node: &NodeSpec,
+    version: &RecordedVersion,
+) -> Result<Status, String> {
     let out = c
         .query(node, &script(node, version))
         .await
@@ -157,7 +161,7 @@ mod tests {
         }
         assert_eq!(parse("@@dcu-crdb none\n").unwrap(), Status::Absent);
         assert!(parse("Error: unable to connect\n@@dcu-crdb 1\n").is_err());
-        assert_eq!(certs_dir("1.13.2"), "/run/dcos/pki/cockroach");
-        assert_eq!(certs_dir("2.2.1"), "/run/dcos/pki/bouncer");
+        assert_eq!(certs_dir(&"1.13.2".into()), "/run/dcos/pki/cockroach");
+        assert_eq!(certs_dir(&"2.2.1".into()), "/run/dcos/pki/bouncer");
     }
 }

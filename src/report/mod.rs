@@ -136,7 +136,7 @@ impl Report {
                 // The node's first step may be one without a version (e.g. its backup).
                 if n.from == "?" {
                     if let Some(f) = &st.from {
-                        n.from = f.clone();
+                        n.from = f.to_string();
                     }
                 }
                 continue;
@@ -151,7 +151,7 @@ impl Report {
                 name,
                 address: addr.clone(),
                 role: role.to_string(),
-                from: st.from.clone().unwrap_or_else(|| "?".into()),
+                from: (st.from.as_ref()).map_or_else(|| "?".into(), ToString::to_string),
                 now,
             });
         }
@@ -262,7 +262,7 @@ impl Report {
         Report {
             run: record.id.clone(),
             cluster: record.cluster.clone(),
-            from: plan.from.clone().unwrap_or_else(|| "?".into()),
+            from: (plan.from.as_ref()).map_or_else(|| "?".into(), ToString::to_string),
             to: plan.to.to_string(),
             started: record.created_at.clone(),
             state: view.state.as_str().to_string(),

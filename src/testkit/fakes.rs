@@ -70,6 +70,10 @@ impl Registry for FakeActions {
         self
     }
 
+    fn last_resort(&self) -> &dyn Action {
+        self
+    }
+
     async fn doors_crossed(
         &self,
         _ctx: &StepCtx<'_>,
@@ -115,7 +119,7 @@ impl Action for FakeActions {
         tokio::task::yield_now().await;
         self.trace.push(format!("do {id}"));
         if self.fail.lock().expect("fail").contains(id) {
-            return Err(StepError::Failed(format!("{id} failed on purpose")));
+            return Err(StepError::OnPurpose { step: id.clone() });
         }
         if let (Some((after, to)), Some(l)) = (&self.move_after, &self.leader) {
             if after == id {

@@ -39,6 +39,15 @@ impl RecordedVersion {
     pub fn parsed(&self) -> Option<&DcosVersion> {
         self.parsed.as_ref()
     }
+
+    /// Whether `reported` (as a node reports its version) is this version: the same DC/OS
+    /// version when both parse, else the same text, trimmed (`1.10` is `1.10.0`).
+    pub fn is(&self, reported: &str) -> bool {
+        match (&self.parsed, DcosVersion::parse(reported)) {
+            (Some(x), Ok(y)) => *x == y,
+            _ => self.text.trim() == reported.trim(),
+        }
+    }
 }
 
 impl From<String> for RecordedVersion {
@@ -154,6 +163,15 @@ mod tests {
         let plan: crate::plan::Plan = serde_json::from_value(saved.clone()).unwrap();
         assert_eq!(plan.to, "v2.2.1");
         assert_eq!(serde_json::to_value(&plan).unwrap(), saved);
+    }
+
+    #[test]
+    fn a_reported_version_is_the_recorded_one_by_version_else_by_text() {
+        assert!(RecordedVersion::from("1.10").is("1.10.0"));
+        assert!(RecordedVersion::from("2.2.1").is(" 2.2.1\n"));
+        assert!(!RecordedVersion::from("2.2.1").is("2.2.0"));
+        assert!(RecordedVersion::from("v2.2.1").is("v2.2.1"));
+        assert!(!RecordedVersion::from("v2.2.1").is("2.2.1"));
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub fn render_plan(plan: &Plan) -> String {
     let mut s = format!(
         "Plan for cluster {}: {} -> {} (agents: canary, then batches of {}{per_zone})\n",
         plan.cluster,
-        plan.from.as_deref().unwrap_or("?"),
+        plan.from.as_ref().map_or("?", |f| f.as_str()),
         plan.to,
         plan.max_unavailable
     );

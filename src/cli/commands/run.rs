@@ -66,15 +66,16 @@ pub(super) async fn resume(a: ResumeArgs, ctx: &Ctx) -> CliResult<i32> {
         handoff: ctx.handoff.clone(),
     };
     if let (true, Some(inv)) = (a.from_cluster, a.inventory.as_deref()) {
-        return from_cluster(request, inv, ctx).await;
+        return from_cluster(request, inv, a.playbook.as_deref(), ctx).await;
     }
     continue_run(request, ctx, false).await
 }
 
-/// Runs `resume --from-cluster --inventory FILE`.
+/// Runs `resume --from-cluster --inventory FILE [--playbook FILE]`.
 async fn from_cluster(
     request: ResumeRequest,
     inventory: &std::path::Path,
+    playbook: Option<&std::path::Path>,
     ctx: &Ctx,
 ) -> CliResult<i32> {
     let (events, human) = sink(ctx.json);
@@ -82,7 +83,7 @@ async fn from_cluster(
         events: events.clone(),
         prompter: prompter(request.yes, human, "the cluster"),
     };
-    let finished = ops::from_cluster::resume(&request, inventory, &ctx.dir, &io).await?;
+    let finished = ops::from_cluster::resume(&request, inventory, playbook, &ctx.dir, &io).await?;
     Ok(exit_for(&finished, events.as_ref(), &ctx.handoff))
 }
 

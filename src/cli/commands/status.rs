@@ -65,7 +65,8 @@ pub struct StatusJson {
 /// nothing (neither the cluster nor the state directory).
 pub(super) async fn from_cluster(a: RunSelect, ctx: &Ctx) -> CliResult<i32> {
     let inv = a.inventory.clone().unwrap_or_default();
-    let run = crate::ops::from_cluster::read(&inv, a.run.as_deref(), false).await?;
+    let run = crate::ops::from_cluster::read(&inv, a.playbook.as_deref(), a.run.as_deref(), false)
+        .await?;
     for w in &run.warnings {
         eprintln!("note: {w}");
     }
@@ -81,6 +82,7 @@ pub(super) async fn from_cluster(a: RunSelect, ctx: &Ctx) -> CliResult<i32> {
         run: Some(run.record.id.clone()),
         from_cluster: false,
         inventory: None,
+        playbook: None,
     };
     exec(select, &shown)
 }
@@ -140,7 +142,7 @@ pub(super) fn exec(a: RunSelect, ctx: &Ctx) -> CliResult<i32> {
             standing: standing.words(),
             pid: live,
             cluster: record.as_ref().map(|r| r.cluster.clone()),
-            from: record.as_ref().and_then(|r| r.plan.from.clone()),
+            from: (record.as_ref()).and_then(|r| r.plan.from.as_ref().map(ToString::to_string)),
             to: record.as_ref().map(|r| r.plan.to.to_string()),
             started: record.as_ref().map(|r| r.created_at.clone()),
             updated: updated.clone(),
@@ -231,7 +233,7 @@ fn cluster_line(r: &RunRecord) -> String {
     format!(
         "  cluster {}: {} -> {}, started {}\n",
         r.cluster,
-        r.plan.from.as_deref().unwrap_or("?"),
+        r.plan.from.as_ref().map_or("?", |f| f.as_str()),
         r.plan.to,
         r.created_at
     )

@@ -35,17 +35,34 @@ use versions::{check_mixed_versions, check_path};
 use zk_health::check_zk_health;
 use zookeeper::{check_exhibitor, check_zk_words, check_znodes};
 
-use super::gates::{self, same_version};
+use super::gates;
 use super::StepCtx;
 use crate::probe::wait::Poll;
 
+/// Why the precheck or the postcheck failed its step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// Blockers failed before anything changed.
+    #[error("precheck blocked: {}", .blockers.join("; "))]
+    Blocked {
+        /// Each failed blocker: `id: what was found`.
+        blockers: Vec<String>,
+    },
+    /// The cluster is not where the run should have left it.
+    #[error("postcheck: {}", .problems.join("; "))]
+    Problems {
+        /// What is wrong, node by node.
+        problems: Vec<String>,
+    },
+}
+
 /// Before anything changes: the whole checklist. A failed blocker fails the step (nothing has
 /// changed yet); failed warnings are reported and approved at the next gate (or by `--yes`).
-pub async fn precheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
+pub async fn precheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, CheckError> {
     let c = ctx.cluster;
     let facts = crate::probe::facts::gather(c, false).await;
     let excluded: Vec<String> = ctx.excluded.iter().map(|e| e.node.clone()).collect();
-    let list = checklist(c, &facts, Some(ctx.to.as_str()), &excluded).await;
+    let list = checklist(c, &facts, Some(ctx.to), &excluded).await;
     for e in ctx.excluded {
         ctx.events
             .emit(&crate::events::stamp(crate::events::Event::Warning {
@@ -66,14 +83,14 @@ pub async fn precheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
             .filter(|c| !c.passed && c.severity == Severity::Blocker)
             .map(|c| format!("{}: {}", c.id, c.found))
             .collect();
-        return Err(format!("precheck blocked: {}", blockers.join("; ")));
+        return Err(CheckError::Blocked { blockers });
     }
     Ok(serde_json::json!({"leader": facts.leader, "checklist": report}))
 }
 
 /// At the end: every planned node at the target and healthy, and every node DC/OS knows
 /// accounted for (the excluded ones reported with their version and health where readable).
-pub async fn postcheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
+pub async fn postcheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, CheckError> {
     let c = ctx.cluster;
     use futures::future::join_all;
     let left_out =
@@ -88,7 +105,7 @@ pub async fn postcheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
                 .filter(|a| !left_out(a))
                 .map(|a| gates::agent_registered(c, a))
         ),
-        crate::phases::procedure::postcheck(c, ctx.to.as_str()),
+        crate::phases::procedure::postcheck(c, ctx.to),
         known::read(c)
     );
     let mut problems = Vec::new();
@@ -97,7 +114,7 @@ pub async fn postcheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
             continue;
         }
         match id {
-            Ok(id) if same_version(&id.version, ctx.to.as_str()) => {}
+            Ok(id) if ctx.to.is(&id.version) => {}
             Ok(id) => problems.push(format!(
                 "{} is at {}, not {}",
                 n.address, id.version, ctx.to
@@ -129,7 +146,7 @@ pub async fn postcheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, String> {
         }
         Ok(out)
     } else {
-        Err(format!("postcheck: {}", problems.join("; ")))
+        Err(CheckError::Problems { problems })
     }
 }
 
@@ -339,7 +356,7 @@ pub fn judge(o: &Observed) -> Checklist {
 pub async fn checklist(
     c: &crate::cluster::Cluster,
     facts: &crate::facts::ClusterFacts,
-    to: Option<&str>,
+    to: Option<&crate::versions::RecordedVersion>,
     excluded: &[String],
 ) -> Checklist {
     // Read-only and independent of each other: the observations, the nodes DC/OS knows and the

@@ -150,10 +150,12 @@ pub(super) fn check_clock(o: &Observed) -> Vec<CheckResult> {
 }
 
 pub(super) fn check_os(o: &Observed) -> Vec<CheckResult> {
-    let version =
-        o.to.clone()
-            .or_else(|| o.facts.nodes().find_map(|n| n.version.clone()))
-            .and_then(|v| crate::versions::DcosVersion::parse(&v).ok());
+    let version = match &o.to {
+        Some(to) => to.parsed().cloned(),
+        None => (o.facts.nodes())
+            .find_map(|n| n.version.as_deref())
+            .and_then(|v| crate::versions::DcosVersion::parse(v).ok()),
+    };
     let Some(v) = version else { return Vec::new() };
     let tested = crate::versions::tested_os();
     let mut untested = Vec::new();

@@ -51,7 +51,7 @@ pub struct Observed {
     /// Facts (versions, leader).
     pub facts: crate::facts::ClusterFacts,
     /// Target version, when known (`run`, `plan`); `check` alone judges the installed one.
-    pub to: Option<String>,
+    pub to: Option<crate::versions::RecordedVersion>,
     /// Whether commands run through sudo.
     pub sudo: bool,
     /// Each node's security mode from its `bootstrap-config.json`, by node name.
@@ -106,7 +106,7 @@ fn now_secs() -> f64 {
 pub async fn observe(
     c: &crate::cluster::Cluster,
     facts: &crate::facts::ClusterFacts,
-    to: Option<&str>,
+    to: Option<&crate::versions::RecordedVersion>,
 ) -> Observed {
     use crate::probe::node::{self, Read, Word};
     use crate::probe::{mesos, zk};
@@ -272,7 +272,7 @@ pub async fn observe(
     let _ = ports;
     Observed {
         facts: facts.clone(),
-        to: to.map(String::from),
+        to: to.cloned(),
         sudo: c.observe.uses_sudo(),
         security: {
             let seen = c.security.all();

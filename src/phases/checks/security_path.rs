@@ -40,7 +40,7 @@ pub(super) fn check_security_disabled_path(o: &Observed) -> Vec<CheckResult> {
     if disabled.is_empty() {
         return Vec::new();
     }
-    let to_1_12_plus = o.to.as_deref().map(|t| !below_1_12(t));
+    let to_1_12_plus = o.to.as_ref().map(|t| t.as_str()).map(|t| !below_1_12(t));
     let found = format!("security mode disabled on {}", disabled.join(", "));
     match to_1_12_plus {
         Some(true) => vec![result(
@@ -49,7 +49,7 @@ pub(super) fn check_security_disabled_path(o: &Observed) -> Vec<CheckResult> {
             false,
             format!(
                 "{found}: the target {} has no such mode; move the cluster to permissive first",
-                o.to.as_deref().unwrap_or("?")
+                o.to.as_ref().map(|t| t.as_str()).unwrap_or("?")
             ),
             REMEDY,
         )],

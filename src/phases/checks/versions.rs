@@ -4,14 +4,14 @@
 use super::{result, CheckResult, Observed, Severity};
 
 pub(super) fn check_mixed_versions(o: &Observed) -> Vec<CheckResult> {
-    let target = o.to.as_deref();
+    let target = o.to.as_ref();
     let mut invalid = Vec::new();
     let parsed: Vec<(String, crate::versions::DcosVersion)> = o
         .facts
         .nodes()
         .filter_map(|n| {
             let v = n.version.as_deref()?;
-            if target.is_some_and(|t| crate::phases::gates::same_version(v, t)) {
+            if target.is_some_and(|t| t.is(v)) {
                 return None;
             }
             match crate::versions::DcosVersion::parse(v) {
@@ -43,10 +43,10 @@ pub(super) fn check_mixed_versions(o: &Observed) -> Vec<CheckResult> {
 
 pub(super) fn check_path(o: &Observed) -> Vec<CheckResult> {
     use crate::versions::{DcosVersion, PathVerdict, SupportedPaths};
-    let Some(to) = o.to.as_deref() else {
+    let Some(to) = &o.to else {
         return Vec::new();
     };
-    let Ok(target) = DcosVersion::parse(to) else {
+    let Some(target) = to.parsed() else {
         return vec![result(
             "versions.path",
             Severity::Blocker,
@@ -59,7 +59,7 @@ pub(super) fn check_path(o: &Observed) -> Vec<CheckResult> {
         .facts
         .nodes()
         .filter_map(|n| n.version.as_deref())
-        .filter(|v| !crate::phases::gates::same_version(v, to))
+        .filter(|v| !to.is(v))
         .find_map(|v| DcosVersion::parse(v).ok());
     let Some(from) = from else {
         return vec![result(
@@ -70,7 +70,7 @@ pub(super) fn check_path(o: &Observed) -> Vec<CheckResult> {
             "",
         )];
     };
-    let (ok, found) = match SupportedPaths::shipped().check(&from, &target) {
+    let (ok, found) = match SupportedPaths::shipped().check(&from, target) {
         PathVerdict::Supported { kind } => (
             true,
             format!("{from} -> {target} is a documented {kind:?} path"),

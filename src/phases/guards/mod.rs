@@ -33,6 +33,33 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Every guard failure message starts with this.
 pub const GUARD_PREFIX: &str = "rollout guard";
 
+/// Why the guards stopped the run after a node step (every message starts with
+/// [`GUARD_PREFIX`]; a node that is not in the inventory is [`NodeError`]'s).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GuardError {
+    /// The step's node is not in the inventory.
+    #[error(transparent)]
+    Node(#[from] crate::action::NodeError),
+    /// The cluster could not be probed.
+    #[error("{GUARD_PREFIX} after upgrading {node}: cannot probe the cluster: {error}")]
+    Unprobed {
+        /// The node just upgraded.
+        node: String,
+        /// Why not.
+        error: String,
+    },
+    /// A guard tripped.
+    #[error("{GUARD_PREFIX} tripped after upgrading {node} ({step}): {}", .trips.join("; "))]
+    Tripped {
+        /// The node just upgraded.
+        node: String,
+        /// The step.
+        step: String,
+        /// Each guard that tripped, with its metric and numbers.
+        trips: Vec<String>,
+    },
+}
+
 /// The task counters watched, as Mesos names them.
 pub const TASK_METRICS: [&str; 3] = [
     "master/tasks_failed",
@@ -216,7 +243,7 @@ pub async fn after_node_step(
     ctx: &StepCtx<'_>,
     view: &RunView,
     output: serde_json::Value,
-) -> Result<serde_json::Value, String> {
+) -> Result<serde_json::Value, GuardError> {
     let c = ctx.cluster;
     let g = &c.playbook.guards;
     if !g.enabled {
@@ -229,11 +256,9 @@ pub async fn after_node_step(
     } else {
         Vec::new()
     };
-    let now = sample(c, &asked).await.map_err(|e| {
-        format!(
-            "{GUARD_PREFIX} after upgrading {}: cannot probe the cluster: {e}",
-            node.address
-        )
+    let now = (sample(c, &asked).await).map_err(|error| GuardError::Unprobed {
+        node: node.address.clone(),
+        error,
     })?;
     let base = baseline(view);
     let last = latest_probe(view);
@@ -269,12 +294,11 @@ pub async fn after_node_step(
         ctx.progress(format!("rollout guards: {r}"));
     }
     if !v.trips.is_empty() {
-        return Err(format!(
-            "{GUARD_PREFIX} tripped after upgrading {} ({}): {}",
-            node.address,
-            ctx.step.id,
-            v.trips.join("; ")
-        ));
+        return Err(GuardError::Tripped {
+            node: node.address.clone(),
+            step: ctx.step.id.clone(),
+            trips: v.trips,
+        });
     }
     ctx.progress(format!(
         "rollout guards ok on leader {}: {}",

@@ -3,8 +3,8 @@
 
 use crate::cluster::Cluster;
 use crate::playbook::NodeSpec;
-use crate::shell::{self, quote};
-use crate::versions::DcosVersion;
+use crate::shell::{self, quote, TemplateError};
+use crate::versions::{DcosVersion, RecordedVersion};
 
 /// What the node says about a detached script run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,23 +80,20 @@ pub(super) fn launch_script(
     node: &NodeSpec,
     dir: &str,
     url: &str,
-    target: &str,
-) -> Result<String, String> {
+    target: &RecordedVersion,
+) -> Result<String, TemplateError> {
     let nu = &c.playbook.node_upgrade;
     let root = node.root.as_str();
     let mut parts: Vec<String> = Vec::new();
     if node.role.is_agent() {
         for t in &nu.agent_before {
-            parts.push(shell::render(t, &[("root", root)]).map_err(|e| e.to_string())?);
+            parts.push(shell::render(t, &[("root", root)])?);
         }
     }
-    parts.push(shell::render(&nu.fetch, &[("script_url", url)]).map_err(|e| e.to_string())?);
-    let mut run = shell::render(&nu.run, &[]).map_err(|e| e.to_string())?;
-    let verbose = match (
-        DcosVersion::parse(target),
-        DcosVersion::parse(&nu.verbose_since),
-    ) {
-        (Ok(t), Ok(since)) => t.minor() >= since.minor(),
+    parts.push(shell::render(&nu.fetch, &[("script_url", url)])?);
+    let mut run = shell::render(&nu.run, &[])?;
+    let verbose = match (target.parsed(), DcosVersion::parse(&nu.verbose_since)) {
+        (Some(t), Ok(since)) => t.minor() >= since.minor(),
         _ => false,
     };
     if verbose {

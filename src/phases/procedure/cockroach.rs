@@ -8,19 +8,24 @@ use crate::cluster::Cluster;
 use crate::playbook::NodeSpec;
 use crate::probe::cockroach::{self, Status};
 use crate::probe::wait::Poll;
-use crate::versions::DcosVersion;
+use crate::versions::RecordedVersion;
 
 /// Whether the from-version already ran CockroachDB on the masters (OSS 1.13+; Enterprise
 /// from 1.10, which this cannot tell from the version alone, so an Enterprise 1.12 -> 1.13
 /// path gets the weaker gate).
-pub fn from_had_cockroach(from: Option<&str>) -> bool {
-    from.and_then(|f| DcosVersion::parse(f).ok())
+pub fn from_had_cockroach(from: Option<&RecordedVersion>) -> bool {
+    from.and_then(RecordedVersion::parsed)
         .map(|v| v.minor() >= (1, 13))
         .unwrap_or(true)
 }
 
 /// One poll on `node` (running `version`): `Ready(summary)` when the ranges are replicated.
-pub async fn replicated(c: &Cluster, node: &NodeSpec, version: &str, strict: bool) -> Poll<String> {
+pub async fn replicated(
+    c: &Cluster,
+    node: &NodeSpec,
+    version: &RecordedVersion,
+    strict: bool,
+) -> Poll<String> {
     let rows = match cockroach::status(c, node, version).await {
         Ok(Status::Absent) => return Poll::Ready(format!("no CockroachDB on {}", node.address)),
         Ok(Status::Rows(r)) => r,

@@ -9,6 +9,7 @@ use crate::plan::doors::{marathon_of, version_key};
 use crate::playbook::NodeSpec;
 use crate::probe::node::{self, Read};
 use crate::probe::wait::Poll;
+use crate::versions::RecordedVersion;
 use serde::Deserialize;
 
 /// Where DC/OS's Marathon unit reads operator overrides; the 2.1 release notes name it for
@@ -40,18 +41,16 @@ pub fn removed_features(env: &str) -> Vec<String> {
 }
 
 /// Whether `to` runs Marathon 1.11 or newer (DC/OS 2.2+).
-fn refuses_removed(to: &str) -> bool {
-    match marathon_of(to) {
+fn refuses_removed(to: &RecordedVersion) -> bool {
+    match marathon_of(to.as_str()) {
         Some(m) => version_key(m) >= version_key("1.11"),
-        None => crate::versions::DcosVersion::parse(to)
-            .map(|v| v.minor() >= (2, 2))
-            .unwrap_or(false),
+        None => to.parsed().is_some_and(|v| v.minor() >= (2, 2)),
     }
 }
 
 /// Precheck: every master's Marathon environment file, read on the master. A removed feature
 /// blocks a 2.2+ target (a warning when the target is unknown, as in `check`).
-pub async fn deprecated_features(c: &Cluster, to: Option<&str>) -> CheckResult {
+pub async fn deprecated_features(c: &Cluster, to: Option<&RecordedVersion>) -> CheckResult {
     let path = |m: &NodeSpec| Cluster::path(m, ENV_FILE);
     let reads = futures::future::join_all(c.inventory.masters.iter().map(|m| {
         let script = format!("cat {} 2>/dev/null || true", path(m));
@@ -98,13 +97,19 @@ pub async fn deprecated_features(c: &Cluster, to: Option<&str>) -> CheckResult {
     }
 }
 
-/// The parts of `GET /v2/info` read here (facts §5, `payloads/marathon-v2-info.json`).
+/// The parts of `GET /v2/info` read here and by the doors (facts §5,
+/// `payloads/marathon-v2-info.json`).
 #[derive(Debug, Clone, Deserialize)]
-struct Info {
+pub(crate) struct Info {
+    /// Marathon's version.
     #[serde(default)]
-    version: String,
+    pub(crate) version: String,
+    /// Whether this Marathon is the leader.
     #[serde(default)]
-    elected: bool,
+    pub(crate) elected: bool,
+    /// The leader it knows of (`host:port`).
+    #[serde(default)]
+    pub(crate) leader: Option<String>,
 }
 
 /// `GET /v2/leader` (facts §5, `payloads/marathon-v2-leader-transcript.txt`).
@@ -115,8 +120,8 @@ struct Leader {
 
 /// Whether a Marathon version is the one `dcos` ships (same major.minor: DC/OS patch releases
 /// may ship another Marathon patch release than the table's).
-fn ships(dcos: &str, marathon: &str) -> Result<(), String> {
-    let Some(want) = marathon_of(dcos) else {
+fn ships(dcos: &RecordedVersion, marathon: &str) -> Result<(), String> {
+    let Some(want) = marathon_of(dcos.as_str()) else {
         return Ok(());
     };
     let k = |v: &str| version_key(v).into_iter().take(2).collect::<Vec<_>>();
@@ -129,11 +134,23 @@ fn ships(dcos: &str, marathon: &str) -> Result<(), String> {
     }
 }
 
+/// One master's Marathon `/v2/info`, read on the master (its own port, TLS in strict mode).
+pub(crate) async fn info(c: &Cluster, m: &NodeSpec) -> Result<Info, String> {
+    Ok(read_of(c, m, &[Read::MarathonInfo]).await?.0)
+}
+
 /// One master's `/v2/info` and `/v2/leader`, read on the master.
 async fn read(c: &Cluster, m: &NodeSpec) -> Result<(Info, Option<String>), String> {
-    let reads = node::read(c, m, &[Read::MarathonInfo, Read::MarathonLeader])
-        .await
-        .map_err(|e| e.to_string())?;
+    read_of(c, m, &[Read::MarathonInfo, Read::MarathonLeader]).await
+}
+
+/// `/v2/info` and, when `reads` has it, the leader `/v2/leader` names.
+async fn read_of(
+    c: &Cluster,
+    m: &NodeSpec,
+    reads: &[Read],
+) -> Result<(Info, Option<String>), String> {
+    let reads = node::read(c, m, reads).await.map_err(|e| e.to_string())?;
     let (url, a) = reads
         .answer(Read::MarathonInfo)
         .map_err(|e| e.to_string())?;
@@ -150,7 +167,12 @@ async fn read(c: &Cluster, m: &NodeSpec) -> Result<(Info, Option<String>), Strin
 /// After upgrading master `node` to `to`: its Marathon runs `to`'s Marathon, and a Marathon
 /// leader answers `/v2/leader` (none answers while the leader migrates its storage). With
 /// `last` (every master at `to`), the leader itself runs `to`'s Marathon.
-pub async fn after_master(c: &Cluster, node: &NodeSpec, to: &str, last: bool) -> Poll<String> {
+pub async fn after_master(
+    c: &Cluster,
+    node: &NodeSpec,
+    to: &RecordedVersion,
+    last: bool,
+) -> Poll<String> {
     let mine = match read(c, node).await {
         Ok((info, _)) => info,
         Err(e) => return Poll::NotYet(format!("Marathon on {} is not running: {e}", node.address)),
@@ -163,7 +185,7 @@ pub async fn after_master(c: &Cluster, node: &NodeSpec, to: &str, last: bool) ->
 
 /// A Marathon leader answers `/v2/leader` on some master; with `final_state`, it runs `to`'s
 /// Marathon and says it is elected.
-pub async fn leader_state(c: &Cluster, to: &str, final_state: bool) -> Poll<String> {
+pub async fn leader_state(c: &Cluster, to: &RecordedVersion, final_state: bool) -> Poll<String> {
     let all = futures::future::join_all(c.inventory.masters.iter().map(|m| read(c, m))).await;
     let leader = all
         .iter()
@@ -221,10 +243,11 @@ mod tests {
 
     #[test]
     fn a_target_marathon_is_judged_by_major_minor() {
-        assert!(ships("2.2.1", "1.11.24").is_ok());
-        assert!(ships("2.2.0", "1.11.13").is_ok());
-        assert!(ships("2.2.1", "1.10.36").is_err());
-        assert!(refuses_removed("2.2.1"));
-        assert!(!refuses_removed("2.1.3"));
+        let v = |s: &str| RecordedVersion::from(s);
+        assert!(ships(&v("2.2.1"), "1.11.24").is_ok());
+        assert!(ships(&v("2.2.0"), "1.11.13").is_ok());
+        assert!(ships(&v("2.2.1"), "1.10.36").is_err());
+        assert!(refuses_removed(&v("2.2.1")));
+        assert!(!refuses_removed(&v("2.1.3")));
     }
 }

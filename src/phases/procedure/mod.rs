@@ -14,7 +14,19 @@ use crate::model::Role;
 use crate::phases::node_upgrade::GATE_POLL;
 use crate::playbook::NodeSpec;
 use crate::probe::wait;
+use crate::versions::RecordedVersion;
 use std::time::Duration;
+
+/// Why a gate of the procedure failed the node's step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProcedureError {
+    /// A gate was not met in time (DC/OS's node checks, CockroachDB, Marathon, the agent).
+    #[error(transparent)]
+    Gate(#[from] wait::WaitError),
+    /// The agent cannot be read at the leading master before it goes down.
+    #[error("{0}")]
+    Agent(String),
+}
 
 /// What was seen on a node before it went down, compared after it is back.
 #[derive(Debug, Clone, Default)]
@@ -24,9 +36,9 @@ pub struct Before {
 }
 
 /// Before `node` goes down (its script not started yet): DC/OS's own node checks pass on it.
-pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, String> {
+pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, ProcedureError> {
     let c = ctx.cluster;
-    let (from, to) = (ctx.from, ctx.to.as_str());
+    let (from, to) = (ctx.from, ctx.to);
     let tolerate = move |name: &str| node_checks::transient(from, to, name);
     let checks = async {
         wait::until(
@@ -39,16 +51,16 @@ pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, S
             || node_checks::node_poststart(c, node, &tolerate),
         )
         .await
-        .map_err(|e| e.to_string())
+        .map_err(ProcedureError::from)
     };
     // Read-only, and independent of the node checks: at once.
     let (warnings, before) = if node.role == Role::Master {
-        let version = ctx.from.unwrap_or(ctx.to.as_str()).to_string();
+        let version = ctx.from.unwrap_or(ctx.to);
         let (w, ()) =
-            tokio::try_join!(checks, iam_gate(ctx, node, &version, "before it goes down"))?;
+            tokio::try_join!(checks, iam_gate(ctx, node, version, "before it goes down"))?;
         (w, Before::default())
     } else {
-        let agent = async { agents::before(c, node).await };
+        let agent = async { agents::before(c, node).await.map_err(ProcedureError::Agent) };
         let (w, agent) = tokio::try_join!(checks, agent)?;
         ctx.progress(format!(
             "agent {} is {} with {} running task(s)",
@@ -67,9 +79,9 @@ pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, S
 async fn iam_gate(
     ctx: &StepCtx<'_>,
     node: &NodeSpec,
-    version: &str,
+    version: &RecordedVersion,
     when: &str,
-) -> Result<(), String> {
+) -> Result<(), ProcedureError> {
     let c = ctx.cluster;
     let strict = cockroach::from_had_cockroach(ctx.from);
     let said = std::sync::atomic::AtomicBool::new(false);
@@ -93,8 +105,7 @@ async fn iam_gate(
             p
         },
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     ctx.progress(done);
     Ok(())
 }
@@ -121,9 +132,13 @@ fn report(ctx: &StepCtx<'_>, warnings: &[String]) {
 
 /// DC/OS's own `node-poststart` checks pass on `node` (the path's documented transient
 /// failures tolerated unless `strict`; they are waited out after the last master).
-async fn node_checks_pass(ctx: &StepCtx<'_>, node: &NodeSpec, strict: bool) -> Result<(), String> {
+async fn node_checks_pass(
+    ctx: &StepCtx<'_>,
+    node: &NodeSpec,
+    strict: bool,
+) -> Result<(), ProcedureError> {
     let c = ctx.cluster;
-    let (from, to) = (ctx.from, ctx.to.as_str());
+    let (from, to) = (ctx.from, ctx.to);
     let tolerate = move |name: &str| !strict && node_checks::transient(from, to, name);
     let warnings = wait::until(
         &format!("DC/OS's node checks on {} after its upgrade", node.address),
@@ -131,8 +146,7 @@ async fn node_checks_pass(ctx: &StepCtx<'_>, node: &NodeSpec, strict: bool) -> R
         HEAVY_POLL.min(c.poll()),
         || node_checks::node_poststart(c, node, &tolerate),
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     report(ctx, &warnings);
     Ok(())
 }
@@ -140,7 +154,11 @@ async fn node_checks_pass(ctx: &StepCtx<'_>, node: &NodeSpec, strict: bool) -> R
 /// After master `node` was rolled back to `version` and its health gates passed: CockroachDB's
 /// ranges are replicated again where it runs (a rollback that leaves IAM unavailable is not
 /// done). Agents have nothing more to wait for here.
-pub async fn after_undo(ctx: &StepCtx<'_>, node: &NodeSpec, version: &str) -> Result<(), String> {
+pub async fn after_undo(
+    ctx: &StepCtx<'_>,
+    node: &NodeSpec,
+    version: &RecordedVersion,
+) -> Result<(), ProcedureError> {
     if node.role != Role::Master {
         return Ok(());
     }
@@ -152,9 +170,9 @@ pub async fn after_undo(ctx: &StepCtx<'_>, node: &NodeSpec, version: &str) -> Re
 pub async fn after_node(
     ctx: &StepCtx<'_>,
     node: &NodeSpec,
-    target: &str,
+    target: &RecordedVersion,
     before: Option<Before>,
-) -> Result<(), String> {
+) -> Result<(), ProcedureError> {
     let c = ctx.cluster;
     let last = node.role == Role::Master && all_masters_at(c, target).await;
     // Every gate below only reads, and each waits for its own condition: they wait at once, and
@@ -172,7 +190,7 @@ pub async fn after_node(
             )
             .await?;
         }
-        Ok::<(), String>(())
+        Ok::<(), ProcedureError>(())
     };
     let rejoined = async {
         if let Some(b) = before.and_then(|b| b.agent) {
@@ -185,20 +203,19 @@ pub async fn after_node(
                 GATE_POLL,
                 || agents::rejoined(c, node, &b),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
             ctx.progress(done);
         } else if node.role != Role::Master {
             ctx.progress(format!("{}: the agent's id and tasks before the step are not known (the step resumed); not compared", node.address));
         }
-        Ok::<(), String>(())
+        Ok::<(), ProcedureError>(())
     };
     let master = async {
         if node.role != Role::Master {
             return Ok(());
         }
         let what = if last {
-            format!("gate after the last master {}: Marathon {} running there, a Marathon leader at the target's version answering /v2/leader", node.address, crate::plan::doors::marathon_of(target).unwrap_or("of the target"))
+            format!("gate after the last master {}: Marathon {} running there, a Marathon leader at the target's version answering /v2/leader", node.address, crate::plan::doors::marathon_of(target.as_str()).unwrap_or("of the target"))
         } else {
             format!("gate after upgrading master {}: its Marathon running the target's version, a Marathon leader answering /v2/leader (no storage migration in progress)", node.address)
         };
@@ -210,27 +227,30 @@ pub async fn after_node(
                 || marathon::after_master(c, node, target, last),
             )
             .await
-            .map_err(|e| e.to_string())
+            .map_err(ProcedureError::from)
         };
         let ((), leader) =
             tokio::try_join!(iam_gate(ctx, node, target, "after its upgrade"), marathon)?;
         ctx.progress(format!("Marathon leader {leader}"));
-        Ok::<(), String>(())
+        Ok::<(), ProcedureError>(())
     };
     tokio::try_join!(checks, rejoined, master)?;
     Ok(())
 }
 
 /// Whether every master of the inventory reports `target`.
-async fn all_masters_at(c: &Cluster, target: &str) -> bool {
+async fn all_masters_at(c: &Cluster, target: &RecordedVersion) -> bool {
     futures::future::join_all(c.inventory.masters.iter().map(|m| c.identity(m)))
         .await
         .iter()
-        .all(|id| matches!(id, Ok(id) if super::gates::same_version(&id.version, target)))
+        .all(|id| matches!(id, Ok(id) if target.is(&id.version)))
 }
 
 /// The procedure's prechecks (read-only), appended to the checklist.
-pub async fn prechecks(c: &Cluster, to: Option<&str>) -> Vec<crate::phases::checks::CheckResult> {
+pub async fn prechecks(
+    c: &Cluster,
+    to: Option<&RecordedVersion>,
+) -> Vec<crate::phases::checks::CheckResult> {
     // Independent reads: at once.
     let (deprecated, nodes) = tokio::join!(
         marathon::deprecated_features(c, to),
@@ -242,7 +262,7 @@ pub async fn prechecks(c: &Cluster, to: Option<&str>) -> Vec<crate::phases::chec
 }
 
 /// The procedure's part of `postcheck`: what is wrong at the end, if anything.
-pub async fn postcheck(c: &Cluster, to: &str) -> Vec<String> {
+pub async fn postcheck(c: &Cluster, to: &RecordedVersion) -> Vec<String> {
     let mut problems = Vec::new();
     let (nodes, leader) = tokio::join!(
         node_checks::prechecks(c),

@@ -9,14 +9,14 @@ use crate::phases::checks::{CheckResult, Severity};
 use crate::playbook::NodeSpec;
 use crate::probe::checks::{self, CheckType, Outcome};
 use crate::probe::wait::Poll;
-use crate::versions::DcosVersion;
+use crate::versions::{DcosVersion, RecordedVersion};
 
 /// Checks a path's first masters are known to fail until every master runs the target
 /// (facts §8.2): CockroachDB replication on OSS 1.12 -> 1.13 (the first upgraded master
 /// bootstraps a one-node CockroachDB), etcd on 2.0 -> 2.1 (etcd bootstraps through ZooKeeper;
 /// the etcd check's name is not in the facts file, so any check named `etcd*`).
-pub fn transient(from: Option<&str>, to: &str, check: &str) -> bool {
-    let minor = |v: &str| DcosVersion::parse(v).ok().map(|v| v.minor());
+pub fn transient(from: Option<&RecordedVersion>, to: &RecordedVersion, check: &str) -> bool {
+    let minor = |v: &RecordedVersion| v.parsed().map(DcosVersion::minor);
     match (from.and_then(minor), minor(to)) {
         (Some((1, 12)), Some((1, 13))) => check == "cockroachdb_replication",
         (Some((2, 0)), Some((2, 1))) => check.starts_with("etcd"),
@@ -207,15 +207,16 @@ mod tests {
         assert!(
             matches!(judge("n1", "cluster", &e, &|_| true), Poll::NotYet(s) if s.contains("x: Check not found"))
         );
+        let v = |s: &str| RecordedVersion::from(s);
         assert!(transient(
-            Some("1.12.4"),
-            "1.13.0",
+            Some(&v("1.12.4")),
+            &v("1.13.0"),
             "cockroachdb_replication"
         ));
-        assert!(transient(Some("2.0.9"), "2.1.0", "etcd_health"));
+        assert!(transient(Some(&v("2.0.9")), &v("2.1.0"), "etcd_health"));
         assert!(!transient(
-            Some("2.1.3"),
-            "2.2.1",
+            Some(&v("2.1.3")),
+            &v("2.2.1"),
             "cockroachdb_replication"
         ));
     }

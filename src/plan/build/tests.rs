@@ -111,7 +111,7 @@ fn nodes_at_the_target_are_skipped_with_the_reason() {
         .find(|s| s.batch == Some(0))
         .unwrap();
     assert_eq!(canary.node.as_deref(), Some("10.0.1.22"));
-    assert_eq!(p.from.as_deref(), Some("2.1.3"));
+    assert_eq!(p.from, Some("2.1.3".into()));
 }
 
 #[test]
@@ -142,8 +142,8 @@ fn framework_steps_carry_from_and_to_images() {
     }];
     let p = build(&cluster(), &o).unwrap();
     let s = &phase(&p, PhaseId::Frameworks)[0];
-    assert_eq!(s.from.as_deref(), Some("nginx:1.19.0"));
-    assert_eq!(s.to.as_deref(), Some("nginx:1.20.0"));
+    assert_eq!(s.from, Some(StepVersion::Image("nginx:1.19.0".into())));
+    assert_eq!(s.to, Some(StepVersion::Image("nginx:1.20.0".into())));
     assert_eq!(s.action, Action::Upgrade);
     o.frameworks[0].app = "/nope".into();
     assert!(matches!(

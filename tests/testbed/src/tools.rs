@@ -34,10 +34,41 @@ pub fn has_cockroach(version: &str) -> bool {
     triple(version) >= (1, 13, 0)
 }
 
-/// Every tool name the testbed adds or removes with a version (under `opt/mesosphere/bin`).
-pub const VERSIONED: &[&str] = &["dcos-zk", "dcos-etcdctl", "iam-database-backup"];
+/// `dcos-check-runner` ships from DC/OS 1.12 (`packages/dcos-check-runner` is on dcos/dcos
+/// branches 1.12+, not 1.10/1.11); before it, the checks are `dcos-diagnostics check` (facts §4,
+/// "History").
+pub fn has_check_runner(version: &str) -> bool {
+    triple(version) >= (1, 12, 0)
+}
 
-/// The versioned tools a master of `version` has.
+/// Every tool name the testbed adds or removes with a version (under `opt/mesosphere/bin`).
+pub const VERSIONED: &[&str] = &[
+    "dcos-zk",
+    "dcos-etcdctl",
+    "iam-database-backup",
+    "dcos-check-runner",
+    "dcos-diagnostics",
+];
+
+/// The tool that runs DC/OS's own checks on a node of `version` (every role).
+pub fn check_tool(version: &str) -> &'static str {
+    if has_check_runner(version) {
+        "dcos-check-runner"
+    } else {
+        "dcos-diagnostics"
+    }
+}
+
+/// The versioned tools a node of `version` has: the check tool, and on masters the state tools.
+pub fn node_tools(version: &str, master: bool) -> Vec<&'static str> {
+    let mut v = vec![check_tool(version)];
+    if master {
+        v.extend(master_tools(version));
+    }
+    v
+}
+
+/// The versioned state tools a master of `version` has.
 pub fn master_tools(version: &str) -> Vec<&'static str> {
     let mut v = Vec::new();
     if has_dcos_zk(version) {
@@ -66,6 +97,14 @@ mod tests {
         ] {
             assert!(has_dcos_zk(v), "{v}");
         }
+    }
+
+    #[test]
+    fn the_check_tool_is_dcos_diagnostics_before_1_12() {
+        assert_eq!(check_tool("1.10.5.1"), "dcos-diagnostics");
+        assert_eq!(check_tool("1.11.12"), "dcos-diagnostics");
+        assert_eq!(check_tool("1.12.0"), "dcos-check-runner");
+        assert_eq!(check_tool("2.2.1"), "dcos-check-runner");
     }
 
     #[test]

@@ -69,9 +69,16 @@ if [ "$found_version" != "@FROM@" ]; then
 fi
 
 if [ "$SKIP_CHECKS" != "true" ]; then
+    # dcos-check-runner from 1.12, dcos-diagnostics before (facts §4).
+    checker=""
     if [ -f "$R/opt/mesosphere/bin/dcos-check-runner" ]; then
+        checker="$R/opt/mesosphere/bin/dcos-check-runner"
+    elif [ -f "$R/opt/mesosphere/bin/dcos-diagnostics" ]; then
+        checker="$R/opt/mesosphere/bin/dcos-diagnostics"
+    fi
+    if [ -n "$checker" ]; then
         for check_type in "node-poststart cluster"; do
-            if ! "$R/opt/mesosphere/bin/dcos-shell" "$R/opt/mesosphere/bin/dcos-check-runner" check $check_type > /dev/null; then
+            if ! "$R/opt/mesosphere/bin/dcos-shell" "$checker" check $check_type > /dev/null; then
                 echo "Cannot proceed with upgrade, node checks failed"
                 exit 1
             fi
@@ -102,7 +109,9 @@ echo "Upgrading DC/OS $role_name @FROM@ -> @TO@"
 SIM_SECURITY=@SECURITY@ "$R/opt/mesosphere/bin/pkgpanda" activate @PACKAGES@
 
 if [ "$SKIP_CHECKS" != "true" ]; then
-    cmd="$R/opt/mesosphere/bin/dcos-check-runner check node-poststart && $R/opt/mesosphere/bin/dcos-check-runner check cluster"
+    checker="$R/opt/mesosphere/bin/dcos-check-runner"
+    [ -f "$checker" ] || checker="$R/opt/mesosphere/bin/dcos-diagnostics"
+    cmd="$checker check node-poststart && $checker check cluster"
     T=300
     until OUT=$("$R/opt/mesosphere/bin/dcos-shell" $cmd) || [[ T -eq 0 ]]; do
         sleep 1

@@ -63,10 +63,6 @@ pub(super) fn build_node_fs(def: &SimDef, n: &NodeDef, index: usize) -> Result<(
         &scripts::render(scripts::PKGPANDA, &vars),
     )?;
     write_exec(
-        &bin.join("dcos-check-runner"),
-        &scripts::render(scripts::CHECK_RUNNER, &cvars),
-    )?;
-    write_exec(
         &bin.join("dcos-shell"),
         &scripts::render(scripts::DCOS_SHELL, &vars),
     )?;
@@ -90,7 +86,7 @@ pub(super) fn build_node_fs(def: &SimDef, n: &NodeDef, index: usize) -> Result<(
             &scripts::render(scripts::COCKROACH, &vars),
         )?;
     }
-    install_versioned_tools(def, n, version, &bin, &vars)?;
+    install_versioned_tools(def, n, version, &bin, &vars, &cvars)?;
     write(
         &root.join("etc/mesosphere/roles").join(n.role.role_file()),
         "",
@@ -137,27 +133,33 @@ fn install_versioned_tools(
     version: &str,
     bin: &std::path::Path,
     vars: &[(&str, &str)],
+    check_vars: &[(&str, &str)],
 ) -> Result<()> {
     let stash = def.dir.join("nodes").join(&n.name).join("tools");
     write(&stash.join("names"), &(tools::VERSIONED.join("\n") + "\n"))?;
     let script = |t: &str| match t {
         "dcos-zk" => scripts::render(scripts::DCOS_ZK, vars),
         "dcos-etcdctl" => scripts::render(scripts::DCOS_ETCDCTL, vars),
+        // The same `check <type>` interface and JSON under both names (facts §4).
+        "dcos-check-runner" | "dcos-diagnostics" => scripts::render(
+            &scripts::CHECK_RUNNER.replace("dcos-check-runner", t),
+            check_vars,
+        ),
         _ => scripts::render(scripts::IAM_DATABASE_BACKUP, vars),
     };
-    if n.role != Role::Master {
-        fs::create_dir_all(&stash)?;
-        return Ok(());
-    }
+    let master = n.role == Role::Master;
     for v in [&def.version, &def.upgrade_to] {
         let dir = stash.join(v);
         fs::create_dir_all(&dir)?;
-        for t in tools::master_tools(v) {
+        for t in tools::node_tools(v, master) {
             write_exec(&dir.join(t), &script(t))?;
         }
     }
-    for t in tools::master_tools(version) {
+    for t in tools::node_tools(version, master) {
         write_exec(&bin.join(t), &script(t))?;
+    }
+    if !master {
+        return Ok(());
     }
     let lib = n.root.join("var/lib/dcos");
     write(
