@@ -1,12 +1,15 @@
 //! The simulation benchmark at scale (opt-in, `#[ignore]`d): the real planner and the real engine
-//! driven through the in-process fake cluster (no SSH) with 10,000 agents and 5 masters. The
-//! node actions are the testkit's fake ones (they do nothing), so what is measured is the
-//! tool's own cost: planning, scheduling, the journal, events, leader lookups. See
-//! BENCHMARKS.md for the command and the last results.
+//! driven through the in-process fake cluster (no SSH) with 10,000 agents and 5 masters
+//! (`DCU_BENCH_AGENTS` sets another count). The node actions are the testkit's fake ones (they
+//! do nothing), once as they are and once sending one audited change per node step (as a real
+//! node step starts its script), so what is measured is the tool's own cost: planning,
+//! scheduling, the journal and its group commit, events, leader lookups. See BENCHMARKS.md for
+//! the command and the last results.
 
 use super::*;
+use crate::action::{Action, StepCtx, StepError, Undo};
 use crate::door::fake::{answer, FakeCluster};
-use crate::door::AuditedChange;
+use crate::door::{AuditedChange, ScriptChange};
 use crate::events::NullSink;
 use crate::facts::{ClusterFacts, NodeFacts};
 use crate::model::Role;
@@ -15,9 +18,72 @@ use crate::playbook::{Inventory, Playbook, SourceFile};
 use crate::testkit::{self, FakeActions, Leader};
 use std::time::{Duration, Instant};
 
-const AGENTS: usize = 10_000;
 const MASTERS: usize = 5;
 const RUNS: usize = 5;
+const ROLLOUTS: usize = 3;
+
+fn agents() -> usize {
+    std::env::var("DCU_BENCH_AGENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
+
+/// The fake actions, and for node steps one audited change first (the script's start of a real
+/// node step): the change door makes the step's journal records durable before it.
+struct ChangeEach(
+    FakeActions,
+    std::collections::HashMap<String, crate::door::NodeTarget>,
+);
+
+impl ChangeEach {
+    fn new(inv: &Inventory) -> ChangeEach {
+        let nodes = inv.masters.iter().chain(inv.agents.iter().flatten());
+        let targets = nodes.map(|n| (n.address.clone(), Cluster::target(n)));
+        ChangeEach(FakeActions::default(), targets.collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl Registry for ChangeEach {
+    fn action(&self, _kind: crate::plan::StepKind) -> &dyn Action {
+        self
+    }
+
+    fn last_resort(&self) -> &dyn Action {
+        self
+    }
+}
+
+#[async_trait::async_trait]
+impl Action for ChangeEach {
+    fn changes_cluster(&self) -> bool {
+        true
+    }
+    async fn run(&self, ctx: &StepCtx<'_>) -> Result<serde_json::Value, StepError> {
+        if let Some(addr) = &ctx.step.node {
+            ctx.change
+                .script(ScriptChange {
+                    step: &ctx.step.id,
+                    node: &self.1[addr],
+                    description: "start dcos_node_upgrade.sh detached",
+                    script: "true",
+                    input: None,
+                    timeout: Duration::from_secs(5),
+                })
+                .await?;
+        }
+        self.0.run(ctx).await
+    }
+    async fn undo_plan(
+        &self,
+        ctx: &StepCtx<'_>,
+        output: &serde_json::Value,
+        state: crate::machine::StepState,
+    ) -> Undo {
+        self.0.undo_plan(ctx, output, state).await
+    }
+}
 
 fn master(i: usize) -> String {
     format!("10.8.0.{}", 11 + i)
@@ -34,7 +100,7 @@ fn inventory_text() -> String {
     for i in 0..MASTERS {
         t.push_str(&format!("[[masters]]\naddress = \"{}\"\n", master(i)));
     }
-    for i in 0..AGENTS {
+    for i in 0..agents() {
         t.push_str(&format!("[[agents]]\naddress = \"{}\"\n", agent(i)));
     }
     t
@@ -54,7 +120,7 @@ fn facts() -> ClusterFacts {
         masters: (0..MASTERS)
             .map(|i| node(master(i), Role::Master, i == 0))
             .collect(),
-        agents: (0..AGENTS)
+        agents: (0..agents())
             .map(|i| {
                 let mut n = node(agent(i), Role::Agent, false);
                 n.zone = Some(format!("zone-{}", i % 3));
@@ -164,13 +230,16 @@ fn simulation_at_scale() {
         // What `plan` does after building: every node's path checked against the shipped data.
         crate::ops::check_paths(&p).expect("paths");
         plain.push(t.elapsed());
-        assert_eq!(p.steps().count(), AGENTS + MASTERS + 5);
+        assert!(p.steps().count() > agents() + MASTERS);
         let t = Instant::now();
         let p = build(&facts, &options(100, Some(20))).expect("plan");
         crate::ops::check_paths(&p).expect("paths");
         zoned.push(t.elapsed());
     }
-    println!("simulation: {MASTERS} masters, {AGENTS} agents, {RUNS} runs each");
+    println!(
+        "simulation: {MASTERS} masters, {} agents, {RUNS} runs each",
+        agents()
+    );
     line(
         "plan + path checks (batches of 100)",
         stats(plain),
@@ -179,7 +248,8 @@ fn simulation_at_scale() {
     );
     line("plan + paths (100, 20 per zone)", stats(zoned), 200.0, "ms");
 
-    // 2. A whole rollout, one agent at a time (the most steps, the most journal records).
+    // 2. A whole rollout, one agent at a time (the most steps, the most journal records):
+    // the fake actions as they are (reads only), then with one audited change per node step.
     let inventory =
         Inventory::parse(&SourceFile::from_text("sim.toml", &inventory_text())).expect("inventory");
     let plan = build(&facts, &options(1, None)).expect("plan");
@@ -188,82 +258,134 @@ fn simulation_at_scale() {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut per_step = Vec::new();
-    let mut resume = Vec::new();
-    let mut journal = 0;
-    for _ in 0..3 {
-        let opts = RunOptions {
-            yes: true,
-            ack_release_notes: Some("2.2.1".into()),
-            ..RunOptions::default()
+    println!("rollout: {steps} steps, one agent at a time, {ROLLOUTS} rollouts each");
+    for changing in [false, true] {
+        let runs: Vec<Rollout> = (0..ROLLOUTS)
+            .map(|_| rollout(&plan, &inventory, &rt, changing))
+            .collect();
+        let what = if changing {
+            "one change per node step"
+        } else {
+            "no change (reads only)"
         };
-        let (dir, store, record) = testkit::store_with(plan.clone(), &opts);
-        let leader: Leader = Arc::new(std::sync::Mutex::new(master(0)));
-        let fake = Arc::new(fake(leader));
-        let c = cluster(inventory.clone(), fake.clone());
-        let actions = FakeActions::default();
-        let t = Instant::now();
-        let outcome = rt.block_on(async {
-            let change = AuditedChange::in_process(&store, &record.id, &fake, vec![]);
-            let engine = Engine::new(EngineParts {
-                store: &store,
-                record: &record,
-                cluster: &c,
-                change: &change,
-                registry: &actions,
-                options: opts.clone(),
-                prompter: None,
-                events: &NullSink,
-            })
-            .expect("engine");
-            engine.execute(false).await.expect("journal")
-        });
-        let took = t.elapsed();
-        assert!(matches!(outcome, Outcome::Done), "{outcome:?}");
-        per_step.push(took / steps as u32);
-        drop(store);
-        journal = dir_size(dir.path());
-        // 3. Resume start-up: what `resume` does before its first step (open the state
-        // directory, read the run and its journal, replay it, parse the saved inventory, make
-        // the engine).
-        let t = Instant::now();
-        let store = Store::open(dir.path()).expect("reopen");
-        let record = store.run("run-1").expect("run");
-        let view = RunView::replay(&record.plan, &store.journal("run-1").expect("journal"))
-            .expect("replay");
-        assert_eq!(view.state, crate::machine::RunState::Done);
-        let inv = Inventory::parse(&SourceFile::from_text("sim.toml", &inventory_text()))
-            .expect("inventory");
-        let c = cluster(inv, fake.clone());
-        let change = AuditedChange::in_process(&store, &record.id, &fake, vec![]);
-        let engine = Engine::new(EngineParts {
-            store: &store,
-            record: &record,
-            cluster: &c,
-            change: &change,
-            registry: &actions,
-            options: opts,
-            prompter: None,
-            events: &NullSink,
-        })
-        .expect("engine");
-        resume.push(t.elapsed());
-        drop(engine);
+        println!("-- {what}");
+        let per_step = runs.iter().map(|r| r.took / steps as u32).collect();
+        line("engine overhead per step", stats(per_step), 1.0, "ms");
+        let resume = runs.iter().map(|r| r.resume).collect();
+        line("resume start-up", stats(resume), 200.0, "ms");
+        let r = &runs[runs.len() - 1];
+        println!(
+            "{:<34} {:.1} MB ({} bytes, {:.0} bytes per step)",
+            "journal (state directory)",
+            r.bytes as f64 / 1e6,
+            r.bytes,
+            r.bytes as f64 / steps as f64
+        );
+        println!(
+            "{:<34} {} journal records, {} audit entries, {} group commits ({:.1} records each)",
+            "group commit",
+            r.records,
+            r.audits,
+            r.commits,
+            (r.records + r.audits) as f64 / r.commits.max(1) as f64
+        );
     }
-    println!("rollout: {steps} steps, one agent at a time");
-    line("engine overhead per step", stats(per_step), 1.0, "ms");
-    line("resume start-up", stats(resume), 200.0, "ms");
-    println!(
-        "{:<34} {:.1} MB ({} bytes, {:.0} bytes per step)",
-        "journal (state directory)",
-        journal as f64 / 1e6,
-        journal,
-        journal as f64 / steps as f64
-    );
     let peak = peak_rss_mb();
     println!(
         "{:<34} {peak:.1} MB  goal < 200 MB  ratio {:.2}",
         "peak memory (VmHWM)",
         peak / 200.0
     );
+}
+
+/// What one simulated rollout measured.
+struct Rollout {
+    took: Duration,
+    resume: Duration,
+    bytes: u64,
+    records: usize,
+    audits: usize,
+    commits: u64,
+}
+
+fn rollout(
+    plan: &crate::plan::Plan,
+    inventory: &Inventory,
+    rt: &tokio::runtime::Runtime,
+    changing: bool,
+) -> Rollout {
+    let opts = RunOptions {
+        yes: true,
+        ack_release_notes: Some("2.2.1".into()),
+        ..RunOptions::default()
+    };
+    let (dir, store, record) = testkit::store_with(plan.clone(), &opts);
+    let leader: Leader = Arc::new(std::sync::Mutex::new(master(0)));
+    let fake = Arc::new(fake(leader));
+    let c = cluster(inventory.clone(), fake.clone());
+    let actions = ChangeEach::new(inventory);
+    let registry: &dyn Registry = if changing { &actions } else { &actions.0 };
+    let t = Instant::now();
+    let outcome = rt.block_on(async {
+        let change = AuditedChange::in_process(&store, &record.id, &fake, vec![]);
+        let engine = Engine::new(EngineParts {
+            store: &store,
+            record: &record,
+            cluster: &c,
+            change: &change,
+            registry,
+            options: opts.clone(),
+            prompter: None,
+            events: &NullSink,
+        })
+        .expect("engine");
+        engine.execute(false).await.expect("journal")
+    });
+    let took = t.elapsed();
+    assert!(matches!(outcome, Outcome::Done), "{outcome:?}");
+    let commits = store.group_commits();
+    drop(store);
+    let bytes = dir_size(dir.path());
+    // 3. Resume start-up: what `resume` does before its first step (open the state directory,
+    // read the run and its journal, replay it, parse the saved inventory, make the engine).
+    let t = Instant::now();
+    let store = Store::open(dir.path()).expect("reopen");
+    let opened = t.elapsed();
+    let record = store.run("run-1").expect("run");
+    let journal = store.journal("run-1").expect("journal");
+    let view = RunView::replay(&record.plan, &journal).expect("replay");
+    let replayed = t.elapsed();
+    assert_eq!(view.state, crate::machine::RunState::Done);
+    let inv =
+        Inventory::parse(&SourceFile::from_text("sim.toml", &inventory_text())).expect("inventory");
+    let c = cluster(inv, fake.clone());
+    let change = AuditedChange::in_process(&store, &record.id, &fake, vec![]);
+    let engine = Engine::new(EngineParts {
+        store: &store,
+        record: &record,
+        cluster: &c,
+        change: &change,
+        registry,
+        options: opts,
+        prompter: None,
+        events: &NullSink,
+    })
+    .expect("engine");
+    let resume = t.elapsed();
+    drop(engine);
+    println!(
+        "   resume: open {:.0} ms, run + journal + replay {:.0} ms, inventory + engine {:.0} ms",
+        opened.as_secs_f64() * 1e3,
+        (replayed - opened).as_secs_f64() * 1e3,
+        (resume - replayed).as_secs_f64() * 1e3
+    );
+    let audits = store.audit("run-1").expect("audit").len();
+    Rollout {
+        took,
+        resume,
+        bytes,
+        records: journal.len(),
+        audits,
+        commits,
+    }
 }

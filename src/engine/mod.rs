@@ -77,6 +77,8 @@ pub struct Engine<'a> {
     waiting_at_start: Vec<String>,
     /// The journal's copy on the cluster, if this execution keeps one.
     mirror: Option<&'a dyn JournalMirror>,
+    /// The plan's steps with a `pause_after` gate (found once, not at every step).
+    pause_steps: Vec<&'a crate::plan::Step>,
 }
 
 /// Plans with more steps than this write the snapshot (what `status` reads while the run holds
@@ -105,6 +107,13 @@ impl<'a> Engine<'a> {
             snapshot_at: Mutex::new(None),
             waiting_at_start: Vec::new(),
             mirror: None,
+            pause_steps: parts
+                .record
+                .plan
+                .steps()
+                .map(|(_, s)| s)
+                .filter(|s| s.pause_after)
+                .collect(),
         };
         engine.waiting_at_start = engine
             .due_pauses()

@@ -47,11 +47,10 @@ impl Engine<'_> {
 
     /// The `pause_after` gates of finished steps that are not approved yet.
     pub(super) fn due_pauses(&self) -> Vec<(&Step, GateId)> {
-        self.record
-            .plan
-            .steps()
-            .map(|(_, s)| s)
-            .filter(|s| s.pause_after && self.is_finished(&s.id))
+        self.pause_steps
+            .iter()
+            .copied()
+            .filter(|s| self.is_finished(&s.id))
             .map(|s| (s, GateId::PauseAfter(s.node.clone().unwrap_or_default())))
             .filter(|(_, g)| !self.passed(g))
             .collect()

@@ -5,7 +5,9 @@
 
 mod journal;
 pub mod mirror;
+mod steps;
 mod view;
 
 pub use journal::{next_state, IllegalTransition, Record, StepState};
+pub use steps::StepList;
 pub use view::{CrossedDoor, Replay, RestoreView, RunState, RunView, StepView};

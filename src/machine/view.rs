@@ -1,6 +1,7 @@
 //! `RunView`: a run's state folded from its journal (what `status` shows, what `resume` uses).
 
 use super::journal::{next_state, IllegalTransition, Record, StepState};
+use super::steps::StepList;
 use crate::plan::{PhaseId, Plan};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
@@ -70,8 +71,8 @@ pub struct RunView {
     pub state: RunState,
     /// The phase of the first step not done, or of the last step when all are.
     pub phase: PhaseId,
-    /// Steps in plan order.
-    pub steps: Vec<StepView>,
+    /// Steps in plan order (shared: a copy of the view copies pointers).
+    pub steps: StepList,
     /// Gates already approved.
     pub approved_gates: BTreeSet<String>,
     /// Why the run paused, if it did.
@@ -127,12 +128,15 @@ pub struct Replay {
     index: HashMap<String, usize>,
     phases: Vec<PhaseId>,
     undo_in_flight: BTreeSet<String>,
+    /// The first step not done or skipped (every one before it is): the view's phase, kept
+    /// without a scan of the finished steps at every record.
+    first_open: usize,
 }
 
 impl Replay {
     /// The view of a run whose journal is empty.
     pub fn new(plan: &Plan) -> Replay {
-        let steps: Vec<StepView> = plan
+        let steps: StepList = plan
             .steps()
             .map(|(_, s)| StepView {
                 id: s.id.clone(),
@@ -163,8 +167,9 @@ impl Replay {
             index,
             phases,
             undo_in_flight: BTreeSet::new(),
+            first_open: 0,
         };
-        r.set_phase();
+        r.set_phase(None);
         r
     }
 
@@ -172,17 +177,24 @@ impl Replay {
     /// before the record's step changed.
     pub fn apply(&mut self, rec: &Record) -> Result<(), IllegalTransition> {
         let r = self.apply_inner(rec);
-        self.set_phase();
+        self.set_phase(rec.step().and_then(|id| self.index.get(id).copied()));
         r
     }
 
-    fn set_phase(&mut self) {
+    /// The phase of the first step not finished, after step `changed` (if any) changed.
+    fn set_phase(&mut self, changed: Option<usize>) {
+        let finished = |v: &StepView| matches!(v.state, StepState::Done | StepState::Skipped);
+        let steps = &self.view.steps;
+        if let Some(i) = changed.filter(|&i| i < self.first_open && !finished(&steps[i])) {
+            self.first_open = i;
+        }
+        while self.first_open < steps.len() && finished(&steps[self.first_open]) {
+            self.first_open += 1;
+        }
         self.view.phase = self
             .phases
-            .iter()
-            .zip(self.view.steps.iter())
-            .find(|(_, v)| !matches!(v.state, StepState::Done | StepState::Skipped))
-            .map(|(p, _)| *p)
+            .get(self.first_open)
+            .copied()
             .unwrap_or(PhaseId::Postcheck);
     }
 
@@ -210,7 +222,7 @@ impl Replay {
                     record: "unknown step".into(),
                 });
             };
-            let sv = &mut self.view.steps[i];
+            let sv = self.view.steps.get_mut(i);
             sv.state = next_state(id, sv.state, rec)?;
             match rec {
                 Record::StepStarted { .. } => {

@@ -172,17 +172,28 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
                 tail: String::new(),
             };
         } else {
-            if node.role == Role::Master {
-                quorum_gate(ctx, node).await?;
-            }
-            if direction == Direction::Upgrade {
-                let b = super::procedure::before_node(ctx, node).await?;
-                if let Some(agent) = &b.agent {
-                    ctx.note(super::outputs::write(&BeforeNote {
-                        agent_before: agent.clone(),
-                    }))?;
+            // Both only read, and both must pass before the node goes down: at once.
+            let quorum = async {
+                match node.role {
+                    Role::Master => quorum_gate(ctx, node).await.map_err(StepError::from),
+                    _ => Ok(()),
                 }
-                before = Some(b);
+            };
+            let checks = async {
+                match direction {
+                    Direction::Upgrade => super::procedure::before_node(ctx, node)
+                        .await
+                        .map(Some)
+                        .map_err(StepError::from),
+                    Direction::Rollback => Ok(None),
+                }
+            };
+            ((), before) = tokio::try_join!(quorum, checks)?;
+            // Write-ahead: the agent as it was before its script, for a resumed step to compare.
+            if let Some(agent) = before.as_ref().and_then(|b| b.agent.as_ref()) {
+                ctx.note(super::outputs::write(&BeforeNote {
+                    agent_before: agent.clone(),
+                }))?;
             }
             let script =
                 launch_script(c, node, &dir, &url, &target).map_err(NodeUpgradeError::from)?;

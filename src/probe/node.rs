@@ -227,9 +227,15 @@ pub fn script(c: &Cluster, node: &NodeSpec, reads: &[Read]) -> String {
         r#"set -u
 IFS= read -r T || true
 R={root}
-ip=$("$R/opt/mesosphere/bin/detect_ip" 2>/dev/null | head -n1)
+ip=$("$R/opt/mesosphere/bin/detect_ip" 2>/dev/null)
+ip=${{ip%%$'\n'*}}
 [ -n "$ip" ] || ip={addr}
-sec=$(grep -o '"security"[[:space:]]*:[[:space:]]*"[a-z]*"' "$R/opt/mesosphere/etc/bootstrap-config.json" 2>/dev/null | grep -o '"[a-z]*"$' | tr -d '"')
+sec=
+if [ -r "$R/opt/mesosphere/etc/bootstrap-config.json" ]; then
+  while IFS= read -r l || [ -n "$l" ]; do
+    if [[ $l =~ \"security\"[[:space:]]*:[[:space:]]*\"([a-z]*)\" ]]; then sec=${{BASH_REMATCH[1]}}; break; fi
+  done < "$R/opt/mesosphere/etc/bootstrap-config.json"
+fi
 [ -n "$sec" ] || sec=disabled
 ca="$R/run/dcos/pki/CA/ca-bundle.crt"
 tls="$R/var/lib/dcos/exhibitor-tls-artifacts"
@@ -239,16 +245,22 @@ umask 077
 printf 'Authorization: token=%s\n' "$T" > "$d/auth"
 unset T
 printf '@@dcu-node %s %s\n' "$ip" "$sec"
-emit() {{ printf '{MARK} %s %s %s %s\n' "$1" "$2" "$(wc -c < "$d/b" | tr -d ' ')" "$3"; cat "$d/b"; printf '\n'; }}
-get() {{ n=$1; url=$2; shift 2
-  code=$(curl -sS -m 5 --connect-timeout 3 -o "$d/b" -D "$d/h" -w '%{{http_code}}' "$@" "$url" 2>"$d/e") || {{ code=000; cat "$d/e" > "$d/b"; }}
-  loc=$(sed -n 's/^[Ll]ocation:[[:space:]]*//p' "$d/h" 2>/dev/null | tr -d '\r' | head -n1)
-  emit "$n" "$code" "${{loc:--}}"; rm -f "$d/h"; }}
+emit() {{ printf '{MARK} %s %s %s %s\n' "$1" "$2" "$4" "$3"; cat "$5"; printf '\n'; }}
+whole() {{ local n; n=$(wc -c < "$3"); emit "$1" "$2" - "$((n))" "$3"; }}
+get() {{ local n=$1 url=$2 out loc l; shift 2
+  : > "$d/h"
+  if out=$(curl -sS -m 5 --connect-timeout 3 -o "$d/b" -D "$d/h" -w '%{{http_code}} %{{size_download}}' "$@" "$url" 2>"$d/e"); then
+    loc=
+    while IFS= read -r l; do
+      case $l in [Ll]ocation:*) l=${{l#*:}}; l=${{l//$'\r'/}}; loc=${{l#"${{l%%[![:space:]]*}}"}}; break;; esac
+    done < "$d/h"
+    emit "$n" "${{out%% *}}" "${{loc:--}}" "${{out##* }}" "$d/b"
+  else whole "$n" 000 "$d/e"; fi; }}
 mesos() {{ n=$1; port=$2; path=$3
   if [ "$sec" = strict ]; then get "$n" "https://$ip:$port$path" --cacert "$ca" -H @"$d/auth"
   else get "$n" "http://$ip:$port$path"; fi; }}
 zk() {{ n=$1; w=$2
-  if timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf %s "$3" >&3 && cat <&3' _ "$ip" {zk_port} "$w" > "$d/b" 2>&1; then emit "$n" 200 -; else emit "$n" 000 -; fi; }}
+  if timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf %s "$3" >&3 && cat <&3' _ "$ip" {zk_port} "$w" > "$d/b" 2>&1; then whole "$n" 200 "$d/b"; else whole "$n" 000 "$d/b"; fi; }}
 "#,
         addr = quote(&node.address),
         zk_port = p.zookeeper,
@@ -288,7 +300,7 @@ zk() {{ n=$1; w=$2
                     .map(|b| format!("\\x{b:02x}"))
                     .collect();
                 format!(
-                    r#"if timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf "$3" >&3 && od -An -v -tx1 <&3' _ "$ip" {zk} {fmt} > "$d/b" 2>&1; then emit {k} 200 -; else emit {k} 000 -; fi
+                    r#"if timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf "$3" >&3 && od -An -v -tx1 <&3' _ "$ip" {zk} {fmt} > "$d/b" 2>&1; then whole {k} 200 "$d/b"; else whole {k} 000 "$d/b"; fi
 "#,
                     zk = p.zookeeper,
                     fmt = quote(&fmt),

@@ -211,7 +211,8 @@ pub(super) fn write_snapshot_file(dir: &Path, run: &str, view: &RunView) -> std:
         .custom_flags(libc::O_NOFOLLOW)
         .open(&tmp)?;
     f.write_all(&serde_json::to_vec_pretty(view).unwrap_or_default())?;
-    f.sync_all()?;
+    // No fsync: the snapshot is only read while the run is live (`status`), is rebuilt from the
+    // journal, and an fsync per record would undo the journal's group commit.
     fs::rename(&tmp, d.join("status.json"))
 }
 

@@ -2,10 +2,10 @@
 //! (`runs/<id>/run.json`, `journal.jsonl`, `audit.jsonl`) so that `status` and `log` read a run
 //! without opening sled, which writes and needs free space even to open.
 //!
-//! The database stays the truth for `resume` and `rollback`; the view is written after each
-//! database commit (so it is never ahead of it) and read without taking any lock, writing,
-//! copying or creating anything: it works on a read-only or full file system and while a run is
-//! active. A line still being written (no final newline yet) is not read.
+//! The database stays the truth for `resume` and `rollback`; the view's lines are written after
+//! the flush that made their records durable (so it is never ahead of it) and read without
+//! taking any lock, writing, copying or creating anything: it works on a read-only or full file
+//! system and while a run is active. A line still being written (no final newline yet) is not read.
 
 use super::files::{read_sidecar, read_small, run_dir, valid_run_id, Sidecar};
 use super::{AuditEntry, RunRecord, StoreError, StoreResult, SCHEMA_VERSION};
@@ -38,9 +38,14 @@ pub(super) fn write_run_file(dir: &Path, run: &RunRecord) -> std::io::Result<()>
     fs::rename(&tmp, d.join(RUN_FILE))
 }
 
-/// Appends one line to a run's view file; a failed write is cut back so that no half line is
-/// left for the next one to follow.
-pub(super) fn append_line(dir: &Path, run: &str, file: &str, body: &[u8]) -> std::io::Result<()> {
+/// Appends lines to a run's view file in one write; a failed write is cut back so that no half
+/// line is left for the next one to follow.
+pub(super) fn append_lines(
+    dir: &Path,
+    run: &str,
+    file: &str,
+    bodies: &[&[u8]],
+) -> std::io::Result<()> {
     let d = run_dir(dir, run)?;
     let mut f = fs::OpenOptions::new()
         .append(true)
@@ -49,24 +54,21 @@ pub(super) fn append_line(dir: &Path, run: &str, file: &str, body: &[u8]) -> std
         .custom_flags(libc::O_NOFOLLOW)
         .open(d.join(file))?;
     let len = f.metadata()?.len();
-    let mut line = Vec::with_capacity(body.len() + 1);
-    line.extend_from_slice(body);
-    line.push(b'\n');
-    if let Err(e) = f.write_all(&line) {
+    let mut lines = Vec::with_capacity(bodies.iter().map(|b| b.len() + 1).sum());
+    for b in bodies {
+        lines.extend_from_slice(b);
+        lines.push(b'\n');
+    }
+    if let Err(e) = f.write_all(&lines) {
         let _ = f.set_len(len);
         return Err(e);
     }
     Ok(())
 }
 
-/// The complete lines of a run's view file (None when it is missing or ends in a half line).
-pub(super) fn view_lines(dir: &Path, run: &str, file: &str) -> Option<Vec<Vec<u8>>> {
-    let bytes = read_small(&dir.join("runs").join(run).join(file)).ok()?;
-    if bytes.is_empty() {
-        return Some(Vec::new());
-    }
-    let body = bytes.strip_suffix(b"\n")?;
-    Some(body.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect())
+/// A run's view file as it is (None when it cannot be read).
+pub(super) fn view_bytes(dir: &Path, run: &str, file: &str) -> Option<Vec<u8>> {
+    read_small(&dir.join("runs").join(run).join(file)).ok()
 }
 
 /// Replaces a run's view file with `bodies`, one per line (temporary file, then rename).

@@ -1,11 +1,15 @@
 //! The one place that touches the state directory: the sled journal, the audit log, run records,
 //! the status snapshot and the lock.
 //!
-//! Every append is one sled transaction followed by a flush, so a record is on disk before the
-//! caller acts on it (write-ahead).
+//! Every append is one sled transaction; records are made durable by group commit (`group`): an
+//! intent before a change and every run-level record are on disk, with everything before them,
+//! when their append returns (write-ahead), the rest at the latest 200 ms later.
 
 mod dir;
 mod files;
+mod group;
+#[cfg(test)]
+mod group_tests;
 mod lock;
 mod mirror;
 mod sled_store;

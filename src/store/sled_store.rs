@@ -1,21 +1,28 @@
-//! The sled-backed store: runs, journal and audit trees, one transaction and a flush per append.
+//! The sled-backed store: runs, journal and audit trees, one transaction per append, flushed by
+//! group commit (`super::group`).
 
 use super::dir::{ensure_private_dir, refuse_links_in, DirIdentity};
 use super::files::{
     check_readable, probe_sled_lock, read_sidecar, restore_copy, restrict_files, save_copy,
     sled_open_error, write_sidecar, Sidecar, SIDECAR,
 };
+use super::group::{Flusher, Group};
 use super::mirror::StateReader;
 use super::{StoreError, StoreResult, SCHEMA_VERSION};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 mod records;
 
 /// The state directory's database.
 pub struct Store {
     pub(super) dir: PathBuf,
-    db: sled::Db,
+    /// The database and the records committed to it and not flushed yet.
+    pub(super) group: Arc<Group>,
+    /// Flushes pending records at most twice `group::MAX_DELAY` after their commit (none in
+    /// some tests).
+    flusher: Option<Flusher>,
     pub(super) runs: sled::Tree,
     pub(super) journal: sled::Tree,
     pub(super) audit: sled::Tree,
@@ -42,6 +49,16 @@ impl Store {
     /// `runs/` or a run directory. The identity of the directory, its `lock` file and the
     /// database file is recorded here and checked at every write ([`StoreError::Vanished`]).
     pub fn open(dir: &Path) -> StoreResult<Store> {
+        Store::open_with(dir, true)
+    }
+
+    /// [`Store::open`] without the background flush (tests that count pending records).
+    #[cfg(test)]
+    pub(super) fn open_without_background_flush(dir: &Path) -> StoreResult<Store> {
+        Store::open_with(dir, false)
+    }
+
+    fn open_with(dir: &Path, background: bool) -> StoreResult<Store> {
         ensure_private_dir(dir)?;
         refuse_links_in(dir)?;
         let path = dir.join("state.sled");
@@ -82,7 +99,7 @@ impl Store {
         // sled rewrites its files while it opens (and "recovers" a damaged file into an empty
         // database): open over a saved copy, and put the copy back if the database is refused.
         let saved = save_copy(dir, &path);
-        let res = Store::open_sled(dir, &path, sidecar.as_ref());
+        let res = Store::open_sled(dir, &path, sidecar.as_ref(), background);
         match (&res, saved) {
             (Ok(_), Some(copy)) => {
                 let _ = fs::remove_dir_all(copy);
@@ -97,11 +114,18 @@ impl Store {
         res
     }
 
-    fn open_sled(dir: &Path, path: &Path, sidecar: Option<&Sidecar>) -> StoreResult<Store> {
+    fn open_sled(
+        dir: &Path,
+        path: &Path,
+        sidecar: Option<&Sidecar>,
+        background: bool,
+    ) -> StoreResult<Store> {
         let path = path.to_path_buf();
         let db = sled::Config::new()
             .path(&path)
             .mode(sled::Mode::HighThroughput)
+            // Durability is the store's group commit (`super::group`), not a timer of sled's.
+            .flush_every_ms(None)
             .open()
             .map_err(|e| sled_open_error(&path, e))?;
         let tree = |name: &str| {
@@ -110,14 +134,22 @@ impl Store {
                 reason: e.to_string(),
             })
         };
+        let (runs, journal, audit, meta) = (
+            tree("runs")?,
+            tree("journal")?,
+            tree("audit")?,
+            tree("meta")?,
+        );
+        let group = Arc::new(Group::new(db, dir.to_path_buf()));
         let store = Store {
-            runs: tree("runs")?,
-            journal: tree("journal")?,
-            audit: tree("audit")?,
-            meta: tree("meta")?,
+            runs,
+            journal,
+            audit,
+            meta,
             dir: dir.to_path_buf(),
             identity: DirIdentity::record(dir),
-            db,
+            flusher: background.then(|| Flusher::start(group.clone())),
+            group,
         };
         match store.meta.get("schema").map_err(db_err)? {
             Some(v) => {
@@ -242,6 +274,41 @@ impl Store {
     }
 
     pub(super) fn flush(&self) -> StoreResult<()> {
-        self.db.flush().map(|_| ()).map_err(db_err)
+        self.group.db.flush().map(|_| ()).map_err(db_err)
+    }
+
+    /// Makes every record appended so far durable (one flush for all of them) and writes their
+    /// lines of the read-only view. Appends that need it do this themselves (see
+    /// [`Store::append`], [`Store::append_audit`]); this is for a caller that is about to act
+    /// outside the change door or to wait for a person.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] when the flush fails (nothing is known durable then),
+    /// [`StoreError::Dir`] when a view line cannot be written (the database has the record).
+    pub fn sync(&self) -> StoreResult<()> {
+        let mut p = self.group.lock();
+        p.take_failure()?;
+        self.group.sync(&mut p)
+    }
+
+    /// How many appended records are not durable yet (for tests and the benchmark).
+    pub fn pending(&self) -> usize {
+        self.group.lock().len()
+    }
+
+    /// How many group commits this store made since it was opened (for the benchmark).
+    pub fn group_commits(&self) -> u64 {
+        self.group
+            .commits
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for Store {
+    /// Stops the background flusher, then flushes what is still pending.
+    fn drop(&mut self) {
+        drop(self.flusher.take());
+        let mut p = self.group.lock();
+        let _ = self.group.sync(&mut p);
     }
 }

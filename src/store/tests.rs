@@ -7,7 +7,7 @@ use crate::plan::{build, PlanOptions};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-fn record(id: &str) -> RunRecord {
+pub(super) fn record(id: &str) -> RunRecord {
     let facts = crate::facts::ClusterFacts {
         masters: vec![crate::facts::NodeFacts {
             address: "10.0.0.1".into(),

@@ -152,3 +152,57 @@ fn an_illegal_sequence_is_an_error_not_a_guess() {
     };
     assert!(RunView::replay(&plan(), &[unknown]).is_err());
 }
+
+#[test]
+fn the_phase_follows_the_first_unfinished_step_forward_and_back_through_a_rollback() {
+    let plan = plan();
+    let ids: Vec<String> = plan.steps().map(|(_, s)| s.id.clone()).collect();
+    let phases: Vec<PhaseId> = plan.steps().map(|(p, _)| p.id).collect();
+    // The phase as the definition says: that of the first step not done or skipped.
+    let scan = |v: &RunView| {
+        v.steps
+            .iter()
+            .zip(&phases)
+            .find(|(s, _)| !matches!(s.state, StepState::Done | StepState::Skipped))
+            .map_or(PhaseId::Postcheck, |(_, p)| *p)
+    };
+    let mut journal = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        journal.push(Record::StepStarted { step: id.clone() });
+        journal.push(if i % 3 == 1 {
+            Record::StepFailed {
+                step: id.clone(),
+                error: "x".into(),
+            }
+        } else {
+            Record::StepSucceeded {
+                step: id.clone(),
+                output: serde_json::Value::Null,
+            }
+        });
+    }
+    // A rollback in reverse, then a fix forward of the undone steps.
+    for id in ids.iter().rev() {
+        journal.push(Record::UndoStarted { step: id.clone() });
+        journal.push(Record::UndoSucceeded { step: id.clone() });
+    }
+    for id in &ids {
+        journal.push(Record::StepStarted { step: id.clone() });
+        journal.push(Record::StepSucceeded {
+            step: id.clone(),
+            output: serde_json::Value::Null,
+        });
+    }
+    let mut r = Replay::new(&plan);
+    let mut seen = BTreeSet::new();
+    for rec in &journal {
+        r.apply(rec).unwrap();
+        assert_eq!(r.view().phase, scan(r.view()), "after {rec:?}");
+        seen.insert(format!("{:?}", r.view().phase));
+    }
+    assert_eq!(r.view().phase, PhaseId::Postcheck);
+    assert!(
+        seen.len() > 2,
+        "the walk went through several phases: {seen:?}"
+    );
+}

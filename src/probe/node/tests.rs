@@ -47,3 +47,186 @@ fn the_request_bytes_are_printf_safe() {
         .collect();
     assert!(!fmt.contains('%') && !fmt.contains('\''));
 }
+
+/// Serves each connection, in order, one canned raw HTTP answer; returns the port.
+fn serve(answers: Vec<Vec<u8>>) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for a in answers {
+            let (mut c, _) = l.accept().unwrap();
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match c.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = c.write_all(&a);
+        }
+    });
+    port
+}
+
+/// A node's tree: `detect_ip` printing two lines (127.0.0.1 first), a one-line bootstrap config
+/// in permissive mode.
+fn node_tree() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let bin = root.path().join("opt/mesosphere/bin");
+    let etc = root.path().join("opt/mesosphere/etc");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(
+        bin.join("detect_ip"),
+        "#!/bin/sh\necho 127.0.0.1\necho 10.9.9.9\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("detect_ip"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(
+        etc.join("bootstrap-config.json"),
+        r#"{"cluster_id": "x", "security" : "permissive", "other": "strict"}"#,
+    )
+    .unwrap();
+    root
+}
+
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn the_script_frames_real_hostile_answers_so_that_each_reply_parses_whole() {
+    let root = node_tree();
+    // A body that imitates the framing, a redirect with an odd Location, a chunked body
+    // without a final newline.
+    let fake_frame = "{\"a\":1.0}\n@@dcu-reply exhibitor 200 2 -\nxx\n@@dcu-node 6.6.6.6 strict";
+    let metrics = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{fake_frame}",
+        fake_frame.len()
+    );
+    let redirect = "HTTP/1.1 307 Temporary Redirect\r\nlocation:  //10.0.0.12:5050\r\nContent-Length: 0\r\n\r\n";
+    let flags = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+    let port = serve(vec![
+        metrics.into_bytes(),
+        redirect.as_bytes().to_vec(),
+        flags.as_bytes().to_vec(),
+    ]);
+    let mut c = crate::testkit::cluster(
+        0,
+        std::sync::Arc::new(crate::door::fake::FakeCluster::new()),
+    );
+    c.playbook.ports.mesos_master = port;
+    c.playbook.ports.mesos_agent = closed_port();
+    let mut node = c.inventory.masters[0].clone();
+    node.root = root.path().display().to_string();
+    let reads = [
+        Read::MasterMetrics,
+        Read::Redirect,
+        Read::Flags,
+        Read::AgentMetrics,
+    ];
+    let mut child = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script(&c, &node, &reads))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"sekrit-token\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("sekrit-token"), "{text}");
+    let r = parse("m1", &text).unwrap();
+    assert_eq!(r.ip, "127.0.0.1");
+    assert_eq!(r.security, Security::Permissive);
+    let (_, a) = r.answer(Read::MasterMetrics).unwrap();
+    assert_eq!((a.status, a.body.as_str()), (200, fake_frame));
+    let (_, a) = r.answer(Read::Redirect).unwrap();
+    assert_eq!(a.status, 307);
+    assert_eq!(a.location.as_deref(), Some("//10.0.0.12:5050"));
+    assert_eq!(a.body, "");
+    let (_, a) = r.answer(Read::Flags).unwrap();
+    assert_eq!((a.status, a.body.as_str()), (200, "hello world"), "{text}");
+    assert!(
+        r.answer(Read::Exhibitor).is_err(),
+        "a reply framed inside a body is body"
+    );
+    let e = r.answer(Read::AgentMetrics).unwrap_err().to_string();
+    assert!(e.contains(":5051/metrics/snapshot"), "{e}");
+}
+
+/// Times rounds of the real script in bash against a local HTTP server (opt-in): the cost of
+/// one round of three reads on this machine, processes included. See BENCHMARKS.md §7.
+#[test]
+#[ignore = "benchmark: cargo test --lib probe::node::tests::round_cost -- --ignored --nocapture"]
+fn round_cost() {
+    use std::io::{Read as _, Write as _};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let body = r#"{"master/elected": 1.0, "registrar/log/recovered": 1.0}"#;
+            let _ = c.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nLocation: //127.0.0.1:5050\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    let mut c = crate::testkit::cluster(
+        0,
+        std::sync::Arc::new(crate::door::fake::FakeCluster::new()),
+    );
+    c.playbook.ports.mesos_master = port;
+    let mut node = c.inventory.masters[0].clone();
+    let root = node_tree();
+    node.root = root.path().display().to_string();
+    let s = script(
+        &c,
+        &node,
+        &[Read::MasterMetrics, Read::Redirect, Read::Flags],
+    );
+    let mut took = Vec::new();
+    for _ in 0..30 {
+        let t = std::time::Instant::now();
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&s)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        took.push(t.elapsed());
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("@@dcu-reply flags 200"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    took.sort();
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "node::read round of 3 reads, local bash: median {:.1} ms (min {:.1}, max {:.1}), 30 rounds",
+        ms(took[15]),
+        ms(took[0]),
+        ms(took[29])
+    );
+}

@@ -1,9 +1,10 @@
 //! A run's records in the sled store: saving a run, appending to its journal and audit log
-//! durably, reading them back, and its status snapshot.
+//! (group commit: `crate::store::group`), reading them back, and its status snapshot.
 
 use super::{db_err, prefix, Store};
 use crate::machine::{Record, RunView};
 use crate::store::files::{write_sidecar, write_snapshot_file, Sidecar};
+use crate::store::group::Line;
 use crate::store::mirror;
 use crate::store::{AuditEntry, RunRecord, StoreError, StoreResult, SCHEMA_VERSION};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -69,7 +70,10 @@ impl Store {
         Ok(String::from_utf8_lossy(&v).into_owned())
     }
 
-    /// Appends a journal record durably (transaction, then flush) and returns its sequence number.
+    /// Appends a journal record and returns its sequence number. A run-level record (one about
+    /// no step: a pause, a gate approval, the run's end, a door crossed, a restore) is durable
+    /// when this returns, with every record before it; a step's record is made durable with the
+    /// next such record or change intent, or by the background flush (group commit).
     pub fn append(&self, run: &str, rec: &Record) -> StoreResult<u64> {
         self.append_to(
             &self.journal,
@@ -77,10 +81,15 @@ impl Store {
             run,
             serde_json::to_vec(rec).map_err(db_err)?,
             mirror::JOURNAL_FILE,
+            rec.step().is_none(),
         )
     }
 
-    /// Appends an audit entry durably.
+    /// Appends an audit entry. An `intent` (written before a change is sent) is durable when
+    /// this returns, with every record appended before it: the journal's write-ahead records of
+    /// the step that sends it included. What is recorded after the fact (a change's `outcome`)
+    /// or about a read (an operator gate's `observe`, `observed`) waits for the next group
+    /// commit; any other phase (a `decision`) is durable at once.
     pub fn append_audit(&self, run: &str, entry: &AuditEntry) -> StoreResult<u64> {
         self.append_to(
             &self.audit,
@@ -88,6 +97,7 @@ impl Store {
             run,
             serde_json::to_vec(entry).map_err(db_err)?,
             mirror::AUDIT_FILE,
+            !matches!(entry.phase.as_str(), "outcome" | "observe" | "observed"),
         )
     }
 
@@ -108,10 +118,14 @@ impl Store {
         counter: &str,
         run: &str,
         body: Vec<u8>,
-        view_file: &str,
+        view_file: &'static str,
+        durable_now: bool,
     ) -> StoreResult<u64> {
         // A deleted or replaced state directory would swallow every record unseen.
         self.check_identity()?;
+        // Held across the commit: the view's lines keep the database's order.
+        let mut pending = self.group.lock();
+        pending.take_failure()?;
         let counter_key = format!("{counter}/{run}");
         let seq = (tree, &self.meta)
             .transaction(|(t, meta)| {
@@ -124,13 +138,14 @@ impl Store {
                 Ok::<u64, ConflictableTransactionError<()>>(next)
             })
             .map_err(|e: TransactionError<()>| db_err(format!("{e:?}")))?;
-        self.flush()?;
-        mirror::append_line(&self.dir, run, view_file, &body).map_err(|source| {
-            StoreError::Dir {
-                path: self.dir.join("runs").join(run).join(view_file),
-                source,
-            }
-        })?;
+        pending.push(Line {
+            run: run.to_string(),
+            file: view_file,
+            body,
+        });
+        if durable_now {
+            self.group.sync(&mut pending)?;
+        }
         Ok(seq)
     }
 
