@@ -224,6 +224,8 @@ pub struct StepCtx<'a> {
     pub view: &'a crate::machine::RunView,
     /// Where the step journals what its undo needs before it acts.
     pub journal: &'a dyn StepJournal,
+    /// The nodes the plan leaves out by name (`--exclude`; the prechecks and postchecks name them).
+    pub excluded: &'a [crate::plan::Excluded],
 }
 
 impl StepCtx<'_> {

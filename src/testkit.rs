@@ -190,6 +190,7 @@ pub fn plan(agents: usize, batch_size: usize) -> Plan {
         max_unavailable_per_zone: None,
         doors: Vec::new(),
         security: Default::default(),
+        excluded: Vec::new(),
         phases: vec![
             Phase {
                 id: PhaseId::Precheck,

@@ -217,6 +217,11 @@ pub struct PlanArgs {
     /// one zone together.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_unavailable_per_zone: Option<u32>,
+    /// Leave out a node DC/OS knows that the inventory does not list (its address or hostname
+    /// as DC/OS reports it; repeatable). Without it such a node blocks the plan. An excluded node
+    /// is not upgraded; the plan and the run's summary name it with a warning.
+    #[arg(long, value_name = "NODE")]
+    pub exclude: Vec<String>,
 }
 
 /// `run` arguments.

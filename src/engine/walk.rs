@@ -174,6 +174,7 @@ impl Engine<'_> {
             state_dir: self.store.dir(),
             view,
             journal: self,
+            excluded: &self.record.plan.excluded,
         }
     }
 

@@ -4,7 +4,7 @@ use super::{connect, load, InputFiles, OpsError};
 use crate::cluster::Cluster;
 use crate::door::Transport;
 use crate::facts::ClusterFacts;
-use crate::phases::checks::Checklist;
+use crate::phases::checks::{reconcile, Checklist};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::playbook::Inventory;
 use crate::probe::facts;
@@ -22,6 +22,8 @@ pub struct PlanRequest {
     pub max_unavailable: crate::plan::MaxUnavailable,
     /// At most this many agents of one Mesos fault-domain zone at once.
     pub max_unavailable_per_zone: Option<u32>,
+    /// Nodes DC/OS knows that the plan leaves out by name (`--exclude`).
+    pub exclude: Vec<String>,
 }
 
 /// A plan with the cluster it was made from (still connected).
@@ -76,9 +78,19 @@ pub fn plan_options(inventory: &Inventory, r: &PlanRequest) -> Result<PlanOption
 }
 
 async fn observe(cluster: &mut Cluster, with_apps: bool) -> Result<ClusterFacts, OpsError> {
+    observe_without(cluster, with_apps, &[]).await
+}
+
+/// Observes the cluster with the `exclude`d agents left out (see `--exclude`).
+async fn observe_without(
+    cluster: &mut Cluster,
+    with_apps: bool,
+    exclude: &[String],
+) -> Result<ClusterFacts, OpsError> {
     facts::resolve_agents(cluster)
         .await
         .map_err(OpsError::Failed)?;
+    reconcile::leave_out(cluster, exclude).map_err(excluding)?;
     let inv = &mut cluster.inventory;
     crate::playbook::gates::resolve_discovered(
         &inv.awaiting_discovery,
@@ -90,6 +102,13 @@ async fn observe(cluster: &mut Cluster, with_apps: bool) -> Result<ClusterFacts,
     Ok(facts::gather(cluster, with_apps).await)
 }
 
+fn excluding(e: reconcile::ExcludeError) -> OpsError {
+    match e {
+        reconcile::ExcludeError::BadInput(m) => OpsError::BadInput(m),
+        reconcile::ExcludeError::Missing(m) => OpsError::Failed(m),
+    }
+}
+
 /// Observes the cluster and builds the plan; changes nothing.
 pub async fn plan(r: &PlanRequest) -> Result<Planned, OpsError> {
     let inputs = load(&r.inputs)?;
@@ -99,7 +118,16 @@ pub async fn plan(r: &PlanRequest) -> Result<Planned, OpsError> {
         inputs.playbook,
         r.inputs.trust_new_host_keys,
     )?;
-    let facts = match observe(&mut cluster, !opts.frameworks.is_empty()).await {
+    // Every node found: a node DC/OS knows that the plan lacks blocks it, unless excluded.
+    let observed =
+        match observe_without(&mut cluster, !opts.frameworks.is_empty(), &r.exclude).await {
+            Ok(f) => reconcile::before_plan(&cluster, &r.exclude)
+                .await
+                .map(|x| (f, x))
+                .map_err(excluding),
+            Err(e) => Err(e),
+        };
+    let (facts, excluded) = match observed {
         Ok(f) => f,
         Err(e) => {
             transport.close().await;
@@ -125,6 +153,7 @@ pub async fn plan(r: &PlanRequest) -> Result<Planned, OpsError> {
         .and_then(|p| check_paths(&p).map(|()| p))
         .map(|mut p| {
             p.security = security_by_name(&cluster, &facts);
+            p.excluded = excluded;
             p
         });
     match plan {
@@ -240,7 +269,7 @@ pub async fn check(files: &InputFiles) -> Result<Checklist, OpsError> {
         connect(inputs.inventory, inputs.playbook, files.trust_new_host_keys)?;
     let facts = observe(&mut cluster, false).await;
     let report = match facts {
-        Ok(f) => Ok(crate::phases::checks::checklist(&cluster, &f, None).await),
+        Ok(f) => Ok(crate::phases::checks::checklist(&cluster, &f, None, &[]).await),
         Err(e) => Err(e),
     };
     transport.close().await;

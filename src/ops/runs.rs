@@ -235,6 +235,11 @@ pub async fn resume(
         cluster.agents = cluster.inventory.agents.clone().unwrap_or_default();
     }
     add_planned_agents(&mut cluster, &record.plan);
+    // An agent the plan excluded (`--exclude`) and discovery found again stays left out.
+    let excluded = &record.plan.excluded;
+    cluster
+        .agents
+        .retain(|a| !crate::plan::is_excluded(excluded, &a.address, &a.name));
     let mut options: RunOptions =
         serde_json::from_value(record.options.clone()).unwrap_or_default();
     options.yes = r.yes;

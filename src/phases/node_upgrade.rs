@@ -21,6 +21,13 @@ mod script;
 use script::{error_line, launch_script, status_script, wait_script};
 pub use script::{parse_status, Detached};
 
+/// What an agent's upgrade step journals before its script starts (write-ahead).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct BeforeNote {
+    /// The agent id and running tasks at the leader.
+    agent_before: super::procedure::agents::AgentBefore,
+}
+
 /// Why the node script did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NodeUpgradeError {
@@ -145,7 +152,14 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
     let dir = attempt_dir(ctx, node, direction);
     let mut state = status(ctx, node, &dir).await?;
     let mut installed = None;
-    let mut before = None;
+    // The agent as it was before this step's script first started, journalled then: what a
+    // resumed or retried step compares with (the agent may have lost its tasks since).
+    let mut before = (direction == Direction::Upgrade)
+        .then(|| super::outputs::read::<BeforeNote>(ctx.noted()))
+        .flatten()
+        .map(|n| super::procedure::Before {
+            agent: Some(n.agent_before),
+        });
     if state == Detached::NotStarted {
         let id = c.identity(node).await.map_err(NodeUpgradeError::Unread)?;
         if target.is(&id.version) {
@@ -175,6 +189,12 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
                 }
             };
             ((), before) = tokio::try_join!(quorum, checks)?;
+            // Write-ahead: the agent as it was before its script, for a resumed step to compare.
+            if let Some(agent) = before.as_ref().and_then(|b| b.agent.as_ref()) {
+                ctx.note(super::outputs::write(&BeforeNote {
+                    agent_before: agent.clone(),
+                }))?;
+            }
             let script =
                 launch_script(c, node, &dir, &url, &target).map_err(NodeUpgradeError::from)?;
             let out = ctx

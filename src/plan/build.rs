@@ -120,6 +120,7 @@ fn assemble(
         to: opts.to.clone().into(),
         doors: super::doors::for_path(from.as_deref(), &opts.to),
         security: Default::default(),
+        excluded: Vec::new(),
         from: from.map(Into::into),
         max_unavailable: opts.max_unavailable,
         max_unavailable_per_zone: opts.max_unavailable_per_zone,

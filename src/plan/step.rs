@@ -195,6 +195,10 @@ pub struct Plan {
     /// (node name -> `disabled` | `permissive` | `strict`; empty for plans made without a cluster).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub security: std::collections::BTreeMap<String, crate::model::Security>,
+    /// Nodes DC/OS knows that the operator left out by name (`--exclude`): not upgraded, named
+    /// with a warning in the plan and the summary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<super::Excluded>,
 }
 
 impl Plan {

@@ -38,6 +38,9 @@ pub fn render_plan(plan: &Plan) -> String {
     if let Some(modes) = crate::model::security_summary(&plan.security) {
         s.push_str(&format!("security: {modes}\n"));
     }
+    for e in &plan.excluded {
+        s.push_str(&format!("{}\n", e.warning()));
+    }
     if plan.changes_nothing() {
         s.push_str(&format!(
             "nothing to upgrade: every node is already at {} and no app changes\n",

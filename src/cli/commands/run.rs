@@ -18,6 +18,7 @@ pub(super) fn plan_request(a: &crate::cli::args::PlanArgs) -> PlanRequest {
         to: a.to.clone(),
         max_unavailable: a.max_unavailable,
         max_unavailable_per_zone: a.max_unavailable_per_zone,
+        exclude: a.exclude.clone(),
     }
 }
 

@@ -6,6 +6,9 @@ use crate::store::RunRecord;
 /// The run's summary for people: steps, backups, undone steps, nodes and apps.
 pub fn summary(record: &RunRecord, view: &RunView) -> String {
     let mut s = String::from("\nSummary:\n");
+    for e in &record.plan.excluded {
+        s.push_str(&format!("  {}\n", e.warning()));
+    }
     for (p, st) in record.plan.steps() {
         let v = view.step(&st.id);
         let state = v.map(|v| v.state).unwrap_or(StepState::Pending);

@@ -2,11 +2,14 @@
 //! and the list of every check (each family of checks lives in its own file).
 
 mod agents;
+pub mod known;
 mod marathon;
 mod masters;
 mod node_probe;
 mod nodes;
 mod observe;
+pub mod reconcile;
+mod security_path;
 mod versions;
 mod zk_health;
 mod zookeeper;
@@ -27,6 +30,7 @@ use masters::{
     check_rtt, check_teardown,
 };
 use nodes::{check_auto_updates, check_clock, check_disks, check_os, check_ssh};
+use security_path::check_security_disabled_path;
 use versions::{check_mixed_versions, check_path};
 use zk_health::check_zk_health;
 use zookeeper::{check_exhibitor, check_zk_words, check_znodes};
@@ -57,7 +61,14 @@ pub enum CheckError {
 pub async fn precheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, CheckError> {
     let c = ctx.cluster;
     let facts = crate::probe::facts::gather(c, false).await;
-    let list = checklist(c, &facts, Some(ctx.to)).await;
+    let excluded: Vec<String> = ctx.excluded.iter().map(|e| e.node.clone()).collect();
+    let list = checklist(c, &facts, Some(ctx.to), &excluded).await;
+    for e in ctx.excluded {
+        ctx.events
+            .emit(&crate::events::stamp(crate::events::Event::Warning {
+                message: e.warning(),
+            }));
+    }
     for w in list.warnings() {
         ctx.events
             .emit(&crate::events::stamp(crate::events::Event::Warning {
@@ -77,19 +88,31 @@ pub async fn precheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, CheckError
     Ok(serde_json::json!({"leader": facts.leader, "checklist": report}))
 }
 
-/// At the end: every node at the target and healthy.
+/// At the end: every planned node at the target and healthy, and every node DC/OS knows
+/// accounted for (the excluded ones reported with their version and health where readable).
 pub async fn postcheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, CheckError> {
     let c = ctx.cluster;
     use futures::future::join_all;
+    let left_out =
+        |n: &crate::playbook::NodeSpec| crate::plan::is_excluded(ctx.excluded, &n.address, &n.name);
     // Every read is independent of the others: all at once.
-    let (identities, masters, agents, procedure) = tokio::join!(
+    let (identities, masters, agents, procedure, known) = tokio::join!(
         c.identities(),
         gates::masters_healthy(c),
-        join_all(c.agents.iter().map(|a| gates::agent_registered(c, a))),
-        crate::phases::procedure::postcheck(c, ctx.to)
+        join_all(
+            c.agents
+                .iter()
+                .filter(|a| !left_out(a))
+                .map(|a| gates::agent_registered(c, a))
+        ),
+        crate::phases::procedure::postcheck(c, ctx.to),
+        known::read(c)
     );
     let mut problems = Vec::new();
     for (n, id) in identities {
+        if left_out(n) {
+            continue;
+        }
         match id {
             Ok(id) if ctx.to.is(&id.version) => {}
             Ok(id) => problems.push(format!(
@@ -108,11 +131,73 @@ pub async fn postcheck(ctx: &StepCtx<'_>) -> Result<serde_json::Value, CheckErro
         }
     }
     problems.extend(procedure);
+    // Every node DC/OS knows now, not only the planned ones (facts §8.6).
+    let planned = known::planned(c.nodes().filter(|n| !left_out(n))).await;
+    let names: Vec<String> = ctx.excluded.iter().map(|e| e.node.clone()).collect();
+    let r = reconcile::reconcile(&known, &planned, &names);
+    if r.blocks() {
+        problems.push(r.message());
+    }
+    let excluded = excluded_now(ctx, &known).await;
     if problems.is_empty() {
-        Ok(serde_json::json!({"to": ctx.to}))
+        let mut out = serde_json::json!({"to": ctx.to});
+        if !excluded.is_empty() {
+            out["excluded"] = serde_json::Value::Array(excluded);
+        }
+        Ok(out)
     } else {
         Err(CheckError::Problems { problems })
     }
+}
+
+/// The excluded nodes as DC/OS sees them now: version (an agent's `dcos-version.json` through
+/// Admin Router) and health where readable, each also said as a warning.
+async fn excluded_now(ctx: &StepCtx<'_>, known: &known::DcosNodes) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for e in ctx.excluded {
+        let n = known.find(&e.node);
+        let version = match n.and_then(|n| n.agent_id.as_deref().filter(|_| n.at_leader())) {
+            Some(id) => known::agent_version(ctx.cluster, id).await,
+            None => Err("not read (DC/OS lists no agent id for it)".into()),
+        };
+        let health = match n {
+            None => "DC/OS does not list it now".to_string(),
+            Some(n) => {
+                let mut h = Vec::new();
+                if let Some(a) = n.active {
+                    h.push(if a {
+                        "active at the leader"
+                    } else {
+                        "inactive at the leader"
+                    });
+                }
+                match n.health {
+                    Some(0) => h.push("healthy in /system/health/v1/nodes"),
+                    Some(_) => h.push("unhealthy in /system/health/v1/nodes"),
+                    None => {}
+                }
+                if h.is_empty() {
+                    "health not read".to_string()
+                } else {
+                    h.join(", ")
+                }
+            }
+        };
+        let v = version
+            .clone()
+            .unwrap_or_else(|why| format!("version {why}"));
+        ctx.events
+            .emit(&crate::events::stamp(crate::events::Event::Warning {
+                message: format!(
+                    "postcheck: {} was excluded (--exclude) and left as it is: {v}, {health}",
+                    e.node
+                ),
+            }));
+        out.push(serde_json::json!({
+            "node": e.node, "version": version.ok(), "health": health,
+        }));
+    }
+    out
 }
 
 /// How much a failed check matters.
@@ -204,6 +289,10 @@ pub type CheckFn = fn(&Observed) -> Vec<CheckResult>;
 pub const CHECKS: &[(&str, CheckFn)] = &[
     ("nodes.ssh", check_ssh),
     ("cluster.security", check_security),
+    (
+        "cluster.security_disabled_path",
+        check_security_disabled_path,
+    ),
     ("masters.count", check_master_count),
     ("masters.reachable", check_masters_reachable),
     ("masters.registrar_recovered", check_registrar),
@@ -262,19 +351,25 @@ pub fn judge(o: &Observed) -> Checklist {
 }
 
 /// Runs the production checklist against the live cluster (read-only). `to` is the target
-/// version when known (the path and the tested-OS checks use it).
+/// version when known (the path and the tested-OS checks use it); `excluded` are the nodes the
+/// operator left out by name (`--exclude`).
 pub async fn checklist(
     c: &crate::cluster::Cluster,
     facts: &crate::facts::ClusterFacts,
     to: Option<&crate::versions::RecordedVersion>,
+    excluded: &[String],
 ) -> Checklist {
-    // Read-only and independent of each other: the observations and the procedure's checks
-    // are gathered at once.
-    let (observed, procedure) = tokio::join!(
+    // Read-only and independent of each other: the observations, the nodes DC/OS knows and the
+    // procedure's checks are gathered at once.
+    let (observed, known, planned, procedure) = tokio::join!(
         observe(c, facts, to),
+        known::read(c),
+        known::planned(c.nodes()),
         crate::phases::procedure::prechecks(c, to)
     );
     let mut list = judge(&observed);
+    list.checks
+        .extend(reconcile::check(&known, &planned, excluded));
     list.checks.extend(procedure);
     list
 }

@@ -1,7 +1,8 @@
 //! The read-only shell probe of one node: the script that runs there and the parser of its
 //! output.
 
-/// The directories whose free space is checked (those that exist, under the node root).
+/// The directories whose free space is checked (those that exist, under the node root), besides
+/// the node's `$TMPDIR` (`/tmp` when unset), where pkgpanda downloads the packages.
 pub const DISK_PATHS: [&str; 4] = [
     "/var/lib/docker",
     "/var/log",
@@ -24,6 +25,9 @@ pub struct NodeShell {
     pub auto_updates: Vec<String>,
     /// Round-trip (TCP connect) times to the other masters in ms; None = not reachable.
     pub rtt_ms: Vec<(String, Option<f64>)>,
+    /// `dcos-variant` of `dcos-version.json` (`open` or `enterprise`); on 1.10, which has no
+    /// variant, `enterprise` when `expanded.config.full.json` has a `security` key (facts §2).
+    pub variant: Option<String>,
 }
 
 const SECTION: &str = "@@dcos-upgrade@@";
@@ -47,6 +51,13 @@ pub fn node_script(
             pq = q(p)
         ));
     }
+    // pkgpanda downloads into `$TMPDIR` (facts §8.8, `pkgpanda/__init__.py`): the directory the
+    // node's shell has (the upgrade runs the same way), `/tmp` when unset, under the node root
+    // like every other path.
+    s.push_str(&format!(
+        "t=\"${{TMPDIR:-/tmp}}\"; p={root}\"$t\"; if [ -d \"$p\" ]; then echo \"@path $t\"; df -Pk \"$p\" | tail -n 1; fi\n",
+        root = q(&node.root)
+    ));
     s.push_str(&format!(
         "echo {SECTION}os; cat {} 2>/dev/null || cat /etc/os-release 2>/dev/null || true\n",
         Cluster::path(node, "/etc/os-release")
@@ -80,6 +91,11 @@ pub fn node_script(
             ));
         }
     }
+    s.push_str(&format!(
+        "echo {SECTION}variant; sed -n 's/.*\"dcos-variant\"[[:space:]]*:[[:space:]]*\"\\([a-z]*\\)\".*/\\1/p' {v} 2>/dev/null | head -n 1; [ -f {v} ] && grep -q dcos-variant {v} || {{ grep -q '\"security\"' {x} 2>/dev/null && echo enterprise; }}; true\n",
+        v = Cluster::path(node, "/opt/mesosphere/etc/dcos-version.json"),
+        x = Cluster::path(node, "/opt/mesosphere/etc/expanded.config.full.json"),
+    ));
     s.push_str(&format!("echo {SECTION}rtt\n"));
     for m in other_masters {
         let hp = format!("/dev/tcp/{m}/{mesos_port}");
@@ -110,6 +126,7 @@ pub fn parse_node_output(out: &str, local_mid: Option<f64>) -> NodeShell {
                 "os" => "os",
                 "auto" => "auto",
                 "rtt" => "rtt",
+                "variant" => "variant",
                 _ => "",
             };
             continue;
@@ -143,6 +160,9 @@ pub fn parse_node_output(out: &str, local_mid: Option<f64>) -> NodeShell {
                 }
             }
             "auto" if !line.is_empty() => shell.auto_updates.push(line.to_string()),
+            "variant" if !line.is_empty() && shell.variant.is_none() => {
+                shell.variant = Some(line.to_string())
+            }
             "rtt" => {
                 if let Some((h, us)) = line.split_once(' ') {
                     shell

@@ -70,7 +70,7 @@ pub(super) fn check_disks(o: &Observed) -> Vec<CheckResult> {
             }
         }
     }
-    let remedy = "free space (docker system prune, rotate /var/log, clean /var/lib/mesos sandboxes) before upgrading: the upgrade unpacks packages under /opt/mesosphere";
+    let remedy = "free space (docker system prune, rotate /var/log, clean /var/lib/mesos sandboxes and $TMPDIR) before upgrading: the upgrade downloads packages into $TMPDIR (/tmp when unset) and unpacks them under /opt/mesosphere";
     vec![
         result(
             "nodes.disk_free",

@@ -9,8 +9,9 @@ use crate::probe::mesos::Slave;
 use crate::probe::wait::Poll;
 use serde::Deserialize;
 
-/// An agent as the leader saw it before it went down.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An agent as the leader saw it before it went down (journalled before the script starts, so a
+/// resumed step compares with it).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub struct AgentBefore {
     /// Its agent id.
     pub id: String,

@@ -85,3 +85,73 @@ fn admin_router_proxies_to_the_leaders_exhibitor_and_agents_from_the_host() {
     let state = get(&ar(other), "/mesos/state");
     assert_ne!(state["hostname"], old, "the new leader answers");
 }
+
+/// Every node DC/OS knows (issue 11): `/system/health/v1/nodes` lists the masters and the agents
+/// the leader lists; an agent with the `unreachable` fault leaves `/slaves`, `/state`'s `slaves`
+/// and the node list, and is only counted (`unreachable_slaves`, `master/slaves_unreachable`);
+/// `/system/v1/agent/<id>/` reaches a listed agent's own Admin Router.
+#[test]
+fn an_unreachable_agent_is_counted_not_listed_and_the_node_lists_follow() {
+    let tb = Testbed::builder()
+        .masters(1)
+        .agents(2)
+        .public_agents(1)
+        .activation_ms(300)
+        .start()
+        .expect("testbed starts");
+    let ar = format!("{}:80", tb.node("m1").unwrap().address);
+    let get = |path: &str| {
+        let r = http::get(&ar, path).unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(r.status, 200, "GET {path}: {}", r.body);
+        serde_json::from_str::<serde_json::Value>(&r.body).unwrap()
+    };
+    let hosts = |v: &serde_json::Value, list: &str, key: &str| -> Vec<String> {
+        v[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n[key].as_str().unwrap().to_string())
+            .collect()
+    };
+    let addr = |n: &str| tb.node(n).unwrap().address;
+    let nodes = get("/system/health/v1/nodes");
+    let mut listed = hosts(&nodes, "nodes", "host_ip");
+    listed.sort();
+    assert_eq!(listed, [addr("m1"), addr("a1"), addr("a2"), addr("p1")]);
+    let role_of = |n: &str| {
+        nodes["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["host_ip"] == addr(n).as_str())
+            .unwrap()["role"]
+            .clone()
+    };
+    assert_eq!(role_of("m1"), "master");
+    assert_eq!(role_of("p1"), "agent_public");
+    // An agent's dcos-version.json through the master, by its id.
+    let slaves = get("/mesos/slaves");
+    let id = slaves["slaves"][0]["id"].as_str().unwrap().to_string();
+    let v = get(&format!(
+        "/system/v1/agent/{id}/dcos-metadata/dcos-version.json"
+    ));
+    assert!(v["version"].is_string(), "{v}");
+
+    tb.fault("a2", "unreachable").unwrap();
+    let slaves = get("/mesos/slaves");
+    assert!(!hosts(&slaves, "slaves", "hostname").contains(&addr("a2")));
+    assert_eq!(slaves["slaves"].as_array().unwrap().len(), 2);
+    let state = get("/mesos/state");
+    assert_eq!(state["unreachable_slaves"], 1.0);
+    assert_eq!(state["slaves"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        get("/mesos/metrics/snapshot")["master/slaves_unreachable"],
+        1.0
+    );
+    assert!(!hosts(&get("/system/health/v1/nodes"), "nodes", "host_ip").contains(&addr("a2")));
+    tb.clear_fault("a2", "unreachable").unwrap();
+    assert_eq!(
+        get("/mesos/metrics/snapshot")["master/slaves_unreachable"],
+        0.0
+    );
+}

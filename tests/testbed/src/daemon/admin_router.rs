@@ -21,6 +21,7 @@ pub(super) fn proxied_routes(r: Router<Ctx>) -> Router<Ctx> {
         .route("/service/marathon/{*rest}", any(to_marathon_leader))
         .route("/exhibitor/{*rest}", any(to_local_exhibitor))
         .route("/agent/{id}/{*rest}", any(to_agent))
+        .route("/system/v1/agent/{id}/{*rest}", get(to_agent_admin))
         .route("/acs/api/v1/auth/login", post(login))
         .route("/ca/dcos-ca.crt", get(ca_cert))
 }
@@ -109,6 +110,28 @@ async fn to_agent(
     proxy(ctx, target, &format!("/agent/{id}"), req).await
 }
 
+/// `/system/v1/agent/<agent-id>/…` to that agent's Admin Router `:61001` (dcos/dcos
+/// `nginx.master.yaml`, facts §2: e.g. `/system/v1/agent/<id>/dcos-metadata/dcos-version.json`).
+/// The agent is found among those the leader lists, as Admin Router finds it in the leader's state.
+async fn to_agent_admin(
+    State(ctx): State<Ctx>,
+    UrlPath((id, _rest)): UrlPath<(String, String)>,
+    req: Request,
+) -> Response {
+    let target = {
+        let c = ctx.shared.lock().unwrap();
+        let found = super::mesos_master::listed(&c).find(|i| c.nodes[*i].id == id);
+        found.map(|i| (i, 61001))
+    };
+    if target.is_none() {
+        return text(
+            StatusCode::NOT_FOUND,
+            "404 Not Found: no agent with this id",
+        );
+    }
+    proxy(ctx, target, &format!("/system/v1/agent/{id}"), req).await
+}
+
 /// Forwards `req` (without `prefix`; its `Authorization` header only over TLS, never in clear
 /// text) to `target` from the master's own network; 502 when the upstream does not answer,
 /// 503 when there is none (no leader). To a node with security on, upstream connections are TLS,
@@ -142,7 +165,12 @@ async fn proxy(ctx: Ctx, target: Option<(usize, u16)>, prefix: &str, req: Reques
     let (ns, tls, target) = {
         let c = ctx.shared.lock().unwrap();
         let up = &c.nodes[node];
-        let tls = c.tls.clone().filter(|_| up.security != Security::Disabled);
+        // The agents' Admin Router :61001 is plain HTTP in every mode (its TLS port, 61002, is
+        // not simulated), so that hop carries no token and a secured agent answers 401.
+        let tls = c
+            .tls
+            .clone()
+            .filter(|_| up.security != Security::Disabled && port != 61001);
         let target = format!("{}:{port}", up.def.address);
         (c.ns.get(ctx.node).cloned().flatten(), tls, target)
     };

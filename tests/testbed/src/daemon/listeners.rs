@@ -350,11 +350,14 @@ pub(super) fn node_router(kind: Kind, ctx: Ctx) -> Router {
         Kind::Exhibitor => {
             Router::new().route("/exhibitor/v1/cluster/status", get(exhibitor_status))
         }
-        Kind::Diagnostics => Router::new().route("/system/health/v1", get(diag_health)),
+        Kind::Diagnostics => Router::new()
+            .route("/system/health/v1", get(diag_health))
+            .route("/system/health/v1/nodes", get(diag_nodes)),
         Kind::Admin => proxied_routes(
             Router::new()
                 .route("/dcos-metadata/dcos-version.json", get(dcos_version))
-                .route("/system/health/v1", get(diag_health)),
+                .route("/system/health/v1", get(diag_health))
+                .route("/system/health/v1/nodes", get(diag_nodes)),
         ),
         Kind::Agent => Router::new()
             .route("/metrics/snapshot", get(agent_metrics))

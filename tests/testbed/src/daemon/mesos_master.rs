@@ -38,7 +38,7 @@ pub(super) async fn master_metrics(State(ctx): State<Ctx>) -> Response {
         ("master/slaves_connected", e(connected)),
         ("master/slaves_disconnected", e(total - connected)),
         ("master/slaves_inactive", 0.0),
-        ("master/slaves_unreachable", 0.0),
+        ("master/slaves_unreachable", e(unreachable(&c) as f64)),
         ("master/recovery_slave_removals", 0.0),
         ("master/frameworks_active", e(1.0)),
         ("master/frameworks_connected", e(1.0)),
@@ -113,6 +113,22 @@ fn stale_leader(c: &Cluster, me: usize) -> Option<usize> {
         return Some(me);
     }
     c.masters().find(|i| Some(*i) != c.leader)
+}
+
+/// The agents the leader lists in `/slaves` and `/state`: all but those it marked unreachable
+/// (fault `unreachable`). Mesos removes an unreachable agent from both lists and keeps only its id
+/// (`slaves.unreachable` in apache/mesos `src/master/master.hpp`), so it is counted, not named:
+/// `unreachable_slaves` in `/state` and the `master/slaves_unreachable` gauge (apache/mesos
+/// `src/master/http.cpp`, `docs/monitoring.md`).
+pub(super) fn listed(c: &Cluster) -> impl Iterator<Item = usize> + '_ {
+    c.agents().filter(|i| !c.nodes[*i].fault("unreachable"))
+}
+
+/// How many agents the leader counts as unreachable (fault `unreachable`).
+pub(super) fn unreachable(c: &Cluster) -> usize {
+    c.agents()
+        .filter(|i| c.nodes[*i].fault("unreachable"))
+        .count()
 }
 
 pub(super) fn resources(cpus: f64, mem: f64) -> Value {
@@ -193,8 +209,8 @@ pub(super) async fn master_state(State(ctx): State<Ctx>, req: Request) -> Respon
     let addr = &n.def.address;
     let mv = mesos_version(&n.version);
     let mid = uuid_like(&format!("master-{}", n.def.name));
-    let slaves: Vec<Value> = c.agents().map(|i| slave_json(&c, i)).collect();
-    let active = c.agents().filter(|i| c.registered(*i)).count();
+    let slaves: Vec<Value> = listed(&c).map(|i| slave_json(&c, i)).collect();
+    let active = listed(&c).filter(|i| c.registered(*i)).count();
     let tasks: Vec<Value> = c.tasks.iter().map(|t| task_json(&c, t)).collect();
     let start = c
         .start_wall
@@ -216,7 +232,7 @@ pub(super) async fn master_state(State(ctx): State<Ctx>, req: Request) -> Respon
         "build_time": 1601510400.0, "build_user": "", "start_time": start, "elected_time": elected,
         "id": mid, "pid": format!("master@{addr}:5050"), "hostname": addr,
         "capabilities": ["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"],
-        "activated_slaves": active as f64, "deactivated_slaves": 0.0, "unreachable_slaves": 0.0,
+        "activated_slaves": active as f64, "deactivated_slaves": 0.0, "unreachable_slaves": unreachable(&c) as f64,
         "leader": format!("master@{addr}:5050"),
         "leader_info": {"id": mid, "pid": format!("master@{addr}:5050"), "port": 5050, "hostname": addr, "ip": ip_u32,
                          "address": {"hostname": addr, "ip": addr, "port": 5050}, "version": mv},
@@ -236,7 +252,7 @@ pub(super) async fn master_slaves(State(ctx): State<Ctx>, req: Request) -> Respo
     if let Some(r) = leader_redirect(&c, ctx.node, req.uri().path()) {
         return r;
     }
-    let slaves: Vec<Value> = c.agents().map(|i| slave_json(&c, i)).collect();
+    let slaves: Vec<Value> = listed(&c).map(|i| slave_json(&c, i)).collect();
     ok_json(json!({"slaves": slaves, "recovered_slaves": []}))
 }
 

@@ -66,11 +66,18 @@ list-units)
 esac
 "#;
 
-/// `shim/df`: the real `df`, but under the `disk-full` fault every filesystem has 1% free.
+/// `shim/df`: the real `df`, but under the `disk-full` fault every filesystem has 1% free, and
+/// under `tmp-full` the node's temporary directory (a path ending in `/tmp`) has.
 pub const DF: &str = r#"#!/bin/bash
 # df shim (dcos-sim)
 @PROLOGUE@
+full=0
 if sim_fault disk-full; then
+    full=1
+elif [ "$#" -gt 0 ]; then
+    case "${!#}" in */tmp | */tmp/) sim_fault tmp-full && full=1 ;; esac
+fi
+if [ "$full" = 1 ]; then
     command -p df "$@" | awk 'NR==1 { print; next } { if ($2 ~ /^[0-9]+$/) { $4 = int($2 / 100); $3 = $2 - $4 } else { $4 = "1K" } $5 = "99%"; print }'
     exit "${PIPESTATUS[0]}"
 fi

@@ -28,6 +28,10 @@ pub const FAULT_KINDS: &[&str] = &[
     "check-fails",
     "agent-new-id",
     "custom-attributes",
+    // Every node found (issue 11): an agent the leader counts as unreachable but cannot name.
+    "unreachable",
+    // pkgpanda's download directory ($TMPDIR, /tmp) is full while the rest has room.
+    "tmp-full",
 ];
 
 /// `dcos-sim fault`: sets (or clears) a fault on a node.

@@ -98,6 +98,8 @@ pub(super) fn build_node_fs(def: &SimDef, n: &NodeDef, index: usize) -> Result<(
     fs::create_dir_all(root.join("var/lib/mesos"))?;
     fs::create_dir_all(root.join("var/lib/docker"))?;
     fs::create_dir_all(root.join("var/log"))?;
+    // pkgpanda downloads into $TMPDIR, /tmp by default (facts §8.8).
+    fs::create_dir_all(root.join("tmp"))?;
     if n.role == Role::Master && def.real_zookeeper {
         // The real server writes version-2/ and zookeeper.out itself.
         crate::zk::write_config(def, n, index)?;
