@@ -74,6 +74,41 @@ fn an_agent_missing_from_the_inventory_blocks_the_plan_until_excluded_and_the_ru
         "no step for the excluded agent: {p:#}"
     );
 
+    // `check` blocks on it the same way, and takes the same --exclude.
+    let all_known = |extra: &[&str]| {
+        let inv = env.inventory();
+        let mut args = vec![
+            "--output",
+            "json",
+            "check",
+            "--inventory",
+            inv.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = env.cmd(&args).output().expect("check");
+        let v: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+        let c = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "nodes.all_known")
+            .cloned()
+            .unwrap_or_else(|| panic!("no nodes.all_known: {v:#}"));
+        (o.status.code(), c)
+    };
+    let (code, c) = all_known(&[]);
+    assert_eq!((code, &c["passed"]), (Some(1), &false.into()), "{c}");
+    let (_, c) = all_known(&["--exclude", &a2]);
+    assert_eq!(c["passed"], true, "{c}");
+    assert!(
+        c["found"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{a2} is excluded")),
+        "{c}"
+    );
+
     // The run leaves it untouched, says so at the end, and reports it in the postcheck.
     let o = env.run(&["--yes", "--exclude", &a2]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));

@@ -112,7 +112,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  dcos-upgrade check --inventory cluster.toml\n  dcos-upgrade check --inventory cluster.toml --output json"
     )]
-    Check(Inputs),
+    Check(CheckArgs),
     /// The full ordered plan; changes nothing.
     #[command(
         after_help = "Examples:\n  dcos-upgrade plan --inventory cluster.toml --to 2.2.1\n  dcos-upgrade plan --inventory cluster.toml --to 2.2.1 --output json"
@@ -196,6 +196,19 @@ pub struct Inputs {
     /// Trust host keys seen for the first time (a changed key is always refused).
     #[arg(long)]
     pub trust_new_host_keys: bool,
+}
+
+/// `check` arguments.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Inventory and playbook.
+    #[command(flatten)]
+    pub inputs: Inputs,
+    /// A node DC/OS knows that the inventory leaves out on purpose, as for `plan` and `run`
+    /// (its address or hostname as DC/OS reports it; repeatable): shown as excluded, not as a
+    /// blocker.
+    #[arg(long, value_name = "NODE")]
+    pub exclude: Vec<String>,
 }
 
 /// `plan` arguments.

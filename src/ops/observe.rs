@@ -77,10 +77,6 @@ pub fn plan_options(inventory: &Inventory, r: &PlanRequest) -> Result<PlanOption
     })
 }
 
-async fn observe(cluster: &mut Cluster, with_apps: bool) -> Result<ClusterFacts, OpsError> {
-    observe_without(cluster, with_apps, &[]).await
-}
-
 /// Observes the cluster with the `exclude`d agents left out (see `--exclude`).
 async fn observe_without(
     cluster: &mut Cluster,
@@ -262,14 +258,15 @@ pub(crate) fn check_paths(plan: &Plan) -> Result<(), OpsError> {
     }
 }
 
-/// Observes the cluster and judges the precheck checklist; changes nothing.
-pub async fn check(files: &InputFiles) -> Result<Checklist, OpsError> {
+/// Observes the cluster and judges the precheck checklist, with the `exclude`d nodes left out as
+/// `plan` leaves them (`--exclude`); changes nothing.
+pub async fn check(files: &InputFiles, exclude: &[String]) -> Result<Checklist, OpsError> {
     let inputs = load(files)?;
     let (mut cluster, transport) =
         connect(inputs.inventory, inputs.playbook, files.trust_new_host_keys)?;
-    let facts = observe(&mut cluster, false).await;
+    let facts = observe_without(&mut cluster, false, exclude).await;
     let report = match facts {
-        Ok(f) => Ok(crate::phases::checks::checklist(&cluster, &f, None, &[]).await),
+        Ok(f) => Ok(crate::phases::checks::checklist(&cluster, &f, None, exclude).await),
         Err(e) => Err(e),
     };
     transport.close().await;

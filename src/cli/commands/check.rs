@@ -1,18 +1,21 @@
 //! `check`: observe the cluster and print the prechecks checklist; exit 1 if it blocks.
 
 use super::CliResult;
-use crate::cli::args::Inputs;
+use crate::cli::args::CheckArgs;
 use crate::cli::exit;
 use crate::cli::CliError;
 use crate::ops::{self, InputFiles};
 
 /// Runs `check`.
-pub(super) async fn exec(a: Inputs, json: bool) -> CliResult<i32> {
-    let report = ops::check(&InputFiles {
-        inventory: a.inventory.clone(),
-        playbook: a.playbook.clone(),
-        trust_new_host_keys: a.trust_new_host_keys,
-    })
+pub(super) async fn exec(a: CheckArgs, json: bool) -> CliResult<i32> {
+    let report = ops::check(
+        &InputFiles {
+            inventory: a.inputs.inventory.clone(),
+            playbook: a.inputs.playbook.clone(),
+            trust_new_host_keys: a.inputs.trust_new_host_keys,
+        },
+        &a.exclude,
+    )
     .await
     .map_err(CliError::from)?;
     if json {
