@@ -379,3 +379,40 @@ fn a_run_with_nothing_to_upgrade_takes_no_backup_and_says_why() {
     let r = e.report();
     assert!(r.upgrade_order.is_empty(), "{:?}", r.upgrade_order);
 }
+
+#[test]
+fn an_enterprise_1_11_cluster_gets_its_iam_database_by_cockroach_dump() {
+    // 1.10/1.11 Enterprise runs CockroachDB without `iam-database-backup`; its docs back IAM up
+    // with `cockroach dump --certs-dir=/run/dcos/pki/cockroach --host=$(detect_ip) iam` (facts §4).
+    let e = env("1.11.12", 1, 0);
+    for n in e.tb.nodes() {
+        for f in [
+            "opt/mesosphere/etc/dcos-version.json",
+            "opt/mesosphere/active/dcos-metadata/etc/dcos-version.json",
+        ] {
+            let p = n.root.join(f);
+            let t = std::fs::read_to_string(&p).unwrap();
+            assert!(t.contains("\"dcos-variant\": \"open\""), "{t}");
+            std::fs::write(&p, t.replace("\"open\"", "\"enterprise\"")).unwrap();
+        }
+    }
+    let m1 = e.tb.node("m1").unwrap();
+    assert!(!m1
+        .root
+        .join("opt/mesosphere/bin/iam-database-backup")
+        .exists());
+    backup(&e);
+    let files = state_files(&e);
+    let iam = files
+        .get("iam")
+        .unwrap_or_else(|| panic!("no IAM backup: {files:?}"));
+    assert_eq!(iam["method"], "cockroach dump iam", "{iam}");
+    assert_eq!(iam["node"], m1.address.as_str(), "{iam}");
+    verified(iam);
+    // What the master's CockroachDB holds, as the testbed's own dump of it.
+    let sql = std::fs::read_to_string(iam["path"].as_str().unwrap()).unwrap();
+    let held =
+        std::fs::read_to_string(m1.root.join("var/lib/dcos/cockroach/iam-dump.sql")).unwrap();
+    assert_eq!(sql, held);
+    assert_eq!(record::named(e.tb.dir(), "cockroach_dump").len(), 1);
+}

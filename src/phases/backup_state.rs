@@ -1,5 +1,5 @@
 //! The backups beside ZooKeeper (facts §4, §8.3): the IAM database where CockroachDB runs
-//! (`dcos-shell iam-database-backup`, 1.12+), etcd on the Mesos leader (`dcos-shell dcos-etcdctl
+//! (`dcos-shell iam-database-backup`, 1.12+; `cockroach dump … iam` on Enterprise 1.10/1.11), etcd on the Mesos leader (`dcos-shell dcos-etcdctl
 //! backup`, 2.1+), and Marathon's app definitions (the full `/v2/apps`), each copied here with
 //! its size and SHA-256. A tool the version does not have is recorded as absent, not run.
 
@@ -31,22 +31,57 @@ fn file(kind: &str, node: Option<&NodeSpec>, how: &str, copied: Copied) -> Backu
     }
 }
 
-/// The IAM database from one master, streamed from the tool's standard output.
+/// Whether `node` is an Enterprise 1.10/1.11 master with CockroachDB: the version file names a
+/// 1.10 or 1.11 release, and the `dcos-variant` is `enterprise` (1.11) or, on 1.10 (which has no
+/// variant), the expanded configuration has a `security` key (Enterprise only).
+async fn enterprise_cockroach_before_1_12(c: &Cluster, node: &NodeSpec) -> Result<bool, String> {
+    let p = |rel: &str| quote(&format!("{}{rel}", node.root));
+    let script = format!(
+        "v={v}; [ -x {cr} ] && grep -Eq '\"version\": *\"1\\.1[01]([.\"])' \"$v\" && \
+         {{ grep -q '\"dcos-variant\": *\"enterprise\"' \"$v\" || grep -q '\"security\"' {cfg} 2>/dev/null; }}",
+        v = p("/opt/mesosphere/etc/dcos-version.json"),
+        cr = p("/opt/mesosphere/bin/cockroach"),
+        cfg = p("/opt/mesosphere/etc/expanded.config.full.json"),
+    );
+    Ok(c.query(node, &script)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok())
+}
+
+/// The IAM database from one master, streamed from the tool's standard output:
+/// `dcos-shell iam-database-backup` (1.12+), else on Enterprise 1.10/1.11 the documented
+/// `cockroach dump --certs-dir=/run/dcos/pki/cockroach --host=$(detect_ip) iam` (facts §4,
+/// "1.10/1.11 docs").
 async fn iam(ctx: &StepCtx<'_>, dir: &std::path::Path) -> Result<Option<BackupFile>, String> {
     let c = ctx.cluster;
     let Some(m) = c.inventory.masters.first() else {
         return Ok(None);
     };
-    if !has(c, m, "iam-database-backup").await? {
+    let (how, script) = if has(c, m, "iam-database-backup").await? {
+        (
+            "dcos-shell iam-database-backup",
+            format!(
+                "{}/opt/mesosphere/bin/dcos-shell iam-database-backup",
+                m.root
+            ),
+        )
+    } else if enterprise_cockroach_before_1_12(c, m).await? {
+        let p = |rel: &str| quote(&format!("{}{rel}", m.root));
+        (
+            "cockroach dump iam",
+            format!(
+                "{cr} dump --certs-dir={certs} --host=\"$({ip})\" iam",
+                cr = p("/opt/mesosphere/bin/cockroach"),
+                certs = p("/run/dcos/pki/cockroach"),
+                ip = p("/opt/mesosphere/bin/detect_ip"),
+            ),
+        )
+    } else {
         return Ok(None);
-    }
-    let how = "dcos-shell iam-database-backup";
+    };
     let local = dir.join("iam-backup.sql");
     let part = local.with_extension("sql.part");
-    let script = format!(
-        "{}/opt/mesosphere/bin/dcos-shell iam-database-backup",
-        m.root
-    );
     let got = c
         .observe
         .query_to_file(
@@ -176,7 +211,7 @@ pub async fn take(ctx: &StepCtx<'_>) -> Result<serde_json::Value, StateBackupErr
     match iam(ctx, &dir).await.map_err(StateBackupError::Iam)? {
         Some(f) => files.push(f),
         None => {
-            absent.push("iam: no iam-database-backup on this version (no CockroachDB)".to_string())
+            absent.push("iam: no iam-database-backup on this version, and no Enterprise 1.10/1.11 CockroachDB (no IAM database to dump)".to_string())
         }
     }
     match etcd(ctx, &dir).await.map_err(StateBackupError::Etcd)? {

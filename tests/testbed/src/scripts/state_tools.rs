@@ -6,6 +6,35 @@
 pub const COCKROACH: &str = r#"#!/bin/bash
 # cockroach (dcos-sim)
 @PROLOGUE@
+if [ "${1:-}" = dump ]; then
+    # `cockroach dump --certs-dir=/run/dcos/pki/cockroach --host=$(detect_ip) iam`, the IAM
+    # backup the 1.10/1.11 Enterprise docs give (facts §4): the database as SQL on stdout.
+    shift
+    certs=""; host=""; db=""
+    for a in "$@"; do
+        case "$a" in
+            --certs-dir=*) certs="${a#--certs-dir=}" ;;
+            --host=*) host="${a#--host=}" ;;
+            --*) ;;
+            *) db="$a" ;;
+        esac
+    done
+    if [ "$certs" != "$R/run/dcos/pki/cockroach" ]; then
+        echo "Error: problem with CA certificate: --certs-dir must be the node's /run/dcos/pki/cockroach (got '$certs')" >&2
+        exit 1
+    fi
+    if [ "$host" != "$("$R/opt/mesosphere/bin/detect_ip")" ]; then
+        echo "Error: unable to connect or connection lost: cannot dial '$host'" >&2
+        exit 1
+    fi
+    if [ "$db" != iam ] || [ ! -f "$R/var/lib/dcos/cockroach/iam-dump.sql" ]; then
+        echo "Error: database \"$db\" does not exist" >&2
+        exit 1
+    fi
+    curl -fsS --max-time 5 -X POST "$SIM_CTL/node/$SIM_NODE/record/cockroach_dump" > /dev/null 2>&1 || true
+    cat "$R/var/lib/dcos/cockroach/iam-dump.sql"
+    exit 0
+fi
 if [ "${1:-}" != node ] || [ "${2:-}" != status ]; then
     echo "Error: unsupported command in dcos-sim: $*" >&2
     exit 1
