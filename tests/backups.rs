@@ -385,17 +385,7 @@ fn an_enterprise_1_11_cluster_gets_its_iam_database_by_cockroach_dump() {
     // 1.10/1.11 Enterprise runs CockroachDB without `iam-database-backup`; its docs back IAM up
     // with `cockroach dump --certs-dir=/run/dcos/pki/cockroach --host=$(detect_ip) iam` (facts §4).
     let e = env("1.11.12", 1, 0);
-    for n in e.tb.nodes() {
-        for f in [
-            "opt/mesosphere/etc/dcos-version.json",
-            "opt/mesosphere/active/dcos-metadata/etc/dcos-version.json",
-        ] {
-            let p = n.root.join(f);
-            let t = std::fs::read_to_string(&p).unwrap();
-            assert!(t.contains("\"dcos-variant\": \"open\""), "{t}");
-            std::fs::write(&p, t.replace("\"open\"", "\"enterprise\"")).unwrap();
-        }
-    }
+    common::make_enterprise(&e.tb);
     let m1 = e.tb.node("m1").unwrap();
     assert!(!m1
         .root

@@ -49,17 +49,7 @@ fn an_enterprise_1_11_cluster_with_security_disabled_is_told_to_move_to_permissi
     assert_eq!(check_entry(&env), None);
 
     // Enterprise: every node's dcos-version.json says so (facts §2, `dcos-variant`).
-    for n in env.tb.nodes() {
-        for f in [
-            "opt/mesosphere/etc/dcos-version.json",
-            "opt/mesosphere/active/dcos-metadata/etc/dcos-version.json",
-        ] {
-            let p = n.root.join(f);
-            let t = std::fs::read_to_string(&p).unwrap();
-            assert!(t.contains("\"dcos-variant\": \"open\""), "{t}");
-            std::fs::write(&p, t.replace("\"open\"", "\"enterprise\"")).unwrap();
-        }
-    }
+    common::make_enterprise(&env.tb);
     let c = check_entry(&env).expect("the finding is recorded by check");
     assert_eq!(c["severity"], "info", "{c}");
     assert!(c["remedy"].as_str().unwrap().contains("permissive"), "{c}");

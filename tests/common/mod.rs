@@ -328,3 +328,19 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Makes every node of the testbed report the Enterprise variant (`dcos-variant` in its version
+/// files, facts §2): the testbed's nodes are Open DC/OS otherwise.
+pub fn make_enterprise(tb: &Testbed) {
+    for n in tb.nodes() {
+        for f in [
+            "opt/mesosphere/etc/dcos-version.json",
+            "opt/mesosphere/active/dcos-metadata/etc/dcos-version.json",
+        ] {
+            let p = n.root.join(f);
+            let t = std::fs::read_to_string(&p).unwrap();
+            assert!(t.contains("\"dcos-variant\": \"open\""), "{t}");
+            std::fs::write(&p, t.replace("\"open\"", "\"enterprise\"")).unwrap();
+        }
+    }
+}
