@@ -31,22 +31,21 @@ fn file(kind: &str, node: Option<&NodeSpec>, how: &str, copied: Copied) -> Backu
     }
 }
 
-/// Whether `node` is an Enterprise 1.10/1.11 master with CockroachDB: the version file names a
-/// 1.10 or 1.11 release, and the `dcos-variant` is `enterprise` (1.11) or, on 1.10 (which has no
-/// variant), the expanded configuration has a `security` key (Enterprise only).
+/// Whether `node` is an Enterprise 1.10/1.11 master with CockroachDB: it reports a 1.10 or 1.11
+/// release, has `cockroach`, and its variant is Enterprise (the node probe's own reading).
 async fn enterprise_cockroach_before_1_12(c: &Cluster, node: &NodeSpec) -> Result<bool, String> {
-    let p = |rel: &str| quote(&format!("{}{rel}", node.root));
+    let id = c.identity(node).await?;
+    let version = crate::versions::RecordedVersion::from(id.version);
+    if !matches!(version.parsed().map(|v| v.minor()), Some((1, 10 | 11))) {
+        return Ok(false);
+    }
+    let cockroach = quote(&format!("{}/opt/mesosphere/bin/cockroach", node.root));
     let script = format!(
-        "v={v}; [ -x {cr} ] && grep -Eq '\"version\": *\"1\\.1[01]([.\"])' \"$v\" && \
-         {{ grep -q '\"dcos-variant\": *\"enterprise\"' \"$v\" || grep -q '\"security\"' {cfg} 2>/dev/null; }}",
-        v = p("/opt/mesosphere/etc/dcos-version.json"),
-        cr = p("/opt/mesosphere/bin/cockroach"),
-        cfg = p("/opt/mesosphere/etc/expanded.config.full.json"),
+        "[ -x {cockroach} ] && {{ {}; }}",
+        super::checks::variant_script(node)
     );
-    Ok(c.query(node, &script)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok())
+    let out = c.query(node, &script).await.map_err(|e| e.to_string())?;
+    Ok(out.stdout.lines().next().map(str::trim) == Some("enterprise"))
 }
 
 /// The IAM database from one master, streamed from the tool's standard output:

@@ -17,7 +17,7 @@ mod zookeeper;
 pub use agents::HEADROOM_RATIO;
 pub use marathon::image_is_pinned;
 pub use masters::RTT_WARN_MS;
-pub use node_probe::{node_script, parse_node_output, NodeShell, DISK_PATHS};
+pub use node_probe::{node_script, parse_node_output, variant_script, NodeShell, DISK_PATHS};
 pub use nodes::{CLOCK_SKEW_WARN_S, DISK_BLOCK_BYTES, DISK_BLOCK_PCT, DISK_WARN_PCT};
 pub use observe::{observe, MasterObs, NodeObs, Observed, FLAP_PROBE_INTERVAL};
 pub use zk_health::{ZK_DATA_WARN_BYTES, ZK_OUTSTANDING_WARN};

@@ -92,9 +92,8 @@ pub fn node_script(
         }
     }
     s.push_str(&format!(
-        "echo {SECTION}variant; sed -n 's/.*\"dcos-variant\"[[:space:]]*:[[:space:]]*\"\\([a-z]*\\)\".*/\\1/p' {v} 2>/dev/null | head -n 1; [ -f {v} ] && grep -q dcos-variant {v} || {{ grep -q '\"security\"' {x} 2>/dev/null && echo enterprise; }}; true\n",
-        v = Cluster::path(node, "/opt/mesosphere/etc/dcos-version.json"),
-        x = Cluster::path(node, "/opt/mesosphere/etc/expanded.config.full.json"),
+        "echo {SECTION}variant; {}; true\n",
+        variant_script(node)
     ));
     s.push_str(&format!("echo {SECTION}rtt\n"));
     for m in other_masters {
@@ -107,6 +106,18 @@ pub fn node_script(
     }
     s.push_str(&format!("echo {SECTION}end\n"));
     format!("bash -c {}", q(&s))
+}
+
+/// Prints the node's DC/OS variant as its first line: `dcos-variant` of `dcos-version.json`
+/// (`open` or `enterprise`); on 1.10, which has no variant, `enterprise` when
+/// `expanded.config.full.json` has a `security` key (Enterprise only, facts §2). Read-only.
+pub fn variant_script(node: &crate::playbook::NodeSpec) -> String {
+    use crate::cluster::Cluster;
+    format!(
+        "sed -n 's/.*\"dcos-variant\"[[:space:]]*:[[:space:]]*\"\\([a-z]*\\)\".*/\\1/p' {v} 2>/dev/null | head -n 1; [ -f {v} ] && grep -q dcos-variant {v} || {{ grep -q '\"security\"' {x} 2>/dev/null && echo enterprise; }}",
+        v = Cluster::path(node, "/opt/mesosphere/etc/dcos-version.json"),
+        x = Cluster::path(node, "/opt/mesosphere/etc/expanded.config.full.json"),
+    )
 }
 
 /// Parses the node probe's output; `local_mid` is this machine's clock (Unix seconds) halfway
