@@ -1,32 +1,15 @@
 //! The disk check covers the node's `$TMPDIR` (`/tmp` when unset), where pkgpanda downloads the
 //! packages (facts §8.8): a full temporary directory blocks, even with room everywhere else.
 
+mod common;
+
 use dcos_sim::Testbed;
 use serde_json::Value;
-use std::process::{Command, Stdio};
 
 /// `check --output json`: the exit code and the checklist.
 fn check(tb: &Testbed) -> (i32, Vec<Value>) {
-    let state = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_dcos-upgrade"))
-        .stdin(Stdio::null())
-        .arg("--state-dir")
-        .arg(state.path())
-        .args(["--output", "json", "check", "--inventory"])
-        .arg(tb.inventory_path())
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (
-        out.status.code().unwrap_or(-1),
-        v["checks"].as_array().cloned().unwrap_or_default(),
-    )
+    let (code, checks) = common::check_json(&tb.inventory_path(), &[]);
+    (code.unwrap_or(-1), checks)
 }
 
 fn disk(checks: &[Value]) -> &Value {

@@ -111,25 +111,8 @@ fn a_run_where_marathon_cannot_start_on_an_upgraded_master_fails() {
 
 /// The checklist entry `id` of `check --output json`.
 fn check_entry(env: &Env, id: &str) -> serde_json::Value {
-    let out = env
-        .cmd(&[
-            "--output",
-            "json",
-            "check",
-            "--inventory",
-            env.inventory().to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let v: serde_json::Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
-    v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .cloned()
-        .unwrap_or_else(|| panic!("no check {id}: {v}"))
+    let (_, checks) = common::check_json(&env.inventory(), &[]);
+    common::check_entry(&checks, id).unwrap_or_else(|| panic!("no check {id}: {checks:#?}"))
 }
 
 #[test]

@@ -76,26 +76,10 @@ fn an_agent_missing_from_the_inventory_blocks_the_plan_until_excluded_and_the_ru
 
     // `check` blocks on it the same way, and takes the same --exclude.
     let all_known = |extra: &[&str]| {
-        let inv = env.inventory();
-        let mut args = vec![
-            "--output",
-            "json",
-            "check",
-            "--inventory",
-            inv.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        let o = env.cmd(&args).output().expect("check");
-        let v: serde_json::Value =
-            serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
-        let c = v["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == "nodes.all_known")
-            .cloned()
-            .unwrap_or_else(|| panic!("no nodes.all_known: {v:#}"));
-        (o.status.code(), c)
+        let (code, checks) = common::check_json(&env.inventory(), extra);
+        let c = common::check_entry(&checks, "nodes.all_known")
+            .unwrap_or_else(|| panic!("no nodes.all_known: {checks:#?}"));
+        (code, c)
     };
     let (code, c) = all_known(&[]);
     assert_eq!((code, &c["passed"]), (Some(1), &false.into()), "{c}");

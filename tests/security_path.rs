@@ -8,25 +8,8 @@ use common::{text, Env};
 use dcos_sim::Testbed;
 
 fn check_entry(env: &Env) -> Option<serde_json::Value> {
-    let inv = env.inventory();
-    let o = env
-        .cmd(&[
-            "--output",
-            "json",
-            "check",
-            "--inventory",
-            inv.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&o)));
-    v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "cluster.security_disabled_path")
-        .cloned()
+    let (_, checks) = common::check_json(&env.inventory(), &[]);
+    common::check_entry(&checks, "cluster.security_disabled_path")
 }
 
 #[test]

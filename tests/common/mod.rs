@@ -344,3 +344,29 @@ pub fn make_enterprise(tb: &Testbed) {
         }
     }
 }
+
+/// `check --output json` of `inventory` (plus `extra`) with a fresh state directory and no
+/// terminal: its exit code and its checklist's entries.
+pub fn check_json(inventory: &Path, extra: &[&str]) -> (Option<i32>, Vec<serde_json::Value>) {
+    let state = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(bin())
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(["--output", "json", "check", "--inventory"])
+        .arg(inventory)
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .expect("check");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("check's output is not JSON ({e}): {}", text(&out)));
+    (
+        out.status.code(),
+        v["checks"].as_array().cloned().unwrap_or_default(),
+    )
+}
+
+/// The checklist entry `id`, if `check` listed it.
+pub fn check_entry(checks: &[serde_json::Value], id: &str) -> Option<serde_json::Value> {
+    checks.iter().find(|c| c["id"] == id).cloned()
+}
