@@ -185,6 +185,13 @@ pub(super) fn serve_tcp_proxy(
                     return;
                 };
                 if let Ok(mut inner) = tokio::net::TcpStream::from_std(inner) {
+                    // A relay stands for a network path, which adds no delay of its own: without
+                    // TCP_NODELAY on both sides, Nagle's algorithm holds each small SSH packet
+                    // until the previous one is acknowledged, which the peer's delayed ACK puts
+                    // off by ~40 ms; sshd and ssh set TCP_NODELAY on their own sockets, so a
+                    // direct connection never waits so.
+                    let _ = outer.set_nodelay(true);
+                    let _ = inner.set_nodelay(true);
                     let _ = tokio::io::copy_bidirectional(&mut outer, &mut inner).await;
                 }
             });
