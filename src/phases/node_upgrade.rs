@@ -108,8 +108,9 @@ const WAIT_BOUND_SECS: u64 = 20;
 
 /// The pause between two polls of a node gate. Each poll is one command over the node's open
 /// multiplexed connection, so a gate is noticed within this plus one round trip, whatever the
-/// playbook's `poll_ms` (which paces the slower waits: backups, deployments, SSH retries).
-pub const GATE_POLL: Duration = Duration::from_millis(100);
+/// playbook's `poll_ms` (which paces the slower waits: backups, deployments, SSH retries). 50 ms
+/// is the interval of the benchmark's floor (`benches/floor_node.sh`).
+pub const GATE_POLL: Duration = Duration::from_millis(50);
 
 /// How long a started script may go without writing its pid before it counts as dead.
 const NO_PID_LIMIT: Duration = Duration::from_secs(60);
@@ -325,6 +326,10 @@ async fn quorum_gate(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<(), WaitError
 }
 
 /// After the script: the node reports the target version and its role's health checks pass.
+///
+/// Each poll of the version gate also reads the role's health (both only read, at once), so
+/// that a node which is back and healthy at the first poll costs one round, not two; the health
+/// gate then waits only when that read was not ready yet.
 pub async fn post_gates(
     ctx: &StepCtx<'_>,
     node: &NodeSpec,
@@ -332,45 +337,72 @@ pub async fn post_gates(
 ) -> Result<(), WaitError> {
     let c = ctx.cluster;
     crate::checkpoint::hit(&format!("in-gate:health:{}:{target}", ctx.step.id));
-    let (secs, what) = if node.role == Role::Master {
+    let master = node.role == Role::Master;
+    let (secs, what) = if master {
         (c.timeouts.master_gate_secs, "master")
     } else {
         (c.timeouts.agent_gate_secs, "agent")
     };
     let deadline = Duration::from_secs(secs);
-    wait::until(
+    // The health as read with the version: the Mesos leader of a master's gate, `Some("")` for
+    // an agent's; `None` when it was not ready.
+    let health = || async {
+        if master {
+            gates::masters_healthy(c).await
+        } else {
+            match gates::agent_registered(c, node).await {
+                Poll::Ready(()) => Poll::Ready(String::new()),
+                Poll::NotYet(e) => Poll::NotYet(e),
+                Poll::Abort(e) => Poll::Abort(e),
+            }
+        }
+    };
+    let healthy = wait::until(
         &format!(
             "gate after upgrading {what} {}: version {target}",
             node.address
         ),
         deadline,
         GATE_POLL,
-        || gates::node_at_version(c, node, target),
+        || async {
+            match tokio::join!(gates::node_at_version(c, node, target), health()) {
+                (Poll::Ready(()), Poll::Ready(leader)) => Poll::Ready(Some(leader)),
+                (Poll::Ready(()), _) => Poll::Ready(None),
+                (Poll::Abort(e), _) => Poll::Abort(e),
+                (Poll::NotYet(e), _) => Poll::NotYet(e),
+            }
+        },
     )
     .await?;
-    if node.role == Role::Master {
-        let leader = wait::until(
-            &format!(
-                "gate after upgrading master {}: Exhibitor serving, registrar/log/recovered = 1, leader elected",
-                node.address
-            ),
-            deadline,
-            GATE_POLL,
-            || gates::masters_healthy(c),
-        )
-        .await?;
+    let leader = match healthy {
+        Some(leader) => leader,
+        None if master => {
+            wait::until(
+                &format!(
+                    "gate after upgrading master {}: Exhibitor serving, registrar/log/recovered = 1, leader elected",
+                    node.address
+                ),
+                deadline,
+                GATE_POLL,
+                health,
+            )
+            .await?
+        }
+        None => {
+            wait::until(
+                &format!(
+                    "gate after upgrading agent {}: slave/registered = 1 within the re-registration window",
+                    node.address
+                ),
+                deadline,
+                GATE_POLL,
+                health,
+            )
+            .await?
+        }
+    };
+    if master {
         ctx.progress(format!("masters healthy, Mesos leader {leader}"));
-    } else {
-        wait::until(
-            &format!(
-                "gate after upgrading agent {}: slave/registered = 1 within the re-registration window",
-                node.address
-            ),
-            deadline,
-            GATE_POLL,
-            || gates::agent_registered(c, node),
-        )
-        .await?;
     }
     Ok(())
 }

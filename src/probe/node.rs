@@ -385,18 +385,6 @@ async fn read_once(c: &Cluster, node: &NodeSpec, reads: &[Read]) -> Result<NodeR
     Ok(reads)
 }
 
-/// A master's metrics, read on the master.
-pub async fn master_metrics(
-    c: &Cluster,
-    node: &NodeSpec,
-) -> Result<super::mesos::Metrics, ProbeError> {
-    let r = read(c, node, &[Read::MasterMetrics])
-        .await
-        .map_err(remote)?;
-    let (what, a) = r.answer(Read::MasterMetrics)?;
-    super::mesos::parse_metrics(&what, &a)
-}
-
 /// Turns an SSH failure into the probe error of a read that did not happen.
 pub fn remote(e: RemoteError) -> ProbeError {
     ProbeError::Unreachable {

@@ -113,22 +113,29 @@ fn now_ms() -> u64 {
 /// Takes a sample: the leader's counters, every master's uptime, and (when `agents` is not
 /// empty) those agents' attributes from the leader's `/slaves`.
 pub async fn sample(c: &Cluster, agents: &[String]) -> Result<Sample, String> {
-    // The leader lookup and every master's metrics (read on the master), all at once.
+    use crate::probe::node::{self, Read};
+    // One round on every master at once, on the master itself: its redirect and its metrics,
+    // which are both the leader lookup's input (`Cluster::leader_from`) and the sample's.
     let masters = &c.inventory.masters;
-    let (leader, metrics) = tokio::join!(
-        c.leader_address(),
-        futures::future::join_all(
-            masters
-                .iter()
-                .map(|m| crate::probe::node::master_metrics(c, m)),
-        )
-    );
-    let leader = leader
+    let rounds = futures::future::join_all(
+        masters
+            .iter()
+            .map(|m| node::read(c, m, &[Read::Redirect, Read::MasterMetrics])),
+    )
+    .await;
+    let leader = c
+        .leader_from(&rounds)
+        .await
         .map_err(|e| format!("cannot find the Mesos leader: {e}"))?
         .ok_or("no Mesos leader is elected")?;
     let mut leader_metrics = None;
     let mut masters_uptime_secs = BTreeMap::new();
-    for (n, m) in masters.iter().zip(metrics) {
+    for (n, r) in masters.iter().zip(&rounds) {
+        let m = r
+            .as_ref()
+            .map_err(|e| node::remote(e.clone()))
+            .and_then(|r| r.answer(Read::MasterMetrics))
+            .and_then(|(url, a)| mesos::parse_metrics(&url, &a));
         if n.address == leader {
             leader_metrics = Some(
                 m.as_ref()
