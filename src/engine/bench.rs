@@ -337,6 +337,7 @@ fn rollout(
             options: opts.clone(),
             prompter: None,
             events: &NullSink,
+            replayed: None,
         })
         .expect("engine");
         engine.execute(false).await.expect("journal")
@@ -353,7 +354,12 @@ fn rollout(
     let opened = t.elapsed();
     let record = store.run("run-1").expect("run");
     let journal = store.journal("run-1").expect("journal");
-    let view = RunView::replay(&record.plan, &journal).expect("replay");
+    // As `resume` does (`src/ops/runs.rs`): replayed once, the engine takes the view.
+    let mut replay = crate::machine::Replay::new(&record.plan);
+    for rec in &journal {
+        replay.apply(rec).expect("replay");
+    }
+    let view = replay.view().clone();
     let replayed = t.elapsed();
     assert_eq!(view.state, crate::machine::RunState::Done);
     let inv =
@@ -369,6 +375,7 @@ fn rollout(
         options: opts,
         prompter: None,
         events: &NullSink,
+        replayed: Some((replay, journal.len() as u64)),
     })
     .expect("engine");
     let resume = t.elapsed();

@@ -56,6 +56,10 @@ pub struct EngineParts<'a> {
     pub prompter: Option<Arc<dyn Prompter>>,
     /// Where events go.
     pub events: &'a dyn EventSink,
+    /// The run's journal as the caller has already read and replayed it, with how many records
+    /// it replayed (`resume` does, to decide what to do): used instead of reading and replaying
+    /// the journal again when the journal still holds exactly that many records.
+    pub replayed: Option<(Replay, u64)>,
 }
 
 /// Executes one run.
@@ -93,7 +97,10 @@ const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_millis(250
 impl<'a> Engine<'a> {
     /// An engine for a run, its view replayed from the journal.
     pub fn new(parts: EngineParts<'a>) -> Result<Engine<'a>, EngineError> {
-        let view = Self::load_view(parts.store, parts.record)?;
+        let view = match parts.replayed {
+            Some((view, n)) if parts.store.journal_len(&parts.record.id)? == n => view,
+            _ => Self::load_view(parts.store, parts.record)?,
+        };
         let mut engine = Engine {
             store: parts.store,
             record: parts.record,

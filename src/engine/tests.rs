@@ -61,6 +61,7 @@ fn engine<'a>(
         options,
         prompter,
         events: &w.events,
+        replayed: None,
     })
     .expect("engine")
 }

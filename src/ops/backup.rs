@@ -103,6 +103,7 @@ pub async fn backup(r: &BackupRequest, dir: &Path, io: &Io) -> Result<Finished, 
             take_over_lock: r.take_over_lock,
             create: true,
             handoff: &r.handoff,
+            replayed: None,
         },
         &transport,
     )

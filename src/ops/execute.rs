@@ -112,6 +112,9 @@ pub(crate) struct Exec<'a> {
     pub create: bool,
     /// How suggested commands are written.
     pub handoff: &'a Handoff,
+    /// The run's journal as the caller replayed it, and how many records (see
+    /// [`EngineParts::replayed`]).
+    pub replayed: Option<(crate::machine::Replay, u64)>,
 }
 
 /// Executes a run over the real transports, stopping cleanly on SIGINT, SIGTERM or SIGHUP.
@@ -171,6 +174,7 @@ async fn execute_timed(
         take_over_lock,
         create,
         handoff,
+        replayed,
     } = exec;
     let holder =
         crate::store::holder_id(store.dir()).map_err(|e| OpsError::Failed(e.to_string()))?;
@@ -238,6 +242,7 @@ async fn execute_timed(
         options,
         prompter,
         events: &recording,
+        replayed,
     }) {
         Ok(e) if mirror => e.with_mirror(&copy),
         Ok(e) => e,

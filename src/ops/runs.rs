@@ -135,6 +135,7 @@ pub async fn run(
             take_over_lock: r.take_over_lock,
             create: true,
             handoff: &r.handoff,
+            replayed: None,
         },
         &planned.transport,
     )
@@ -199,8 +200,17 @@ pub async fn resume(
         None => store.latest_run()?,
     };
     let record = store.run(&id)?;
-    let view = RunView::replay(&record.plan, &store.journal(&id)?)
-        .map_err(|e| OpsError::Failed(format!("run {id}: {e}")))?;
+    // Replayed once: the engine takes this view rather than reading the journal again.
+    let journal = store.journal(&id)?;
+    let mut replay = crate::machine::Replay::new(&record.plan);
+    for rec in &journal {
+        replay
+            .apply(rec)
+            .map_err(|e| OpsError::Failed(format!("run {id}: {e}")))?;
+    }
+    let replayed = Some((replay.clone(), journal.len() as u64));
+    drop(journal);
+    let view = replay.into_view();
     let rollback_after_done = rollback
         && (view.state == RunState::Done
             || (r.restore_zookeeper && view.state == RunState::RolledBack));
@@ -291,6 +301,7 @@ pub async fn resume(
             take_over_lock: r.take_over_lock,
             create: false,
             handoff: &r.handoff,
+            replayed,
         },
         &transport,
     )

@@ -43,6 +43,7 @@ fn run_of<'a>(
         take_over_lock: false,
         create: false,
         handoff,
+        replayed: None,
     }
 }
 

@@ -138,3 +138,27 @@ fn open_existing_never_creates_state_and_names_the_directory() {
         "r1"
     );
 }
+
+#[test]
+fn journal_len_counts_each_run_s_records_without_reading_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    s.create_run(&record("r1")).unwrap();
+    s.create_run(&record("r2")).unwrap();
+    assert_eq!(s.journal_len("r1").unwrap(), 0);
+    for i in 0..5 {
+        s.append(
+            "r1",
+            &Record::RunPaused {
+                reason: format!("{i}"),
+            },
+        )
+        .unwrap();
+    }
+    s.append("r2", &Record::RunPaused { reason: "x".into() })
+        .unwrap();
+    assert_eq!(s.journal_len("r1").unwrap(), 5);
+    assert_eq!(s.journal_len("r2").unwrap(), 1);
+    assert_eq!(s.journal_len("r1").unwrap() as usize, s.journal("r1").unwrap().len());
+    assert_eq!(s.journal_len("nobody").unwrap(), 0);
+}

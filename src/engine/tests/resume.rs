@@ -57,3 +57,44 @@ async fn resume_reruns_only_what_is_not_done_and_verifies_a_step_in_flight() {
     );
     assert!(view.steps.iter().all(|s| s.state == StepState::Done));
 }
+
+/// `resume` hands the engine the view it replayed; one that is behind the journal (a record
+/// appended since) is not trusted: the engine replays the journal itself.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replayed_view_is_taken_only_while_the_journal_holds_what_it_replayed() {
+    let l = leader(MASTERS[0]);
+    let w = world(testkit::plan(1, 1), &l, &acked());
+    let paused = Record::RunPaused {
+        reason: "operator".into(),
+    };
+    let mut replay = crate::machine::Replay::new(&w.record.plan);
+    replay.apply(&paused).expect("apply");
+    w.store.append(&w.record.id, &paused).expect("append");
+    let (change, actions) = (change_door(&w), FakeActions::default());
+    let parts = |replayed| EngineParts {
+        store: &w.store,
+        record: &w.record,
+        cluster: &w.cluster,
+        change: &change,
+        registry: &actions,
+        options: acked(),
+        prompter: None,
+        events: &w.events,
+        replayed,
+    };
+    // The journal holds as many records as the caller replayed: its view is taken as it is,
+    // not read again (shown by a view that differs from the journal's: the caller vouches).
+    let e = Engine::new(parts(Some((replay.clone(), 1)))).expect("engine");
+    assert_eq!(e.view().state, RunState::Paused);
+    let unread = crate::machine::Replay::new(&w.record.plan);
+    let e = Engine::new(parts(Some((unread, 1)))).expect("engine");
+    assert_eq!(e.view().state, RunState::Running);
+    // A view replayed before that record (0 records) is behind: the journal is read again.
+    let stale = crate::machine::Replay::new(&w.record.plan);
+    let e = Engine::new(parts(Some((stale, 0)))).expect("engine");
+    assert_eq!(e.view().state, RunState::Paused);
+    // And one claiming a count the journal does not hold is not taken either.
+    let e = Engine::new(parts(Some((crate::machine::Replay::new(&w.record.plan), 2))))
+        .expect("engine");
+    assert_eq!(e.view().state, RunState::Paused);
+}

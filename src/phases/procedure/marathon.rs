@@ -173,20 +173,36 @@ pub async fn after_master(
     to: &RecordedVersion,
     last: bool,
 ) -> Poll<String> {
-    let mine = match read(c, node).await {
+    // Every master's Marathon at once, this one's among them: one round, not two.
+    let all = futures::future::join_all(c.inventory.masters.iter().map(|m| read(c, m))).await;
+    let mine = match c.inventory.masters.iter().position(|m| m.address == node.address) {
+        Some(i) => all[i].clone(),
+        None => read(c, node).await,
+    };
+    let mine = match mine {
         Ok((info, _)) => info,
         Err(e) => return Poll::NotYet(format!("Marathon on {} is not running: {e}", node.address)),
     };
     if let Err(e) = ships(to, &mine.version) {
         return Poll::NotYet(format!("Marathon on {}: {e}", node.address));
     }
-    leader_state(c, to, last).await
+    leader_from(c, to, last, &all)
 }
 
 /// A Marathon leader answers `/v2/leader` on some master; with `final_state`, it runs `to`'s
 /// Marathon and says it is elected.
 pub async fn leader_state(c: &Cluster, to: &RecordedVersion, final_state: bool) -> Poll<String> {
     let all = futures::future::join_all(c.inventory.masters.iter().map(|m| read(c, m))).await;
+    leader_from(c, to, final_state, &all)
+}
+
+/// [`leader_state`] judged from a read of every master's Marathon (in inventory order).
+fn leader_from(
+    c: &Cluster,
+    to: &RecordedVersion,
+    final_state: bool,
+    all: &[Result<(Info, Option<String>), String>],
+) -> Poll<String> {
     let leader = all
         .iter()
         .find_map(|r| r.as_ref().ok().and_then(|(_, l)| l.clone()));
@@ -204,7 +220,7 @@ pub async fn leader_state(c: &Cluster, to: &RecordedVersion, final_state: bool) 
         .inventory
         .masters
         .iter()
-        .zip(&all)
+        .zip(all)
         .find(|(m, _)| m.address == host);
     match at {
         Some((m, Ok((info, _)))) if info.elected => match ships(to, &info.version) {

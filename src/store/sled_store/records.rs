@@ -154,6 +154,17 @@ impl Store {
         self.read_all(&self.journal, run, "journal")
     }
 
+    /// How many records a run's journal holds (its sequence counter: no record is read), for a
+    /// caller that replayed the journal to tell that nothing was appended since.
+    pub fn journal_len(&self, run: &str) -> StoreResult<u64> {
+        Ok(self
+            .meta
+            .get(format!("journal-seq/{run}").as_bytes())
+            .map_err(db_err)?
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0))
+    }
+
     /// A run's audit log, in order.
     pub fn audit(&self, run: &str) -> StoreResult<Vec<AuditEntry>> {
         self.read_all(&self.audit, run, "audit")
