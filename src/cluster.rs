@@ -27,6 +27,36 @@ pub struct Cluster {
     pub security: SecurityModes,
     /// How to log in at Admin Router (from `[auth]`), when a token must be obtained or renewed.
     pub credentials: Option<crate::door::Credentials>,
+    /// The address each node's `detect_ip` printed, learnt by its node-local reads.
+    pub detected_ips: DetectedIps,
+}
+
+/// The address each node's `detect_ip` printed. A node-local read learns it once and the next
+/// reads of that node use it instead of running `detect_ip` again (on AWS, DC/OS's `detect_ip`
+/// asks the instance metadata service over HTTP each time). It is forgotten, and detected again,
+/// when a read on the node reaches nothing (status 0), in case the address was the reason.
+#[derive(Debug, Default)]
+pub struct DetectedIps(std::sync::Mutex<std::collections::HashMap<String, String>>);
+
+impl DetectedIps {
+    /// The address `node`'s `detect_ip` last printed, if a read learnt it.
+    pub fn of(&self, node: &str) -> Option<String> {
+        self.0.lock().ok().and_then(|m| m.get(node).cloned())
+    }
+
+    /// Records the address `node`'s `detect_ip` printed.
+    pub fn saw(&self, node: &str, ip: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(node.to_string(), ip.to_string());
+        }
+    }
+
+    /// Forgets `node`'s address: its next read runs `detect_ip` again.
+    pub fn forget(&self, node: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(node);
+        }
+    }
 }
 
 /// The security mode each node last reported.

@@ -116,6 +116,7 @@ pub fn cluster(agents: usize, fake: Arc<FakeCluster>) -> Cluster {
         playbook,
         observe: fake,
         security: Default::default(),
+        detected_ips: Default::default(),
         credentials: None,
     }
 }

@@ -174,6 +174,7 @@ fn cluster(inventory: Inventory, observe: Arc<FakeCluster>) -> Cluster {
         playbook,
         observe,
         security: Default::default(),
+        detected_ips: Default::default(),
         credentials: None,
     }
 }

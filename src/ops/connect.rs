@@ -137,6 +137,7 @@ pub fn connect(
         timeouts,
         observe: transport.clone(),
         security: Default::default(),
+        detected_ips: Default::default(),
     };
     Ok((cluster, transport))
 }

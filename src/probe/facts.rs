@@ -236,6 +236,7 @@ mod tests {
             playbook,
             observe: Arc::new(fake),
             security: Default::default(),
+            detected_ips: Default::default(),
             credentials: None,
         }
     }

@@ -100,6 +100,9 @@ pub struct NodeReads {
     pub ip: String,
     /// The node's security mode.
     pub security: Security,
+    /// Whether `ip` is what the node's `detect_ip` printed in this round (not an address the
+    /// round was given, nor the inventory's for want of one).
+    pub detected: bool,
     replies: HashMap<String, Reply>,
 }
 
@@ -223,13 +226,20 @@ const MARK: &str = "@@dcu-reply";
 pub fn script(c: &Cluster, node: &NodeSpec, reads: &[Read]) -> String {
     let p = &c.playbook.ports;
     let root = quote(&node.root);
+    // The node's address: the one its `detect_ip` printed to an earlier read (`known`), else
+    // `detect_ip` now (`detect`), else the inventory's (`inventory`).
+    let ip = match c.detected_ips.of(&node.address) {
+        Some(ip) => format!("ip={}\nsrc=known", quote(&ip)),
+        None => format!(
+            "ip=$(\"$R/opt/mesosphere/bin/detect_ip\" 2>/dev/null)\nip=${{ip%%$'\\n'*}}\nsrc=detect\n[ -n \"$ip\" ] || {{ ip={}; src=inventory; }}",
+            quote(&node.address)
+        ),
+    };
     let mut s = format!(
         r#"set -u
 IFS= read -r T || true
 R={root}
-ip=$("$R/opt/mesosphere/bin/detect_ip" 2>/dev/null)
-ip=${{ip%%$'\n'*}}
-[ -n "$ip" ] || ip={addr}
+{ip}
 sec=
 if [ -r "$R/opt/mesosphere/etc/bootstrap-config.json" ]; then
   while IFS= read -r l || [ -n "$l" ]; do
@@ -244,7 +254,7 @@ trap 'rm -rf "$d"' EXIT
 umask 077
 printf 'Authorization: token=%s\n' "$T" > "$d/auth"
 unset T
-printf '@@dcu-node %s %s\n' "$ip" "$sec"
+printf '@@dcu-node %s %s %s\n' "$ip" "$sec" "$src"
 emit() {{ printf '{MARK} %s %s %s %s\n' "$1" "$2" "$4" "$3"; cat "$5"; printf '\n'; }}
 whole() {{ local n; n=$(wc -c < "$3"); emit "$1" "$2" - "$((n))" "$3"; }}
 get() {{ local n=$1 url=$2 out loc l; shift 2
@@ -262,7 +272,6 @@ mesos() {{ n=$1; port=$2; path=$3
 zk() {{ n=$1; w=$2
   if timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf %s "$3" >&3 && cat <&3' _ "$ip" {zk_port} "$w" > "$d/b" 2>&1; then whole "$n" 200 "$d/b"; else whole "$n" 000 "$d/b"; fi; }}
 "#,
-        addr = quote(&node.address),
         zk_port = p.zookeeper,
     );
     for r in reads {
@@ -322,6 +331,7 @@ pub fn parse(node: &str, out: &str) -> Result<NodeReads, String> {
     let mut parts = head.split_whitespace();
     let ip = parts.next().unwrap_or(node).to_string();
     let security = Security::from_mode(parts.next().unwrap_or("disabled"));
+    let detected = parts.next() == Some("detect");
     let mut replies = HashMap::new();
     let mut rest = out;
     while let Some(i) = rest.find(MARK) {
@@ -354,6 +364,7 @@ pub fn parse(node: &str, out: &str) -> Result<NodeReads, String> {
         node: node.to_string(),
         ip,
         security,
+        detected,
         replies,
     })
 }
@@ -382,6 +393,11 @@ async fn read_once(c: &Cluster, node: &NodeSpec, reads: &[Read]) -> Result<NodeR
         reason: format!("{reason} (exit {:?}): {}", out.status, out.tail(300)),
     })?;
     c.saw_security(&node.address, reads.security);
+    if reads.replies.values().any(|r| r.status == 0) {
+        c.detected_ips.forget(&node.address);
+    } else if reads.detected {
+        c.detected_ips.saw(&node.address, &reads.ip);
+    }
     Ok(reads)
 }
 

@@ -159,6 +159,9 @@ fn journal_len_counts_each_run_s_records_without_reading_them() {
         .unwrap();
     assert_eq!(s.journal_len("r1").unwrap(), 5);
     assert_eq!(s.journal_len("r2").unwrap(), 1);
-    assert_eq!(s.journal_len("r1").unwrap() as usize, s.journal("r1").unwrap().len());
+    assert_eq!(
+        s.journal_len("r1").unwrap() as usize,
+        s.journal("r1").unwrap().len()
+    );
     assert_eq!(s.journal_len("nobody").unwrap(), 0);
 }

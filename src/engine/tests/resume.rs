@@ -94,7 +94,10 @@ async fn a_replayed_view_is_taken_only_while_the_journal_holds_what_it_replayed(
     let e = Engine::new(parts(Some((stale, 0)))).expect("engine");
     assert_eq!(e.view().state, RunState::Paused);
     // And one claiming a count the journal does not hold is not taken either.
-    let e = Engine::new(parts(Some((crate::machine::Replay::new(&w.record.plan), 2))))
-        .expect("engine");
+    let e = Engine::new(parts(Some((
+        crate::machine::Replay::new(&w.record.plan),
+        2,
+    ))))
+    .expect("engine");
     assert_eq!(e.view().state, RunState::Paused);
 }

@@ -175,7 +175,12 @@ pub async fn after_master(
 ) -> Poll<String> {
     // Every master's Marathon at once, this one's among them: one round, not two.
     let all = futures::future::join_all(c.inventory.masters.iter().map(|m| read(c, m))).await;
-    let mine = match c.inventory.masters.iter().position(|m| m.address == node.address) {
+    let mine = match c
+        .inventory
+        .masters
+        .iter()
+        .position(|m| m.address == node.address)
+    {
         Some(i) => all[i].clone(),
         None => read(c, node).await,
     };

@@ -169,6 +169,74 @@ fn the_script_frames_real_hostile_answers_so_that_each_reply_parses_whole() {
     assert!(e.contains(":5051/metrics/snapshot"), "{e}");
 }
 
+/// Runs one round's script in a local bash (the token on standard input) and returns its output.
+fn run_round(c: &Cluster, node: &crate::playbook::NodeSpec, reads: &[Read]) -> String {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script(c, node, reads))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"t\n").unwrap();
+    String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
+}
+
+/// The address `detect_ip` printed is learnt by the first round and used by the next instead of
+/// running `detect_ip` again; a round that reaches nothing forgets it.
+#[test]
+fn a_node_s_detected_address_is_learnt_once_and_forgotten_when_nothing_answers() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = node_tree();
+    // This detect_ip counts its runs.
+    let runs = root.path().join("detect-runs");
+    let bin = root.path().join("opt/mesosphere/bin/detect_ip");
+    std::fs::write(
+        &bin,
+        format!(
+            "#!/bin/sh\necho x >> '{}'\necho 127.0.0.1\n",
+            runs.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+        .as_bytes()
+        .to_vec();
+    let port = serve(vec![ok.clone(), ok]);
+    let mut c = crate::testkit::cluster(
+        0,
+        std::sync::Arc::new(crate::door::fake::FakeCluster::new()),
+    );
+    c.playbook.ports.mesos_master = port;
+    let mut node = c.inventory.masters[0].clone();
+    node.root = root.path().display().to_string();
+    let count = || {
+        std::fs::read_to_string(&runs)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    // First round: detect_ip runs, its address is what the round reached.
+    let r = parse(&node.address, &run_round(&c, &node, &[Read::MasterMetrics])).unwrap();
+    assert!(r.detected);
+    assert_eq!((r.ip.as_str(), count()), ("127.0.0.1", 1));
+    c.detected_ips.saw(&node.address, &r.ip);
+    // Second round: the learnt address, no detect_ip.
+    let r = parse(&node.address, &run_round(&c, &node, &[Read::MasterMetrics])).unwrap();
+    assert!(!r.detected, "a known address is not a detected one");
+    assert_eq!((r.ip.as_str(), count()), ("127.0.0.1", 1));
+    let (_, a) = r.answer(Read::MasterMetrics).unwrap();
+    assert_eq!(a.status, 200);
+    // Without detect_ip and nothing learnt: the inventory's address, not counted as detected.
+    c.detected_ips.forget(&node.address);
+    std::fs::remove_file(&bin).unwrap();
+    let r = parse(&node.address, &run_round(&c, &node, &[])).unwrap();
+    assert!(!r.detected);
+    assert_eq!(r.ip, node.address);
+}
+
 /// Times rounds of the real script in bash against a local HTTP server (opt-in): the cost of
 /// one round of three reads on this machine, processes included. See BENCHMARKS.md §7.
 #[test]
