@@ -32,8 +32,10 @@ pub struct Cluster {
 }
 
 /// The address each node's `detect_ip` printed. A node-local read learns it once and the next
-/// reads of that node use it instead of running `detect_ip` again (on AWS, DC/OS's `detect_ip`
-/// asks the instance metadata service over HTTP each time). It is forgotten, and detected again,
+/// reads of that node use it instead of running `detect_ip` again (`detect_ip` runs the
+/// cluster's own `ip-detect` script: the install docs' example for AWS is a `curl` of the
+/// instance metadata service, mesosphere/dcos-docs-site, "Create an IP detection script", so
+/// each run may be an HTTP request). It is forgotten, and detected again,
 /// when a read on the node reaches nothing (status 0), in case the address was the reason.
 #[derive(Debug, Default)]
 pub struct DetectedIps(std::sync::Mutex<std::collections::HashMap<String, String>>);
