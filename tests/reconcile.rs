@@ -19,16 +19,7 @@ fn drop_agent(env: &Env, name: &str) {
 }
 
 fn plan(env: &Env, extra: &[&str]) -> std::process::Output {
-    let inv = env.inventory();
-    let mut args = vec![
-        "plan",
-        "--inventory",
-        inv.to_str().unwrap(),
-        "--to",
-        "2.2.1",
-    ];
-    args.extend_from_slice(extra);
-    env.cmd(&args).output().expect("plan")
+    env.plan(&[], extra)
 }
 
 #[test]

@@ -6,18 +6,7 @@ mod common;
 use common::{assert_upgraded, strs, text, Env};
 
 fn plan_json(env: &Env, extra: &[&str]) -> serde_json::Value {
-    let inv = env.inventory();
-    let mut args = vec![
-        "--output",
-        "json",
-        "plan",
-        "--inventory",
-        inv.to_str().unwrap(),
-        "--to",
-        "2.2.1",
-    ];
-    args.extend_from_slice(extra);
-    let out = env.cmd(&args).output().unwrap();
+    let out = env.plan(&["--output", "json"], extra);
     assert!(out.status.success(), "{}", text(&out));
     serde_json::from_slice(&out.stdout).unwrap()
 }

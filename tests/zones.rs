@@ -26,20 +26,8 @@ fn env() -> Env {
 }
 
 fn plan(env: &Env, json: bool, extra: &[&str]) -> String {
-    let inv = env.inventory();
-    let mut args = vec![];
-    if json {
-        args.extend(["--output", "json"]);
-    }
-    args.extend([
-        "plan",
-        "--inventory",
-        inv.to_str().unwrap(),
-        "--to",
-        "2.2.1",
-    ]);
-    args.extend_from_slice(extra);
-    let out = env.cmd(&args).output().unwrap();
+    let global: &[&str] = if json { &["--output", "json"] } else { &[] };
+    let out = env.plan(global, extra);
     assert!(out.status.success(), "{}", text(&out));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -136,6 +136,22 @@ impl Env {
         self.cmd(&strs(&args)).output().expect("run dcos-upgrade")
     }
 
+    /// `plan` of this cluster to 2.2.1 with the global flags `global` (e.g. `--output json`)
+    /// before the subcommand and `extra` after it; waits for it.
+    pub fn plan(&self, global: &[&str], extra: &[&str]) -> Output {
+        let inv = self.inventory();
+        let mut args = global.to_vec();
+        args.extend([
+            "plan",
+            "--inventory",
+            inv.to_str().unwrap(),
+            "--to",
+            "2.2.1",
+        ]);
+        args.extend_from_slice(extra);
+        self.cmd(&args).output().expect("plan")
+    }
+
     /// The testbed's record.
     pub fn report(&self) -> Report {
         self.tb.report().expect("report")
