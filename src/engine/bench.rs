@@ -356,13 +356,10 @@ fn rollout(
     let record = store.run("run-1").expect("run");
     let journal = store.journal("run-1").expect("journal");
     // As `resume` does (`src/ops/runs.rs`): replayed once, the engine takes the view.
-    let mut replay = crate::machine::Replay::new(&record.plan);
-    for rec in &journal {
-        replay.apply(rec).expect("replay");
-    }
-    let view = replay.view().clone();
+    let replay = crate::machine::Replay::of(&record.plan, &journal).expect("replay");
+    let state = replay.view().state;
     let replayed = t.elapsed();
-    assert_eq!(view.state, crate::machine::RunState::Done);
+    assert_eq!(state, crate::machine::RunState::Done);
     let inv =
         Inventory::parse(&SourceFile::from_text("sim.toml", &inventory_text())).expect("inventory");
     let c = cluster(inv, fake.clone());

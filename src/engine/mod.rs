@@ -132,14 +132,10 @@ impl<'a> Engine<'a> {
 
     fn load_view(store: &Store, record: &RunRecord) -> Result<Replay, EngineError> {
         let journal = store.journal(&record.id)?;
-        let mut r = Replay::new(&record.plan);
-        for rec in &journal {
-            r.apply(rec).map_err(|e| EngineError::Journal {
-                run: record.id.clone(),
-                detail: e.to_string(),
-            })?;
-        }
-        Ok(r)
+        Replay::of(&record.plan, &journal).map_err(|e| EngineError::Journal {
+            run: record.id.clone(),
+            detail: e.to_string(),
+        })
     }
 
     /// Copies the journal to `mirror` at every step boundary and gate.

@@ -173,6 +173,15 @@ impl Replay {
         r
     }
 
+    /// The view after `records`, applied in order over `plan` (an illegal sequence is an error).
+    pub fn of(plan: &Plan, records: &[Record]) -> Result<Replay, IllegalTransition> {
+        let mut r = Replay::new(plan);
+        for rec in records {
+            r.apply(rec)?;
+        }
+        Ok(r)
+    }
+
     /// Applies one more record. An illegal transition is an error and leaves the view as it was
     /// before the record's step changed.
     pub fn apply(&mut self, rec: &Record) -> Result<(), IllegalTransition> {
@@ -343,11 +352,7 @@ impl Replay {
 impl RunView {
     /// Replays the journal over the plan. An illegal sequence is an error, never a guess.
     pub fn replay(plan: &Plan, records: &[Record]) -> Result<RunView, IllegalTransition> {
-        let mut r = Replay::new(plan);
-        for rec in records {
-            r.apply(rec)?;
-        }
-        Ok(r.into_view())
+        Replay::of(plan, records).map(Replay::into_view)
     }
 
     /// A step's view by id.

@@ -202,24 +202,19 @@ pub async fn resume(
     let record = store.run(&id)?;
     // Replayed once: the engine takes this view rather than reading the journal again.
     let journal = store.journal(&id)?;
-    let mut replay = crate::machine::Replay::new(&record.plan);
-    for rec in &journal {
-        replay
-            .apply(rec)
-            .map_err(|e| OpsError::Failed(format!("run {id}: {e}")))?;
-    }
-    let replayed = Some((replay.clone(), journal.len() as u64));
+    let replay = crate::machine::Replay::of(&record.plan, &journal)
+        .map_err(|e| OpsError::Failed(format!("run {id}: {e}")))?;
+    let (state, in_rollback) = (replay.view().state, replay.view().rollback);
+    let replayed = Some((replay, journal.len() as u64));
     drop(journal);
-    let view = replay.into_view();
     let rollback_after_done = rollback
-        && (view.state == RunState::Done
-            || (r.restore_zookeeper && view.state == RunState::RolledBack));
-    if !view.state.is_unfinished() && !rollback_after_done {
+        && (state == RunState::Done || (r.restore_zookeeper && state == RunState::RolledBack));
+    if !state.is_unfinished() && !rollback_after_done {
         return Ok(Finished {
             run: id,
             to: record.plan.to.to_string(),
             end: End::NothingToDo {
-                state: view.state.as_str().to_string(),
+                state: state.as_str().to_string(),
             },
             summary: String::new(),
             yes: r.yes,
@@ -257,7 +252,7 @@ pub async fn resume(
         options.ack_release_notes = r.ack_release_notes.clone();
     }
     // Continuing an interrupted rollback (with `resume` too) needs the same approval.
-    if (rollback || view.rollback) && !r.yes {
+    if (rollback || in_rollback) && !r.yes {
         let confirmed = match &io.prompter {
             None => {
                 transport.close().await;

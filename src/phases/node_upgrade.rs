@@ -344,8 +344,7 @@ pub async fn post_gates(
         (c.timeouts.agent_gate_secs, "agent")
     };
     let deadline = Duration::from_secs(secs);
-    // The health as read with the version: the Mesos leader of a master's gate, `Some("")` for
-    // an agent's; `None` when it was not ready.
+    // The role's health: ready with the Mesos leader for a master, with "" for an agent.
     let health = || async {
         if master {
             gates::masters_healthy(c).await
@@ -357,6 +356,7 @@ pub async fn post_gates(
             }
         }
     };
+    // Some(the health's answer) when it was ready with the version, None when not yet.
     let healthy = wait::until(
         &format!(
             "gate after upgrading {what} {}: version {target}",
@@ -376,29 +376,13 @@ pub async fn post_gates(
     .await?;
     let leader = match healthy {
         Some(leader) => leader,
-        None if master => {
-            wait::until(
-                &format!(
-                    "gate after upgrading master {}: Exhibitor serving, registrar/log/recovered = 1, leader elected",
-                    node.address
-                ),
-                deadline,
-                GATE_POLL,
-                health,
-            )
-            .await?
-        }
         None => {
-            wait::until(
-                &format!(
-                    "gate after upgrading agent {}: slave/registered = 1 within the re-registration window",
-                    node.address
-                ),
-                deadline,
-                GATE_POLL,
-                health,
-            )
-            .await?
+            let gate = if master {
+                format!("gate after upgrading master {}: Exhibitor serving, registrar/log/recovered = 1, leader elected", node.address)
+            } else {
+                format!("gate after upgrading agent {}: slave/registered = 1 within the re-registration window", node.address)
+            };
+            wait::until(&gate, deadline, GATE_POLL, health).await?
         }
     };
     if master {
