@@ -29,6 +29,33 @@ pub struct Cluster {
     pub credentials: Option<crate::door::Credentials>,
     /// The address each node's `detect_ip` printed, learnt by its node-local reads.
     pub detected_ips: DetectedIps,
+    /// The leader the last round of every master's reads resolved, and when.
+    pub seen_leader: SeenLeader,
+}
+
+/// The Mesos leader the last lookup resolved ([`Cluster::leader_from`]), with the moment it was
+/// read. A step's rollout guards read every master's redirect and metrics when the step ends;
+/// the leader lookup before the next master step takes the leader from that round
+/// ([`Cluster::leader_address_recent`]) instead of reading every master again.
+#[derive(Debug, Default)]
+pub struct SeenLeader(std::sync::Mutex<Option<(std::time::Instant, String)>>);
+
+impl SeenLeader {
+    /// Records `leader` as read now.
+    pub fn saw(&self, leader: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            *m = Some((std::time::Instant::now(), leader.to_string()));
+        }
+    }
+
+    /// The leader recorded at most `within` ago, taken (the next call reads again).
+    pub fn take_within(&self, within: Duration) -> Option<String> {
+        let mut m = self.0.lock().ok()?;
+        match m.take() {
+            Some((at, l)) if at.elapsed() <= within => Some(l),
+            _ => None,
+        }
+    }
 }
 
 /// The address each node's `detect_ip` printed. A node-local read learns it once and the next
@@ -224,6 +251,23 @@ impl Cluster {
         self.leader_from(&rounds).await
     }
 
+    /// [`Cluster::leader_address`], or the leader another read resolved at most `within` ago
+    /// (and no call has taken since): the guards' sample at the end of a step read every
+    /// master's redirect and metrics a moment before the next master step asks. What this
+    /// call reads itself is not left for the next one.
+    pub async fn leader_address_recent(
+        &self,
+        within: Duration,
+    ) -> Result<Option<String>, LeaderError> {
+        if let Some(l) = self.seen_leader.take_within(within) {
+            return Ok(Some(l));
+        }
+        let read = self.leader_address().await;
+        // Only a read made after this lookup may stand in for the next one.
+        self.seen_leader.take_within(Duration::ZERO);
+        read
+    }
+
     /// The leader from a round of reads on every master (in inventory order) that read at least
     /// `Redirect` and `MasterMetrics`: see [`Cluster::leader_address`].
     pub async fn leader_from(
@@ -274,6 +318,7 @@ impl Cluster {
         let named = self.match_master(&host).await.unwrap_or(host);
         let named_elected = elected.get(&named).copied();
         if named_elected == Some(true) {
+            self.seen_leader.saw(&named);
             return Ok(Some(named));
         }
         let mut claim: Vec<String> = masters
@@ -283,8 +328,17 @@ impl Cluster {
             .collect();
         match (claim.len(), named_elected) {
             // The named master could not be asked and nobody else claims to lead: take it.
-            (0, None) => Ok(Some(named)),
-            (1, _) => Ok(claim.pop()),
+            (0, None) => {
+                self.seen_leader.saw(&named);
+                Ok(Some(named))
+            }
+            (1, _) => {
+                let l = claim.pop();
+                if let Some(l) = &l {
+                    self.seen_leader.saw(l);
+                }
+                Ok(l)
+            }
             _ => Err(LeaderError::Disagree {
                 redirect: named,
                 elected: claim,
@@ -320,19 +374,23 @@ impl Cluster {
     }
 }
 
+/// The `version` of a `dcos-version.json` text.
+pub fn parse_version(json: &str) -> Result<String, String> {
+    let v: serde_json::Value = serde_json::from_str(json.trim())
+        .map_err(|e| format!("dcos-version.json is not valid JSON: {e}"))?;
+    Ok(v.get("version")
+        .and_then(|x| x.as_str())
+        .ok_or_else(|| "dcos-version.json has no \"version\" string".to_string())?
+        .trim()
+        .to_string())
+}
+
 /// Parses the output of the identity query.
 pub fn parse_identity(stdout: &str) -> Result<NodeIdentity, String> {
     let (json, roles) = stdout
         .split_once(ROLES_MARKER)
         .ok_or_else(|| "unexpected output reading the version file".to_string())?;
-    let v: serde_json::Value = serde_json::from_str(json.trim())
-        .map_err(|e| format!("dcos-version.json is not valid JSON: {e}"))?;
-    let version = v
-        .get("version")
-        .and_then(|x| x.as_str())
-        .ok_or_else(|| "dcos-version.json has no \"version\" string".to_string())?
-        .trim()
-        .to_string();
+    let version = parse_version(json)?;
     let roles = roles.lines().filter_map(Role::from_role_file).collect();
     Ok(NodeIdentity { version, roles })
 }

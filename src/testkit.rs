@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 mod fakes;
 
-pub use fakes::{Events, FakeActions, Scripted};
+pub use fakes::{Events, FakeActions, Scripted, Trace};
 
 /// The masters' addresses of the test cluster.
 pub const MASTERS: [&str; 3] = ["10.9.0.11", "10.9.0.12", "10.9.0.13"];
@@ -117,6 +117,7 @@ pub fn cluster(agents: usize, fake: Arc<FakeCluster>) -> Cluster {
         observe: fake,
         security: Default::default(),
         detected_ips: Default::default(),
+        seen_leader: Default::default(),
         credentials: None,
     }
 }

@@ -175,6 +175,7 @@ fn cluster(inventory: Inventory, observe: Arc<FakeCluster>) -> Cluster {
         observe,
         security: Default::default(),
         detected_ips: Default::default(),
+        seen_leader: Default::default(),
         credentials: None,
     }
 }

@@ -24,6 +24,11 @@ pub enum Schedule {
 /// How often a disagreement about the leader is re-resolved before the phase stops.
 const LEADER_TRIES: u32 = 5;
 
+/// How old a leader read may be for the next master step to take it instead of reading every
+/// master again: the step before read every master's redirect and metrics at its end (its rollout
+/// guards), a moment before. Older than this, or taken once already, the leader is read again.
+const LEADER_FRESH: std::time::Duration = std::time::Duration::from_millis(1000);
+
 /// Which schedule each phase uses.
 const SCHEDULES: [(PhaseId, Schedule); 7] = [
     (PhaseId::Precheck, Schedule::InOrder),
@@ -148,7 +153,7 @@ impl Engine<'_> {
         }
         let mut tries = 0;
         let leader = loop {
-            match self.cluster.leader_address().await {
+            match self.cluster.leader_address_recent(LEADER_FRESH).await {
                 Ok(l) => break l,
                 Err(e @ LeaderError::Disagree { .. }) => {
                     tries += 1;

@@ -93,3 +93,4 @@ mod ordering;
 mod restore;
 mod resume;
 mod rollback;
+mod write_ahead;

@@ -7,8 +7,39 @@ use crate::checkpoint;
 use crate::events::{Event, StepOutcome};
 use crate::machine::{Record, RunView, StepState};
 use crate::plan::{Action, PhaseId, Step};
+use futures::FutureExt;
 use std::time::Instant;
 use tracing::Instrument;
+
+/// The change door of a step whose start is being copied to the cluster: every change waits
+/// for the copy first (write-ahead), reads do not.
+struct AfterCopy<'a> {
+    inner: &'a dyn crate::door::Change,
+    ready: futures::future::Shared<futures::future::BoxFuture<'a, ()>>,
+}
+
+#[async_trait::async_trait]
+impl crate::door::Change for AfterCopy<'_> {
+    async fn script(
+        &self,
+        change: crate::door::ScriptChange<'_>,
+    ) -> Result<crate::door::Output, crate::door::ChangeError> {
+        self.ready.clone().await;
+        self.inner.script(change).await
+    }
+
+    async fn http(
+        &self,
+        change: crate::door::HttpChange<'_>,
+    ) -> Result<crate::door::Answer, crate::door::ChangeError> {
+        self.ready.clone().await;
+        self.inner.http(change).await
+    }
+
+    fn redact(&self, text: &str) -> String {
+        self.inner.redact(text)
+    }
+}
 
 /// What the walk does next.
 pub(super) enum Flow {
@@ -233,15 +264,18 @@ impl Engine<'_> {
             return Ok(Flow::Continue);
         }
         let in_flight = state == StepState::Running;
+        // Write-ahead on the cluster too: a resume from another machine sees a step that may
+        // change the cluster in flight. The copy is made while the step's first reads run; the
+        // step's change door waits for it before the first change. A read-only step's start is
+        // not worth a round trip to every master.
+        let mut write_ahead = None;
         if !in_flight {
             self.record(Record::StepStarted {
                 step: step.id.clone(),
             })?;
-            // Write-ahead on the cluster too: a resume from another machine sees a step that
-            // may change the cluster in flight. A read-only step's start is not worth a round
-            // trip to every master.
-            if step.action.changes_cluster() {
-                self.mirror().await;
+            if step.action.changes_cluster() && self.mirror.is_some() {
+                let flush: futures::future::BoxFuture<'_, ()> = Box::pin(self.mirror());
+                write_ahead = Some(flush.shared());
             }
         }
         let (_, attempt, _) = self.state_of(&step.id);
@@ -252,21 +286,38 @@ impl Engine<'_> {
         });
         let started = Instant::now();
         let view = self.view();
-        let ctx = self.ctx(step, attempt.max(1), &view);
-        let res: Result<serde_json::Value, StepError> = async {
-            if in_flight {
-                if let Some(out) = action.verify(&ctx).await? {
-                    return Ok(out);
-                }
-            }
-            action.run(&ctx).await
+        let after_copy = write_ahead.clone().map(|ready| AfterCopy {
+            inner: self.change,
+            ready,
+        });
+        let mut ctx = self.ctx(step, attempt.max(1), &view);
+        if let Some(door) = &after_copy {
+            ctx.change = door;
         }
-        .await;
-        // The operator's gates after the step's own (inventory `[[gates]]`), as part of it.
-        let res = match res {
-            Ok(out) => self.operator_gates(&ctx, out).await,
-            err => err,
+        let work = async {
+            let res: Result<serde_json::Value, StepError> = async {
+                if in_flight {
+                    if let Some(out) = action.verify(&ctx).await? {
+                        return Ok(out);
+                    }
+                }
+                action.run(&ctx).await
+            }
+            .await;
+            // The operator's gates after the step's own (inventory `[[gates]]`), as part of it.
+            match res {
+                Ok(out) => self.operator_gates(&ctx, out).await,
+                err => err,
+            }
         };
+        // The copy runs beside the step's work from the start (the door's waits only join it),
+        // and is finished whatever the step did.
+        let copy = async {
+            if let Some(copy) = write_ahead {
+                copy.await;
+            }
+        };
+        let (res, ()) = tokio::join!(work, copy);
         let ended = match res {
             Ok(output) => Ended::Done(output),
             Err(e) => Ended::Failed(self.change.redact(&e.to_string())),

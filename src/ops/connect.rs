@@ -138,6 +138,7 @@ pub fn connect(
         observe: transport.clone(),
         security: Default::default(),
         detected_ips: Default::default(),
+        seen_leader: Default::default(),
     };
     Ok((cluster, transport))
 }

@@ -1,9 +1,9 @@
 //! The documented health gates, each one poll returning why it is not met yet.
 
 use crate::cluster::Cluster;
-use crate::door::parse_json;
+use crate::door::{parse_json, RemoteError};
 use crate::playbook::NodeSpec;
-use crate::probe::node::{self, Read};
+use crate::probe::node::{self, NodeReads, Read};
 use crate::probe::wait::Poll;
 use crate::probe::{exhibitor, mesos};
 use crate::versions::RecordedVersion;
@@ -17,17 +17,26 @@ pub fn same_version(a: &str, b: &str) -> bool {
 /// on every master, and a Mesos leader elected. Each master is read on the master itself, all
 /// at once.
 pub async fn masters_healthy(c: &Cluster) -> Poll<String> {
+    masters_judged(c, &masters_round(c, &MASTER_HEALTH).await).await
+}
+
+/// What [`masters_healthy`] reads on every master.
+pub const MASTER_HEALTH: [Read; 3] = [Read::MasterMetrics, Read::Exhibitor, Read::Redirect];
+
+/// A round of `reads` on every master at once, each on the master itself (inventory order).
+pub async fn masters_round(c: &Cluster, reads: &[Read]) -> Vec<Result<NodeReads, RemoteError>> {
+    futures::future::join_all(c.inventory.masters.iter().map(|m| node::read(c, m, reads))).await
+}
+
+/// [`masters_healthy`] judged from a round of [`masters_round`] that read at least
+/// [`MASTER_HEALTH`].
+pub async fn masters_judged(
+    c: &Cluster,
+    rounds: &[Result<NodeReads, RemoteError>],
+) -> Poll<String> {
     let masters = &c.inventory.masters;
-    let rounds = futures::future::join_all(masters.iter().map(|m| {
-        node::read(
-            c,
-            m,
-            &[Read::MasterMetrics, Read::Exhibitor, Read::Redirect],
-        )
-    }))
-    .await;
     let mut exhibitor = Err(String::from("no Exhibitor answered"));
-    for (m, r) in masters.iter().zip(&rounds) {
+    for (m, r) in masters.iter().zip(rounds) {
         let m = &m.address;
         let reads = match r {
             Ok(r) => r,
@@ -67,7 +76,7 @@ pub async fn masters_healthy(c: &Cluster) -> Poll<String> {
     if let Err(e) = exhibitor {
         return Poll::NotYet(e);
     }
-    match c.leader_from(&rounds).await {
+    match c.leader_from(rounds).await {
         Ok(Some(l)) => Poll::Ready(l),
         Ok(None) => Poll::NotYet("no Mesos leader elected".into()),
         Err(e) => Poll::NotYet(format!("cannot tell the Mesos leader: {e}")),
@@ -81,7 +90,13 @@ fn unauthorized(node: &str) -> String {
 
 /// The agent reports `slave/registered` = 1 (read on the agent).
 pub async fn agent_registered(c: &Cluster, node: &NodeSpec) -> Poll<()> {
-    let metrics = match node::read(c, node, &[Read::AgentMetrics]).await {
+    agent_judged(node, &node::read(c, node, &[Read::AgentMetrics]).await)
+}
+
+/// [`agent_registered`] judged from a round on the agent that read at least
+/// [`Read::AgentMetrics`].
+pub fn agent_judged(node: &NodeSpec, round: &Result<NodeReads, RemoteError>) -> Poll<()> {
+    let metrics = match round {
         Ok(r) if r.unauthorized() => return Poll::Abort(unauthorized(&node.address)),
         Ok(r) => r
             .answer(Read::AgentMetrics)
@@ -98,6 +113,26 @@ pub async fn agent_registered(c: &Cluster, node: &NodeSpec) -> Poll<()> {
             )),
         },
         Err(e) => Poll::NotYet(format!("agent {}: {e}", node.address)),
+    }
+}
+
+/// Whether a round that read [`Read::Version`] on `node` found `to` in its version file.
+pub fn read_at_version(
+    node: &NodeSpec,
+    round: &Result<NodeReads, RemoteError>,
+    to: &RecordedVersion,
+) -> Poll<()> {
+    match round
+        .as_ref()
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.version())
+    {
+        Ok(v) if to.is(&v) => Poll::Ready(()),
+        Ok(v) => Poll::NotYet(format!(
+            "{} reports version {v}, expected {to}",
+            node.address
+        )),
+        Err(e) => Poll::NotYet(e),
     }
 }
 

@@ -12,6 +12,7 @@ use crate::door::RemoteError;
 use crate::model::Role;
 use crate::plan::StepVersion;
 use crate::playbook::NodeSpec;
+use crate::probe::node::Read;
 use crate::probe::wait::{self, Poll, WaitError};
 use crate::versions::RecordedVersion;
 use std::time::Duration;
@@ -151,7 +152,9 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
         ),
     };
     let dir = attempt_dir(ctx, node, direction);
-    let mut state = status(ctx, node, &dir).await?;
+    // Both only read: at once (the version is used when the script has not started yet).
+    let (state, identity) = tokio::join!(status(ctx, node, &dir), c.identity(node));
+    let mut state = state?;
     let mut installed = None;
     // The agent as it was before this step's script first started, journalled then: what a
     // resumed or retried step compares with (the agent may have lost its tasks since).
@@ -162,7 +165,7 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
             agent: Some(n.agent_before),
         });
     if state == Detached::NotStarted {
-        let id = c.identity(node).await.map_err(NodeUpgradeError::Unread)?;
+        let id = identity.map_err(NodeUpgradeError::Unread)?;
         if target.is(&id.version) {
             ctx.progress(format!(
                 "{} already reports {target}; the script is not started",
@@ -285,9 +288,11 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
         _ => unreachable!("wait returns only ended states"),
     }
     // Exit 0 does not mean healthy (facts §1.10): gate on our own checks.
-    post_gates(ctx, node, &target).await?;
+    let all_masters_at = post_gates(ctx, node, &target).await?;
     match direction {
-        Direction::Upgrade => super::procedure::after_node(ctx, node, &target, before).await?,
+        Direction::Upgrade => {
+            super::procedure::after_node(ctx, node, &target, before, all_masters_at).await?
+        }
         // A master undone: CockroachDB (IAM) healthy again where it runs (issue 12), before the
         // rollback takes the next master down.
         Direction::Rollback => super::procedure::after_undo(ctx, node, &target).await?,
@@ -326,15 +331,19 @@ async fn quorum_gate(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<(), WaitError
 }
 
 /// After the script: the node reports the target version and its role's health checks pass.
+/// Returns whether every master reported `target` in the round that passed (false after an
+/// agent's step).
 ///
-/// Each poll of the version gate also reads the role's health (both only read, at once), so
-/// that a node which is back and healthy at the first poll costs one round, not two; the health
-/// gate then waits only when that read was not ready yet.
+/// Each poll reads the node's version file in the same round as the role's health (one command
+/// per node: for a master, every master's metrics, Exhibitor, redirect and version file), so
+/// that a node which is back and healthy at the first poll costs one round, and the procedure's
+/// gates after a master learn from the same round whether it was the last one. The health gate
+/// waits on its own only when that round found the version but not the health yet.
 pub async fn post_gates(
     ctx: &StepCtx<'_>,
     node: &NodeSpec,
     target: &RecordedVersion,
-) -> Result<(), WaitError> {
+) -> Result<bool, WaitError> {
     let c = ctx.cluster;
     crate::checkpoint::hit(&format!("in-gate:health:{}:{target}", ctx.step.id));
     let master = node.role == Role::Master;
@@ -344,19 +353,37 @@ pub async fn post_gates(
         (c.timeouts.agent_gate_secs, "agent")
     };
     let deadline = Duration::from_secs(secs);
-    // The role's health: ready with the Mesos leader for a master, with "" for an agent.
-    let health = || async {
+    // One round: the node's version, the role's health (ready with the Mesos leader for a
+    // master, with "" for an agent), and whether every master is at the target.
+    let round = || async {
         if master {
-            gates::masters_healthy(c).await
+            let mut reads = gates::MASTER_HEALTH.to_vec();
+            reads.push(Read::Version);
+            let rounds = gates::masters_round(c, &reads).await;
+            let at = |r| matches!(gates::read_at_version(node, r, target), Poll::Ready(()));
+            let version = match c
+                .inventory
+                .masters
+                .iter()
+                .position(|m| m.address == node.address)
+            {
+                Some(i) => gates::read_at_version(node, &rounds[i], target),
+                None => gates::node_at_version(c, node, target).await,
+            };
+            let all = rounds.iter().all(at);
+            (version, gates::masters_judged(c, &rounds).await, all)
         } else {
-            match gates::agent_registered(c, node).await {
+            let r = crate::probe::node::read(c, node, &[Read::AgentMetrics, Read::Version]).await;
+            let health = match gates::agent_judged(node, &r) {
                 Poll::Ready(()) => Poll::Ready(String::new()),
                 Poll::NotYet(e) => Poll::NotYet(e),
                 Poll::Abort(e) => Poll::Abort(e),
-            }
+            };
+            (gates::read_at_version(node, &r, target), health, false)
         }
     };
-    // Some(the health's answer) when it was ready with the version, None when not yet.
+    // Some((the health's answer, every master at the target)) when the health was ready with
+    // the version, None when not yet.
     let healthy = wait::until(
         &format!(
             "gate after upgrading {what} {}: version {target}",
@@ -365,30 +392,37 @@ pub async fn post_gates(
         deadline,
         GATE_POLL,
         || async {
-            match tokio::join!(gates::node_at_version(c, node, target), health()) {
-                (Poll::Ready(()), Poll::Ready(leader)) => Poll::Ready(Some(leader)),
-                (Poll::Ready(()), _) => Poll::Ready(None),
-                (Poll::Abort(e), _) => Poll::Abort(e),
-                (Poll::NotYet(e), _) => Poll::NotYet(e),
+            match round().await {
+                (Poll::Ready(()), Poll::Ready(leader), all) => Poll::Ready(Some((leader, all))),
+                (Poll::Ready(()), _, _) => Poll::Ready(None),
+                (Poll::Abort(e), _, _) => Poll::Abort(e),
+                (Poll::NotYet(e), _, _) => Poll::NotYet(e),
             }
         },
     )
     .await?;
-    let leader = match healthy {
-        Some(leader) => leader,
+    let (leader, all) = match healthy {
+        Some(h) => h,
         None => {
             let gate = if master {
                 format!("gate after upgrading master {}: Exhibitor serving, registrar/log/recovered = 1, leader elected", node.address)
             } else {
                 format!("gate after upgrading agent {}: slave/registered = 1 within the re-registration window", node.address)
             };
-            wait::until(&gate, deadline, GATE_POLL, health).await?
+            wait::until(&gate, deadline, GATE_POLL, || async {
+                match round().await {
+                    (_, Poll::Ready(leader), all) => Poll::Ready((leader, all)),
+                    (_, Poll::NotYet(e), _) => Poll::NotYet(e),
+                    (_, Poll::Abort(e), _) => Poll::Abort(e),
+                }
+            })
+            .await?
         }
     };
     if master {
         ctx.progress(format!("masters healthy, Mesos leader {leader}"));
     }
-    Ok(())
+    Ok(all)
 }
 
 #[cfg(test)]

@@ -237,6 +237,7 @@ mod tests {
             observe: Arc::new(fake),
             security: Default::default(),
             detected_ips: Default::default(),
+            seen_leader: Default::default(),
             credentials: None,
         }
     }

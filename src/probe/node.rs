@@ -40,6 +40,10 @@ pub enum Read {
     MarathonInfo,
     /// This master's Marathon `/v2/leader` (same ports as [`Read::MarathonInfo`]).
     MarathonLeader,
+    /// The node's version file (the playbook's `paths.version_file`, `dcos-version.json`), read
+    /// in the same round as a gate's health reads so that a version gate costs no command of
+    /// its own.
+    Version,
 }
 
 /// The ZooKeeper four-letter words read (all read-only).
@@ -75,6 +79,7 @@ impl Read {
             Read::ZkRoot => "zk-root".into(),
             Read::MarathonInfo => "marathon-info".into(),
             Read::MarathonLeader => "marathon-leader".into(),
+            Read::Version => "version".into(),
         }
     }
 }
@@ -133,6 +138,12 @@ impl NodeReads {
         ))
     }
 
+    /// The DC/OS version the round's [`Read::Version`] found in the node's version file.
+    pub fn version(&self) -> Result<String, String> {
+        let (_, a) = self.answer(Read::Version).map_err(|e| e.to_string())?;
+        crate::cluster::parse_version(&a.body).map_err(|e| format!("{}: {e}", self.node))
+    }
+
     /// Whether any reply was a 401 (the token is missing, expired or refused).
     pub fn unauthorized(&self) -> bool {
         self.replies.values().any(|r| r.status == 401)
@@ -165,6 +176,7 @@ fn describe(read: Read) -> &'static str {
         Read::ZkRoot => "ZooKeeper getChildren /",
         Read::MarathonInfo => "Marathon /v2/info",
         Read::MarathonLeader => "Marathon /v2/leader",
+        Read::Version => "dcos-version.json",
     }
 }
 
@@ -303,6 +315,12 @@ zk() {{ n=$1; w=$2
                     "/v2/leader"
                 },
             ),
+            Read::Version => format!(
+                r#"if [ -r "$R"{vf} ]; then whole {k} 200 "$R"{vf}; else printf 'cannot read %s\n' {vf} > "$d/b"; whole {k} 000 "$d/b"; fi
+"#,
+                vf = quote(&c.playbook.paths.version_file),
+                k = r.key()
+            ),
             Read::ZkRoot => {
                 let fmt: String = zk_root_request()
                     .iter()
@@ -380,6 +398,7 @@ pub async fn read(c: &Cluster, node: &NodeSpec, reads: &[Read]) -> Result<NodeRe
 }
 
 async fn read_once(c: &Cluster, node: &NodeSpec, reads: &[Read]) -> Result<NodeReads, RemoteError> {
+    tracing::debug!(node = %node.address, ?reads, "node-local reads");
     let out = c
         .observe
         .query_with_token(

@@ -60,6 +60,8 @@ where
                 })
             }
             Poll::NotYet(last) => {
+                // `-v` shows why a gate is still waiting, poll by poll.
+                tracing::debug!(what, last = %last, "not yet");
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     return Err(WaitError::TimedOut {
                         what: what.to_string(),

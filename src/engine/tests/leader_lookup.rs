@@ -85,3 +85,46 @@ async fn masters_that_keep_disagreeing_about_the_leader_stop_the_run_before_any_
     );
     assert_eq!(v.state, RunState::Paused);
 }
+
+/// The leader another read resolved is taken once by the next lookup that accepts a recent
+/// one, without reading the masters again; a second lookup, or one after the window, reads them
+/// again, and what a lookup read itself is never left for the next.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recent_leader_is_taken_once_and_then_read_again() {
+    let fake = Arc::new(stale_redirect(MASTERS[2], &[MASTERS[2]]));
+    let cluster = testkit::cluster(0, fake.clone());
+    // How many rounds on every master so far.
+    let rounds = || {
+        let reads = fake
+            .calls()
+            .iter()
+            .filter(|c| {
+                matches!(c, crate::door::fake::Call::Query { script, .. } if script.contains("/master/redirect"))
+            })
+            .count();
+        assert_eq!(reads % MASTERS.len(), 0, "every master each round");
+        reads / MASTERS.len()
+    };
+    let within = std::time::Duration::from_secs(60);
+    let recent = |within| {
+        let c = &cluster;
+        async move { c.leader_address_recent(within).await.unwrap() }
+    };
+    let leader = Some(MASTERS[2].to_string());
+    // What a lookup reads itself is not left for the next one.
+    assert_eq!(recent(within).await, leader);
+    assert_eq!(recent(within).await, leader);
+    assert_eq!(rounds(), 2, "each lookup read every master");
+    // Another read (the guards' sample) resolves the leader: the next lookup takes it, once.
+    assert_eq!(cluster.leader_address().await.unwrap(), leader);
+    assert_eq!(rounds(), 3);
+    assert_eq!(recent(within).await, leader);
+    assert_eq!(rounds(), 3, "the recent leader was taken, not read");
+    assert_eq!(recent(within).await, leader);
+    assert_eq!(rounds(), 4, "taken once: the next lookup reads");
+    // A leader read longer ago than the window is read again.
+    cluster.leader_address().await.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    assert_eq!(recent(std::time::Duration::from_millis(1)).await, leader);
+    assert_eq!(rounds(), 6, "too old: read again");
+}

@@ -166,15 +166,18 @@ pub async fn after_undo(
 }
 
 /// After `node` reports `target` and its health gates passed (upgrades only). `before` is
-/// `None` when the step resumed a script started by an earlier process.
+/// `None` when the step resumed a script started by an earlier process; `all_masters_at` says
+/// whether every master reported `target` in the health gates' last round (for a master: it
+/// was the last one).
 pub async fn after_node(
     ctx: &StepCtx<'_>,
     node: &NodeSpec,
     target: &RecordedVersion,
     before: Option<Before>,
+    all_masters_at: bool,
 ) -> Result<(), ProcedureError> {
     let c = ctx.cluster;
-    let last = node.role == Role::Master && all_masters_at(c, target).await;
+    let last = node.role == Role::Master && all_masters_at;
     // Every gate below only reads, and each waits for its own condition: they wait at once, and
     // the step goes on when all of them pass (the first one that gives up fails it).
     let checks = async {
@@ -236,14 +239,6 @@ pub async fn after_node(
     };
     tokio::try_join!(checks, rejoined, master)?;
     Ok(())
-}
-
-/// Whether every master of the inventory reports `target`.
-async fn all_masters_at(c: &Cluster, target: &RecordedVersion) -> bool {
-    futures::future::join_all(c.inventory.masters.iter().map(|m| c.identity(m)))
-        .await
-        .iter()
-        .all(|id| matches!(id, Ok(id) if target.is(&id.version)))
 }
 
 /// The procedure's prechecks (read-only), appended to the checklist.
