@@ -58,13 +58,17 @@ pub(super) fn status_script(dir: &str) -> String {
     )
 }
 
-/// The status script, after waiting on the node (every 50 ms, at most `bound_secs`) while the
-/// script is starting or running. It returns within 50 ms of the script's end (its `rc`
-/// file, or its process gone), so completion is noticed at once without polling from here.
+/// The status script, after waiting on the node (at most `bound_secs`) while the script is
+/// starting or running. Where the node has `flock` (util-linux), the launcher holds the attempt's
+/// `lock` for as long as the script runs, and the wait blocks on that lock: it returns the
+/// moment the script ends (or its process dies), with no polling. Otherwise (or until the
+/// launcher has taken the lock) it looks every 50 ms for the script's `rc` file or its process
+/// gone. Either way completion is noticed at once without polling from here.
 pub(super) fn wait_script(dir: &str, bound_secs: u64) -> String {
     format!(
-        "d={d}; n={ticks}; \
+        "d={d}; n={ticks}; f=; if command -v flock >/dev/null 2>&1; then f=1; fi; \
          while [ \"$n\" -gt 0 ] && [ -d \"$d\" ] && [ ! -f \"$d/rc\" ]; do \
+         if [ -n \"$f\" ] && [ -f \"$d/lock\" ]; then flock -s -w $(( (n + 19) / 20 )) \"$d/lock\" true >/dev/null 2>&1; break; fi; \
          if [ -f \"$d/pid\" ] && [ ! -d \"/proc/$(cat \"$d/pid\" 2>/dev/null)\" ]; then break; fi; \
          n=$((n-1)); sleep 0.05 2>/dev/null || {{ sleep 1; n=$((n-19)); }}; done; {status}",
         d = quote(dir),
@@ -102,10 +106,14 @@ pub(super) fn launch_script(
     }
     parts.push(run);
     let inner = format!("{}; echo $? > rc.tmp; mv rc.tmp rc", parts.join(" && "));
+    // With util-linux `flock`, the script runs under the attempt's `lock`, held by `flock` until
+    // the script ends (`-o`: the script and what it leaves running do not hold it), which the
+    // wait blocks on; the pid is `flock`'s, alive exactly as long as the script.
     let parent = dir.rsplit_once('/').map(|(p, _)| p).unwrap_or(dir);
     Ok(format!(
         "set -e; mkdir -p {parent}; if ! mkdir {d} 2>/dev/null; then echo dcos-upgrade:already-started; exit 0; fi; \
-         cd {d}; nohup setsid bash -c {inner} > out.log 2>&1 < /dev/null & echo $! > pid; echo dcos-upgrade:started",
+         cd {d}; if command -v flock >/dev/null 2>&1; then nohup setsid flock -o -x lock bash -c {inner} > out.log 2>&1 < /dev/null & \
+         else nohup setsid bash -c {inner} > out.log 2>&1 < /dev/null & fi; echo $! > pid; echo dcos-upgrade:started",
         parent = quote(parent),
         d = quote(dir),
         inner = quote(&inner),

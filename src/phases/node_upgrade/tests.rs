@@ -121,3 +121,46 @@ fn the_wait_script_returns_as_soon_as_the_script_ends_and_after_its_bound_otherw
     assert!(matches!(s, Detached::Died { .. }), "{s:?}");
     assert!(took < Duration::from_secs(2), "{took:?}");
 }
+
+/// With `flock`, the wait blocks on the attempt's lock, which the launcher holds while the
+/// script runs: it returns when the lock is released, not at its bound, even while the process
+/// the pid file names is alive and no `rc` was written yet (the 50 ms loop would wait out its
+/// bound here).
+#[test]
+fn the_wait_returns_when_the_launcher_s_lock_is_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("attempt-1");
+    std::fs::create_dir(&d).unwrap();
+    let d = d.to_str().unwrap().to_string();
+    let mut alive = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    std::fs::write(format!("{d}/pid"), alive.id().to_string()).unwrap();
+    // The lock held for half a second, as the launcher's `flock -o -x lock` holds it.
+    let mut holder = std::process::Command::new("flock")
+        .args(["-o", "-x", &format!("{d}/lock"), "sleep", "0.5"])
+        .spawn()
+        .unwrap();
+    while !std::path::Path::new(&format!("{d}/lock")).exists() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let t = std::time::Instant::now();
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(wait_script(&d, 20))
+        .output()
+        .unwrap();
+    let took = t.elapsed();
+    holder.wait().unwrap();
+    alive.kill().unwrap();
+    alive.wait().unwrap();
+    assert_eq!(
+        parse_status(&String::from_utf8_lossy(&out.stdout)),
+        Detached::Running
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "waited out the bound: {took:?}"
+    );
+}
