@@ -33,11 +33,14 @@ secs() { printf '%.3f' "$(echo "$2 - $1" | bc -l)"; }
 
 # sim_up NAME ARGS...: a fresh firewalled testbed in $BENCH_DIR/NAME (echoes the directory).
 # CockroachDB's catch-up (a real gate of the tool's, which the plain loops do not have) is 0.
+# Its services have been up for a day (UP_SECS, default 86400; 0: just started), as a cluster
+# that is upgraded has: the prechecks look at a master twice, 2 s apart, only when it restarted
+# within the last minute (src/phases/checks/observe.rs FLAP_UPTIME_SECS).
 sim_up() {
   local d=$BENCH_DIR/$1; shift
   mkdir -p "$d"
   BENCH_TESTBEDS+=("$d")
-  "$BENCH_SIM" up --dir "$d" --network firewalled --crdb-catch-up-ms 0 "$@" > "$d.up.log" 2>&1 \
+  "$BENCH_SIM" up --dir "$d" --network firewalled --crdb-catch-up-ms 0 --up-secs "${UP_SECS:-86400}" "$@" > "$d.up.log" 2>&1 \
     || { echo "dcos-sim up failed: $(tail -3 "$d.up.log")" >&2; return 1; }
   printf '%s' "$BENCH_TIMEOUTS" >> "$d/inventory.toml"
 }

@@ -126,6 +126,71 @@ fn four_masters_are_a_warning_and_a_flapping_master_a_blocker() {
     assert_eq!(code, 1);
 }
 
+/// A cluster that has been running for a day: no master is young, so none is looked at twice
+/// (facts §5: only a low `master/uptime_secs` means a restart); a master restarted once is looked
+/// at twice and passes, one that restarts in a loop is still a blocker.
+#[test]
+fn masters_up_for_a_minute_are_not_flapping_and_a_restarting_one_still_is() {
+    let tb = Testbed::builder()
+        .masters(3)
+        .agents(2)
+        .public_agents(0)
+        .version("2.1.3")
+        .upgrade_to("2.2.1")
+        .up_secs(86_400)
+        .start()
+        .expect("testbed starts");
+    let (code, checks) = check(&tb);
+    assert_eq!(code, 0, "{:?}", failed_blockers(&checks));
+    let c = find(&checks, "masters.not_flapping");
+    assert_eq!(c["passed"], true, "{c}");
+    assert!(
+        c["found"]
+            .as_str()
+            .unwrap()
+            .contains("up for at least 60 s"),
+        "{c}"
+    );
+    let failed_tasks = &find(&checks, "tasks.baseline")["data"]["failed"];
+    assert!(
+        failed_tasks["per_minute"].as_f64().unwrap().is_finite(),
+        "{failed_tasks}"
+    );
+    // Restarted once: young, looked at twice, up the whole time in between.
+    let st = tb
+        .ssh("m2", "systemctl restart dcos-mesos-master")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // Back up (the testbed's own unit state) before the check looks.
+    let back = std::time::Instant::now();
+    while !tb
+        .ssh("m2", "systemctl is-active dcos-mesos-master")
+        .status()
+        .unwrap()
+        .success()
+    {
+        assert!(
+            back.elapsed() < std::time::Duration::from_secs(30),
+            "m2 never came back"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (code, checks) = check(&tb);
+    let c = find(&checks, "masters.not_flapping");
+    assert_eq!(c["passed"], true, "{c}");
+    assert!(
+        c["found"].as_str().unwrap().contains("between two probes"),
+        "{c}"
+    );
+    assert_eq!(code, 0, "{:?}", failed_blockers(&checks));
+    // Restarting in a loop.
+    tb.fault("m2", "flapping").unwrap();
+    let (code, checks) = check(&tb);
+    assert!(failed(&checks, "masters.not_flapping", "blocker").contains(&address(&tb, "m2")));
+    assert_eq!(code, 1);
+}
+
 #[test]
 fn a_stopped_zookeeper_server_and_a_full_disk_are_blockers() {
     let tb = testbed(3, "2.1.3", "2.2.1");

@@ -141,6 +141,11 @@ impl NodeReads {
     /// The DC/OS version the round's [`Read::Version`] found in the node's version file.
     pub fn version(&self) -> Result<String, String> {
         let (_, a) = self.answer(Read::Version).map_err(|e| e.to_string())?;
+        // 404: the file is not there or not readable (the body says which); never status 0,
+        // which would say the node's address reached nothing.
+        if a.status != 200 {
+            return Err(format!("{}: {}", self.node, a.body.trim()));
+        }
         crate::cluster::parse_version(&a.body).map_err(|e| format!("{}: {e}", self.node))
     }
 
@@ -316,7 +321,7 @@ zk() {{ n=$1; w=$2
                 },
             ),
             Read::Version => format!(
-                r#"if [ -r "$R"{vf} ]; then whole {k} 200 "$R"{vf}; else printf 'cannot read %s\n' {vf} > "$d/b"; whole {k} 000 "$d/b"; fi
+                r#"if [ -r "$R"{vf} ]; then whole {k} 200 "$R"{vf}; else printf 'cannot read %s\n' {vf} > "$d/b"; whole {k} 404 "$d/b"; fi
 "#,
                 vf = quote(&c.playbook.paths.version_file),
                 k = r.key()

@@ -88,16 +88,27 @@ pub(super) fn check_task_baseline(o: &Observed) -> Vec<CheckResult> {
             "record TASK_FAILED/LOST/KILLED counts by hand before upgrading",
         )];
     };
-    let (Ok(a), Ok(b)) = (&m.first, &m.second) else {
+    let Ok(a) = &m.first else {
         return Vec::new();
     };
-    let secs = FLAP_PROBE_INTERVAL.as_secs_f64();
+    // The rate between the two probes; without a second one (every master up for a minute or
+    // more), the rate since the leader's election, when Mesos started counting (facts §5:
+    // metrics reset when a new leader is elected), as the rollout guards' baseline has it.
+    let (b, secs, since_election) = match &m.second {
+        Some(Ok(b)) => (b, FLAP_PROBE_INTERVAL.as_secs_f64(), false),
+        Some(Err(_)) => return Vec::new(),
+        None => (a, a.get("master/uptime_secs").unwrap_or(0.0), true),
+    };
     let mut data = serde_json::Map::new();
     let mut parts = Vec::new();
     for k in ["failed", "lost", "killed", "running"] {
         let key = format!("master/tasks_{k}");
         let (x, y) = (a.get(&key).unwrap_or(0.0), b.get(&key).unwrap_or(0.0));
-        let per_min = ((y - x).max(0.0)) * 60.0 / secs;
+        let per_min = match (since_election, secs > 0.0) {
+            (_, false) => 0.0,
+            (true, true) => y * 60.0 / secs,
+            (false, true) => ((y - x).max(0.0)) * 60.0 / secs,
+        };
         data.insert(
             k.into(),
             serde_json::json!({"count": y, "per_minute": per_min}),

@@ -101,8 +101,22 @@ pub(super) fn check_one_leader(o: &Observed) -> Vec<CheckResult> {
 
 pub(super) fn check_flapping(o: &Observed) -> Vec<CheckResult> {
     let mut bad = Vec::new();
+    // No second probe: every master's first showed a minute of uptime or more.
+    if !o.masters.is_empty() && o.masters.iter().all(|m| m.second.is_none()) {
+        return vec![result(
+            "masters.not_flapping",
+            Severity::Blocker,
+            true,
+            format!(
+                "every master has been up for at least {:.0} s (master/uptime_secs): none restarted in the last minute",
+                super::observe::FLAP_UPTIME_SECS
+            ),
+            "",
+        )];
+    }
     for m in &o.masters {
-        if let (Ok(a), Ok(b)) = (&m.first, &m.second) {
+        let Some(second) = &m.second else { continue };
+        if let (Ok(a), Ok(b)) = (&m.first, second) {
             if let (Some(u1), Some(u2)) = (a.get("master/uptime_secs"), b.get("master/uptime_secs"))
             {
                 // Up the whole time, uptime grows by the time that passed between the two
@@ -116,7 +130,7 @@ pub(super) fn check_flapping(o: &Observed) -> Vec<CheckResult> {
                     ));
                 }
             }
-        } else if let (Ok(_), Err(e)) = (&m.first, &m.second) {
+        } else if let (Ok(_), Err(e)) = (&m.first, second) {
             bad.push(format!(
                 "master {} stopped answering between two probes: {e}",
                 m.address

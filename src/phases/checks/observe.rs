@@ -19,6 +19,13 @@ const OTHER_READS: [crate::probe::node::Read; 5] = {
 /// really measured between them is what the check compares the uptime with).
 pub const FLAP_PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(2000);
 
+/// A master whose first probe shows `master/uptime_secs` at least this long has not restarted
+/// for a minute: it is not flapping, and needs no second probe. apache/mesos
+/// `docs/monitoring.md` (facts §5): a low `master/uptime_secs` means the master restarted, below
+/// 60 sustained means it is flapping. Only when some master is younger than this (or its
+/// uptime cannot be read) does the probe wait [`FLAP_PROBE_INTERVAL`] for a second look.
+pub const FLAP_UPTIME_SECS: f64 = 60.0;
+
 /// One node's probe result.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct NodeObs {
@@ -37,8 +44,9 @@ pub struct MasterObs {
     pub address: String,
     /// First probe.
     pub first: Result<crate::probe::mesos::Metrics, String>,
-    /// Second probe, [`FLAP_PROBE_INTERVAL`] later.
-    pub second: Result<crate::probe::mesos::Metrics, String>,
+    /// Second probe, [`FLAP_PROBE_INTERVAL`] later; `None` when every master's first probe
+    /// showed an uptime of at least [`FLAP_UPTIME_SECS`] (nothing to catch).
+    pub second: Option<Result<crate::probe::mesos::Metrics, String>>,
     /// Seconds between the two probes, as measured (their midpoints).
     pub elapsed_secs: f64,
     /// How far off that can be (half the two probes' durations).
@@ -120,26 +128,52 @@ pub async fn observe(
     // Each read is timed (its midpoint), so a restart is judged against the time that really
     // passed between a master's two probes.
     // The two metric probes are short rounds of their own; the other reads run in between.
+    // The second is taken only when some master may be restarting (its uptime under
+    // FLAP_UPTIME_SECS, or unread): a master up for a minute is not flapping.
     let masters_round = async {
         let metrics_only = [Read::MasterMetrics];
         let a = join_all(master_nodes.iter().map(|m| timed(c, m, &metrics_only))).await;
+        let young = a.iter().any(|(_, _, r)| {
+            let up = r
+                .as_ref()
+                .ok()
+                .and_then(|r| r.answer(Read::MasterMetrics).ok())
+                .and_then(|(url, a)| mesos::parse_metrics(&url, &a).ok())
+                .and_then(|m| m.get("master/uptime_secs"));
+            up.is_none_or(|u| u < FLAP_UPTIME_SECS)
+        });
+        let wait = async {
+            if young {
+                tokio::time::sleep(FLAP_PROBE_INTERVAL).await;
+            }
+        };
         let (rest, ()) = tokio::join!(
             join_all(master_nodes.iter().map(|m| node::read(c, m, &OTHER_READS))),
-            tokio::time::sleep(FLAP_PROBE_INTERVAL)
+            wait
         );
-        let b = join_all(master_nodes.iter().map(|m| timed(c, m, &metrics_only))).await;
-        let timing: Vec<(f64, f64)> = a
-            .iter()
-            .zip(&b)
-            .map(|((ta, da, _), (tb, db, _))| {
-                (
-                    tb.duration_since(*ta).as_secs_f64(),
-                    (*da + *db).as_secs_f64() / 2.0,
-                )
-            })
-            .collect();
+        let b = if young {
+            Some(join_all(master_nodes.iter().map(|m| timed(c, m, &metrics_only))).await)
+        } else {
+            None
+        };
+        let timing: Vec<(f64, f64)> = match &b {
+            Some(b) => a
+                .iter()
+                .zip(b)
+                .map(|((ta, da, _), (tb, db, _))| {
+                    (
+                        tb.duration_since(*ta).as_secs_f64(),
+                        (*da + *db).as_secs_f64() / 2.0,
+                    )
+                })
+                .collect(),
+            None => a.iter().map(|_| (0.0, 0.0)).collect(),
+        };
         let first: Vec<_> = a.into_iter().map(|(_, _, r)| r).collect();
-        let second: Vec<_> = b.into_iter().map(|(_, _, r)| r).collect();
+        let second: Vec<Option<_>> = match b {
+            Some(b) => b.into_iter().map(|(_, _, r)| Some(r)).collect(),
+            None => first.iter().map(|_| None).collect(),
+        };
         (first, rest, second, timing)
     };
     let shells = join_all(c.nodes().map(|n| {
@@ -228,7 +262,7 @@ pub async fn observe(
         .map(|(m, ((a, b), (elapsed, uncertainty)))| MasterObs {
             address: m.clone(),
             first: metrics(a),
-            second: metrics(b),
+            second: b.as_ref().map(metrics),
             elapsed_secs: *elapsed,
             uncertainty_secs: *uncertainty,
         })

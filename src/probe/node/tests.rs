@@ -298,3 +298,28 @@ fn round_cost() {
         ms(took[29])
     );
 }
+
+/// The version file is read in the round (no command of its own): its version, or an error that
+/// names the file when it is missing, which is not mistaken for an address that reaches nothing.
+#[test]
+fn the_version_file_is_read_in_the_same_round() {
+    let root = node_tree();
+    let mut c = crate::testkit::cluster(
+        0,
+        std::sync::Arc::new(crate::door::fake::FakeCluster::new()),
+    );
+    c.playbook.ports.mesos_master = closed_port();
+    let mut node = c.inventory.masters[0].clone();
+    node.root = root.path().display().to_string();
+    let file = root.path().join("opt/mesosphere/etc/dcos-version.json");
+    std::fs::write(&file, r#"{"version": "2.2.1", "dcos-image-commit": "x"}"#).unwrap();
+    let r = parse(&node.address, &run_round(&c, &node, &[Read::Version])).unwrap();
+    assert_eq!(r.version().unwrap(), "2.2.1");
+    std::fs::remove_file(&file).unwrap();
+    let out = run_round(&c, &node, &[Read::MasterMetrics, Read::Version]);
+    let r = parse(&node.address, &out).unwrap();
+    let e = r.version().unwrap_err();
+    assert!(e.contains("dcos-version.json"), "{e}");
+    let (_, a) = r.answer(Read::Version).unwrap();
+    assert_eq!(a.status, 404, "{out}");
+}

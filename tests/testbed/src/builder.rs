@@ -25,6 +25,7 @@ pub struct TestbedBuilder {
     zones: Vec<String>,
     zk_data_mb: u64,
     crdb_catch_up_ms: u64,
+    up_secs: u64,
     dir: Option<PathBuf>,
 }
 
@@ -50,6 +51,7 @@ impl Default for TestbedBuilder {
             zones: Vec::new(),
             zk_data_mb: 0,
             crdb_catch_up_ms: model::DEFAULT_CRDB_CATCH_UP_MS,
+            up_secs: 0,
             dir: None,
         }
     }
@@ -153,6 +155,11 @@ impl TestbedBuilder {
         self.crdb_catch_up_ms = ms;
         self
     }
+    /// The services have been up this long when the testbed starts (`up --up-secs`).
+    pub fn up_secs(mut self, secs: u64) -> Self {
+        self.up_secs = secs;
+        self
+    }
     /// Each master's ZooKeeper snapshot is this many MB of incompressible data (`up --zk-data-mb`).
     pub fn zk_data_mb(mut self, mb: u64) -> Self {
         self.zk_data_mb = mb;
@@ -206,6 +213,9 @@ impl TestbedBuilder {
             cmd.args(["--zones", &self.zones.join(",")]);
         }
         cmd.args(["--crdb-catch-up-ms", &self.crdb_catch_up_ms.to_string()]);
+        if self.up_secs > 0 {
+            cmd.args(["--up-secs", &self.up_secs.to_string()]);
+        }
         if self.zk_data_mb > 0 {
             cmd.args(["--zk-data-mb", &self.zk_data_mb.to_string()]);
         }

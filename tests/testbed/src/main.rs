@@ -123,6 +123,11 @@ enum Cmd {
         /// How long CockroachDB's ranges stay under-replicated after a master is back (ms).
         #[arg(long, default_value_t = dcos_sim::model::DEFAULT_CRDB_CATCH_UP_MS)]
         crdb_catch_up_ms: u64,
+        /// How long the nodes' services have been up when the testbed starts, in seconds
+        /// (their `master/uptime_secs`, `slave/uptime_secs`; 0: just started). A cluster that is
+        /// upgraded has usually been running for a while; a restart resets it.
+        #[arg(long, default_value_t = 0)]
+        up_secs: u64,
     },
     /// Stop everything the testbed in DIR started (daemon, every sshd, leftover node scripts);
     /// saves the final report to DIR/report.json. Idempotent.
@@ -191,6 +196,7 @@ fn main() -> Result<()> {
             zones,
             zk_data_mb,
             crdb_catch_up_ms,
+            up_secs,
         } => {
             let def = setup::up(&setup::UpOptions {
                 dir,
@@ -214,6 +220,7 @@ fn main() -> Result<()> {
                 zones,
                 zk_data_mb,
                 crdb_catch_up_ms,
+                up_secs,
             })?;
             println!(
                 "dcos-sim: cluster up in {} (subnet {}, network {})",

@@ -211,6 +211,10 @@ pub struct SimDef {
     /// up-replication of its ranges).
     #[serde(default = "default_crdb_catch_up_ms")]
     pub crdb_catch_up_ms: u64,
+    /// How long the services had been up when the testbed started, in seconds (`up --up-secs`;
+    /// 0: just started). Counted in a unit's uptime until it restarts.
+    #[serde(default)]
+    pub up_secs: u64,
 }
 
 /// [`SimDef::crdb_catch_up_ms`] by default.

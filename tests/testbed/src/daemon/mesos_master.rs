@@ -12,7 +12,7 @@ use std::time::UNIX_EPOCH;
 
 pub(super) fn uptime(n: &NodeSt) -> f64 {
     n.unit(n.main_unit())
-        .map(|u| u.since.elapsed().as_secs_f64())
+        .map(|u| (u.since.elapsed() + u.up_before).as_secs_f64())
         .unwrap_or(0.0)
 }
 

@@ -17,6 +17,8 @@ pub(super) struct Unit {
     pub(super) up: bool,
     pub(super) starting_until: Option<Instant>,
     pub(super) since: Instant,
+    /// Uptime from before the testbed started (`up --up-secs`), until the unit restarts.
+    pub(super) up_before: Duration,
 }
 
 impl Unit {
@@ -190,6 +192,7 @@ impl Cluster {
                         up: true,
                         starting_until: None,
                         since: now,
+                        up_before: Duration::from_secs(def.up_secs),
                     })
                     .collect(),
                 faults: BTreeSet::new(),

@@ -18,6 +18,7 @@ impl Cluster {
                         u.up = true;
                         u.starting_until = None;
                         u.since = now;
+                        u.up_before = Duration::ZERO;
                     }
                 }
             }
@@ -33,6 +34,7 @@ impl Cluster {
                 {
                     if now.duration_since(u.since) >= Duration::from_secs(1) {
                         u.since = now;
+                        u.up_before = Duration::ZERO;
                     }
                 }
             }

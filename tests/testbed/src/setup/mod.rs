@@ -69,6 +69,8 @@ pub struct UpOptions {
     pub zk_data_mb: u64,
     /// CockroachDB's catch-up after a master is back (`--crdb-catch-up-ms`).
     pub crdb_catch_up_ms: u64,
+    /// How long the services have been up at the start, in seconds (`up --up-secs`).
+    pub up_secs: u64,
 }
 
 pub(super) fn write(path: &Path, content: &str) -> Result<()> {

@@ -151,6 +151,7 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         zones: opts.zones.clone(),
         zk_data_mb: opts.zk_data_mb,
         crdb_catch_up_ms: opts.crdb_catch_up_ms,
+        up_secs: opts.up_secs,
     };
     for sub in ["pids", "keys", "bootstrap", "nodes"] {
         fs::create_dir_all(dir.join(sub))?;
