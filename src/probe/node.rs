@@ -5,7 +5,9 @@
 //!
 //! The script finds the node's own address with `/opt/mesosphere/bin/detect_ip` and its security
 //! mode in `/opt/mesosphere/etc/bootstrap-config.json`, and reaches the node's own ports as a
-//! production firewall allows: plain HTTP where the mode is not `strict`; HTTPS with the cluster
+//! production firewall allows: plain HTTP where the mode is not `strict` (an HTTP/1.0 `GET` over
+//! bash's `/dev/tcp`, bounded by `timeout`, as the ZooKeeper reads go: no `curl` process, which
+//! costs twice as much per read; the answer is read in `raw_http`); HTTPS with `curl`, the cluster
 //! CA (`/run/dcos/pki/CA/ca-bundle.crt`) and the ACS token in strict mode; Exhibitor with its
 //! client certificate (`/var/lib/dcos/exhibitor-tls-artifacts/`) when the node has one (facts
 //! §1.4). The token comes on the script's standard input (from the observe door) and goes into a
@@ -283,9 +285,12 @@ get() {{ local n=$1 url=$2 out loc l; shift 2
     done < "$d/h"
     emit "$n" "${{out%% *}}" "${{loc:--}}" "${{out##* }}" "$d/b"
   else whole "$n" 000 "$d/e"; fi; }}
+raw() {{ local n=$1 rc
+  if timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2" || exit 7; printf "GET %s HTTP/1.0\r\nHost: %s:%s\r\nAccept: */*\r\nConnection: close\r\n\r\n" "$3" "$1" "$2" >&3; cat <&3; exit 0' _ "$2" "$3" "$4" > "$d/b" 2> "$d/e"; then whole "$n" raw "$d/b"
+  else rc=$?; [ "$rc" != 124 ] || printf 'no answer from %s:%s within 5 s\n' "$2" "$3" >> "$d/e"; whole "$n" 000 "$d/e"; fi; }}
 mesos() {{ n=$1; port=$2; path=$3
   if [ "$sec" = strict ]; then get "$n" "https://$ip:$port$path" --cacert "$ca" -H @"$d/auth"
-  else get "$n" "http://$ip:$port$path"; fi; }}
+  else raw "$n" "$ip" "$port" "$path"; fi; }}
 zk() {{ n=$1; w=$2
   if timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf %s "$3" >&3 && cat <&3' _ "$ip" {zk_port} "$w" > "$d/b" 2>&1; then whole "$n" 200 "$d/b"; else whole "$n" 000 "$d/b"; fi; }}
 "#,
@@ -302,7 +307,7 @@ zk() {{ n=$1; w=$2
             Read::Redirect => format!("mesos {} {} /master/redirect\n", r.key(), p.mesos_master),
             Read::Flags => format!("mesos {} {} /flags\n", r.key(), p.mesos_master),
             Read::Exhibitor => format!(
-                r#"if [ -f "$tls/client-key.pem" ]; then get {k} "https://localhost:{e}/exhibitor/v1/cluster/status" --resolve "localhost:{e}:$ip" --cacert "$tls/root-cert.pem" --cert "$tls/client-cert.pem" --key "$tls/client-key.pem"; else get {k} "http://$ip:{e}/exhibitor/v1/cluster/status"; fi
+                r#"if [ -f "$tls/client-key.pem" ]; then get {k} "https://localhost:{e}/exhibitor/v1/cluster/status" --resolve "localhost:{e}:$ip" --cacert "$tls/root-cert.pem" --cert "$tls/client-cert.pem" --key "$tls/client-key.pem"; else raw {k} "$ip" {e} /exhibitor/v1/cluster/status; fi
 "#,
                 k = r.key(),
                 e = p.exhibitor
@@ -310,7 +315,7 @@ zk() {{ n=$1; w=$2
             Read::Zk(w) => format!("zk {} {}\n", r.key(), w.as_str()),
             // Marathon serves TLS on 8443 in strict mode (facts §8.1), plain 8080 otherwise.
             Read::MarathonInfo | Read::MarathonLeader => format!(
-                r#"if [ "$sec" = strict ]; then get {k} "https://$ip:8443{path}" --cacert "$ca" -H @"$d/auth"; else get {k} "http://$ip:{p}{path}"; fi
+                r#"if [ "$sec" = strict ]; then get {k} "https://$ip:8443{path}" --cacert "$ca" -H @"$d/auth"; else raw {k} "$ip" {p} {path}; fi
 "#,
                 k = r.key(),
                 p = p.marathon,
@@ -373,14 +378,23 @@ pub fn parse(node: &str, out: &str) -> Result<NodeReads, String> {
         while !body_start.is_char_boundary(end) {
             end -= 1;
         }
-        replies.insert(
-            key.to_string(),
+        let body = &body_start[..end];
+        let reply = if code == "raw" {
+            // A whole plain-HTTP answer read over `/dev/tcp`; one that is not HTTP is an answer
+            // that says nothing (status 0, what came as the reason).
+            raw_http::parse(body).unwrap_or_else(|e| Reply {
+                status: 0,
+                location: None,
+                body: e,
+            })
+        } else {
             Reply {
                 status: code.parse().unwrap_or(0),
                 location: (loc != "-").then(|| loc.to_string()),
-                body: body_start[..end].to_string(),
-            },
-        );
+                body: body.to_string(),
+            }
+        };
+        replies.insert(key.to_string(), reply);
         rest = &body_start[end..];
     }
     Ok(NodeReads {
@@ -432,6 +446,8 @@ pub fn remote(e: RemoteError) -> ProbeError {
         reason: e.to_string(),
     }
 }
+
+mod raw_http;
 
 #[cfg(test)]
 mod tests;
