@@ -48,6 +48,13 @@ impl SeenLeader {
         }
     }
 
+    /// Forgets the leader recorded, if any.
+    pub fn clear(&self) {
+        if let Ok(mut m) = self.0.lock() {
+            *m = None;
+        }
+    }
+
     /// The leader recorded at most `within` ago, taken (the next call reads again).
     pub fn take_within(&self, within: Duration) -> Option<String> {
         let mut m = self.0.lock().ok()?;
@@ -151,6 +158,14 @@ impl Cluster {
     /// Every known node, masters first.
     pub fn nodes(&self) -> impl Iterator<Item = &NodeSpec> {
         self.inventory.masters.iter().chain(self.agents.iter())
+    }
+
+    /// Where `node` is among the inventory's masters (the order of every round on the masters).
+    pub fn master_position(&self, node: &NodeSpec) -> Option<usize> {
+        self.inventory
+            .masters
+            .iter()
+            .position(|m| m.address == node.address)
     }
 
     /// A node by address.
@@ -264,13 +279,24 @@ impl Cluster {
         }
         let read = self.leader_address().await;
         // Only a read made after this lookup may stand in for the next one.
-        self.seen_leader.take_within(Duration::ZERO);
+        self.seen_leader.clear();
         read
     }
 
     /// The leader from a round of reads on every master (in inventory order) that read at least
     /// `Redirect` and `MasterMetrics`: see [`Cluster::leader_address`].
     pub async fn leader_from(
+        &self,
+        rounds: &[Result<crate::probe::node::NodeReads, RemoteError>],
+    ) -> Result<Option<String>, LeaderError> {
+        let leader = self.resolve_leader(rounds).await;
+        if let Ok(Some(l)) = &leader {
+            self.seen_leader.saw(l);
+        }
+        leader
+    }
+
+    async fn resolve_leader(
         &self,
         rounds: &[Result<crate::probe::node::NodeReads, RemoteError>],
     ) -> Result<Option<String>, LeaderError> {
@@ -318,7 +344,6 @@ impl Cluster {
         let named = self.match_master(&host).await.unwrap_or(host);
         let named_elected = elected.get(&named).copied();
         if named_elected == Some(true) {
-            self.seen_leader.saw(&named);
             return Ok(Some(named));
         }
         let mut claim: Vec<String> = masters
@@ -328,17 +353,8 @@ impl Cluster {
             .collect();
         match (claim.len(), named_elected) {
             // The named master could not be asked and nobody else claims to lead: take it.
-            (0, None) => {
-                self.seen_leader.saw(&named);
-                Ok(Some(named))
-            }
-            (1, _) => {
-                let l = claim.pop();
-                if let Some(l) = &l {
-                    self.seen_leader.saw(l);
-                }
-                Ok(l)
-            }
+            (0, None) => Ok(Some(named)),
+            (1, _) => Ok(claim.pop()),
             _ => Err(LeaderError::Disagree {
                 redirect: named,
                 elected: claim,

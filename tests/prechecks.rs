@@ -12,13 +12,18 @@ fn bin() -> Command {
     c
 }
 
-fn testbed(masters: usize, version: &str, to: &str) -> Testbed {
+/// The checklist's testbed: `masters` masters, two private agents, no public one.
+fn builder(masters: usize, version: &str, to: &str) -> dcos_sim::TestbedBuilder {
     Testbed::builder()
         .masters(masters)
         .agents(2)
         .public_agents(0)
         .version(version)
         .upgrade_to(to)
+}
+
+fn testbed(masters: usize, version: &str, to: &str) -> Testbed {
+    builder(masters, version, to)
         .start()
         .expect("testbed starts")
 }
@@ -131,12 +136,7 @@ fn four_masters_are_a_warning_and_a_flapping_master_a_blocker() {
 /// at twice and passes, one that restarts in a loop is still a blocker.
 #[test]
 fn masters_up_for_a_minute_are_not_flapping_and_a_restarting_one_still_is() {
-    let tb = Testbed::builder()
-        .masters(3)
-        .agents(2)
-        .public_agents(0)
-        .version("2.1.3")
-        .upgrade_to("2.2.1")
+    let tb = builder(3, "2.1.3", "2.2.1")
         .up_secs(86_400)
         .start()
         .expect("testbed starts");

@@ -44,6 +44,28 @@ fn world(plan: Plan, leader: &Leader, options: &RunOptions) -> World {
     }
 }
 
+/// The parts of an engine for the world's run, with `registry`'s actions, through `change`
+/// (no view handed over: the engine replays the journal).
+fn parts<'a>(
+    w: &'a World,
+    change: &'a AuditedChange<'a>,
+    registry: &'a dyn crate::action::Registry,
+    options: RunOptions,
+    prompter: Option<Arc<dyn Prompter>>,
+) -> EngineParts<'a> {
+    EngineParts {
+        store: &w.store,
+        record: &w.record,
+        cluster: &w.cluster,
+        change,
+        registry,
+        options,
+        prompter,
+        events: &w.events,
+        replayed: None,
+    }
+}
+
 /// The engine of the world's run, with the fake actions, through the in-process change door.
 fn engine<'a>(
     w: &'a World,
@@ -52,18 +74,7 @@ fn engine<'a>(
     options: RunOptions,
     prompter: Option<Arc<dyn Prompter>>,
 ) -> Engine<'a> {
-    Engine::new(EngineParts {
-        store: &w.store,
-        record: &w.record,
-        cluster: &w.cluster,
-        change,
-        registry: actions,
-        options,
-        prompter,
-        events: &w.events,
-        replayed: None,
-    })
-    .expect("engine")
+    Engine::new(parts(w, change, actions, options, prompter)).expect("engine")
 }
 
 fn change_door(w: &World) -> AuditedChange<'_> {

@@ -361,12 +361,7 @@ pub async fn post_gates(
             reads.push(Read::Version);
             let rounds = gates::masters_round(c, &reads).await;
             let at = |r| matches!(gates::read_at_version(node, r, target), Poll::Ready(()));
-            let version = match c
-                .inventory
-                .masters
-                .iter()
-                .position(|m| m.address == node.address)
-            {
+            let version = match c.master_position(node) {
                 Some(i) => gates::read_at_version(node, &rounds[i], target),
                 None => gates::node_at_version(c, node, target).await,
             };

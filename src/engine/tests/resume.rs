@@ -71,30 +71,23 @@ async fn a_replayed_view_is_taken_only_while_the_journal_holds_what_it_replayed(
     replay.apply(&paused).expect("apply");
     w.store.append(&w.record.id, &paused).expect("append");
     let (change, actions) = (change_door(&w), FakeActions::default());
-    let parts = |replayed| EngineParts {
-        store: &w.store,
-        record: &w.record,
-        cluster: &w.cluster,
-        change: &change,
-        registry: &actions,
-        options: acked(),
-        prompter: None,
-        events: &w.events,
+    let handed = |replayed| EngineParts {
         replayed,
+        ..parts(&w, &change, &actions, acked(), None)
     };
     // The journal holds as many records as the caller replayed: its view is taken as it is,
     // not read again (shown by a view that differs from the journal's: the caller vouches).
-    let e = Engine::new(parts(Some((replay.clone(), 1)))).expect("engine");
+    let e = Engine::new(handed(Some((replay.clone(), 1)))).expect("engine");
     assert_eq!(e.view().state, RunState::Paused);
     let unread = crate::machine::Replay::new(&w.record.plan);
-    let e = Engine::new(parts(Some((unread, 1)))).expect("engine");
+    let e = Engine::new(handed(Some((unread, 1)))).expect("engine");
     assert_eq!(e.view().state, RunState::Running);
     // A view replayed before that record (0 records) is behind: the journal is read again.
     let stale = crate::machine::Replay::new(&w.record.plan);
-    let e = Engine::new(parts(Some((stale, 0)))).expect("engine");
+    let e = Engine::new(handed(Some((stale, 0)))).expect("engine");
     assert_eq!(e.view().state, RunState::Paused);
     // And one claiming a count the journal does not hold is not taken either.
-    let e = Engine::new(parts(Some((
+    let e = Engine::new(handed(Some((
         crate::machine::Replay::new(&w.record.plan),
         2,
     ))))

@@ -60,19 +60,9 @@ async fn a_step_s_start_is_copied_to_the_cluster_beside_its_reads_and_before_its
     let copy = SlowCopy(trace.clone());
     let actions = ReadThenChange(trace.clone());
     let change = change_door(&w);
-    let engine = Engine::new(EngineParts {
-        store: &w.store,
-        record: &w.record,
-        cluster: &w.cluster,
-        change: &change,
-        registry: &actions,
-        options: acked(),
-        prompter: None,
-        events: &w.events,
-        replayed: None,
-    })
-    .expect("engine")
-    .with_mirror(&copy);
+    let engine = Engine::new(parts(&w, &change, &actions, acked(), None))
+        .expect("engine")
+        .with_mirror(&copy);
     assert_eq!(engine.execute(false).await.expect("journal"), Outcome::Done);
     let t = trace.all();
     // The node and framework steps change the cluster (the checks only read).

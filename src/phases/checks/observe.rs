@@ -130,16 +130,18 @@ pub async fn observe(
     // The two metric probes are short rounds of their own; the other reads run in between.
     // The second is taken only when some master may be restarting (its uptime under
     // FLAP_UPTIME_SECS, or unread): a master up for a minute is not flapping.
+    let metrics = |r: &Result<node::NodeReads, crate::door::RemoteError>| match r {
+        Ok(r) => r
+            .answer(Read::MasterMetrics)
+            .and_then(|(url, a)| mesos::parse_metrics(&url, &a))
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
     let masters_round = async {
         let metrics_only = [Read::MasterMetrics];
         let a = join_all(master_nodes.iter().map(|m| timed(c, m, &metrics_only))).await;
         let young = a.iter().any(|(_, _, r)| {
-            let up = r
-                .as_ref()
-                .ok()
-                .and_then(|r| r.answer(Read::MasterMetrics).ok())
-                .and_then(|(url, a)| mesos::parse_metrics(&url, &a).ok())
-                .and_then(|m| m.get("master/uptime_secs"));
+            let up = metrics(r).ok().and_then(|m| m.get("master/uptime_secs"));
             up.is_none_or(|u| u < FLAP_UPTIME_SECS)
         });
         let wait = async {
@@ -249,13 +251,6 @@ pub async fn observe(
         agent_metrics,
         (slaves, apps, deployments, teardown),
     ) = tokio::join!(masters_round, shells, agent_metrics, at_leader);
-    let metrics = |r: &Result<node::NodeReads, crate::door::RemoteError>| match r {
-        Ok(r) => r
-            .answer(Read::MasterMetrics)
-            .and_then(|(url, a)| mesos::parse_metrics(&url, &a))
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
     let masters_obs: Vec<MasterObs> = masters
         .iter()
         .zip(first.iter().zip(&second).zip(&timing))

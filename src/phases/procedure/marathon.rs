@@ -175,12 +175,7 @@ pub async fn after_master(
 ) -> Poll<String> {
     // Every master's Marathon at once, this one's among them: one round, not two.
     let all = futures::future::join_all(c.inventory.masters.iter().map(|m| read(c, m))).await;
-    let mine = match c
-        .inventory
-        .masters
-        .iter()
-        .position(|m| m.address == node.address)
-    {
+    let mine = match c.master_position(node) {
         Some(i) => all[i].clone(),
         None => read(c, node).await,
     };

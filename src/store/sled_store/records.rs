@@ -10,6 +10,20 @@ use crate::store::{AuditEntry, RunRecord, StoreError, StoreResult, SCHEMA_VERSIO
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
+/// The journal's counter: how many records each run's journal holds.
+const JOURNAL_SEQ: &str = "journal-seq";
+
+/// The key of a run's counter (`journal-seq`, `audit-seq`) in the meta tree.
+fn counter_key(counter: &str, run: &str) -> String {
+    format!("{counter}/{run}")
+}
+
+/// A counter's value as stored (8 bytes, big-endian); 0 when there is none yet.
+fn counter_value(v: Option<sled::IVec>) -> u64 {
+    v.and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+        .unwrap_or(0)
+}
+
 fn seq_key(run: &str, seq: u64) -> Vec<u8> {
     let mut k = run.as_bytes().to_vec();
     k.push(0);
@@ -77,7 +91,7 @@ impl Store {
     pub fn append(&self, run: &str, rec: &Record) -> StoreResult<u64> {
         self.append_to(
             &self.journal,
-            "journal-seq",
+            JOURNAL_SEQ,
             run,
             serde_json::to_vec(rec).map_err(db_err)?,
             mirror::JOURNAL_FILE,
@@ -126,13 +140,10 @@ impl Store {
         // Held across the commit: the view's lines keep the database's order.
         let mut pending = self.group.lock();
         pending.take_failure()?;
-        let counter_key = format!("{counter}/{run}");
+        let counter_key = counter_key(counter, run);
         let seq = (tree, &self.meta)
             .transaction(|(t, meta)| {
-                let next = meta
-                    .get(counter_key.as_bytes())?
-                    .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
-                    .unwrap_or(0);
+                let next = counter_value(meta.get(counter_key.as_bytes())?);
                 t.insert(seq_key(run, next), body.clone())?;
                 meta.insert(counter_key.as_bytes(), &(next + 1).to_be_bytes())?;
                 Ok::<u64, ConflictableTransactionError<()>>(next)
@@ -157,12 +168,10 @@ impl Store {
     /// How many records a run's journal holds (its sequence counter: no record is read), for a
     /// caller that replayed the journal to tell that nothing was appended since.
     pub fn journal_len(&self, run: &str) -> StoreResult<u64> {
-        Ok(self
-            .meta
-            .get(format!("journal-seq/{run}").as_bytes())
-            .map_err(db_err)?
-            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
-            .unwrap_or(0))
+        let key = counter_key(JOURNAL_SEQ, run);
+        Ok(counter_value(
+            self.meta.get(key.as_bytes()).map_err(db_err)?,
+        ))
     }
 
     /// A run's audit log, in order.
