@@ -102,7 +102,15 @@ fn a_state_directory_deleted_mid_run_stops_it_and_leaves_the_cluster_lock() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (mut run, mut events) = spawn(&env, env.state.path(), &args);
     wait_for(&mut events, master_step_started);
-    std::fs::remove_dir_all(env.state.path()).unwrap();
+    // The run writes into the directory while it is deleted: a file that appears after the
+    // listing makes one removal fail with "not empty"; remove again until it is gone.
+    for tries in 0.. {
+        match std::fs::remove_dir_all(env.state.path()) {
+            Ok(()) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(e) => assert!(tries < 50, "cannot delete the state directory: {e}"),
+        }
+    }
     for _ in events.by_ref() {}
     let mut err = String::new();
     std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut err).unwrap();

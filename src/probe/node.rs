@@ -245,6 +245,11 @@ const MARK: &str = "@@dcu-reply";
 pub fn script(c: &Cluster, node: &NodeSpec, reads: &[Read]) -> String {
     let p = &c.playbook.ports;
     let root = quote(&node.root);
+    // Plain HTTP (`raw`) is an HTTP/1.0 request with `Connection: close`: the Mesos master and
+    // agent close the connection after their answer (apache/mesos libprocess `src/decoder.hpp`:
+    // a request's keepAlive is `http_should_keep_alive`, false for HTTP/1.0 without keep-alive),
+    // so `cat` ends with the answer. That Marathon and Exhibitor (Jetty) do the same was not
+    // checked from their sources here; the testbed's servers (axum) do.
     // The node's address: the one its `detect_ip` printed to an earlier read (`known`), else
     // `detect_ip` now (`detect`), else the inventory's (`inventory`).
     let ip = match c.detected_ips.of(&node.address) {
