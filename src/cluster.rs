@@ -34,8 +34,9 @@ pub struct Cluster {
 }
 
 /// The Mesos leader the last lookup resolved ([`Cluster::leader_from`]), with the moment it was
-/// read. A step's rollout guards read every master's redirect and metrics when the step ends;
-/// the leader lookup before the next master step takes the leader from that round
+/// read. A step's rollout guards sample every master's redirect and metrics once its node is
+/// back (after a master, from its health gate's last round; at most a second before the step
+/// ends); the leader lookup before the next master step takes the leader from that round
 /// ([`Cluster::leader_address_recent`]) instead of reading every master again.
 #[derive(Debug, Default)]
 pub struct SeenLeader(std::sync::Mutex<Option<(std::time::Instant, String)>>);
@@ -267,7 +268,7 @@ impl Cluster {
     }
 
     /// [`Cluster::leader_address`], or the leader another read resolved at most `within` ago
-    /// (and no call has taken since): the guards' sample at the end of a step read every
+    /// (and no call has taken since): the guards' sample of the step before read every
     /// master's redirect and metrics a moment before the next master step asks. What this
     /// call reads itself is not left for the next one.
     pub async fn leader_address_recent(

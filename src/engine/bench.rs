@@ -8,7 +8,7 @@
 
 use super::*;
 use crate::action::{Action, StepCtx, StepError, Undo};
-use crate::door::fake::{answer, FakeCluster};
+use crate::door::fake::{answer, ok, FakeCluster};
 use crate::door::{AuditedChange, ScriptChange};
 use crate::events::NullSink;
 use crate::facts::{ClusterFacts, NodeFacts};
@@ -162,6 +162,8 @@ fn fake(leader: Leader) -> FakeCluster {
                 }
             })
         })
+        // The journal's copy on the masters (`ops::mirror`): written.
+        .on_script(|_, script| script.contains("/journal/").then(|| ok("")))
         .on_get(|_| Some(answer(404, "")))
 }
 
@@ -275,6 +277,15 @@ fn simulation_at_scale() {
         line("engine overhead per step", stats(per_step), 1.0, "ms");
         let resume = runs.iter().map(|r| r.resume).collect();
         line("resume start-up", stats(resume), 200.0, "ms");
+        let flush = runs.iter().map(|r| r.flush).collect();
+        line(
+            "journal copy on the masters, per step",
+            stats(flush),
+            1.0,
+            "ms",
+        );
+        let whole = runs.iter().map(|r| r.whole_chain).collect();
+        line("  (the whole chain hashed again)", stats(whole), 1.0, "ms");
         let r = &runs[runs.len() - 1];
         println!(
             "{:<34} {:.1} MB ({} bytes, {:.0} bytes per step)",
@@ -308,6 +319,11 @@ struct Rollout {
     records: usize,
     audits: usize,
     commits: u64,
+    /// One flush of the journal's copy on the masters after a step, at the end's journal size.
+    flush: Duration,
+    /// The whole journal read and its chain built again, as each flush did before it kept the
+    /// chain (2026-12-02).
+    whole_chain: Duration,
 }
 
 fn rollout(
@@ -386,6 +402,33 @@ fn rollout(
         (resume - replayed).as_secs_f64() * 1e3
     );
     let audits = store.audit("run-1").expect("audit").len();
+    // 4. The journal's copy on the masters at this size: after the first (whole) write, each
+    // step's flush sends what the step appended (here one record per flush, as a step's end).
+    let (flush, whole_chain) = rt.block_on(async {
+        let copy = crate::ops::mirror::Mirror::new(&store, &record, &c, &change, &NullSink);
+        copy.flush().await;
+        let mut each = Vec::new();
+        for i in 0..FLUSHES {
+            store
+                .append(
+                    "run-1",
+                    &crate::machine::Record::StepNoted {
+                        step: format!("bench/{i}"),
+                        output: serde_json::json!({}),
+                    },
+                )
+                .expect("append");
+            let t = Instant::now();
+            copy.flush().await;
+            each.push(t.elapsed());
+        }
+        let t = Instant::now();
+        let header = serde_json::to_value(&record).expect("header");
+        let all = store.journal("run-1").expect("journal");
+        let lines = crate::machine::mirror::chain("run-1", &header, &all);
+        assert_eq!(lines.len(), all.len() + 1);
+        (stats_of(each), t.elapsed())
+    });
     Rollout {
         took,
         resume,
@@ -393,5 +436,16 @@ fn rollout(
         records: journal.len(),
         audits,
         commits,
+        flush,
+        whole_chain,
     }
+}
+
+/// Flushes of the journal's copy timed per rollout.
+const FLUSHES: usize = 20;
+
+/// The median of some durations.
+fn stats_of(mut d: Vec<Duration>) -> Duration {
+    d.sort();
+    d[d.len() / 2]
 }

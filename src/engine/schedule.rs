@@ -25,8 +25,9 @@ pub enum Schedule {
 const LEADER_TRIES: u32 = 5;
 
 /// How old a leader read may be for the next master step to take it instead of reading every
-/// master again: the step before read every master's redirect and metrics at its end (its rollout
-/// guards), a moment before. Older than this, or taken once already, the leader is read again.
+/// master again: the step before read every master's redirect and metrics once its node was
+/// back (its rollout guards' sample, at most `guards::SAMPLE_FRESH` before that step ended).
+/// Older than this, or taken once already, the leader is read again.
 const LEADER_FRESH: std::time::Duration = std::time::Duration::from_millis(1000);
 
 /// Which schedule each phase uses.

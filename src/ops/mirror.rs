@@ -9,7 +9,7 @@ use crate::cluster::Cluster;
 use crate::door::{Change, ScriptChange};
 use crate::engine::JournalMirror;
 use crate::events::{stamp, Event, EventSink};
-use crate::machine::mirror::{chain, to_text};
+use crate::machine::mirror::{to_text, Chain};
 use crate::playbook::NodeSpec;
 use crate::shell::quote;
 use crate::store::{RunRecord, Store};
@@ -34,8 +34,10 @@ pub struct Mirror<'a> {
     events: &'a dyn EventSink,
     /// Lines each master holds from this execution's writes (absent: rewrite it whole).
     written: Mutex<HashMap<String, usize>>,
-    /// One flush at a time (the steps of a batch finish together): no line is sent twice.
-    one_at_a_time: tokio::sync::Mutex<()>,
+    /// The chain so far (built at the first flush, then extended by each flush with the records
+    /// appended since), held by one flush at a time (the steps of a batch finish together): no
+    /// line is sent twice.
+    chain: tokio::sync::Mutex<Option<Chain>>,
 }
 
 impl<'a> Mirror<'a> {
@@ -54,7 +56,7 @@ impl<'a> Mirror<'a> {
             change,
             events,
             written: Mutex::new(HashMap::new()),
-            one_at_a_time: tokio::sync::Mutex::new(()),
+            chain: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -99,17 +101,21 @@ impl<'a> Mirror<'a> {
 #[async_trait::async_trait]
 impl JournalMirror for Mirror<'_> {
     async fn flush(&self) {
-        let _one = self.one_at_a_time.lock().await;
-        let journal = match self.store.journal(&self.record.id) {
-            Ok(j) => j,
+        let mut held = self.chain.lock().await;
+        let chain = held.get_or_insert_with(|| {
+            let header = serde_json::to_value(self.record).unwrap_or_default();
+            Chain::new(&self.record.id, &header)
+        });
+        // Only the records appended since the last flush are read and hashed.
+        match self.store.journal_from(&self.record.id, chain.records()) {
+            Ok(new) => chain.extend(&new),
             Err(e) => {
                 return self.warn(format!(
                     "the journal could not be read for its copy on the masters: {e}"
                 ));
             }
-        };
-        let header = serde_json::to_value(self.record).unwrap_or_default();
-        let lines = chain(&self.record.id, &header, &journal);
+        }
+        let lines = chain.lines();
         let masters = &self.cluster.inventory.masters;
         let plan: Vec<(&NodeSpec, Option<usize>)> = {
             let w = self.written.lock().expect("mirror");

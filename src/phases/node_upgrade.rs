@@ -133,7 +133,8 @@ async fn wait_status(
     Ok(parse_status(&out.stdout))
 }
 
-/// Upgrades (or rolls back) the step's node and gates on its health. Returns the step output.
+/// Upgrades (or rolls back) the step's node and gates on its health; after an upgrade, the
+/// rollout guards judge the cluster. Returns the step output.
 pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::Value, StepError> {
     let c = ctx.cluster;
     let node = ctx.node()?;
@@ -288,23 +289,36 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
         _ => unreachable!("wait returns only ended states"),
     }
     // Exit 0 does not mean healthy (facts §1.10): gate on our own checks.
-    let all_masters_at = post_gates(ctx, node, &target).await?;
-    match direction {
+    let settled = post_gates(ctx, node, &target).await?;
+    let taken = match direction {
         Direction::Upgrade => {
-            super::procedure::after_node(ctx, node, &target, before, all_masters_at).await?
+            // The rollout guards' sample only reads: beside the procedure's gates (for a
+            // master, from the health gate's round that passed), taken again when those gates
+            // waited longer than the sample may be old.
+            let after =
+                super::procedure::after_node(ctx, node, &target, before, settled.all_masters_at);
+            let (after, taken) = tokio::join!(after, super::guards::take(ctx, settled.masters));
+            after?;
+            super::guards::fresh(ctx, taken).await
         }
         // A master undone: CockroachDB (IAM) healthy again where it runs (issue 12), before the
         // rollback takes the next master down.
-        Direction::Rollback => super::procedure::after_undo(ctx, node, &target).await?,
-    }
-    Ok(super::outputs::write(&super::outputs::NodeOutput {
+        Direction::Rollback => {
+            super::procedure::after_undo(ctx, node, &target).await?;
+            None
+        }
+    };
+    let output = super::outputs::write(&super::outputs::NodeOutput {
         node: node.address.clone(),
         installed_before: installed,
         version: target.to_string(),
         attempt: ctx.attempt,
         work_dir: dir,
         guard: None,
-    }))
+    });
+    Ok(super::guards::after_node_step(
+        ctx, ctx.view, taken, output,
+    )?)
 }
 
 /// A node as people know it: `m1 (10.0.0.11)`, or the address alone when it has no other name.
@@ -330,9 +344,17 @@ async fn quorum_gate(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<(), WaitError
     .map(|_| ())
 }
 
+/// What the health gates after a node's script saw in the round that passed.
+pub struct Settled {
+    /// Every master reported `target` (false after an agent's step).
+    pub all_masters_at: bool,
+    /// After a master's step: that round of every master (their redirect and metrics among
+    /// its reads), which the rollout guards' sample is taken from.
+    pub masters: Option<super::guards::MastersRound>,
+}
+
 /// After the script: the node reports the target version and its role's health checks pass.
-/// Returns whether every master reported `target` in the round that passed (false after an
-/// agent's step).
+/// Returns what the round that passed saw.
 ///
 /// Each poll reads the node's version file in the same round as the role's health (one command
 /// per node: for a master, every master's metrics, Exhibitor, redirect and version file), so
@@ -343,7 +365,7 @@ pub async fn post_gates(
     ctx: &StepCtx<'_>,
     node: &NodeSpec,
     target: &RecordedVersion,
-) -> Result<bool, WaitError> {
+) -> Result<Settled, WaitError> {
     let c = ctx.cluster;
     crate::checkpoint::hit(&format!("in-gate:health:{}:{target}", ctx.step.id));
     let master = node.role == Role::Master;
@@ -366,7 +388,9 @@ pub async fn post_gates(
                 None => gates::node_at_version(c, node, target).await,
             };
             let all = rounds.iter().all(at);
-            (version, gates::masters_judged(c, &rounds).await, all)
+            let judged = gates::masters_judged(c, &rounds).await;
+            let round = super::guards::MastersRound::taken_now(rounds);
+            (version, judged, all, Some(round))
         } else {
             let r = crate::probe::node::read(c, node, &[Read::AgentMetrics, Read::Version]).await;
             let health = match gates::agent_judged(node, &r) {
@@ -374,7 +398,12 @@ pub async fn post_gates(
                 Poll::NotYet(e) => Poll::NotYet(e),
                 Poll::Abort(e) => Poll::Abort(e),
             };
-            (gates::read_at_version(node, &r, target), health, false)
+            (
+                gates::read_at_version(node, &r, target),
+                health,
+                false,
+                None,
+            )
         }
     };
     // Some((the health's answer, every master at the target)) when the health was ready with
@@ -388,15 +417,17 @@ pub async fn post_gates(
         GATE_POLL,
         || async {
             match round().await {
-                (Poll::Ready(()), Poll::Ready(leader), all) => Poll::Ready(Some((leader, all))),
-                (Poll::Ready(()), _, _) => Poll::Ready(None),
-                (Poll::Abort(e), _, _) => Poll::Abort(e),
-                (Poll::NotYet(e), _, _) => Poll::NotYet(e),
+                (Poll::Ready(()), Poll::Ready(leader), all, masters) => {
+                    Poll::Ready(Some((leader, all, masters)))
+                }
+                (Poll::Ready(()), ..) => Poll::Ready(None),
+                (Poll::Abort(e), ..) => Poll::Abort(e),
+                (Poll::NotYet(e), ..) => Poll::NotYet(e),
             }
         },
     )
     .await?;
-    let (leader, all) = match healthy {
+    let (leader, all, masters) = match healthy {
         Some(h) => h,
         None => {
             let gate = if master {
@@ -406,9 +437,9 @@ pub async fn post_gates(
             };
             wait::until(&gate, deadline, GATE_POLL, || async {
                 match round().await {
-                    (_, Poll::Ready(leader), all) => Poll::Ready((leader, all)),
-                    (_, Poll::NotYet(e), _) => Poll::NotYet(e),
-                    (_, Poll::Abort(e), _) => Poll::Abort(e),
+                    (_, Poll::Ready(leader), all, masters) => Poll::Ready((leader, all, masters)),
+                    (_, Poll::NotYet(e), ..) => Poll::NotYet(e),
+                    (_, Poll::Abort(e), ..) => Poll::Abort(e),
                 }
             })
             .await?
@@ -417,7 +448,10 @@ pub async fn post_gates(
     if master {
         ctx.progress(format!("masters healthy, Mesos leader {leader}"));
     }
-    Ok(all)
+    Ok(Settled {
+        all_masters_at: all,
+        masters,
+    })
 }
 
 #[cfg(test)]

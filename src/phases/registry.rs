@@ -102,7 +102,7 @@ impl Action for ValidateScript {
     }
 }
 
-/// The node script on one node, its gates, then the rollout guards.
+/// The node script on one node, its gates and the rollout guards.
 pub struct NodeUpgrade;
 
 #[async_trait]
@@ -112,8 +112,7 @@ impl Action for NodeUpgrade {
     }
 
     async fn run(&self, ctx: &StepCtx<'_>) -> Result<Value, StepError> {
-        let out = node_upgrade::run(ctx, Direction::Upgrade).await?;
-        Ok(guards::after_node_step(ctx, ctx.view, out).await?)
+        node_upgrade::run(ctx, Direction::Upgrade).await
     }
 
     async fn undo_plan(&self, ctx: &StepCtx<'_>, _output: &Value, _state: StepState) -> Undo {

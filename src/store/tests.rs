@@ -165,3 +165,27 @@ fn journal_len_counts_each_run_s_records_without_reading_them() {
     );
     assert_eq!(s.journal_len("nobody").unwrap(), 0);
 }
+
+#[test]
+fn journal_from_reads_a_run_s_records_after_the_first_n_and_no_other_run_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    // "r1" is a prefix of "r10": the range must stop at r1's own records.
+    s.create_run(&record("r1")).unwrap();
+    s.create_run(&record("r10")).unwrap();
+    let paused = |i: usize| Record::RunPaused {
+        reason: format!("{i}"),
+    };
+    for i in 0..4 {
+        s.append("r1", &paused(i)).unwrap();
+        s.append("r10", &paused(100 + i)).unwrap();
+    }
+    let all = s.journal("r1").unwrap();
+    for from in 0..=5 {
+        let got = s.journal_from("r1", from as u64).unwrap();
+        let want: Vec<Record> = all.iter().skip(from).cloned().collect();
+        assert_eq!(got, want, "from {from}");
+    }
+    assert_eq!(s.journal_from("r10", 3).unwrap(), vec![paused(103)]);
+    assert!(s.journal_from("nobody", 0).unwrap().is_empty());
+}

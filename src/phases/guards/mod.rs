@@ -23,12 +23,14 @@ pub use judge::{judge, Verdict};
 
 use super::StepCtx;
 use crate::cluster::Cluster;
+use crate::door::RemoteError;
 use crate::machine::RunView;
 use crate::model::Role;
 use crate::probe::mesos;
+use crate::probe::node::{NodeReads, Read};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Every guard failure message starts with this.
 pub const GUARD_PREFIX: &str = "rollout guard";
@@ -113,24 +115,56 @@ fn now_ms() -> u64 {
 /// Takes a sample: the leader's counters, every master's uptime, and (when `agents` is not
 /// empty) those agents' attributes from the leader's `/slaves`.
 pub async fn sample(c: &Cluster, agents: &[String]) -> Result<Sample, String> {
-    use crate::probe::node::{self, Read};
     // One round on every master at once, on the master itself: its redirect and its metrics,
     // which are both the leader lookup's input (`Cluster::leader_from`) and the sample's.
+    let rounds = crate::phases::gates::masters_round(c, &SAMPLED).await;
+    sample_from(c, &MastersRound::taken_now(rounds), agents).await
+}
+
+/// What a sample reads on every master (a round that read at least these can be sampled).
+pub const SAMPLED: [Read; 2] = [Read::Redirect, Read::MasterMetrics];
+
+/// One round of node-local reads on every master (inventory order) and when it ended: what a
+/// sample is taken from.
+#[derive(Debug, Clone)]
+pub struct MastersRound {
+    /// Each master's reads (at least [`SAMPLED`]).
+    pub rounds: Vec<Result<NodeReads, RemoteError>>,
+    /// When the round ended (Unix milliseconds): the sample's time.
+    pub at_ms: u64,
+    /// When the round ended, to tell how old it is.
+    pub at: Instant,
+}
+
+impl MastersRound {
+    /// A round that has just ended.
+    pub fn taken_now(rounds: Vec<Result<NodeReads, RemoteError>>) -> MastersRound {
+        MastersRound {
+            rounds,
+            at_ms: now_ms(),
+            at: Instant::now(),
+        }
+    }
+}
+
+/// A sample taken from a round of the masters that already happened (`round` read at least
+/// [`SAMPLED`] on every master), and those `agents`' attributes read now.
+pub async fn sample_from(
+    c: &Cluster,
+    round: &MastersRound,
+    agents: &[String],
+) -> Result<Sample, String> {
+    use crate::probe::node;
     let masters = &c.inventory.masters;
-    let rounds = futures::future::join_all(
-        masters
-            .iter()
-            .map(|m| node::read(c, m, &[Read::Redirect, Read::MasterMetrics])),
-    )
-    .await;
+    let rounds = &round.rounds;
     let leader = c
-        .leader_from(&rounds)
+        .leader_from(rounds)
         .await
         .map_err(|e| format!("cannot find the Mesos leader: {e}"))?
         .ok_or("no Mesos leader is elected")?;
     let mut leader_metrics = None;
     let mut masters_uptime_secs = BTreeMap::new();
-    for (n, r) in masters.iter().zip(&rounds) {
+    for (n, r) in masters.iter().zip(rounds) {
         let m = r
             .as_ref()
             .map_err(|e| node::remote(e.clone()))
@@ -165,7 +199,7 @@ pub async fn sample(c: &Cluster, agents: &[String]) -> Result<Sample, String> {
         }
     }
     Ok(Sample {
-        at_ms: now_ms(),
+        at_ms: round.at_ms,
         leader,
         leader_uptime_secs,
         counters,
@@ -244,26 +278,80 @@ pub fn latest_probe(view: &RunView) -> Option<Probe> {
         .max_by_key(|p| p.probe.at_ms)
 }
 
-/// Checks the guards after a node step succeeded; the step's output gets the probe, or the step
-/// fails with a message naming the metric and the numbers.
-pub async fn after_node_step(
+/// How old the guards' sample may be when a node step's gates end. A sample taken from the
+/// health gate's last round of the masters, or beside the procedure's gates after the node, is
+/// taken again when those gates waited longer than this, so that a node step is judged on the
+/// cluster as it was at most this long before the step ends (what fails in between is counted
+/// by the next step's sample, which measures from this one).
+pub const SAMPLE_FRESH: Duration = Duration::from_secs(1);
+
+/// The guards' sample after a node step, and how old it is.
+#[derive(Debug, Clone)]
+pub struct Taken {
+    /// The sample, or why the cluster could not be sampled.
+    sample: Result<Sample, String>,
+    /// When its masters were read.
+    at: Instant,
+}
+
+/// Takes the guards' sample after the step's node is back (`None` when the guards are off):
+/// from `recent` when given (a round of the masters that read at least [`SAMPLED`] after the
+/// node was back: a master step's health gate reads every master's redirect and metrics), else
+/// from a new round. Read-only: it runs beside the procedure's gates after the node.
+pub async fn take(ctx: &StepCtx<'_>, recent: Option<MastersRound>) -> Option<Taken> {
+    let c = ctx.cluster;
+    if !c.playbook.guards.enabled {
+        return None;
+    }
+    let asked: Vec<String> = match ctx.node() {
+        Ok(n) if n.role != Role::Master => vec![n.address.clone()],
+        _ => Vec::new(),
+    };
+    let round = match recent {
+        Some(r) => r,
+        None => MastersRound::taken_now(crate::phases::gates::masters_round(c, &SAMPLED).await),
+    };
+    let sample = sample_from(c, &round, &asked).await;
+    Some(Taken {
+        sample,
+        at: round.at,
+    })
+}
+
+/// `taken` when it is a sample not older than [`SAMPLE_FRESH`]; else a new one.
+pub async fn fresh(ctx: &StepCtx<'_>, taken: Option<Taken>) -> Option<Taken> {
+    match taken {
+        Some(t) if !t.stale(Instant::now()) => Some(t),
+        Some(_) => take(ctx, None).await,
+        None => None,
+    }
+}
+
+impl Taken {
+    /// Whether this sample must be taken again at `now`: it failed (perhaps only because its
+    /// round was the health gate's, read while the leader moved), or is older than
+    /// [`SAMPLE_FRESH`].
+    fn stale(&self, now: Instant) -> bool {
+        self.sample.is_err() || now.saturating_duration_since(self.at) > SAMPLE_FRESH
+    }
+}
+
+/// Judges the guards after a node step succeeded, on the sample `taken` after it (see
+/// [`take`], [`fresh`]); the step's output gets the probe, or the step fails with a message
+/// naming the metric and the numbers.
+pub fn after_node_step(
     ctx: &StepCtx<'_>,
     view: &RunView,
+    taken: Option<Taken>,
     output: serde_json::Value,
 ) -> Result<serde_json::Value, GuardError> {
-    let c = ctx.cluster;
-    let g = &c.playbook.guards;
-    if !g.enabled {
+    let Some(taken) = taken else {
         return Ok(output);
-    }
+    };
+    let g = &ctx.cluster.playbook.guards;
     let node = ctx.node()?;
     let agent = node.role != Role::Master;
-    let asked: Vec<String> = if agent {
-        vec![node.address.clone()]
-    } else {
-        Vec::new()
-    };
-    let now = (sample(c, &asked).await).map_err(|error| GuardError::Unprobed {
+    let now = taken.sample.map_err(|error| GuardError::Unprobed {
         node: node.address.clone(),
         error,
     })?;
@@ -326,4 +414,87 @@ pub async fn after_node_step(
     };
     out.insert("guard".into(), serde_json::json!(probe));
     Ok(serde_json::Value::Object(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::door::fake::FakeCluster;
+    use crate::phases::gates::{masters_round, MASTER_HEALTH};
+    use std::sync::Arc;
+
+    /// Masters whose redirect names the first one, each with its own uptime and counters.
+    fn cluster() -> Cluster {
+        let fake = FakeCluster::new().on_script(|node, script| {
+            crate::testkit::node_round(script, &node.address, |key| {
+                let leader = crate::testkit::MASTERS[0];
+                let i = crate::testkit::MASTERS
+                    .iter()
+                    .position(|m| *m == node.address)
+                    .unwrap_or(9);
+                match key {
+                    "redirect" => Some((307, Some(format!("//{leader}:5050")), String::new())),
+                    "master-metrics" => Some((
+                        200,
+                        None,
+                        format!(
+                            r#"{{"master/elected": {}, "master/uptime_secs": {}, "master/tasks_failed": {}, "master/tasks_lost": 1, "master/tasks_killed": 2}}"#,
+                            if node.address == leader { 1 } else { 0 },
+                            1000 + i,
+                            7 + i
+                        ),
+                    )),
+                    "exhibitor" => Some((200, None, "[]".into())),
+                    _ => None,
+                }
+            })
+        });
+        crate::testkit::cluster(0, Arc::new(fake))
+    }
+
+    #[tokio::test]
+    async fn a_sample_from_the_health_gate_s_round_is_the_sample_of_a_round_of_its_own() {
+        let c = cluster();
+        let mut health = MASTER_HEALTH.to_vec();
+        health.push(Read::Version);
+        let from_health = sample_from(
+            &c,
+            &MastersRound::taken_now(masters_round(&c, &health).await),
+            &[],
+        )
+        .await
+        .unwrap();
+        let own = sample(&c, &[]).await.unwrap();
+        assert_eq!(from_health.leader, crate::testkit::MASTERS[0]);
+        assert_eq!(from_health.leader, own.leader);
+        assert_eq!(from_health.counters, own.counters);
+        assert_eq!(from_health.counters["master/tasks_failed"], 7.0);
+        assert_eq!(from_health.leader_uptime_secs, 1000.0);
+        assert_eq!(from_health.masters_uptime_secs, own.masters_uptime_secs);
+        assert_eq!(from_health.masters_uptime_secs.len(), 3);
+    }
+
+    #[test]
+    fn a_sample_is_taken_again_when_older_than_a_second_or_failed() {
+        let t0 = Instant::now();
+        let ok = |at| Taken {
+            sample: Ok(Sample {
+                at_ms: 0,
+                leader: "m1".into(),
+                leader_uptime_secs: 1.0,
+                counters: BTreeMap::new(),
+                masters_uptime_secs: BTreeMap::new(),
+                agent_attributes: BTreeMap::new(),
+            }),
+            at,
+        };
+        assert!(!ok(t0).stale(t0 + Duration::from_millis(200)));
+        assert!(!ok(t0).stale(t0 + SAMPLE_FRESH));
+        assert!(ok(t0).stale(t0 + SAMPLE_FRESH + Duration::from_millis(1)));
+        let failed = Taken {
+            sample: Err("no leader".into()),
+            at: t0,
+        };
+        assert!(failed.stale(t0));
+    }
 }

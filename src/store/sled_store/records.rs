@@ -24,6 +24,14 @@ fn counter_value(v: Option<sled::IVec>) -> u64 {
         .unwrap_or(0)
 }
 
+/// The first key after every record of `run` (its prefix, `run` then a NUL byte, with the NUL
+/// raised to 1).
+fn prefix_end(run: &str) -> Vec<u8> {
+    let mut k = run.as_bytes().to_vec();
+    k.push(1);
+    k
+}
+
 fn seq_key(run: &str, seq: u64) -> Vec<u8> {
     let mut k = run.as_bytes().to_vec();
     k.push(0);
@@ -163,6 +171,22 @@ impl Store {
     /// A run's journal, in order.
     pub fn journal(&self, run: &str) -> StoreResult<Vec<Record>> {
         self.read_all(&self.journal, run, "journal")
+    }
+
+    /// A run's journal from record `from` on (0-based, in order): what was appended since a
+    /// caller read the first `from` records. Only those records are read.
+    pub fn journal_from(&self, run: &str, from: u64) -> StoreResult<Vec<Record>> {
+        let mut out = Vec::new();
+        let end = prefix_end(run);
+        for item in self.journal.range(seq_key(run, from)..end) {
+            let (k, v) = item.map_err(db_err)?;
+            let rec = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                key: format!("journal/{run}/{}", k.len()),
+                reason: e.to_string(),
+            })?;
+            out.push(rec);
+        }
+        Ok(out)
     }
 
     /// How many records a run's journal holds (its sequence counter: no record is read), for a
