@@ -196,6 +196,11 @@ fn line(what: &str, (med, min, max): (f64, f64, f64), goal: f64, unit: &str) {
     );
 }
 
+/// A figure that has no goal of its own (reported).
+fn reported(what: &str, (med, min, max): (f64, f64, f64), unit: &str) {
+    println!("{what:<34} median {med:>9.3} {unit}  (min {min:.3}, max {max:.3})  (reported)");
+}
+
 fn dir_size(p: &std::path::Path) -> u64 {
     std::fs::read_dir(p)
         .map(|it| {
@@ -277,15 +282,13 @@ fn simulation_at_scale() {
         line("engine overhead per step", stats(per_step), 1.0, "ms");
         let resume = runs.iter().map(|r| r.resume).collect();
         line("resume start-up", stats(resume), 200.0, "ms");
+        // What the copy costs the tool beyond the SSH writes themselves (here the fake's, each
+        // an audited change: its intent made durable first); the whole chain built again is
+        // what every flush cost before the chain was kept (2026-12-02).
         let flush = runs.iter().map(|r| r.flush).collect();
-        line(
-            "journal copy on the masters, per step",
-            stats(flush),
-            1.0,
-            "ms",
-        );
+        reported("journal copy per step (5 masters)", stats(flush), "ms");
         let whole = runs.iter().map(|r| r.whole_chain).collect();
-        line("  (the whole chain hashed again)", stats(whole), 1.0, "ms");
+        reported("  the whole chain built again", stats(whole), "ms");
         let r = &runs[runs.len() - 1];
         println!(
             "{:<34} {:.1} MB ({} bytes, {:.0} bytes per step)",

@@ -125,9 +125,19 @@ impl JournalMirror for Mirror<'_> {
                 .filter(|(_, n)| n.is_none_or(|n| n < lines.len()))
                 .collect()
         };
-        let writes = plan.iter().map(|(m, from)| {
-            let text = to_text(&lines[from.unwrap_or(0)..]);
-            async move { (m, self.write(m, &text, *from).await) }
+        // Each text once, however many masters it goes to (a whole chain at 10,000 agents is
+        // tens of megabytes).
+        let mut texts: HashMap<usize, String> = HashMap::new();
+        for (_, from) in &plan {
+            let start = from.unwrap_or(0);
+            texts
+                .entry(start)
+                .or_insert_with(|| to_text(&lines[start..]));
+        }
+        let texts = &texts;
+        let writes = plan.iter().map(|(m, from)| async move {
+            let text = &texts[&from.unwrap_or(0)];
+            (m, self.write(m, text, *from).await)
         });
         for (m, res) in futures::future::join_all(writes).await {
             let mut w = self.written.lock().expect("mirror");
