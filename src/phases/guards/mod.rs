@@ -269,13 +269,27 @@ pub fn baseline(view: &RunView) -> Option<Baseline> {
         .find_map(|v| serde_json::from_value(v.clone()).ok())
 }
 
-/// The most recent probe saved by a node step, if any.
+/// The most recent probe saved by a node step, if any. Every node step asks, and a run of
+/// 10,000 agents saves as many probes: each probe's time is read in place, and only the
+/// latest that decodes is decoded (not every probe of the run at every step).
 pub fn latest_probe(view: &RunView) -> Option<Probe> {
-    view.steps
-        .iter()
-        .filter_map(|s| s.output.get("guard"))
-        .filter_map(|v| serde_json::from_value::<Probe>(v.clone()).ok())
-        .max_by_key(|p| p.probe.at_ms)
+    let at = |v: &serde_json::Value| v.get("probe")?.get("at_ms")?.as_u64();
+    let decode = |v: &serde_json::Value| serde_json::from_value::<Probe>(v.clone()).ok();
+    let saved = || view.steps.iter().filter_map(|s| s.output.get("guard"));
+    // One pass for the latest (of two at the same time, the later step's), decoded alone.
+    let mut latest: Option<(u64, &serde_json::Value)> = None;
+    for v in saved() {
+        if let Some(t) = at(v) {
+            if latest.is_none_or(|(l, _)| t >= l) {
+                latest = Some((t, v));
+            }
+        }
+    }
+    match latest.and_then(|(_, v)| decode(v)) {
+        Some(p) => Some(p),
+        // A latest probe that does not decode (a hand-edited state): the latest one that does.
+        None => saved().filter_map(decode).max_by_key(|p| p.probe.at_ms),
+    }
 }
 
 /// How old the guards' sample may be when a node step's gates end. A sample taken from the
@@ -472,6 +486,97 @@ mod tests {
         assert_eq!(from_health.leader_uptime_secs, 1000.0);
         assert_eq!(from_health.masters_uptime_secs, own.masters_uptime_secs);
         assert_eq!(from_health.masters_uptime_secs.len(), 3);
+    }
+
+    #[test]
+    fn the_latest_probe_is_the_one_taken_last_whatever_the_steps_order() {
+        let plan = crate::testkit::plan(3, 1);
+        let ids: Vec<String> = plan.steps().map(|(_, s)| s.id.clone()).collect();
+        let probe = |at: u64, leader: &str| {
+            let s = Sample {
+                at_ms: at,
+                leader: leader.into(),
+                leader_uptime_secs: 1.0,
+                counters: BTreeMap::new(),
+                masters_uptime_secs: BTreeMap::new(),
+                agent_attributes: BTreeMap::new(),
+            };
+            serde_json::json!({"guard": Probe { reference: s.clone(), probe: s }})
+        };
+        let mut records = Vec::new();
+        for (id, output) in [
+            (&ids[0], probe(10, "early")),
+            (&ids[1], probe(30, "latest")),
+            (
+                &ids[2],
+                serde_json::json!({"guard": {"probe": {"at_ms": 99}}}),
+            ),
+            (&ids[3], probe(20, "middle")),
+        ] {
+            records.push(crate::machine::Record::StepStarted { step: id.clone() });
+            records.push(crate::machine::Record::StepSucceeded {
+                step: id.clone(),
+                output,
+            });
+        }
+        let view = RunView::replay(&plan, &records).unwrap();
+        // The probe at 99 does not decode: the latest one that does is taken.
+        assert_eq!(latest_probe(&view).unwrap().probe.leader, "latest");
+        let none = RunView::replay(&plan, &[]).unwrap();
+        assert!(latest_probe(&none).is_none());
+    }
+
+    /// `cargo test --release --lib phases::guards::tests::latest_probe_cost -- --ignored
+    /// --nocapture`: what one node step's lookup of the latest probe costs at the end of a run
+    /// of 10,000 agents, each with its probe saved (BENCHMARKS.md §1).
+    #[test]
+    #[ignore]
+    fn latest_probe_cost() {
+        let n = 10_000;
+        let plan = crate::testkit::plan(n, 1);
+        let mut records = Vec::new();
+        for (i, (_, step)) in plan.steps().enumerate() {
+            let s = Sample {
+                at_ms: i as u64,
+                leader: "10.9.0.11".into(),
+                leader_uptime_secs: 86400.0,
+                counters: TASK_METRICS.iter().map(|k| (k.to_string(), 3.0)).collect(),
+                masters_uptime_secs: crate::testkit::MASTERS
+                    .iter()
+                    .map(|m| (m.to_string(), 86400.0))
+                    .collect(),
+                agent_attributes: BTreeMap::new(),
+            };
+            records.push(crate::machine::Record::StepStarted {
+                step: step.id.clone(),
+            });
+            records.push(crate::machine::Record::StepSucceeded {
+                step: step.id.clone(),
+                output: serde_json::json!({"guard": Probe { reference: s.clone(), probe: s }}),
+            });
+        }
+        let view = RunView::replay(&plan, &records).unwrap();
+        let time = |f: &dyn Fn() -> Option<Probe>| {
+            let mut d: Vec<Duration> = (0..9)
+                .map(|_| {
+                    let t = Instant::now();
+                    assert!(f().is_some());
+                    t.elapsed()
+                })
+                .collect();
+            d.sort();
+            d[4].as_secs_f64() * 1e3
+        };
+        let now = time(&|| latest_probe(&view));
+        // As it was before 2026-12-02: every probe decoded.
+        let before = time(&|| {
+            view.steps
+                .iter()
+                .filter_map(|s| s.output.get("guard"))
+                .filter_map(|v| serde_json::from_value::<Probe>(v.clone()).ok())
+                .max_by_key(|p| p.probe.at_ms)
+        });
+        println!("latest probe among {n} saved: {now:.3} ms per node step (every probe decoded: {before:.3} ms)");
     }
 
     #[test]
