@@ -12,6 +12,10 @@
 //! - **Agent attributes**: an upgraded agent's Mesos attributes (`/slaves`) must equal those seen
 //!   at precheck.
 //!
+//! The sample after a node step is taken once its node is back, beside the procedure's gates
+//! after the node (after a master, from its health gate's last round), and again when those
+//! gates took longer than [`SAMPLE_FRESH`].
+//!
 //! Every probe after a node step is saved in that step's output under `guard` (outputs are the
 //! only state steps share), so a resumed run goes on from the last reference. A tripped guard
 //! fails the step with a message starting with [`GUARD_PREFIX`]; when that step is retried
