@@ -12,7 +12,7 @@ use std::fmt;
 /// exactly as the `String` it replaces, so plans saved before it load unchanged. The string
 /// alone does not say which of the two it is: it loads as [`StepVersion::Dcos`], and
 /// [`Phase`](super::Phase) loading retypes the steps of kind [`StepKind::AppUpgrade`] as images
-/// ([`retype`]); steps are only ever loaded inside a phase.
+/// (`retype`); steps are only ever loaded inside a phase.
 #[derive(Clone, PartialEq, Eq)]
 pub enum StepVersion {
     /// A DC/OS version (node steps), as the node reported it (parsed when it parses).

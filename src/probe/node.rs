@@ -241,7 +241,7 @@ pub fn parse_zk_root(hex: &str) -> Result<Vec<String>, String> {
 
 const MARK: &str = "@@dcu-reply";
 
-/// The script of one round on `node`: every read in `reads`, framed by [`MARK`] lines.
+/// The script of one round on `node`: every read in `reads`, framed by `MARK` lines.
 pub fn script(c: &Cluster, node: &NodeSpec, reads: &[Read]) -> String {
     let p = &c.playbook.ports;
     let root = quote(&node.root);

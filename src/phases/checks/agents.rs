@@ -3,7 +3,7 @@
 use super::{result, CheckResult, Observed, Severity};
 
 /// An agent advertising at least this share of its host's CPUs or memory leaves no headroom.
-/// (Kept for callers; the check itself now looks at the memory left, see [`MIN_FREE_MEM_MB`].)
+/// (Kept for callers; the check itself now looks at the memory left, see `MIN_FREE_MEM_MB`.)
 pub const HEADROOM_RATIO: f64 = 0.95;
 
 /// Memory an agent must leave to the OS and DC/OS's own services. A Mesos agent's default

@@ -45,7 +45,7 @@ pub struct MasterObs {
     /// First probe.
     pub first: Result<crate::probe::mesos::Metrics, String>,
     /// Second probe, [`FLAP_PROBE_INTERVAL`] later; `None` when every master's first probe
-    /// showed an uptime of at least [`FLAP_UPTIME_SECS`] (nothing to catch).
+    /// showed an uptime of at least `FLAP_UPTIME_SECS` (nothing to catch).
     pub second: Option<Result<crate::probe::mesos::Metrics, String>>,
     /// Seconds between the two probes, as measured (their midpoints).
     pub elapsed_secs: f64,

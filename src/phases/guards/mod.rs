@@ -40,7 +40,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub const GUARD_PREFIX: &str = "rollout guard";
 
 /// Why the guards stopped the run after a node step (every message starts with
-/// [`GUARD_PREFIX`]; a node that is not in the inventory is [`NodeError`]'s).
+/// [`GUARD_PREFIX`]; a node that is not in the inventory is [`NodeError`](crate::action::NodeError)'s).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GuardError {
     /// The step's node is not in the inventory.
