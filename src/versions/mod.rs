@@ -4,9 +4,9 @@
 //! and on two data files compiled into the binary:
 //!
 //! * `playbooks/supported-paths.toml`: the supported-upgrade-path matrices from
-//!   the DC/OS 1.11–2.2 "Upgrading" doc pages, plus the patch rules ([`paths`]).
+//!   the DC/OS 1.11–2.2 "Upgrading" doc pages, plus the patch rules (`paths`).
 //! * `playbooks/tested-os.toml`: the operating systems each DC/OS minor was
-//!   tested on, from the DC/OS "Version Policy" page ([`os`]).
+//!   tested on, from the DC/OS "Version Policy" page (`os`).
 //!
 //! Matrix lookups compare versions on their numbers only, so pre-release
 //! suffixes seen on real nodes (`1.13.0-alpha`, `1.10-dev`) do not hide a node
