@@ -47,7 +47,7 @@ pub fn node_script(
     for p in DISK_PATHS {
         let path = Cluster::path(node, p);
         s.push_str(&format!(
-            "if [ -d {path} ]; then echo \"@path \"{pq}; df -Pk {path} | tail -n 1; fi\n",
+            "if [ -d {path} ]; then echo \"@path \"{pq}; df -Pk {path}; fi\n",
             pq = q(p)
         ));
     }
@@ -55,7 +55,7 @@ pub fn node_script(
     // node's shell has (the upgrade runs the same way), `/tmp` when unset, under the node root
     // like every other path.
     s.push_str(&format!(
-        "t=\"${{TMPDIR:-/tmp}}\"; p={root}\"$t\"; if [ -d \"$p\" ]; then echo \"@path $t\"; df -Pk \"$p\" | tail -n 1; fi\n",
+        "t=\"${{TMPDIR:-/tmp}}\"; p={root}\"$t\"; if [ -d \"$p\" ]; then echo \"@path $t\"; df -Pk \"$p\"; fi\n",
         root = q(&node.root)
     ));
     s.push_str(&format!(
@@ -95,11 +95,16 @@ pub fn node_script(
         "echo {SECTION}variant; {}; true\n",
         variant_script(node)
     ));
+    // The time in microseconds, in `$REPLY`: bash 5's `$EPOCHREALTIME` (no process), else
+    // `date` (bash 4, CentOS 7).
+    s.push_str(
+        "us() { local t=${EPOCHREALTIME:-}; if [ -n \"$t\" ]; then t=${t/[.,]/}; REPLY=$((10#$t)); else REPLY=$(( $(date +%s%N) / 1000 )); fi; }\n",
+    );
     s.push_str(&format!("echo {SECTION}rtt\n"));
     for m in other_masters {
         let hp = format!("/dev/tcp/{m}/{mesos_port}");
         s.push_str(&format!(
-            "st=$(date +%s%N); if (exec 3<>{hp}) 2>/dev/null; then en=$(date +%s%N); echo {m} $(( (en - st) / 1000 )); else echo {m} x; fi\n",
+            "us; st=$REPLY; if (exec 3<>{hp}) 2>/dev/null; then us; echo {m} $(( REPLY - st )); else echo {m} x; fi\n",
             hp = q(&hp),
             m = q(m)
         ));
@@ -153,6 +158,9 @@ pub fn parse_node_output(out: &str, local_mid: Option<f64>) -> NodeShell {
             "df" => {
                 if let Some(p) = line.strip_prefix("@path ") {
                     path = Some(p.to_string());
+                } else if line.starts_with("Filesystem") {
+                    // `df -Pk`'s header line (POSIX: "Filesystem 1024-blocks Used Available
+                    // Capacity Mounted on"); the path's line follows.
                 } else if let Some(p) = path.take() {
                     let f: Vec<&str> = line.split_whitespace().collect();
                     if let (Some(size), Some(avail)) = (
@@ -188,4 +196,54 @@ pub fn parse_node_output(out: &str, local_mid: Option<f64>) -> NodeShell {
         shell.os = Some((id, os_ver.unwrap_or_default()));
     }
     shell
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Role;
+    use crate::playbook::NodeSpec;
+
+    #[test]
+    fn the_probe_runs_in_a_real_shell_and_reads_each_disk_and_each_master_s_round_trip() {
+        let root = tempfile::tempdir().unwrap();
+        for p in ["/var/log", "/opt/mesosphere"] {
+            std::fs::create_dir_all(root.path().join(p.trim_start_matches('/'))).unwrap();
+        }
+        std::fs::create_dir_all(root.path().join("tmp")).unwrap();
+        let node = NodeSpec {
+            address: "127.0.0.1".into(),
+            name: "n1".into(),
+            ssh_port: None,
+            root: root.path().to_string_lossy().into_owned(),
+            role: Role::Agent,
+            public_listed: false,
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // 127.0.0.2 listens on nothing at that port: not reachable.
+        let masters = ["127.0.0.1".to_string(), "127.0.0.2".to_string()];
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(node_script(&node, &masters, port))
+            .env("TMPDIR", "/tmp")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let shell = parse_node_output(&text, None);
+        let paths: Vec<&str> = shell.disks.iter().map(|(p, _, _)| p.as_str()).collect();
+        assert_eq!(paths, ["/var/log", "/opt/mesosphere", "/tmp"], "{text}");
+        for (p, size, avail) in &shell.disks {
+            assert!(*size > 0 && avail <= size, "{p}: {size} {avail}\n{text}");
+        }
+        assert_eq!(shell.rtt_ms.len(), 2, "{text}");
+        let (m, rtt) = &shell.rtt_ms[0];
+        assert_eq!(m, "127.0.0.1");
+        assert!(
+            rtt.is_some_and(|ms| (0.0..1000.0).contains(&ms)),
+            "{rtt:?}\n{text}"
+        );
+        assert_eq!(shell.rtt_ms[1], ("127.0.0.2".to_string(), None), "{text}");
+        assert_eq!(shell.uid, Some(unsafe { libc::geteuid() }), "{text}");
+    }
 }
