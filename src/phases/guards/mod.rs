@@ -121,8 +121,7 @@ fn now_ms() -> u64 {
 pub async fn sample(c: &Cluster, agents: &[String]) -> Result<Sample, String> {
     // One round on every master at once, on the master itself: its redirect and its metrics,
     // which are both the leader lookup's input (`Cluster::leader_from`) and the sample's.
-    let rounds = crate::phases::gates::masters_round(c, &SAMPLED).await;
-    sample_from(c, &MastersRound::taken_now(rounds), agents).await
+    sample_from(c, &MastersRound::read(c).await, agents).await
 }
 
 /// What a sample reads on every master (a round that read at least these can be sampled).
@@ -141,6 +140,11 @@ pub struct MastersRound {
 }
 
 impl MastersRound {
+    /// A new round of [`SAMPLED`] on every master.
+    pub async fn read(c: &Cluster) -> MastersRound {
+        MastersRound::taken_now(crate::phases::gates::masters_round(c, &SAMPLED).await)
+    }
+
     /// A round that has just ended.
     pub fn taken_now(rounds: Vec<Result<NodeReads, RemoteError>>) -> MastersRound {
         MastersRound {
@@ -327,7 +331,7 @@ pub async fn take(ctx: &StepCtx<'_>, recent: Option<MastersRound>) -> Option<Tak
     };
     let round = match recent {
         Some(r) => r,
-        None => MastersRound::taken_now(crate::phases::gates::masters_round(c, &SAMPLED).await),
+        None => MastersRound::read(c).await,
     };
     let sample = sample_from(c, &round, &asked).await;
     Some(Taken {
@@ -470,6 +474,18 @@ mod tests {
         crate::testkit::cluster(0, Arc::new(fake))
     }
 
+    /// A sample at `at_ms` on `leader` with no counters, uptimes or attributes.
+    fn bare(at_ms: u64, leader: &str) -> Sample {
+        Sample {
+            at_ms,
+            leader: leader.into(),
+            leader_uptime_secs: 1.0,
+            counters: BTreeMap::new(),
+            masters_uptime_secs: BTreeMap::new(),
+            agent_attributes: BTreeMap::new(),
+        }
+    }
+
     #[tokio::test]
     async fn a_sample_from_the_health_gate_s_round_is_the_sample_of_a_round_of_its_own() {
         let c = cluster();
@@ -497,14 +513,7 @@ mod tests {
         let plan = crate::testkit::plan(3, 1);
         let ids: Vec<String> = plan.steps().map(|(_, s)| s.id.clone()).collect();
         let probe = |at: u64, leader: &str| {
-            let s = Sample {
-                at_ms: at,
-                leader: leader.into(),
-                leader_uptime_secs: 1.0,
-                counters: BTreeMap::new(),
-                masters_uptime_secs: BTreeMap::new(),
-                agent_attributes: BTreeMap::new(),
-            };
+            let s = bare(at, leader);
             serde_json::json!({"guard": Probe { reference: s.clone(), probe: s }})
         };
         let mut records = Vec::new();
@@ -541,15 +550,13 @@ mod tests {
         let mut records = Vec::new();
         for (i, (_, step)) in plan.steps().enumerate() {
             let s = Sample {
-                at_ms: i as u64,
-                leader: "10.9.0.11".into(),
                 leader_uptime_secs: 86400.0,
                 counters: TASK_METRICS.iter().map(|k| (k.to_string(), 3.0)).collect(),
                 masters_uptime_secs: crate::testkit::MASTERS
                     .iter()
                     .map(|m| (m.to_string(), 86400.0))
                     .collect(),
-                agent_attributes: BTreeMap::new(),
+                ..bare(i as u64, "10.9.0.11")
             };
             records.push(crate::machine::Record::StepStarted {
                 step: step.id.clone(),
@@ -587,14 +594,7 @@ mod tests {
     fn a_sample_is_taken_again_when_older_than_a_second_or_failed() {
         let t0 = Instant::now();
         let ok = |at| Taken {
-            sample: Ok(Sample {
-                at_ms: 0,
-                leader: "m1".into(),
-                leader_uptime_secs: 1.0,
-                counters: BTreeMap::new(),
-                masters_uptime_secs: BTreeMap::new(),
-                agent_attributes: BTreeMap::new(),
-            }),
+            sample: Ok(bare(0, "m1")),
             at,
         };
         assert!(!ok(t0).stale(t0 + Duration::from_millis(200)));

@@ -27,9 +27,28 @@ fn counter_value(v: Option<sled::IVec>) -> u64 {
 /// The first key after every record of `run` (its prefix, `run` then a NUL byte, with the NUL
 /// raised to 1).
 fn prefix_end(run: &str) -> Vec<u8> {
-    let mut k = run.as_bytes().to_vec();
+    let mut k = prefix(run);
+    k.pop();
     k.push(1);
     k
+}
+
+/// Every record of `items` (a run's keys, in order) decoded; `what` names the tree in errors.
+fn decode_all<T: serde::de::DeserializeOwned>(
+    items: sled::Iter,
+    run: &str,
+    what: &str,
+) -> StoreResult<Vec<T>> {
+    let mut out = Vec::new();
+    for item in items {
+        let (k, v) = item.map_err(db_err)?;
+        let rec = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+            key: format!("{what}/{run}/{}", k.len()),
+            reason: e.to_string(),
+        })?;
+        out.push(rec);
+    }
+    Ok(out)
 }
 
 fn seq_key(run: &str, seq: u64) -> Vec<u8> {
@@ -176,17 +195,11 @@ impl Store {
     /// A run's journal from record `from` on (0-based, in order): what was appended since a
     /// caller read the first `from` records. Only those records are read.
     pub fn journal_from(&self, run: &str, from: u64) -> StoreResult<Vec<Record>> {
-        let mut out = Vec::new();
-        let end = prefix_end(run);
-        for item in self.journal.range(seq_key(run, from)..end) {
-            let (k, v) = item.map_err(db_err)?;
-            let rec = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                key: format!("journal/{run}/{}", k.len()),
-                reason: e.to_string(),
-            })?;
-            out.push(rec);
-        }
-        Ok(out)
+        decode_all(
+            self.journal.range(seq_key(run, from)..prefix_end(run)),
+            run,
+            "journal",
+        )
     }
 
     /// How many records a run's journal holds (its sequence counter: no record is read), for a
@@ -209,16 +222,7 @@ impl Store {
         run: &str,
         what: &str,
     ) -> StoreResult<Vec<T>> {
-        let mut out = Vec::new();
-        for item in tree.scan_prefix(prefix(run)) {
-            let (k, v) = item.map_err(db_err)?;
-            let rec = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                key: format!("{what}/{run}/{}", k.len()),
-                reason: e.to_string(),
-            })?;
-            out.push(rec);
-        }
-        Ok(out)
+        decode_all(tree.scan_prefix(prefix(run)), run, what)
     }
 
     /// Writes `<dir>/runs/<id>/status.json` atomically (for `status` while a run holds the lock).
