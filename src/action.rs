@@ -226,6 +226,13 @@ pub struct StepCtx<'a> {
     pub journal: &'a dyn StepJournal,
     /// The nodes the plan leaves out by name (`--exclude`; the prechecks and postchecks name them).
     pub excluded: &'a [crate::plan::Excluded],
+    /// The steps the schedule may run right after this one, one at a time (the phase's other
+    /// unfinished steps, in plan order), or none when what follows runs at once or in another
+    /// phase: what this step may read ahead for.
+    pub upcoming: &'a [&'a Step],
+    /// Where this step leaves what it read ahead for the next one, and takes what the step
+    /// before read for it.
+    pub ahead: &'a crate::read_ahead::ReadAhead,
 }
 
 impl StepCtx<'_> {

@@ -28,6 +28,7 @@ pub mod phases;
 pub mod plan;
 pub mod playbook;
 pub mod probe;
+pub mod read_ahead;
 pub mod release_notes;
 pub mod report;
 pub mod secrets;

@@ -145,3 +145,42 @@ fn ctrl_c_at_a_prompt_exits_130_with_the_run_paused_and_resume_continues() {
     let out = env.cmd(&["resume", "--yes"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", common::text(&out));
 }
+
+#[test]
+fn after_an_approval_the_next_node_is_checked_again_not_from_what_was_read_before_it() {
+    // In a serial rollout the step before reads the next node's DC/OS checks ahead, beside its
+    // own gates after its node. An approval between the two (`pause_after`) drops what it
+    // read: a check that starts failing while the operator looks stops the run before that
+    // node goes down, however quickly the operator approves.
+    let timeouts = common::FAST_TIMEOUTS.replace("agent_gate_secs = 30", "agent_gate_secs = 3");
+    let env = Env::with_timeouts(1, 2, 0, &[], &timeouts);
+    let inv = env.inventory();
+    let text = std::fs::read_to_string(&inv).unwrap();
+    std::fs::write(&inv, format!("pause_after = [\"a1\"]\n{text}")).unwrap();
+    // Not `--yes`: the approval after a1 is asked only of a person at the terminal.
+    let args = env.run_args(&[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut s = spawn(&env, &args);
+    for gate in ["before:backup", "before:masters", "before:agents"] {
+        s.expect(gate).expect("the phase's gate is asked");
+        s.send("\r").unwrap(); // continue (the default)
+    }
+    s.expect("approve to go on with the next node")
+        .expect("the approval after a1 is asked");
+    env.tb.fault("a2", "check-fails").unwrap();
+    s.send("\r").unwrap(); // continue (the default)
+    s.expect("journald_dir_permissions")
+        .expect("a2's failing check is named");
+    s.expect("stop (resume later)")
+        .expect("the failure's choices are asked");
+    s.send("\x03").unwrap(); // Ctrl-C: the run is left paused there
+    s.expect(Eof).unwrap();
+    assert_eq!(exit_code(&s), 130);
+    let r = env.report();
+    assert_eq!(r.node("a1").unwrap().version, "2.2.1", "{r:#?}");
+    assert_eq!(
+        r.node("a2").unwrap().upgrade_attempts,
+        0,
+        "a2 went down with a failing DC/OS check: {r:#?}"
+    );
+}

@@ -83,6 +83,8 @@ pub struct Engine<'a> {
     mirror: Option<&'a dyn JournalMirror>,
     /// The plan's steps with a `pause_after` gate (found once, not at every step).
     pause_steps: Vec<&'a crate::plan::Step>,
+    /// What a step read ahead for the next one (`crate::read_ahead`).
+    ahead: crate::read_ahead::ReadAhead,
 }
 
 /// Plans with more steps than this write the snapshot (what `status` reads while the run holds
@@ -121,6 +123,7 @@ impl<'a> Engine<'a> {
                 .map(|(_, s)| s)
                 .filter(|s| s.pause_after)
                 .collect(),
+            ahead: Default::default(),
         };
         engine.waiting_at_start = engine
             .due_pauses()

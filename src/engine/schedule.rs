@@ -53,10 +53,10 @@ impl Schedule {
 
     /// Runs the phase's unfinished steps in this order; stops at the first that does not
     /// continue.
-    pub(super) async fn walk(
+    pub(super) async fn walk<'p>(
         self,
         engine: &Engine<'_>,
-        phase: &Phase,
+        phase: &'p Phase,
     ) -> Result<Flow, EngineError> {
         match self {
             Schedule::InOrder => {
@@ -82,31 +82,50 @@ impl Schedule {
                     Ok(None) => return Ok(Flow::Continue),
                     Err(e) => return engine.leader_unknown(e).map(Flow::Halt),
                 };
-                match engine.step(next).await? {
+                // The other masters, one of which runs next (the leader still last).
+                let upcoming: Vec<&Step> = pending
+                    .iter()
+                    .copied()
+                    .filter(|s| s.id != next.id)
+                    .collect();
+                match engine.step_before(next, &upcoming).await? {
                     Flow::Continue => {}
                     other => return Ok(other),
                 }
             },
             Schedule::Batches => {
-                for s in phase.steps.iter().filter(|s| s.batch.is_none()) {
-                    match engine.step(s).await? {
-                        Flow::Continue => {}
-                        other => return Ok(other),
-                    }
-                }
-                // Grouped once (not a scan of the phase per batch: 10,000 batches of one).
+                // Each step without a batch is a group of its own, in plan order, then each
+                // batch (grouped once, not a scan of the phase per batch: 10,000 batches of one).
+                let mut groups: Vec<Vec<&Step>> = phase
+                    .steps
+                    .iter()
+                    .filter(|s| s.batch.is_none())
+                    .map(|s| vec![s])
+                    .collect();
                 let mut batches: std::collections::BTreeMap<u32, Vec<&Step>> = Default::default();
                 for s in &phase.steps {
                     if let Some(b) = s.batch {
                         batches.entry(b).or_default().push(s);
                     }
                 }
-                for (_, steps) in batches {
-                    let steps: Vec<&Step> = steps
-                        .into_iter()
+                groups.extend(batches.into_values());
+                let pending = |g: &[&'p Step]| -> Vec<&'p Step> {
+                    g.iter()
+                        .copied()
                         .filter(|s| !engine.is_finished(&s.id))
-                        .collect();
-                    let results = join_all(steps.iter().map(|s| engine.step(s))).await;
+                        .collect()
+                };
+                for (i, group) in groups.iter().enumerate() {
+                    let steps = pending(group);
+                    let results = match steps.as_slice() {
+                        // One step alone, before a group of one: it may read ahead for it.
+                        [one] => {
+                            let next = groups.get(i + 1).map(|g| pending(g)).unwrap_or_default();
+                            let upcoming = if next.len() == 1 { next } else { Vec::new() };
+                            vec![engine.step_before(one, &upcoming).await]
+                        }
+                        _ => join_all(steps.iter().map(|s| engine.step(s))).await,
+                    };
                     for r in results {
                         match r? {
                             Flow::Continue => {}

@@ -186,12 +186,24 @@ impl Engine<'_> {
         Ok(Flow::Continue)
     }
 
-    /// What a step's action is handed.
+    /// What a step's action is handed (nothing follows it that it may read ahead for).
     pub(super) fn ctx<'b>(
         &'b self,
         step: &'b Step,
         attempt: u32,
         view: &'b RunView,
+    ) -> StepCtx<'b> {
+        self.ctx_before(step, attempt, view, &[])
+    }
+
+    /// What a step's action is handed, with the steps that may run right after it, one at a
+    /// time (`StepCtx::upcoming`).
+    pub(super) fn ctx_before<'b>(
+        &'b self,
+        step: &'b Step,
+        attempt: u32,
+        view: &'b RunView,
+        upcoming: &'b [&'b Step],
     ) -> StepCtx<'b> {
         StepCtx {
             cluster: self.cluster,
@@ -206,12 +218,24 @@ impl Engine<'_> {
             view,
             journal: self,
             excluded: &self.record.plan.excluded,
+            upcoming,
+            ahead: &self.ahead,
         }
     }
 
     /// One step: skip rule, journal Started (unless resuming one in flight), verify on resume,
     /// run, journal the outcome.
     pub(super) async fn step(&self, step: &Step) -> Result<Flow, EngineError> {
+        self.step_before(step, &[]).await
+    }
+
+    /// [`Engine::step`], with the steps that may run right after it, one at a time: what it may
+    /// read ahead for (`crate::read_ahead`).
+    pub(super) async fn step_before(
+        &self,
+        step: &Step,
+        upcoming: &[&Step],
+    ) -> Result<Flow, EngineError> {
         // An approval after an earlier node (inventory `pause_after`) holds every later step.
         match self.pauses().await? {
             Flow::Continue => {}
@@ -223,7 +247,7 @@ impl Engine<'_> {
         // resume from it looks at the node before doing anything.
         // Every SSH command and HTTP request of the step is logged (`-v`) inside this span.
         let flow = self
-            .step_once(step)
+            .step_once(step, upcoming)
             .instrument(tracing::debug_span!("step", id = %step.id))
             .await;
         match flow? {
@@ -232,7 +256,7 @@ impl Engine<'_> {
         }
     }
 
-    async fn step_once(&self, step: &Step) -> Result<Flow, EngineError> {
+    async fn step_once(&self, step: &Step, upcoming: &[&Step]) -> Result<Flow, EngineError> {
         let (state, _, _) = self.state_of(&step.id);
         if matches!(state, StepState::Done | StepState::Skipped) {
             return Ok(Flow::Continue);
@@ -290,7 +314,7 @@ impl Engine<'_> {
             inner: self.change,
             ready,
         });
-        let mut ctx = self.ctx(step, attempt.max(1), &view);
+        let mut ctx = self.ctx_before(step, attempt.max(1), &view, upcoming);
         if let Some(door) = &after_copy {
             ctx.change = door;
         }
@@ -357,6 +381,8 @@ impl Engine<'_> {
                 Flow::Continue,
             ),
             Ended::Failed(error) => {
+                // Nothing read ahead while a step failed is taken by the next.
+                self.ahead.clear();
                 let undoing = self.state_of(&id).0 == StepState::Undoing;
                 let flow = Flow::Failed(id.clone(), error.clone());
                 if undoing {

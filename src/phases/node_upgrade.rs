@@ -6,6 +6,7 @@
 //! so sending the start command twice never starts the script twice.
 
 use super::gates;
+use super::procedure::{before_node, Before, Patience};
 use super::StepCtx;
 use crate::action::StepError;
 use crate::door::RemoteError;
@@ -162,8 +163,9 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
     let mut before = (direction == Direction::Upgrade)
         .then(|| super::outputs::read::<BeforeNote>(ctx.noted()))
         .flatten()
-        .map(|n| super::procedure::Before {
+        .map(|n| Before {
             agent: Some(n.agent_before),
+            said: Vec::new(),
         });
     if state == Detached::NotStarted {
         let id = identity.map_err(NodeUpgradeError::Unread)?;
@@ -177,23 +179,20 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
                 tail: String::new(),
             };
         } else {
-            // Both only read, and both must pass before the node goes down: at once.
-            let quorum = async {
-                match node.role {
-                    Role::Master => quorum_gate(ctx, node).await.map_err(StepError::from),
-                    _ => Ok(()),
+            let seen = match ctx.ahead.take::<Before>(&ctx.step.id) {
+                // The step before read these gates for this node once its own node was back,
+                // a moment ago, and they passed.
+                Some(seen) if direction == Direction::Upgrade => {
+                    if node.role == Role::Master {
+                        crate::checkpoint::hit(&format!("in-gate:quorum:{}", ctx.step.id));
+                    }
+                    tracing::debug!("the gates before the node were read ahead by the step before");
+                    seen
                 }
+                _ => before_gates(ctx, node, direction).await?,
             };
-            let checks = async {
-                match direction {
-                    Direction::Upgrade => super::procedure::before_node(ctx, node)
-                        .await
-                        .map(Some)
-                        .map_err(StepError::from),
-                    Direction::Rollback => Ok(None),
-                }
-            };
-            ((), before) = tokio::try_join!(quorum, checks)?;
+            seen.say(ctx);
+            before = (direction == Direction::Upgrade).then_some(seen);
             // Write-ahead: the agent as it was before its script, for a resumed step to compare.
             if let Some(agent) = before.as_ref().and_then(|b| b.agent.as_ref()) {
                 ctx.note(super::outputs::write(&BeforeNote {
@@ -297,8 +296,13 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
             // waited longer than the sample may be old.
             let after =
                 super::procedure::after_node(ctx, node, &target, before, settled.all_masters_at);
-            let (after, taken) = tokio::join!(after, super::guards::take(ctx, settled.masters));
+            let ahead = read_ahead(ctx, node, settled.leader.as_deref());
+            let guards = super::guards::take(ctx, settled.masters);
+            let (after, taken, ahead) = tokio::join!(after, guards, ahead);
             after?;
+            if let Some((step, at, seen)) = ahead {
+                ctx.ahead.leave(step, at, seen);
+            }
             super::guards::fresh(ctx, taken).await
         }
         // A master undone: CockroachDB (IAM) healthy again where it runs (issue 12), before the
@@ -330,6 +334,67 @@ fn named(node: &NodeSpec) -> String {
     }
 }
 
+/// The gates before `node` goes down, its script not started, waiting for each: for a master
+/// the quorum, and for an upgrade the procedure's (`procedure::before_node`). All only read,
+/// and all must pass: at once.
+async fn before_gates(
+    ctx: &StepCtx<'_>,
+    node: &NodeSpec,
+    direction: Direction,
+) -> Result<Before, StepError> {
+    let quorum = async {
+        match node.role {
+            Role::Master => quorum_gate(ctx, node).await.map_err(StepError::from),
+            _ => Ok(()),
+        }
+    };
+    let checks = async {
+        match direction {
+            Direction::Upgrade => before_node(ctx, node, Patience::Wait)
+                .await
+                .map_err(StepError::from),
+            Direction::Rollback => Ok(Before::default()),
+        }
+    };
+    let ((), seen) = tokio::try_join!(quorum, checks)?;
+    Ok(seen)
+}
+
+/// Once this step's node is back and healthy: the gates before the node of the step expected
+/// next (the first of `ctx.upcoming` that upgrades a node and is not on the Mesos `leader`, or
+/// the first), read once without waiting, beside this step's own gates after its node. Returns
+/// that step's id, when the oldest of its reads was taken, and what they saw, when they all
+/// passed (`crate::read_ahead`); `None` when nothing follows or a gate did not pass at once
+/// (that step waits on its own).
+///
+/// A master's quorum gate is the round of every master that this step's health gate has just
+/// passed (the same reads: Exhibitor, `registrar/log/recovered`, a Mesos leader), so its time
+/// is the oldest; its node checks and CockroachDB's ranges are read now, on that master.
+async fn read_ahead<'s>(
+    ctx: &StepCtx<'s>,
+    node: &NodeSpec,
+    leader: Option<&str>,
+) -> Option<(&'s str, std::time::Instant, Before)> {
+    let started = std::time::Instant::now();
+    let upgrades: Vec<&crate::plan::Step> = (ctx.upcoming.iter().copied())
+        .filter(|s| {
+            s.kind == crate::plan::StepKind::NodeUpgrade && s.action == crate::plan::Action::Upgrade
+        })
+        .collect();
+    let next = (upgrades.iter())
+        .find(|s| s.node.as_deref() != leader)
+        .or(upgrades.first())?;
+    let next_node = ctx.cluster.node(next.node.as_deref()?)?;
+    // A master for a master only: its health round stands for the next one's quorum gate.
+    let master = |n: &NodeSpec| n.role == Role::Master;
+    if master(next_node) != master(node) || next_node.address == node.address {
+        return None;
+    }
+    let seen = before_node(ctx, next_node, Patience::Once).await.ok()?;
+    tracing::debug!(step = %next.id, "gates read ahead for the next step");
+    Some((&next.id, started, seen))
+}
+
 /// Before a master goes down: the ensemble and the masters are healthy (quorum can survive).
 async fn quorum_gate(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<(), WaitError> {
     let c = ctx.cluster;
@@ -351,6 +416,8 @@ pub struct Settled {
     /// After a master's step: that round of every master (their redirect and metrics among
     /// its reads), which the rollout guards' sample is taken from.
     pub masters: Option<super::guards::MastersRound>,
+    /// After a master's step: the Mesos leader that round found (its address).
+    pub leader: Option<String>,
 }
 
 /// After the script: the node reports the target version and its role's health checks pass.
@@ -451,6 +518,7 @@ pub async fn post_gates(
     Ok(Settled {
         all_masters_at: all,
         masters,
+        leader: master.then_some(leader),
     })
 }
 

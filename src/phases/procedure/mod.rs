@@ -33,10 +33,49 @@ pub enum ProcedureError {
 pub struct Before {
     /// An agent's id and running tasks at the leader.
     pub agent: Option<agents::AgentBefore>,
+    /// What the gates found worth saying (DC/OS's check warnings, the agent's tasks,
+    /// CockroachDB's ranges): the step whose node it is says it (`say`), also when another step
+    /// read it ahead.
+    pub said: Vec<String>,
 }
 
-/// Before `node` goes down (its script not started yet): DC/OS's own node checks pass on it.
-pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, ProcedureError> {
+impl Before {
+    /// Says what the gates found, as `ctx`'s step's progress.
+    pub fn say(&self, ctx: &StepCtx<'_>) {
+        for m in &self.said {
+            ctx.progress(m.clone());
+        }
+    }
+}
+
+/// How long a gate before a node waits for its condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Patience {
+    /// Until the gate's timeout: the step's own gates.
+    Wait,
+    /// One round, no waiting, nothing said while it reads: what a step reads ahead for the
+    /// next one (`crate::read_ahead`), whose own gates wait when this round did not pass.
+    Once,
+}
+
+impl Patience {
+    /// The gate's `timeout`, or none at all for one round.
+    pub fn limit(self, timeout: Duration) -> Duration {
+        match self {
+            Patience::Wait => timeout,
+            Patience::Once => Duration::ZERO,
+        }
+    }
+}
+
+/// Before `node` goes down (its script not started yet): DC/OS's own node checks pass on it,
+/// and CockroachDB's ranges are replicated (a master) or its agent id and running tasks are
+/// read at the leader (an agent). What is worth saying is returned in `Before::said`.
+pub async fn before_node(
+    ctx: &StepCtx<'_>,
+    node: &NodeSpec,
+    patience: Patience,
+) -> Result<Before, ProcedureError> {
     let c = ctx.cluster;
     let (from, to) = (ctx.from, ctx.to);
     let tolerate = move |name: &str| node_checks::transient(from, to, name);
@@ -46,7 +85,7 @@ pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, P
                 "DC/OS's node checks on {} before it goes down",
                 node.address
             ),
-            gate_timeout(c, node),
+            patience.limit(gate_timeout(c, node)),
             HEAVY_POLL.min(c.poll()),
             || node_checks::node_poststart(c, node, &tolerate),
         )
@@ -54,43 +93,45 @@ pub async fn before_node(ctx: &StepCtx<'_>, node: &NodeSpec) -> Result<Before, P
         .map_err(ProcedureError::from)
     };
     // Read-only, and independent of the node checks: at once.
-    let (warnings, before) = if node.role == Role::Master {
+    let (agent, found, warnings) = if node.role == Role::Master {
         let version = ctx.from.unwrap_or(ctx.to);
-        let (w, ()) =
-            tokio::try_join!(checks, iam_gate(ctx, node, version, "before it goes down"))?;
-        (w, Before::default())
+        let iam = iam_gate(ctx, node, version, "before it goes down", patience);
+        let (warnings, iam) = tokio::try_join!(checks, iam)?;
+        (None, iam, warnings)
     } else {
         let agent = async { agents::before(c, node).await.map_err(ProcedureError::Agent) };
-        let (w, agent) = tokio::try_join!(checks, agent)?;
-        ctx.progress(format!(
+        let (warnings, agent) = tokio::try_join!(checks, agent)?;
+        let tasks = format!(
             "agent {} is {} with {} running task(s)",
             node.address,
             agent.id,
             agent.tasks.len()
-        ));
-        (w, Before { agent: Some(agent) })
+        );
+        (Some(agent), tasks, warnings)
     };
-    report(ctx, &warnings);
-    Ok(before)
+    let mut said = vec![found];
+    said.extend(warned(warnings));
+    Ok(Before { agent, said })
 }
 
-/// CockroachDB's ranges replicated, read on master `node` (at `version`); says once that it
-/// waits, and what for.
+/// CockroachDB's ranges replicated, read on master `node` (at `version`). Returns what it found
+/// to say; says once while it waits, and what for (never for [`Patience::Once`]).
 async fn iam_gate(
     ctx: &StepCtx<'_>,
     node: &NodeSpec,
     version: &RecordedVersion,
     when: &str,
-) -> Result<(), ProcedureError> {
+    patience: Patience,
+) -> Result<String, ProcedureError> {
     let c = ctx.cluster;
     let strict = cockroach::from_had_cockroach(ctx.from);
-    let said = std::sync::atomic::AtomicBool::new(false);
+    let said = std::sync::atomic::AtomicBool::new(patience == Patience::Once);
     let done = wait::until(
         &format!(
             "CockroachDB (IAM) gate on master {} {when}: ranges_underreplicated = 0",
             node.address
         ),
-        Duration::from_secs(c.timeouts.master_gate_secs),
+        patience.limit(Duration::from_secs(c.timeouts.master_gate_secs)),
         HEAVY_POLL.min(c.poll()),
         || async {
             let p = cockroach::replicated(c, node, version, strict).await;
@@ -106,8 +147,7 @@ async fn iam_gate(
         },
     )
     .await?;
-    ctx.progress(done);
-    Ok(())
+    Ok(done)
 }
 
 /// The pause between two runs of a heavy on-node check (DC/OS's `dcos-check-runner`, which runs
@@ -125,9 +165,17 @@ fn gate_timeout(c: &Cluster, node: &NodeSpec) -> Duration {
 }
 
 fn report(ctx: &StepCtx<'_>, warnings: &[String]) {
-    for w in warnings {
-        ctx.progress(format!("DC/OS check warning: {w}"));
+    for w in warned(warnings.to_vec()) {
+        ctx.progress(w);
     }
+}
+
+/// DC/OS's check warnings as they are said.
+fn warned(warnings: Vec<String>) -> Vec<String> {
+    warnings
+        .into_iter()
+        .map(|w| format!("DC/OS check warning: {w}"))
+        .collect()
 }
 
 /// DC/OS's own `node-poststart` checks pass on `node` (the path's documented transient
@@ -162,7 +210,9 @@ pub async fn after_undo(
     if node.role != Role::Master {
         return Ok(());
     }
-    iam_gate(ctx, node, version, "after its rollback").await
+    let done = iam_gate(ctx, node, version, "after its rollback", Patience::Wait).await?;
+    ctx.progress(done);
+    Ok(())
 }
 
 /// After `node` reports `target` and its health gates passed (upgrades only). `before` is
@@ -232,8 +282,9 @@ pub async fn after_node(
             .await
             .map_err(ProcedureError::from)
         };
-        let ((), leader) =
-            tokio::try_join!(iam_gate(ctx, node, target, "after its upgrade"), marathon)?;
+        let iam = iam_gate(ctx, node, target, "after its upgrade", Patience::Wait);
+        let (iam, leader) = tokio::try_join!(iam, marathon)?;
+        ctx.progress(iam);
         ctx.progress(format!("Marathon leader {leader}"));
         Ok::<(), ProcedureError>(())
     };
