@@ -114,6 +114,41 @@ fn a_healthy_cluster_passes_check() {
         .contains("authenticate_http_readwrite = false"));
 }
 
+/// Issue 14 (batched remote scripts): `check` reads an agent in two SSH commands: its version
+/// and role files for the plan, then one round with everything else the checklist reads on it
+/// (the shell probe, its own Mesos metrics, DC/OS's `node-poststart` checks); 4 before. The
+/// count comes from each node's sshd (one `Starting session: command` line per command), not
+/// from anything the tool says.
+#[test]
+fn check_reads_each_agent_in_two_ssh_commands_and_each_master_in_at_most_eight() {
+    let tb = testbed(3, "2.1.3", "2.2.1");
+    let nodes = tb.nodes();
+    let count = |n: &str| tb.ssh_commands(n).expect("sshd log");
+    let before: Vec<usize> = nodes.iter().map(|n| count(&n.name)).collect();
+    let (code, checks) = check(&tb);
+    assert_eq!(code, 0, "{:?}", failed_blockers(&checks));
+    let used: Vec<(String, usize)> = nodes
+        .iter()
+        .zip(&before)
+        .map(|(n, b)| (n.name.clone(), count(&n.name) - b))
+        .collect();
+    for ((name, n), info) in used.iter().zip(&nodes) {
+        // A master also has the leader's read of the facts, Marathon's environment file, its
+        // first metric probe (alone, to time a restart) and, on the first master that answers,
+        // DC/OS's `cluster` checks and Exhibitor's node list: 6, and 8 on that one (8 and 10
+        // before the rounds were folded).
+        let most = if info.role == dcos_sim::Role::Master {
+            8
+        } else {
+            2
+        };
+        assert!(
+            (1..=most).contains(n),
+            "{name} ran {n} SSH commands for one `check` (at most {most}): {used:?}"
+        );
+    }
+}
+
 #[test]
 fn four_masters_are_a_warning_and_a_flapping_master_a_blocker() {
     let tb = testbed(4, "2.1.3", "2.2.1");

@@ -110,6 +110,9 @@ pub struct NodeReads {
     /// Whether `ip` is what the node's `detect_ip` printed in this round (not an address the
     /// round was given, nor the inventory's for want of one).
     pub detected: bool,
+    /// How long the round took on the node, by its own clock (seconds from the script's start
+    /// to its end), when it said: what this machine's time around the round includes besides.
+    pub round_secs: Option<f64>,
     replies: HashMap<String, Reply>,
 }
 
@@ -149,6 +152,20 @@ impl NodeReads {
             return Err(format!("{}: {}", self.node, a.body.trim()));
         }
         crate::cluster::parse_version(&a.body).map_err(|e| format!("{}: {e}", self.node))
+    }
+
+    /// The standard output of one of the round's [`Script`]s (by its key) when it exited 0, or
+    /// why not (its exit status and the tail of what it printed).
+    pub fn output(&self, key: &str) -> Result<&str, String> {
+        match self.replies.get(&script_key(key)) {
+            Some(r) if r.status == 200 => Ok(&r.body),
+            Some(r) => Err(format!(
+                "{}: {}",
+                self.node,
+                crate::door::tail(r.body.trim(), 300)
+            )),
+            None => Err(format!("{}: {key} was not run", self.node)),
+        }
     }
 
     /// Whether any reply was a 401 (the token is missing, expired or refused).
@@ -241,8 +258,29 @@ pub fn parse_zk_root(hex: &str) -> Result<Vec<String>, String> {
 
 const MARK: &str = "@@dcu-reply";
 
+/// A read-only shell script run in the same round as the reads (issue 14: one SSH command a
+/// node instead of one per script): its standard output comes back by `key`
+/// ([`NodeReads::output`]). It runs in a `bash` of its own, with no standard input (the token
+/// never reaches it), before the round's reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Script<'a> {
+    /// Its name in the round (letters, digits and `-`).
+    pub key: &'a str,
+    /// The shell text.
+    pub body: &'a str,
+}
+
+fn script_key(key: &str) -> String {
+    format!("x-{key}")
+}
+
 /// The script of one round on `node`: every read in `reads`, framed by `MARK` lines.
 pub fn script(c: &Cluster, node: &NodeSpec, reads: &[Read]) -> String {
+    script_with(c, node, reads, &[])
+}
+
+/// As [`script`], with `scripts` run first in the same round.
+pub fn script_with(c: &Cluster, node: &NodeSpec, reads: &[Read], scripts: &[Script<'_>]) -> String {
     let p = &c.playbook.ports;
     let root = quote(&node.root);
     // Plain HTTP (`raw`) is an HTTP/1.0 request with `Connection: close`: the Mesos master and
@@ -261,6 +299,7 @@ pub fn script(c: &Cluster, node: &NodeSpec, reads: &[Read]) -> String {
     };
     let mut s = format!(
         r#"set -u
+t0=${{EPOCHREALTIME:-$(date +%s.%N)}}
 IFS= read -r T || true
 R={root}
 {ip}
@@ -296,11 +335,21 @@ raw() {{ local n=$1 rc
 mesos() {{ n=$1; port=$2; path=$3
   if [ "$sec" = strict ]; then get "$n" "https://$ip:$port$path" --cacert "$ca" -H @"$d/auth"
   else raw "$n" "$ip" "$port" "$path"; fi; }}
+run() {{ local n=$1 rc; shift
+  if "$@" > "$d/x" 2> "$d/xe" < /dev/null; then whole "$n" 200 "$d/x"
+  else rc=$?; {{ cat "$d/x" "$d/xe"; printf '(exit %s)\n' "$rc"; }} > "$d/xf"; whole "$n" 500 "$d/xf"; fi; }}
 zk() {{ n=$1; w=$2
   if timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf %s "$3" >&3 && cat <&3' _ "$ip" {zk_port} "$w" > "$d/b" 2>&1; then whole "$n" 200 "$d/b"; else whole "$n" 000 "$d/b"; fi; }}
 "#,
         zk_port = p.zookeeper,
     );
+    for x in scripts {
+        s.push_str(&format!(
+            "run {} bash -c {}\n",
+            quote(&script_key(x.key)),
+            quote(x.body)
+        ));
+    }
     for r in reads {
         let line = match r {
             Read::MasterMetrics => {
@@ -352,6 +401,7 @@ zk() {{ n=$1; w=$2
         };
         s.push_str(&line);
     }
+    s.push_str("printf '@@dcu-round %s %s\\n' \"$t0\" \"${EPOCHREALTIME:-$(date +%s.%N)}\"\n");
     s
 }
 
@@ -366,6 +416,7 @@ pub fn parse(node: &str, out: &str) -> Result<NodeReads, String> {
     let security = Security::from_mode(parts.next().unwrap_or("disabled"));
     let detected = parts.next() == Some("detect");
     let mut replies = HashMap::new();
+    let mut round_secs = None;
     let mut rest = out;
     while let Some(i) = rest.find(MARK) {
         let after = &rest[i + MARK.len()..];
@@ -402,11 +453,23 @@ pub fn parse(node: &str, out: &str) -> Result<NodeReads, String> {
         replies.insert(key.to_string(), reply);
         rest = &body_start[end..];
     }
+    // The round's last line: its start and end by the node's clock (`EPOCHREALTIME` uses the
+    // locale's decimal mark).
+    if let Some(line) = rest.lines().find_map(|l| l.strip_prefix("@@dcu-round ")) {
+        let t: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|t| t.replace(',', ".").parse().ok())
+            .collect();
+        if let [a, b] = t[..] {
+            round_secs = Some((b - a).max(0.0));
+        }
+    }
     Ok(NodeReads {
         node: node.to_string(),
         ip,
         security,
         detected,
+        round_secs,
         replies,
     })
 }
@@ -414,20 +477,36 @@ pub fn parse(node: &str, out: &str) -> Result<NodeReads, String> {
 /// One round of reads on `node`, over its SSH connection. When the node's services refuse the
 /// token (401) and the inventory has `[auth]`, the door logs in once and the round is read again.
 pub async fn read(c: &Cluster, node: &NodeSpec, reads: &[Read]) -> Result<NodeReads, RemoteError> {
-    let r = read_once(c, node, reads).await?;
+    read_with(c, node, reads, &[]).await
+}
+
+/// As [`read`], with `scripts` run in the same round (one SSH command for all of it).
+pub async fn read_with(
+    c: &Cluster,
+    node: &NodeSpec,
+    reads: &[Read],
+    scripts: &[Script<'_>],
+) -> Result<NodeReads, RemoteError> {
+    let r = read_once(c, node, reads, scripts).await?;
     if r.unauthorized() && c.credentials.is_some() && super::admin::login(c).await.is_ok() {
-        return read_once(c, node, reads).await;
+        return read_once(c, node, reads, scripts).await;
     }
     Ok(r)
 }
 
-async fn read_once(c: &Cluster, node: &NodeSpec, reads: &[Read]) -> Result<NodeReads, RemoteError> {
-    tracing::debug!(node = %node.address, ?reads, "node-local reads");
+async fn read_once(
+    c: &Cluster,
+    node: &NodeSpec,
+    reads: &[Read],
+    scripts: &[Script<'_>],
+) -> Result<NodeReads, RemoteError> {
+    let keys: Vec<&str> = scripts.iter().map(|x| x.key).collect();
+    tracing::debug!(node = %node.address, ?reads, scripts = ?keys, "node-local reads");
     let out = c
         .observe
         .query_with_token(
             &Cluster::target(node),
-            &script(c, node, reads),
+            &script_with(c, node, reads, scripts),
             Duration::from_secs(60),
         )
         .await?;

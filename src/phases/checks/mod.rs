@@ -370,6 +370,15 @@ pub async fn checklist(
     let mut list = judge(&observed);
     list.checks
         .extend(reconcile::check(&known, &planned, excluded));
-    list.checks.extend(procedure);
+    let poststart: Vec<(&str, &Result<_, String>)> = observed
+        .nodes
+        .iter()
+        .map(|n| (n.address.as_str(), &n.poststart))
+        .collect();
+    list.checks.extend(
+        procedure.with(crate::phases::procedure::node_checks::from_outcomes(
+            &poststart,
+        )),
+    );
     list
 }

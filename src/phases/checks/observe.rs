@@ -35,6 +35,10 @@ pub struct NodeObs {
     pub role: crate::model::Role,
     /// What the shell said, or why it could not be asked.
     pub shell: Result<NodeShell, String>,
+    /// What DC/OS's own `node-poststart` checks said on the node (read in the same round as
+    /// the shell probe), or why they could not be run.
+    #[serde(skip)]
+    pub poststart: Result<crate::probe::checks::Outcome, String>,
 }
 
 /// One master's metrics, probed twice.
@@ -109,6 +113,68 @@ fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// One node's own round of the observation: `reads`, with the shell probe and DC/OS's
+/// `node-poststart` checks in the same SSH command (issue 14). The shell probe runs first, so
+/// its clock reading is taken at the round's start, placed by this machine's clock between the
+/// command's start and its end less the round's own duration on the node.
+async fn own_round(
+    c: &crate::cluster::Cluster,
+    n: &crate::playbook::NodeSpec,
+    reads: &[crate::probe::node::Read],
+) -> (
+    Result<crate::probe::node::NodeReads, crate::door::RemoteError>,
+    NodeObs,
+) {
+    use crate::probe::checks::{self, CheckType};
+    use crate::probe::node::{self, Script};
+    let others: Vec<String> = if n.role == crate::model::Role::Master {
+        c.master_addrs()
+            .into_iter()
+            .filter(|m| *m != n.address)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let shell_script = node_script(n, &others, c.playbook.ports.mesos_master);
+    let checks_script = checks::script(n, CheckType::NodePoststart);
+    let scripts = [
+        Script {
+            key: "shell",
+            body: &shell_script,
+        },
+        Script {
+            key: "poststart",
+            body: &checks_script,
+        },
+    ];
+    let before = now_secs();
+    let r = node::read_with(c, n, reads, &scripts).await;
+    let after = now_secs();
+    let (shell, poststart) = match &r {
+        Ok(reads) => {
+            let on_node = reads.round_secs.unwrap_or(0.0).min(after - before);
+            let mid = (before + after - on_node) / 2.0;
+            (
+                reads
+                    .output("shell")
+                    .map(|out| parse_node_output(out, Some(mid)))
+                    .map_err(|e| format!("the read-only probe failed: {e}")),
+                reads
+                    .output("poststart")
+                    .and_then(|out| checks::parse(out).map_err(|e| format!("{}: {e}", n.address))),
+            )
+        }
+        Err(e) => (Err(e.to_string()), Err(format!("{}: {e}", n.address))),
+    };
+    let obs = NodeObs {
+        address: n.address.clone(),
+        role: n.role,
+        shell,
+        poststart,
+    };
+    (r, obs)
+}
+
 /// Probes everything the checks need: every node's shell and every HTTP/ZooKeeper endpoint,
 /// in parallel across nodes. Read-only: only `GET`s and query scripts.
 pub async fn observe(
@@ -119,7 +185,6 @@ pub async fn observe(
     use crate::probe::node::{self, Read, Word};
     use crate::probe::{mesos, zk};
     use futures::future::join_all;
-    let ports = &c.playbook.ports;
     let masters = c.master_addrs();
     let master_nodes = &c.inventory.masters;
 
@@ -150,7 +215,7 @@ pub async fn observe(
             }
         };
         let (rest, ()) = tokio::join!(
-            join_all(master_nodes.iter().map(|m| node::read(c, m, &OTHER_READS))),
+            join_all(master_nodes.iter().map(|m| own_round(c, m, &OTHER_READS))),
             wait
         );
         let b = if young {
@@ -178,45 +243,12 @@ pub async fn observe(
         };
         (first, rest, second, timing)
     };
-    let shells = join_all(c.nodes().map(|n| {
-        let others: Vec<String> = if n.role == crate::model::Role::Master {
-            masters
-                .iter()
-                .filter(|m| **m != n.address)
-                .cloned()
-                .collect()
-        } else {
-            Vec::new()
-        };
-        async move {
-            let script = node_script(n, &others, ports.mesos_master);
-            let before = now_secs();
-            let r = c.query(n, &script).await;
-            let after = now_secs();
-            let shell = match r {
-                Ok(out) if out.ok() => {
-                    Ok(parse_node_output(&out.stdout, Some((before + after) / 2.0)))
-                }
-                Ok(out) => Err(format!("the read-only probe failed: {}", out.tail(200))),
-                Err(e) => Err(e.to_string()),
-            };
-            NodeObs {
-                address: n.address.clone(),
-                role: n.role,
-                shell,
-            }
-        }
-    }));
-    let agent_metrics = join_all(c.agents.iter().map(|a| async move {
-        let m = match node::read(c, a, &[Read::AgentMetrics]).await {
-            Ok(r) => r
-                .answer(Read::AgentMetrics)
-                .and_then(|(url, ans)| mesos::parse_metrics(&url, &ans))
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        (a.address.clone(), m)
-    }));
+    // Every agent in one round: its own metrics, the shell probe and DC/OS's node checks.
+    let agents_round = join_all(
+        c.agents
+            .iter()
+            .map(|a| own_round(c, a, &[Read::AgentMetrics])),
+    );
     let leader = facts.leader.clone();
     // Cluster-level reads through Admin Router.
     let at_leader = async {
@@ -245,12 +277,21 @@ pub async fn observe(
             });
         (slaves, apps, deps, teardown)
     };
-    let (
-        (first, rest, second, timing),
-        nodes,
-        agent_metrics,
-        (slaves, apps, deployments, teardown),
-    ) = tokio::join!(masters_round, shells, agent_metrics, at_leader);
+    let ((first, rest, second, timing), agents_rounds, (slaves, apps, deployments, teardown)) =
+        tokio::join!(masters_round, agents_round, at_leader);
+    let (rest, mut nodes): (Vec<_>, Vec<NodeObs>) = rest.into_iter().unzip();
+    let mut agent_metrics = Vec::new();
+    for (a, (r, n)) in c.agents.iter().zip(agents_rounds) {
+        let m = match &r {
+            Ok(r) => r
+                .answer(Read::AgentMetrics)
+                .and_then(|(url, ans)| mesos::parse_metrics(&url, &ans))
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        agent_metrics.push((a.address.clone(), m));
+        nodes.push(n);
+    }
     let masters_obs: Vec<MasterObs> = masters
         .iter()
         .zip(first.iter().zip(&second).zip(&timing))
@@ -298,7 +339,6 @@ pub async fn observe(
             reads.zk(Read::Zk(Word::Mntr)),
         ));
     }
-    let _ = ports;
     Observed {
         facts: facts.clone(),
         to: to.cloned(),

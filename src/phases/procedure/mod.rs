@@ -293,18 +293,34 @@ pub async fn after_node(
 }
 
 /// The procedure's prechecks (read-only), appended to the checklist.
-pub async fn prechecks(
-    c: &Cluster,
-    to: Option<&RecordedVersion>,
-) -> Vec<crate::phases::checks::CheckResult> {
+pub async fn prechecks(c: &Cluster, to: Option<&RecordedVersion>) -> Prechecks {
     // Independent reads: at once.
-    let (deprecated, nodes) = tokio::join!(
+    let (deprecated, cluster) = tokio::join!(
         marathon::deprecated_features(c, to),
-        node_checks::prechecks(c)
+        node_checks::cluster_check(c)
     );
-    let mut out = vec![deprecated];
-    out.extend(nodes);
-    out
+    Prechecks {
+        deprecated,
+        cluster,
+    }
+}
+
+/// The procedure's checklist entries that read the cluster themselves; DC/OS's node checks are
+/// read on each node in the observation's own round (issue 14) and joined by [`Self::with`].
+#[derive(Debug, Clone)]
+pub struct Prechecks {
+    deprecated: crate::phases::checks::CheckResult,
+    cluster: crate::phases::checks::CheckResult,
+}
+
+impl Prechecks {
+    /// The entries in the checklist's order, with the node checks' entry (`dcos.node_checks`).
+    pub fn with(
+        self,
+        node_checks: crate::phases::checks::CheckResult,
+    ) -> Vec<crate::phases::checks::CheckResult> {
+        vec![self.deprecated, node_checks, self.cluster]
+    }
 }
 
 /// The procedure's part of `postcheck`: what is wrong at the end, if anything.

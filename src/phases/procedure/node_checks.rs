@@ -97,6 +97,25 @@ pub async fn prechecks(c: &Cluster) -> Vec<CheckResult> {
         futures::future::join_all(nodes.iter().map(|n| node_poststart(c, n, &|_| false))),
         cluster_check(c)
     );
+    vec![node_checks_entry(runs), cluster]
+}
+
+/// The checklist's `dcos.node_checks` entry from what `node-poststart` said on each node (run
+/// by [`prechecks`], or read in the observation's round on each node).
+pub fn from_outcomes(outcomes: &[(&str, &Result<Outcome, String>)]) -> CheckResult {
+    node_checks_entry(
+        outcomes
+            .iter()
+            .map(|(node, o)| match o {
+                Ok(o) => judge(node, "node-poststart", o, &|_| false),
+                Err(e) => Poll::NotYet(e.clone()),
+            })
+            .collect(),
+    )
+}
+
+fn node_checks_entry(runs: Vec<Poll<Vec<String>>>) -> CheckResult {
+    let count = runs.len();
     let mut failed = Vec::new();
     let mut warned = Vec::new();
     for r in runs {
@@ -105,15 +124,12 @@ pub async fn prechecks(c: &Cluster) -> Vec<CheckResult> {
             Poll::NotYet(e) | Poll::Abort(e) => failed.push(e),
         }
     }
-    let mut out = vec![CheckResult {
+    CheckResult {
         id: "dcos.node_checks".into(),
         severity: Severity::Blocker,
         passed: failed.is_empty(),
         found: if failed.is_empty() {
-            let mut s = format!(
-                "dcos-check-runner check node-poststart passes on {} node(s)",
-                nodes.len()
-            );
+            let mut s = format!("dcos-check-runner check node-poststart passes on {count} node(s)");
             if !warned.is_empty() {
                 s.push_str(&format!(" ({})", warned.join("; ")));
             }
@@ -127,9 +143,7 @@ pub async fn prechecks(c: &Cluster) -> Vec<CheckResult> {
             "fix what the named DC/OS check reports (run `/opt/mesosphere/bin/dcos-shell dcos-check-runner check node-poststart` on the node; `dcos-diagnostics` on 1.10/1.11) before upgrading".into()
         },
         data: None,
-    }];
-    out.push(cluster);
-    out
+    }
 }
 
 /// `check cluster` on the first master that answers, as a checklist entry.

@@ -166,6 +166,19 @@ impl Testbed {
     pub fn down(&self) -> Result<()> {
         self.run(&["down"])
     }
+    /// How many commands (SSH `exec` sessions) the node's sshd has started so far: its log
+    /// at `LogLevel VERBOSE` says `Starting session: command for USER from ...` for each one
+    /// (OpenSSH `session.c`, `do_exec`). The testbed's own record of how many round trips a
+    /// tool made to a node, whatever the tool logs.
+    pub fn ssh_commands(&self, node: &str) -> Result<usize> {
+        let log = self.dir.join("nodes").join(node).join("sshd/sshd.log");
+        let text =
+            std::fs::read_to_string(&log).with_context(|| format!("reading {}", log.display()))?;
+        Ok(text
+            .lines()
+            .filter(|l| l.contains("Starting session: command "))
+            .count())
+    }
     /// A `Command` for `ssh -F DIR/ssh_config <node> <command>`.
     pub fn ssh(&self, node: &str, command: &str) -> Command {
         let mut c = Command::new("ssh");

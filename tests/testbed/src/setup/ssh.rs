@@ -68,7 +68,7 @@ pub(super) fn sshd_config(def: &SimDef, n: &NodeDef) -> String {
     .copied()
     .unwrap_or("internal-sftp");
     format!(
-        "# dcos-sim sshd for node {name}\nListenAddress {addr}:{port}\nHostKey {hk}\nPidFile {pid}\nAuthorizedKeysFile {ak}\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\nAllowUsers {user}\nSetEnv {env}\nMaxSessions 30\nMaxStartups 100:30:200\nLogLevel INFO\nSubsystem sftp {sftp}\n",
+        "# dcos-sim sshd for node {name}\nListenAddress {addr}:{port}\nHostKey {hk}\nPidFile {pid}\nAuthorizedKeysFile {ak}\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\nAllowUsers {user}\nSetEnv {env}\nMaxSessions 30\nMaxStartups 100:30:200\nLogLevel VERBOSE\nSubsystem sftp {sftp}\n",
         name = n.name,
         addr = n.address,
         port = def.ssh_port,
