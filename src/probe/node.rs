@@ -274,7 +274,10 @@ fn script_key(key: &str) -> String {
     format!("x-{key}")
 }
 
-/// The script of one round on `node`: every read in `reads`, framed by `MARK` lines.
+/// The script of one round on `node`: every read in `reads`, framed by `MARK` lines. Each read
+/// leaves its answer in a file of its own; at the end one `wc -c` measures them all and one
+/// `cat` prints every reply's `MARK` line, its body and a newline, in the order the reads ran
+/// (the bodies as bytes, so a NUL or anything that looks like a frame stays body).
 pub fn script(c: &Cluster, node: &NodeSpec, reads: &[Read]) -> String {
     script_with(c, node, reads, &[])
 }
@@ -318,28 +321,40 @@ umask 077
 printf 'Authorization: token=%s\n' "$T" > "$d/auth"
 unset T
 printf '@@dcu-node %s %s %s\n' "$ip" "$sec" "$src"
-emit() {{ printf '{MARK} %s %s %s %s\n' "$1" "$2" "$4" "$3"; cat "$5"; printf '\n'; }}
-whole() {{ local n; n=$(wc -c < "$3"); emit "$1" "$2" - "$((n))" "$3"; }}
-get() {{ local n=$1 url=$2 out loc l; shift 2
-  : > "$d/h"
-  if out=$(curl -sS -m 5 --connect-timeout 3 -o "$d/b" -D "$d/h" -w '%{{http_code}} %{{size_download}}' "$@" "$url" 2>"$d/e"); then
+KN=() KC=() KL=() F=() i=0
+nf() {{ i=$((i+1)); o=o$i; }}
+put() {{ KN+=("$1"); KC+=("$2"); KL+=("$3"); F+=("$4"); }}
+fin() {{ local j n L=() A=()
+  [ "${{#F[@]}}" -gt 0 ] || return 0
+  cd "$d" || return 3
+  printf '\n' > nl
+  wc -c -- "${{F[@]}}" > lens || return 3
+  while read -r n _; do L+=("$n"); done < lens
+  for j in "${{!F[@]}}"; do
+    printf '{MARK} %s %s %s %s\n' "${{KN[j]}}" "${{KC[j]}}" "${{L[j]:-0}}" "${{KL[j]}}" > "h$j"
+    A+=("h$j" "${{F[j]}}" nl)
+  done
+  cat -- "${{A[@]}}"; }}
+get() {{ local n=$1 url=$2 out loc l; shift 2; nf
+  : > "$d/$o.h"
+  if out=$(curl -sS -m 5 --connect-timeout 3 -o "$d/$o" -D "$d/$o.h" -w '%{{http_code}}' "$@" "$url" 2>"$d/$o.e"); then
     loc=
     while IFS= read -r l; do
       case $l in [Ll]ocation:*) l=${{l#*:}}; l=${{l//$'\r'/}}; loc=${{l#"${{l%%[![:space:]]*}}"}}; break;; esac
-    done < "$d/h"
-    emit "$n" "${{out%% *}}" "${{loc:--}}" "${{out##* }}" "$d/b"
-  else whole "$n" 000 "$d/e"; fi; }}
-raw() {{ local n=$1 rc
-  if timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2" || exit 7; printf "GET %s HTTP/1.0\r\nHost: %s:%s\r\nAccept: */*\r\nConnection: close\r\n\r\n" "$3" "$1" "$2" >&3; cat <&3; exit 0' _ "$2" "$3" "$4" > "$d/b" 2> "$d/e"; then whole "$n" raw "$d/b"
-  else rc=$?; [ "$rc" != 124 ] || printf 'no answer from %s:%s within 5 s\n' "$2" "$3" >> "$d/e"; whole "$n" 000 "$d/e"; fi; }}
+    done < "$d/$o.h"
+    : >> "$d/$o"; put "$n" "$out" "${{loc:--}}" "$o"
+  else put "$n" 000 - "$o.e"; fi; }}
+raw() {{ local n=$1 rc; nf
+  if timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2" || exit 7; printf "GET %s HTTP/1.0\r\nHost: %s:%s\r\nAccept: */*\r\nConnection: close\r\n\r\n" "$3" "$1" "$2" >&3; cat <&3; exit 0' _ "$2" "$3" "$4" > "$d/$o" 2> "$d/$o.e"; then put "$n" raw - "$o"
+  else rc=$?; [ "$rc" != 124 ] || printf 'no answer from %s:%s within 5 s\n' "$2" "$3" >> "$d/$o.e"; put "$n" 000 - "$o.e"; fi; }}
 mesos() {{ n=$1; port=$2; path=$3
   if [ "$sec" = strict ]; then get "$n" "https://$ip:$port$path" --cacert "$ca" -H @"$d/auth"
   else raw "$n" "$ip" "$port" "$path"; fi; }}
-run() {{ local n=$1 rc; shift
-  if "$@" > "$d/x" 2> "$d/xe" < /dev/null; then whole "$n" 200 "$d/x"
-  else rc=$?; {{ cat "$d/x" "$d/xe"; printf '(exit %s)\n' "$rc"; }} > "$d/xf"; whole "$n" 500 "$d/xf"; fi; }}
-zk() {{ n=$1; w=$2
-  if timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf %s "$3" >&3 && cat <&3' _ "$ip" {zk_port} "$w" > "$d/b" 2>&1; then whole "$n" 200 "$d/b"; else whole "$n" 000 "$d/b"; fi; }}
+run() {{ local n=$1 rc; shift; nf
+  if "$@" > "$d/$o" 2> "$d/$o.e" < /dev/null; then put "$n" 200 - "$o"
+  else rc=$?; {{ cat "$d/$o" "$d/$o.e"; printf '(exit %s)\n' "$rc"; }} > "$d/$o.f"; put "$n" 500 - "$o.f"; fi; }}
+zk() {{ n=$1; w=$2; nf
+  if timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf %s "$3" >&3 && cat <&3' _ "$ip" {zk_port} "$w" > "$d/$o" 2>&1; then put "$n" 200 - "$o"; else put "$n" 000 - "$o"; fi; }}
 "#,
         zk_port = p.zookeeper,
     );
@@ -380,7 +395,7 @@ zk() {{ n=$1; w=$2
                 },
             ),
             Read::Version => format!(
-                r#"if [ -r "$R"{vf} ]; then whole {k} 200 "$R"{vf}; else printf 'cannot read %s\n' {vf} > "$d/b"; whole {k} 404 "$d/b"; fi
+                r#"nf; if [ -r "$R"{vf} ] && cat -- "$R"{vf} > "$d/$o"; then put {k} 200 - "$o"; else printf 'cannot read %s\n' {vf} > "$d/$o"; put {k} 404 - "$o"; fi
 "#,
                 vf = quote(&c.playbook.paths.version_file),
                 k = r.key()
@@ -391,7 +406,7 @@ zk() {{ n=$1; w=$2
                     .map(|b| format!("\\x{b:02x}"))
                     .collect();
                 format!(
-                    r#"if timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf "$3" >&3 && od -An -v -tx1 <&3' _ "$ip" {zk} {fmt} > "$d/b" 2>&1; then whole {k} 200 "$d/b"; else whole {k} 000 "$d/b"; fi
+                    r#"nf; if timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf "$3" >&3 && od -An -v -tx1 <&3' _ "$ip" {zk} {fmt} > "$d/$o" 2>&1; then put {k} 200 - "$o"; else put {k} 000 - "$o"; fi
 "#,
                     zk = p.zookeeper,
                     fmt = quote(&fmt),
@@ -401,7 +416,9 @@ zk() {{ n=$1; w=$2
         };
         s.push_str(&line);
     }
-    s.push_str("printf '@@dcu-round %s %s\\n' \"$t0\" \"${EPOCHREALTIME:-$(date +%s.%N)}\"\n");
+    // Every reply is framed at the end, in one `wc` and one `cat` for the whole round (two
+    // processes per reply before), in the order the reads ran.
+    s.push_str("fin\nprintf '@@dcu-round %s %s\\n' \"$t0\" \"${EPOCHREALTIME:-$(date +%s.%N)}\"\n");
     s
 }
 

@@ -1,7 +1,9 @@
 //! Waiting as a function value: poll a check until it passes, a deadline passes, or it aborts.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+// tokio's clock (std's outside a paused test runtime), so the pacing can be tested in virtual time.
+use tokio::time::Instant;
 
 /// What one poll says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +39,11 @@ pub enum WaitError {
     },
 }
 
-/// Polls `check` every `interval` until it is ready, aborts, or `timeout` passes.
+/// Polls `check` every `interval` until it is ready, aborts, or `timeout` passes. The interval
+/// is from one poll's start to the next's: a poll that takes longer than it is followed at once
+/// (after 10 ms), and the time a poll takes is not added to the wait for the next one (a gate
+/// read over SSH in 25 ms is read every 50 ms, as the floor's on-node loop reads its own, not
+/// every 75).
 pub async fn until<T, F, Fut>(
     what: &str,
     timeout: Duration,
@@ -51,6 +57,7 @@ where
     // A timeout too large to add (e.g. u64::MAX seconds) means "no deadline", never a panic.
     let deadline = Instant::now().checked_add(timeout);
     loop {
+        let started = Instant::now();
         match check().await {
             Poll::Ready(v) => return Ok(v),
             Poll::Abort(reason) => {
@@ -71,8 +78,10 @@ where
                 }
             }
         }
-        let left = deadline.map_or(interval, |d| d.saturating_duration_since(Instant::now()));
-        tokio::time::sleep(interval.min(left).max(Duration::from_millis(10))).await;
+        let now = Instant::now();
+        let next = (started + interval).saturating_duration_since(now);
+        let left = deadline.map_or(next, |d| d.saturating_duration_since(now));
+        tokio::time::sleep(next.min(left).max(Duration::from_millis(10))).await;
     }
 }
 
@@ -104,6 +113,36 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(v, 1);
+    }
+
+    /// A poll that takes 30 ms at an interval of 50 ms starts every 50 ms, not every 80; one
+    /// that takes longer than the interval is followed 10 ms after it ends.
+    #[tokio::test(start_paused = true)]
+    async fn polls_start_one_interval_apart_whatever_a_poll_takes() {
+        for (took, gap) in [(30, 50), (70, 80)] {
+            let starts = std::sync::Mutex::new(Vec::new());
+            let _ = until::<(), _, _>(
+                "x",
+                Duration::from_secs(60),
+                Duration::from_millis(50),
+                || async {
+                    starts.lock().unwrap().push(Instant::now());
+                    tokio::time::sleep(Duration::from_millis(took)).await;
+                    let n = starts.lock().unwrap().len();
+                    if n == 5 {
+                        Poll::Ready(())
+                    } else {
+                        Poll::NotYet(String::new())
+                    }
+                },
+            )
+            .await;
+            let starts = starts.into_inner().unwrap();
+            let gaps: Vec<u128> = (starts.windows(2))
+                .map(|w| (w[1] - w[0]).as_millis())
+                .collect();
+            assert_eq!(gaps, vec![gap; 4], "a poll of {took} ms");
+        }
     }
 
     #[tokio::test]

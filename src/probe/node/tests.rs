@@ -248,8 +248,16 @@ fn round_cost() {
     std::thread::spawn(move || {
         for c in l.incoming() {
             let Ok(mut c) = c else { continue };
+            // The whole request before the answer: closing with a request unread resets the
+            // connection, and the answer is lost.
+            let mut req = Vec::new();
             let mut buf = [0u8; 4096];
-            let _ = c.read(&mut buf);
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match c.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
             let body = r#"{"master/elected": 1.0, "registrar/log/recovered": 1.0}"#;
             let _ = c.write_all(
                 format!(
