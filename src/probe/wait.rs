@@ -40,10 +40,11 @@ pub enum WaitError {
 }
 
 /// Polls `check` every `interval` until it is ready, aborts, or `timeout` passes. The interval
-/// is from one poll's start to the next's: a poll that takes longer than it is followed at once
-/// (after 10 ms), and the time a poll takes is not added to the wait for the next one (a gate
-/// read over SSH in 25 ms is read every 50 ms, as the floor's on-node loop reads its own, not
-/// every 75).
+/// is from one poll's start to the next's, so the time a poll takes is not added to the wait for
+/// the next one (a gate read over SSH in 25 ms is read every 50 ms, as the floor's on-node loop
+/// reads its own, not every 75). A poll that takes longer than the interval is followed after a
+/// fifth of the interval (at least 10 ms): a heavy check polled every second (DC/OS's
+/// `dcos-check-runner`) that takes three is not run back to back on a node that is starting.
 pub async fn until<T, F, Fut>(
     what: &str,
     timeout: Duration,
@@ -81,7 +82,8 @@ where
         let now = Instant::now();
         let next = (started + interval).saturating_duration_since(now);
         let left = deadline.map_or(next, |d| d.saturating_duration_since(now));
-        tokio::time::sleep(next.min(left).max(Duration::from_millis(10))).await;
+        let least = (interval / 5).max(Duration::from_millis(10));
+        tokio::time::sleep(next.max(least).min(left).max(Duration::from_millis(10))).await;
     }
 }
 
@@ -116,15 +118,16 @@ mod tests {
     }
 
     /// A poll that takes 30 ms at an interval of 50 ms starts every 50 ms, not every 80; one
-    /// that takes longer than the interval is followed 10 ms after it ends.
+    /// that takes longer than the interval is followed a fifth of it (at least 10 ms) after it
+    /// ends.
     #[tokio::test(start_paused = true)]
     async fn polls_start_one_interval_apart_whatever_a_poll_takes() {
-        for (took, gap) in [(30, 50), (70, 80)] {
+        for (interval, took, gap) in [(50, 30, 50), (50, 70, 80), (1000, 3000, 3200)] {
             let starts = std::sync::Mutex::new(Vec::new());
             let _ = until::<(), _, _>(
                 "x",
                 Duration::from_secs(60),
-                Duration::from_millis(50),
+                Duration::from_millis(interval),
                 || async {
                     starts.lock().unwrap().push(Instant::now());
                     tokio::time::sleep(Duration::from_millis(took)).await;
