@@ -49,21 +49,28 @@ fn the_request_bytes_are_printf_safe() {
 }
 
 /// Serves each connection, in order, one canned raw HTTP answer; returns the port.
+/// Reads a request up to the end of its headers: a server that closes with a request unread
+/// resets the connection, and its answer is lost.
+fn read_request(c: &mut std::net::TcpStream) {
+    use std::io::Read as _;
+    let mut req = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+        match c.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => req.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
 fn serve(answers: Vec<Vec<u8>>) -> u16 {
-    use std::io::{Read as _, Write as _};
+    use std::io::Write as _;
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for a in answers {
             let (mut c, _) = l.accept().unwrap();
-            let mut req = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                match c.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => req.extend_from_slice(&buf[..n]),
-                }
-            }
+            read_request(&mut c);
             let _ = c.write_all(&a);
         }
     });
@@ -242,22 +249,13 @@ fn a_node_s_detected_address_is_learnt_once_and_forgotten_when_nothing_answers()
 #[test]
 #[ignore = "benchmark: cargo test --lib probe::node::tests::round_cost -- --ignored --nocapture"]
 fn round_cost() {
-    use std::io::{Read as _, Write as _};
+    use std::io::Write as _;
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for c in l.incoming() {
             let Ok(mut c) = c else { continue };
-            // The whole request before the answer: closing with a request unread resets the
-            // connection, and the answer is lost.
-            let mut req = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                match c.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => req.extend_from_slice(&buf[..n]),
-                }
-            }
+            read_request(&mut c);
             let body = r#"{"master/elected": 1.0, "registrar/log/recovered": 1.0}"#;
             let _ = c.write_all(
                 format!(
