@@ -48,11 +48,9 @@ fn the_request_bytes_are_printf_safe() {
     assert!(!fmt.contains('%') && !fmt.contains('\''));
 }
 
-/// Serves each connection, in order, one canned raw HTTP answer; returns the port.
 /// Reads a request up to the end of its headers: a server that closes with a request unread
 /// resets the connection, and its answer is lost.
-fn read_request(c: &mut std::net::TcpStream) {
-    use std::io::Read as _;
+fn read_request(c: &mut impl std::io::Read) {
     let mut req = Vec::new();
     let mut buf = [0u8; 1024];
     while !req.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -63,6 +61,7 @@ fn read_request(c: &mut std::net::TcpStream) {
     }
 }
 
+/// Serves each connection, in order, one canned raw HTTP answer; returns the port.
 fn serve(answers: Vec<Vec<u8>>) -> u16 {
     use std::io::Write as _;
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
