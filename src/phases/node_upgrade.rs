@@ -288,14 +288,20 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
         _ => unreachable!("wait returns only ended states"),
     }
     // Exit 0 does not mean healthy (facts §1.10): gate on our own checks.
-    let settled = post_gates(ctx, node, &target).await?;
+    let settled = post_gates(ctx, node, &target, direction == Direction::Upgrade).await?;
     let taken = match direction {
         Direction::Upgrade => {
             // The rollout guards' sample only reads: beside the procedure's gates (for a
             // master, from the health gate's round that passed), taken again when those gates
             // waited longer than the sample may be old.
-            let after =
-                super::procedure::after_node(ctx, node, &target, before, settled.all_masters_at);
+            let after = super::procedure::after_node(
+                ctx,
+                node,
+                &target,
+                before,
+                settled.all_masters_at,
+                settled.marathon,
+            );
             let ahead = read_ahead(ctx, node, settled.leader.as_deref());
             let guards = super::guards::take(ctx, settled.masters);
             let (after, taken, ahead) = tokio::join!(after, guards, ahead);
@@ -418,10 +424,15 @@ pub struct Settled {
     pub masters: Option<super::guards::MastersRound>,
     /// After a master's step: the Mesos leader that round found (its address).
     pub leader: Option<String>,
+    /// After a master's upgrade: the procedure's Marathon gate judged from that round
+    /// (`procedure::marathon::after_master_from`), which waits on its own only when it is not
+    /// ready there.
+    pub marathon: Option<Poll<String>>,
 }
 
 /// After the script: the node reports the target version and its role's health checks pass.
-/// Returns what the round that passed saw.
+/// Returns what the round that passed saw; with `marathon` (a master's upgrade), each master's
+/// round reads its Marathon besides, for the procedure's gate after the master.
 ///
 /// Each poll reads the node's version file in the same round as the role's health (one command
 /// per node: for a master, every master's metrics, Exhibitor, redirect and version file), so
@@ -432,6 +443,7 @@ pub async fn post_gates(
     ctx: &StepCtx<'_>,
     node: &NodeSpec,
     target: &RecordedVersion,
+    marathon: bool,
 ) -> Result<Settled, WaitError> {
     let c = ctx.cluster;
     crate::checkpoint::hit(&format!("in-gate:health:{}:{target}", ctx.step.id));
@@ -448,6 +460,9 @@ pub async fn post_gates(
         if master {
             let mut reads = gates::MASTER_HEALTH.to_vec();
             reads.push(Read::Version);
+            if marathon {
+                reads.extend(super::procedure::marathon::MARATHON);
+            }
             let rounds = gates::masters_round(c, &reads).await;
             let at = |r| matches!(gates::read_at_version(node, r, target), Poll::Ready(()));
             let version = match c.master_position(node) {
@@ -456,8 +471,11 @@ pub async fn post_gates(
             };
             let all = rounds.iter().all(at);
             let judged = gates::masters_judged(c, &rounds).await;
+            let seen = marathon.then(|| {
+                super::procedure::marathon::after_master_from(c, node, target, all, &rounds)
+            });
             let round = super::guards::MastersRound::taken_now(rounds);
-            (version, judged, all, Some(round))
+            (version, judged, all, Some(round), seen)
         } else {
             let r = crate::probe::node::read(c, node, &[Read::AgentMetrics, Read::Version]).await;
             let health = match gates::agent_judged(node, &r) {
@@ -470,11 +488,12 @@ pub async fn post_gates(
                 health,
                 false,
                 None,
+                None,
             )
         }
     };
-    // Some((the health's answer, every master at the target)) when the health was ready with
-    // the version, None when not yet.
+    // Some((the health's answer, every master at the target, the round, Marathon there)) when
+    // the health was ready with the version, None when not yet.
     let healthy = wait::until(
         &format!(
             "gate after upgrading {what} {}: version {target}",
@@ -484,8 +503,8 @@ pub async fn post_gates(
         GATE_POLL,
         || async {
             match round().await {
-                (Poll::Ready(()), Poll::Ready(leader), all, masters) => {
-                    Poll::Ready(Some((leader, all, masters)))
+                (Poll::Ready(()), Poll::Ready(leader), all, masters, seen) => {
+                    Poll::Ready(Some((leader, all, masters, seen)))
                 }
                 (Poll::Ready(()), ..) => Poll::Ready(None),
                 (Poll::Abort(e), ..) => Poll::Abort(e),
@@ -494,7 +513,7 @@ pub async fn post_gates(
         },
     )
     .await?;
-    let (leader, all, masters) = match healthy {
+    let (leader, all, masters, seen) = match healthy {
         Some(h) => h,
         None => {
             let gate = if master {
@@ -504,7 +523,9 @@ pub async fn post_gates(
             };
             wait::until(&gate, deadline, GATE_POLL, || async {
                 match round().await {
-                    (_, Poll::Ready(leader), all, masters) => Poll::Ready((leader, all, masters)),
+                    (_, Poll::Ready(leader), all, masters, seen) => {
+                        Poll::Ready((leader, all, masters, seen))
+                    }
                     (_, Poll::NotYet(e), ..) => Poll::NotYet(e),
                     (_, Poll::Abort(e), ..) => Poll::Abort(e),
                 }
@@ -519,6 +540,7 @@ pub async fn post_gates(
         all_masters_at: all,
         masters,
         leader: master.then_some(leader),
+        marathon: seen,
     })
 }
 

@@ -173,6 +173,12 @@ impl NodeReads {
         self.replies.values().any(|r| r.status == 401)
     }
 
+    /// Whether the reply to one of `reads` was a 401: what a gate judging only those reads
+    /// asks of a round that read more for another gate.
+    pub fn unauthorized_in(&self, reads: &[Read]) -> bool {
+        (reads.iter()).any(|r| self.replies.get(&r.key()).is_some_and(|r| r.status == 401))
+    }
+
     /// The body of a ZooKeeper read, or why there is none.
     pub fn zk(&self, read: Read) -> Result<String, String> {
         match self.replies.get(&read.key()) {

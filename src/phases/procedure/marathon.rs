@@ -141,7 +141,7 @@ pub(crate) async fn info(c: &Cluster, m: &NodeSpec) -> Result<Info, String> {
 
 /// One master's `/v2/info` and `/v2/leader`, read on the master.
 async fn read(c: &Cluster, m: &NodeSpec) -> Result<(Info, Option<String>), String> {
-    read_of(c, m, &[Read::MarathonInfo, Read::MarathonLeader]).await
+    read_of(c, m, &MARATHON).await
 }
 
 /// `/v2/info` and, when `reads` has it, the leader `/v2/leader` names.
@@ -150,7 +150,12 @@ async fn read_of(
     m: &NodeSpec,
     reads: &[Read],
 ) -> Result<(Info, Option<String>), String> {
-    let reads = node::read(c, m, reads).await.map_err(|e| e.to_string())?;
+    from_reads(&node::read(c, m, reads).await.map_err(|e| e.to_string())?)
+}
+
+/// [`Read::MarathonInfo`] and, when the round read it, the leader [`Read::MarathonLeader`]
+/// names, from one master's round.
+fn from_reads(reads: &node::NodeReads) -> Result<(Info, Option<String>), String> {
     let (url, a) = reads
         .answer(Read::MarathonInfo)
         .map_err(|e| e.to_string())?;
@@ -179,6 +184,44 @@ pub async fn after_master(
         Some(i) => all[i].clone(),
         None => read(c, node).await,
     };
+    judged(c, node, to, last, mine, &all)
+}
+
+/// [`after_master`] judged from a round of every master (inventory order) that read
+/// [`MARATHON`] besides: the health gate's round after the master's script (issue 14), so that
+/// a Marathon already there costs no round of its own. Not yet when `node` is not one of the
+/// inventory's masters (its own Marathon was not read); the gate then reads on its own.
+pub fn after_master_from(
+    c: &Cluster,
+    node: &NodeSpec,
+    to: &RecordedVersion,
+    last: bool,
+    rounds: &[Result<node::NodeReads, crate::door::RemoteError>],
+) -> Poll<String> {
+    let all: Vec<_> = (rounds.iter())
+        .map(|r| match r {
+            Ok(r) => from_reads(r),
+            Err(e) => Err(e.to_string()),
+        })
+        .collect();
+    let Some(mine) = c.master_position(node).and_then(|i| all.get(i)).cloned() else {
+        return Poll::NotYet(format!("Marathon on {} was not read", node.address));
+    };
+    judged(c, node, to, last, mine, &all)
+}
+
+/// What a master's round reads of its Marathon for [`after_master_from`].
+pub const MARATHON: [Read; 2] = [Read::MarathonInfo, Read::MarathonLeader];
+
+/// [`after_master`]'s judgement: `mine` is `node`'s Marathon, `all` every master's.
+fn judged(
+    c: &Cluster,
+    node: &NodeSpec,
+    to: &RecordedVersion,
+    last: bool,
+    mine: Result<(Info, Option<String>), String>,
+    all: &[Result<(Info, Option<String>), String>],
+) -> Poll<String> {
     let mine = match mine {
         Ok((info, _)) => info,
         Err(e) => return Poll::NotYet(format!("Marathon on {} is not running: {e}", node.address)),
@@ -186,7 +229,7 @@ pub async fn after_master(
     if let Err(e) = ships(to, &mine.version) {
         return Poll::NotYet(format!("Marathon on {}: {e}", node.address));
     }
-    leader_from(c, to, last, &all)
+    leader_from(c, to, last, all)
 }
 
 /// A Marathon leader answers `/v2/leader` on some master; with `final_state`, it runs `to`'s
@@ -255,6 +298,112 @@ mod tests {
         );
         assert!(removed_features("MARATHON_DEPRECATED_FEATURES=foo\n").is_empty());
         assert!(removed_features("").is_empty());
+    }
+
+    /// A round on master `m` whose replies are `(key, status, body)`.
+    fn round(m: &str, replies: &[(&str, u16, &str)]) -> node::NodeReads {
+        let mut out = format!("@@dcu-node {m} disabled\n");
+        for (key, status, body) in replies {
+            out.push_str(&format!(
+                "@@dcu-reply {key} {status} {} -\n{body}\n",
+                body.len()
+            ));
+        }
+        node::parse(m, &out).expect("a round")
+    }
+
+    fn info(version: &str, elected: bool) -> String {
+        format!(r#"{{"version":"{version}","elected":{elected},"leader":"10.9.0.11:8080"}}"#)
+    }
+
+    #[test]
+    fn the_gate_after_a_master_is_judged_from_the_health_round_only_when_it_read_marathon() {
+        let c = crate::testkit::cluster(
+            0,
+            std::sync::Arc::new(crate::door::fake::FakeCluster::new()),
+        );
+        let (m1, m2) = (&c.inventory.masters[0], &c.inventory.masters[1]);
+        let to = RecordedVersion::from("2.2.1");
+        let leader = r#"{"leader":"10.9.0.11:8080"}"#;
+        let rounds = |mine: &str,
+                      leader_status: u16|
+         -> Vec<Result<node::NodeReads, crate::door::RemoteError>> {
+            (c.inventory.masters.iter())
+                .map(|m| {
+                    let i = if m.address == m2.address {
+                        mine.to_string()
+                    } else {
+                        info("1.11.24", m.address == m1.address)
+                    };
+                    Ok(round(
+                        &m.address,
+                        &[
+                            ("marathon-info", 200, &i),
+                            (
+                                "marathon-leader",
+                                leader_status,
+                                if leader_status == 200 { leader } else { "" },
+                            ),
+                        ],
+                    ))
+                })
+                .collect()
+        };
+        // m2's Marathon runs the target's and a leader answers: ready, nothing more to read.
+        assert_eq!(
+            after_master_from(&c, m2, &to, false, &rounds(&info("1.11.24", false), 200)),
+            Poll::Ready("10.9.0.11:8080".into())
+        );
+        // The last master: the leader runs the target's Marathon and says it is elected.
+        assert!(matches!(
+            after_master_from(&c, m2, &to, true, &rounds(&info("1.11.24", false), 200)),
+            Poll::Ready(l) if l.contains("1.11.24")
+        ));
+        // m2 still runs the old Marathon: not yet, naming it.
+        match after_master_from(&c, m2, &to, false, &rounds(&info("1.10.36", false), 200)) {
+            Poll::NotYet(why) => assert!(
+                why.contains("10.9.0.12") && why.contains("1.10.36"),
+                "{why}"
+            ),
+            p => panic!("{p:?}"),
+        }
+        // No Marathon answers /v2/leader (a leader migrating its storage): not yet.
+        assert!(matches!(
+            after_master_from(&c, m2, &to, false, &rounds(&info("1.11.24", false), 503)),
+            Poll::NotYet(_)
+        ));
+        // A round that read only the health (a rollback's, or another gate's): never ready.
+        let health_only: Vec<_> = (c.inventory.masters.iter())
+            .map(|m| Ok(round(&m.address, &[("master-metrics", 200, "{}")])))
+            .collect();
+        assert!(matches!(
+            after_master_from(&c, m2, &to, false, &health_only),
+            Poll::NotYet(_)
+        ));
+        // A node not among the inventory's masters was not read: not yet.
+        let mut other = m2.clone();
+        other.address = "10.9.0.99".into();
+        assert!(matches!(
+            after_master_from(
+                &c,
+                &other,
+                &to,
+                false,
+                &rounds(&info("1.11.24", false), 200)
+            ),
+            Poll::NotYet(_)
+        ));
+    }
+
+    #[test]
+    fn a_refused_marathon_read_is_not_the_health_gates_to_judge() {
+        let r = round(
+            "10.9.0.11",
+            &[("master-metrics", 200, "{}"), ("marathon-info", 401, "")],
+        );
+        assert!(r.unauthorized());
+        assert!(!r.unauthorized_in(&crate::phases::gates::MASTER_HEALTH));
+        assert!(r.unauthorized_in(&MARATHON));
     }
 
     #[test]
