@@ -147,6 +147,44 @@ fn ctrl_c_at_a_prompt_exits_130_with_the_run_paused_and_resume_continues() {
 }
 
 #[test]
+fn after_the_agents_phase_gate_the_first_agent_is_checked_again_not_from_what_was_read_before_it() {
+    // The last master's step reads the first agent's DC/OS checks ahead, beside its own gates
+    // after its node. The agents phase's gate between the two is a person looking at the
+    // cluster: a check that starts failing on that agent meanwhile stops the run before it goes
+    // down, however quickly the gate is approved.
+    let timeouts = common::FAST_TIMEOUTS.replace("agent_gate_secs = 30", "agent_gate_secs = 3");
+    let env = Env::with_timeouts(1, 2, 0, &[], &timeouts);
+    // Not `--yes`: the phases' gates are asked of a person at the terminal.
+    let args = env.run_args(&[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut s = spawn(&env, &args);
+    // The prompts themselves (the plan printed first names every gate).
+    for phase in ["backup", "masters"] {
+        s.expect(format!("about to start the {phase} phase").as_str())
+            .expect("the phase's gate is asked");
+        s.send("\r").unwrap(); // continue (the default)
+    }
+    s.expect("about to start the agents phase")
+        .expect("the agents phase's gate is asked");
+    env.tb.fault("a1", "check-fails").unwrap();
+    s.send("\r").unwrap(); // continue (the default), at once
+    s.expect("journald_dir_permissions")
+        .expect("a1's failing check is named");
+    s.expect("stop (resume later)")
+        .expect("the failure's choices are asked");
+    s.send("\x03").unwrap(); // Ctrl-C: the run is left paused there
+    s.expect(Eof).unwrap();
+    assert_eq!(exit_code(&s), 130);
+    let r = env.report();
+    assert_eq!(r.node("m1").unwrap().version, "2.2.1", "{r:#?}");
+    assert_eq!(
+        r.node("a1").unwrap().upgrade_attempts,
+        0,
+        "a1 went down with a failing DC/OS check: {r:#?}"
+    );
+}
+
+#[test]
 fn after_an_approval_the_next_node_is_checked_again_not_from_what_was_read_before_it() {
     // In a serial rollout the step before reads the next node's DC/OS checks ahead, beside its
     // own gates after its node. An approval between the two (`pause_after`) drops what it

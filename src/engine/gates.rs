@@ -103,6 +103,9 @@ impl Engine<'_> {
             let reason = format!("waiting for approval at gate {gate}");
             return Ok(Flow::Halt(self.wait_at(gate, reason, message)?));
         };
+        // A person looks at the cluster now: what a step read ahead for the next one is not
+        // taken after the answer (that step's gates read again), however quick the answer.
+        self.ahead.clear();
         let (g, m) = (gate.to_string(), message.clone());
         let choice = tokio::task::block_in_place(move || p.gate(&g, &m));
         let decision = match choice {

@@ -51,12 +51,44 @@ impl Schedule {
             .unwrap_or(Schedule::InOrder)
     }
 
+    /// The phase's unfinished steps that may run first, for the step before the phase to read
+    /// ahead for: the first group of one step (a batch of several, or a phase whose steps are
+    /// all finished, gives none); for [`Schedule::LeaderLast`], every unfinished step (the one
+    /// that runs first is picked from them as it is within the phase).
+    pub(super) fn lead<'p>(self, engine: &Engine<'_>, phase: &'p Phase) -> Vec<&'p Step> {
+        let pending: Vec<&Step> = (phase.steps.iter())
+            .filter(|s| !engine.is_finished(&s.id))
+            .collect();
+        match self {
+            Schedule::LeaderLast => pending,
+            Schedule::InOrder => pending.into_iter().take(1).collect(),
+            Schedule::Batches => {
+                let first = match pending.iter().find(|s| s.batch.is_none()) {
+                    Some(alone) => vec![*alone],
+                    None => {
+                        let b = pending.iter().filter_map(|s| s.batch).min();
+                        (pending.iter().copied())
+                            .filter(|s| b.is_some() && s.batch == b)
+                            .collect()
+                    }
+                };
+                if first.len() == 1 {
+                    first
+                } else {
+                    Vec::new()
+                }
+            }
+        }
+    }
+
     /// Runs the phase's unfinished steps in this order; stops at the first that does not
-    /// continue.
+    /// continue. `after` is what the next phase may run first ([`Schedule::lead`]): the phase's
+    /// last step may read ahead for it.
     pub(super) async fn walk<'p>(
         self,
         engine: &Engine<'_>,
         phase: &'p Phase,
+        after: &[&'p Step],
     ) -> Result<Flow, EngineError> {
         match self {
             Schedule::InOrder => {
@@ -82,12 +114,16 @@ impl Schedule {
                     Ok(None) => return Ok(Flow::Continue),
                     Err(e) => return engine.leader_unknown(e).map(Flow::Halt),
                 };
-                // The other masters, one of which runs next (the leader still last).
-                let upcoming: Vec<&Step> = pending
+                // The other masters, one of which runs next (the leader still last); after the
+                // last one, what the next phase runs first.
+                let mut upcoming: Vec<&Step> = pending
                     .iter()
                     .copied()
                     .filter(|s| s.id != next.id)
                     .collect();
+                if upcoming.is_empty() {
+                    upcoming = after.to_vec();
+                }
                 match engine.step_before(next, &upcoming).await? {
                     Flow::Continue => {}
                     other => return Ok(other),
@@ -120,7 +156,10 @@ impl Schedule {
                     let results = match steps.as_slice() {
                         // One step alone, before a group of one: it may read ahead for it.
                         [one] => {
-                            let next = groups.get(i + 1).map(|g| pending(g)).unwrap_or_default();
+                            let next = match groups.get(i + 1) {
+                                Some(g) => pending(g),
+                                None => after.to_vec(),
+                            };
                             let upcoming = if next.len() == 1 { next } else { Vec::new() };
                             vec![engine.step_before(one, &upcoming).await]
                         }

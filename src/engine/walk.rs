@@ -151,7 +151,8 @@ impl Engine<'_> {
     }
 
     async fn forward(&self) -> Result<Flow, EngineError> {
-        for phase in &self.record.plan.phases {
+        let phases = &self.record.plan.phases;
+        for (i, phase) in phases.iter().enumerate() {
             let pending: Vec<&Step> = phase
                 .steps
                 .iter()
@@ -178,7 +179,16 @@ impl Engine<'_> {
                 phase: phase.id.to_string(),
             });
             checkpoint::hit(&format!("phase:{}", phase.id));
-            match super::Schedule::of(phase.id).walk(self, phase).await? {
+            // The step the next phase with work starts with, when it is one alone: the last step
+            // of this phase may read ahead for it (`StepCtx::upcoming`).
+            let lead = (phases[i + 1..].iter())
+                .map(|p| super::Schedule::of(p.id).lead(self, p))
+                .find(|l| !l.is_empty())
+                .unwrap_or_default();
+            match super::Schedule::of(phase.id)
+                .walk(self, phase, &lead)
+                .await?
+            {
                 Flow::Continue => {}
                 other => return Ok(other),
             }

@@ -368,7 +368,8 @@ async fn before_gates(
 
 /// Once this step's node is back and healthy: the gates before the node of the step expected
 /// next (the first of `ctx.upcoming` that upgrades a node and is not on the Mesos `leader`, or
-/// the first), read once without waiting, beside this step's own gates after its node. Returns
+/// the first; after the last master, the agents phase's first agent), read once without
+/// waiting, beside this step's own gates after its node. Returns
 /// that step's id, when the oldest of its reads was taken, and what they saw, when they all
 /// passed (`crate::read_ahead`); `None` when nothing follows or a gate did not pass at once
 /// (that step waits on its own).
@@ -391,9 +392,11 @@ async fn read_ahead<'s>(
         .find(|s| s.node.as_deref() != leader)
         .or(upgrades.first())?;
     let next_node = ctx.cluster.node(next.node.as_deref()?)?;
-    // A master for a master only: its health round stands for the next one's quorum gate.
+    // A master only after a master: its health round stands for the next one's quorum gate.
+    // An agent has none, so its gates are read ahead after a master too (the last master's
+    // step, for the agents phase's first agent).
     let master = |n: &NodeSpec| n.role == Role::Master;
-    if master(next_node) != master(node) || next_node.address == node.address {
+    if (master(next_node) && !master(node)) || next_node.address == node.address {
         return None;
     }
     let seen = before_node(ctx, next_node, Patience::Once).await.ok()?;
