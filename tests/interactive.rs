@@ -146,14 +146,46 @@ fn ctrl_c_at_a_prompt_exits_130_with_the_run_paused_and_resume_continues() {
     assert_eq!(out.status.code(), Some(0), "{}", common::text(&out));
 }
 
+/// One master and two agents whose gates give up after 3 s (a failing check fails at once).
+fn quick_gates_env() -> Env {
+    let timeouts = common::FAST_TIMEOUTS.replace("agent_gate_secs = 30", "agent_gate_secs = 3");
+    Env::with_timeouts(1, 2, 0, &[], &timeouts)
+}
+
+/// At a prompt of `s`: a DC/OS check starts failing on `next`, the prompt is answered at once
+/// (continue), and the run stops before `next` goes down, naming the check; left paused with
+/// Ctrl-C, `done` is upgraded and `next` never went down.
+fn a_check_failing_during_the_answer_stops_the_run_before(
+    env: &Env,
+    s: &mut expectrl::session::OsSession,
+    done: &str,
+    next: &str,
+) {
+    env.tb.fault(next, "check-fails").unwrap();
+    s.send("\r").unwrap(); // continue (the default), at once
+    s.expect("journald_dir_permissions")
+        .expect("the failing check is named");
+    s.expect("stop (resume later)")
+        .expect("the failure's choices are asked");
+    s.send("\x03").unwrap(); // Ctrl-C: the run is left paused there
+    s.expect(Eof).unwrap();
+    assert_eq!(exit_code(s), 130);
+    let r = env.report();
+    assert_eq!(r.node(done).unwrap().version, "2.2.1", "{r:#?}");
+    assert_eq!(
+        r.node(next).unwrap().upgrade_attempts,
+        0,
+        "{next} went down with a failing DC/OS check: {r:#?}"
+    );
+}
+
 #[test]
 fn after_the_agents_phase_gate_the_first_agent_is_checked_again_not_from_what_was_read_before_it() {
     // The last master's step reads the first agent's DC/OS checks ahead, beside its own gates
     // after its node. The agents phase's gate between the two is a person looking at the
     // cluster: a check that starts failing on that agent meanwhile stops the run before it goes
     // down, however quickly the gate is approved.
-    let timeouts = common::FAST_TIMEOUTS.replace("agent_gate_secs = 30", "agent_gate_secs = 3");
-    let env = Env::with_timeouts(1, 2, 0, &[], &timeouts);
+    let env = quick_gates_env();
     // Not `--yes`: the phases' gates are asked of a person at the terminal.
     let args = env.run_args(&[]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -166,22 +198,7 @@ fn after_the_agents_phase_gate_the_first_agent_is_checked_again_not_from_what_wa
     }
     s.expect("about to start the agents phase")
         .expect("the agents phase's gate is asked");
-    env.tb.fault("a1", "check-fails").unwrap();
-    s.send("\r").unwrap(); // continue (the default), at once
-    s.expect("journald_dir_permissions")
-        .expect("a1's failing check is named");
-    s.expect("stop (resume later)")
-        .expect("the failure's choices are asked");
-    s.send("\x03").unwrap(); // Ctrl-C: the run is left paused there
-    s.expect(Eof).unwrap();
-    assert_eq!(exit_code(&s), 130);
-    let r = env.report();
-    assert_eq!(r.node("m1").unwrap().version, "2.2.1", "{r:#?}");
-    assert_eq!(
-        r.node("a1").unwrap().upgrade_attempts,
-        0,
-        "a1 went down with a failing DC/OS check: {r:#?}"
-    );
+    a_check_failing_during_the_answer_stops_the_run_before(&env, &mut s, "m1", "a1");
 }
 
 #[test]
@@ -190,8 +207,7 @@ fn after_an_approval_the_next_node_is_checked_again_not_from_what_was_read_befor
     // own gates after its node. An approval between the two (`pause_after`) drops what it
     // read: a check that starts failing while the operator looks stops the run before that
     // node goes down, however quickly the operator approves.
-    let timeouts = common::FAST_TIMEOUTS.replace("agent_gate_secs = 30", "agent_gate_secs = 3");
-    let env = Env::with_timeouts(1, 2, 0, &[], &timeouts);
+    let env = quick_gates_env();
     let inv = env.inventory();
     let text = std::fs::read_to_string(&inv).unwrap();
     std::fs::write(&inv, format!("pause_after = [\"a1\"]\n{text}")).unwrap();
@@ -205,20 +221,5 @@ fn after_an_approval_the_next_node_is_checked_again_not_from_what_was_read_befor
     }
     s.expect("approve to go on with the next node")
         .expect("the approval after a1 is asked");
-    env.tb.fault("a2", "check-fails").unwrap();
-    s.send("\r").unwrap(); // continue (the default)
-    s.expect("journald_dir_permissions")
-        .expect("a2's failing check is named");
-    s.expect("stop (resume later)")
-        .expect("the failure's choices are asked");
-    s.send("\x03").unwrap(); // Ctrl-C: the run is left paused there
-    s.expect(Eof).unwrap();
-    assert_eq!(exit_code(&s), 130);
-    let r = env.report();
-    assert_eq!(r.node("a1").unwrap().version, "2.2.1", "{r:#?}");
-    assert_eq!(
-        r.node("a2").unwrap().upgrade_attempts,
-        0,
-        "a2 went down with a failing DC/OS check: {r:#?}"
-    );
+    a_check_failing_during_the_answer_stops_the_run_before(&env, &mut s, "a1", "a2");
 }
