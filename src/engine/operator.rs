@@ -69,9 +69,9 @@ impl Engine<'_> {
             let message = format!(
                 "{name} ({node}) is finished: approve to go on with the next node (inventory pause_after)"
             );
-            // The operator looks at the cluster before the next node: what the step before
-            // read ahead for it is not taken (its gates read again after the approval).
-            self.ahead.clear();
+            // The operator looks at the cluster before the next node: `ask` drops what the
+            // step before read ahead for it when it asks a person (its gates read again after
+            // the approval); a resume's `--yes` starts with nothing read ahead.
             let asked = self.ask(gate, message, yes).await;
             self.mirror().await;
             match asked? {

@@ -52,26 +52,21 @@ impl Schedule {
     }
 
     /// The phase's unfinished steps that may run first, for the step before the phase to read
-    /// ahead for: the first group of one step (a batch of several, or a phase whose steps are
-    /// all finished, gives none); for [`Schedule::LeaderLast`], every unfinished step (the one
-    /// that runs first is picked from them as it is within the phase).
+    /// ahead for: the first group of one step ([`groups`]; a batch of several, or a phase whose
+    /// steps are all finished, gives none); for [`Schedule::LeaderLast`], every unfinished step
+    /// (the one that runs first is picked from them as it is within the phase).
     pub(super) fn lead<'p>(self, engine: &Engine<'_>, phase: &'p Phase) -> Vec<&'p Step> {
-        let pending: Vec<&Step> = (phase.steps.iter())
-            .filter(|s| !engine.is_finished(&s.id))
-            .collect();
         match self {
-            Schedule::LeaderLast => pending,
-            Schedule::InOrder => pending.into_iter().take(1).collect(),
+            Schedule::LeaderLast => unfinished(engine, &phase.steps),
+            Schedule::InOrder => unfinished(engine, &phase.steps)
+                .into_iter()
+                .take(1)
+                .collect(),
             Schedule::Batches => {
-                let first = match pending.iter().find(|s| s.batch.is_none()) {
-                    Some(alone) => vec![*alone],
-                    None => {
-                        let b = pending.iter().filter_map(|s| s.batch).min();
-                        (pending.iter().copied())
-                            .filter(|s| b.is_some() && s.batch == b)
-                            .collect()
-                    }
-                };
+                let first = (groups(phase).iter())
+                    .map(|g| unfinished(engine, g.iter().copied()))
+                    .find(|g| !g.is_empty())
+                    .unwrap_or_default();
                 if first.len() == 1 {
                     first
                 } else {
@@ -101,11 +96,7 @@ impl Schedule {
                 Ok(Flow::Continue)
             }
             Schedule::LeaderLast => loop {
-                let pending: Vec<&Step> = phase
-                    .steps
-                    .iter()
-                    .filter(|s| !engine.is_finished(&s.id))
-                    .collect();
+                let pending = unfinished(engine, &phase.steps);
                 let first = |s: &Step| {
                     engine.state_of(&s.id).0 == StepState::Running || s.kind == StepKind::NodeSkip
                 };
@@ -130,27 +121,8 @@ impl Schedule {
                 }
             },
             Schedule::Batches => {
-                // Each step without a batch is a group of its own, in plan order, then each
-                // batch (grouped once, not a scan of the phase per batch: 10,000 batches of one).
-                let mut groups: Vec<Vec<&Step>> = phase
-                    .steps
-                    .iter()
-                    .filter(|s| s.batch.is_none())
-                    .map(|s| vec![s])
-                    .collect();
-                let mut batches: std::collections::BTreeMap<u32, Vec<&Step>> = Default::default();
-                for s in &phase.steps {
-                    if let Some(b) = s.batch {
-                        batches.entry(b).or_default().push(s);
-                    }
-                }
-                groups.extend(batches.into_values());
-                let pending = |g: &[&'p Step]| -> Vec<&'p Step> {
-                    g.iter()
-                        .copied()
-                        .filter(|s| !engine.is_finished(&s.id))
-                        .collect()
-                };
+                let groups = groups(phase);
+                let pending = |g: &[&'p Step]| unfinished(engine, g.iter().copied());
                 for (i, group) in groups.iter().enumerate() {
                     let steps = pending(group);
                     let results = match steps.as_slice() {
@@ -240,4 +212,29 @@ impl Engine<'_> {
             .or(pending.first())
             .copied())
     }
+}
+
+/// A [`Schedule::Batches`] phase's groups, in the order they run: each step without a batch a
+/// group of its own, in plan order, then each batch (grouped once, not a scan of the phase per
+/// batch: 10,000 batches of one).
+fn groups(phase: &Phase) -> Vec<Vec<&Step>> {
+    let mut groups: Vec<Vec<&Step>> = (phase.steps.iter())
+        .filter(|s| s.batch.is_none())
+        .map(|s| vec![s])
+        .collect();
+    let mut batches: std::collections::BTreeMap<u32, Vec<&Step>> = Default::default();
+    for s in &phase.steps {
+        if let Some(b) = s.batch {
+            batches.entry(b).or_default().push(s);
+        }
+    }
+    groups.extend(batches.into_values());
+    groups
+}
+
+/// The steps of `steps` not finished yet, in their order.
+fn unfinished<'p>(engine: &Engine<'_>, steps: impl IntoIterator<Item = &'p Step>) -> Vec<&'p Step> {
+    (steps.into_iter())
+        .filter(|s| !engine.is_finished(&s.id))
+        .collect()
 }

@@ -427,10 +427,10 @@ pub struct Settled {
     pub masters: Option<super::guards::MastersRound>,
     /// After a master's step: the Mesos leader that round found (its address).
     pub leader: Option<String>,
-    /// After a master's upgrade: the procedure's Marathon gate judged from that round
-    /// (`procedure::marathon::after_master_from`), which waits on its own only when it is not
-    /// ready there.
-    pub marathon: Option<Poll<String>>,
+    /// After a master's upgrade, when the procedure's Marathon gate was ready in that round
+    /// (`procedure::marathon::after_master_from`): the Marathon leader it found. `None`: the
+    /// gate reads and waits on its own.
+    pub marathon: Option<String>,
 }
 
 /// After the script: the node reports the target version and its role's health checks pass.
@@ -458,7 +458,7 @@ pub async fn post_gates(
     };
     let deadline = Duration::from_secs(secs);
     // One round: the node's version, the role's health (ready with the Mesos leader for a
-    // master, with "" for an agent), and whether every master is at the target.
+    // master, with "" for an agent), and what else it saw (`leader` is set once it passes).
     let round = || async {
         if master {
             let mut reads = gates::MASTER_HEALTH.to_vec();
@@ -474,11 +474,18 @@ pub async fn post_gates(
             };
             let all = rounds.iter().all(at);
             let judged = gates::masters_judged(c, &rounds).await;
-            let seen = marathon.then(|| {
-                super::procedure::marathon::after_master_from(c, node, target, all, &rounds)
-            });
-            let round = super::guards::MastersRound::taken_now(rounds);
-            (version, judged, all, Some(round), seen)
+            let from = super::procedure::marathon::after_master_from;
+            let marathon_leader = match marathon.then(|| from(c, node, target, all, &rounds)) {
+                Some(Poll::Ready(leader)) => Some(leader),
+                _ => None,
+            };
+            let seen = Settled {
+                all_masters_at: all,
+                masters: Some(super::guards::MastersRound::taken_now(rounds)),
+                leader: None,
+                marathon: marathon_leader,
+            };
+            (version, judged, seen)
         } else {
             let r = crate::probe::node::read(c, node, &[Read::AgentMetrics, Read::Version]).await;
             let health = match gates::agent_judged(node, &r) {
@@ -486,17 +493,17 @@ pub async fn post_gates(
                 Poll::NotYet(e) => Poll::NotYet(e),
                 Poll::Abort(e) => Poll::Abort(e),
             };
-            (
-                gates::read_at_version(node, &r, target),
-                health,
-                false,
-                None,
-                None,
-            )
+            let seen = Settled {
+                all_masters_at: false,
+                masters: None,
+                leader: None,
+                marathon: None,
+            };
+            (gates::read_at_version(node, &r, target), health, seen)
         }
     };
-    // Some((the health's answer, every master at the target, the round, Marathon there)) when
-    // the health was ready with the version, None when not yet.
+    // Some((the health's answer, what the round saw)) when the health was ready with the
+    // version, None when not yet.
     let healthy = wait::until(
         &format!(
             "gate after upgrading {what} {}: version {target}",
@@ -506,9 +513,7 @@ pub async fn post_gates(
         GATE_POLL,
         || async {
             match round().await {
-                (Poll::Ready(()), Poll::Ready(leader), all, masters, seen) => {
-                    Poll::Ready(Some((leader, all, masters, seen)))
-                }
+                (Poll::Ready(()), Poll::Ready(leader), seen) => Poll::Ready(Some((leader, seen))),
                 (Poll::Ready(()), ..) => Poll::Ready(None),
                 (Poll::Abort(e), ..) => Poll::Abort(e),
                 (Poll::NotYet(e), ..) => Poll::NotYet(e),
@@ -516,7 +521,7 @@ pub async fn post_gates(
         },
     )
     .await?;
-    let (leader, all, masters, seen) = match healthy {
+    let (leader, mut seen) = match healthy {
         Some(h) => h,
         None => {
             let gate = if master {
@@ -526,9 +531,7 @@ pub async fn post_gates(
             };
             wait::until(&gate, deadline, GATE_POLL, || async {
                 match round().await {
-                    (_, Poll::Ready(leader), all, masters, seen) => {
-                        Poll::Ready((leader, all, masters, seen))
-                    }
+                    (_, Poll::Ready(leader), seen) => Poll::Ready((leader, seen)),
                     (_, Poll::NotYet(e), ..) => Poll::NotYet(e),
                     (_, Poll::Abort(e), ..) => Poll::Abort(e),
                 }
@@ -539,12 +542,8 @@ pub async fn post_gates(
     if master {
         ctx.progress(format!("masters healthy, Mesos leader {leader}"));
     }
-    Ok(Settled {
-        all_masters_at: all,
-        masters,
-        leader: master.then_some(leader),
-        marathon: seen,
-    })
+    seen.leader = master.then_some(leader);
+    Ok(seen)
 }
 
 #[cfg(test)]

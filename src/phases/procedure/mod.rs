@@ -218,15 +218,15 @@ pub async fn after_undo(
 /// After `node` reports `target` and its health gates passed (upgrades only). `before` is
 /// `None` when the step resumed a script started by an earlier process; `all_masters_at` says
 /// whether every master reported `target` in the health gates' last round (for a master: it
-/// was the last one); `marathon` is the Marathon gate judged from that round, if it read
-/// Marathon (`marathon::after_master_from`): when ready there, the gate reads nothing more.
+/// was the last one); `marathon` is the Marathon leader found when the Marathon gate was ready
+/// in that round (`marathon::after_master_from`): then the gate reads nothing more.
 pub async fn after_node(
     ctx: &StepCtx<'_>,
     node: &NodeSpec,
     target: &RecordedVersion,
     before: Option<Before>,
     all_masters_at: bool,
-    marathon: Option<wait::Poll<String>>,
+    marathon: Option<String>,
 ) -> Result<(), ProcedureError> {
     let c = ctx.cluster;
     let last = node.role == Role::Master && all_masters_at;
@@ -275,7 +275,7 @@ pub async fn after_node(
             format!("gate after upgrading master {}: its Marathon running the target's version, a Marathon leader answering /v2/leader (no storage migration in progress)", node.address)
         };
         let marathon = async {
-            if let Some(wait::Poll::Ready(leader)) = marathon {
+            if let Some(leader) = marathon {
                 return Ok(leader);
             }
             wait::until(
