@@ -95,6 +95,13 @@ pub async fn agent_registered(c: &Cluster, node: &NodeSpec) -> Poll<()> {
     agent_judged(node, &node::read(c, node, &[Read::AgentMetrics]).await)
 }
 
+/// What an agent's `/metrics/snapshot` shows once it is registered (`grep -E`), in Mesos' own
+/// escaping (`"slave\/registered":1.0`, as `payloads/mesos-master-metrics-snapshot-grep-recovered.txt`
+/// shows for the master's metrics) or without it: when an agent polled on the node may stop
+/// (`probe::node::Until`). Only that: the answer is then judged by [`agent_judged`].
+pub const AGENT_REGISTERED: &str =
+    r#""slave(\\)?/registered"[[:space:]]*:[[:space:]]*1(\.0*)?([^0-9.]|$)"#;
+
 /// [`agent_registered`] judged from a round on the agent that read at least
 /// [`Read::AgentMetrics`].
 pub fn agent_judged(node: &NodeSpec, round: &Result<NodeReads, RemoteError>) -> Poll<()> {

@@ -114,6 +114,10 @@ const WAIT_BOUND_SECS: u64 = 20;
 /// is the interval of the benchmark's floor (`benches/floor_node.sh`).
 pub const GATE_POLL: Duration = Duration::from_millis(50);
 
+/// How long one SSH command polls an agent's registration on the agent (every [`GATE_POLL`])
+/// before it answers, so that a gate that waits still reports and checks its deadline.
+const ON_NODE_POLL: Duration = Duration::from_secs(5);
+
 /// How long a started script may go without writing its pid before it counts as dead.
 const NO_PID_LIMIT: Duration = Duration::from_secs(60);
 
@@ -457,6 +461,7 @@ pub async fn post_gates(
         (c.timeouts.agent_gate_secs, "agent")
     };
     let deadline = Duration::from_secs(secs);
+    let started = std::time::Instant::now();
     // One round: the node's version, the role's health (ready with the Mesos leader for a
     // master, with "" for an agent), and what else it saw (`leader` is set once it passes).
     let round = || async {
@@ -487,7 +492,16 @@ pub async fn post_gates(
             };
             (version, judged, seen)
         } else {
-            let r = crate::probe::node::read(c, node, &[Read::AgentMetrics, Read::Version]).await;
+            // Polled on the agent itself until it says it is registered (one SSH command for
+            // many polls), at most until the gate's deadline.
+            let until = crate::probe::node::Until {
+                read: Read::AgentMetrics,
+                pattern: gates::AGENT_REGISTERED,
+                every: GATE_POLL,
+                within: deadline.saturating_sub(started.elapsed()).min(ON_NODE_POLL),
+            };
+            let reads = [Read::AgentMetrics, Read::Version];
+            let r = crate::probe::node::read_until(c, node, &reads, &until).await;
             let health = match gates::agent_judged(node, &r) {
                 Poll::Ready(()) => Poll::Ready(String::new()),
                 Poll::NotYet(e) => Poll::NotYet(e),

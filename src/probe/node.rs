@@ -288,8 +288,39 @@ pub fn script(c: &Cluster, node: &NodeSpec, reads: &[Read]) -> String {
     script_with(c, node, reads, &[])
 }
 
+/// A round repeated on the node until one of its reads' answers matches (issue 14: a health
+/// gate polled on the node, one SSH command for many polls): the round's reads run again every
+/// `every` until the answer of `read` matches `pattern` (an extended regular expression,
+/// `grep -E`, over the whole answer as read: a plain-HTTP answer with its headers), or for
+/// `within` at most; the last round's answers come back. The pattern only says when to stop:
+/// what came back is judged as any round is, so a pattern that never matches costs `within`, not
+/// a wrong verdict.
+#[derive(Debug, Clone, Copy)]
+pub struct Until<'a> {
+    /// The read whose answer is matched; one of the round's reads.
+    pub read: Read,
+    /// What its answer shows when polling can stop.
+    pub pattern: &'a str,
+    /// The pause between two rounds on the node.
+    pub every: Duration,
+    /// How long the node polls at most before it answers: `within / every` rounds (at least
+    /// one), so a little longer than `within`, by the rounds' own time.
+    pub within: Duration,
+}
+
 /// As [`script`], with `scripts` run first in the same round.
 pub fn script_with(c: &Cluster, node: &NodeSpec, reads: &[Read], scripts: &[Script<'_>]) -> String {
+    script_polled(c, node, reads, scripts, None)
+}
+
+/// As [`script_with`], the round repeated on the node as `until` says ([`Until`]).
+pub fn script_polled(
+    c: &Cluster,
+    node: &NodeSpec,
+    reads: &[Read],
+    scripts: &[Script<'_>],
+    until: Option<&Until<'_>>,
+) -> String {
     let p = &c.playbook.ports;
     let root = quote(&node.root);
     // Plain HTTP (`raw`) is an HTTP/1.0 request with `Connection: close`: the Mesos master and
@@ -364,8 +395,15 @@ zk() {{ n=$1; w=$2; nf
 "#,
         zk_port = p.zookeeper,
     );
+    // Each round's answers in files `o1`, `o2`, ... of `$d`, in the order of the scripts and
+    // then the reads: a polled round starts with none (an earlier round's answer is no answer).
+    let until = until.and_then(|u| Some((u, reads.iter().position(|r| *r == u.read)?)));
+    let mut round = String::new();
+    if until.is_some() {
+        round.push_str("poll() {\nKN=() KC=() KL=() F=() i=0\nrm -f \"$d\"/o*\n");
+    }
     for x in scripts {
-        s.push_str(&format!(
+        round.push_str(&format!(
             "run {} bash -c {}\n",
             quote(&script_key(x.key)),
             quote(x.body)
@@ -420,7 +458,30 @@ zk() {{ n=$1; w=$2; nf
                 )
             }
         };
-        s.push_str(&line);
+        round.push_str(&line);
+    }
+    match until {
+        Some((u, at)) => {
+            let every = u.every.max(Duration::from_millis(10));
+            let rounds = (u.within.as_millis() / every.as_millis()).max(1);
+            round.push_str("}\n");
+            s.push_str(&round);
+            // Polling goes on while the read gets no answer (the service is restarting) or a
+            // 200 that does not match; any other answer (a 401, a 503) ends it, for the judge.
+            s.push_str(&format!(
+                r#"more() {{ local c=${{KC[{idx}]:-000}} f="$d/o{file}" st=
+  grep -Eq -- {pattern} "$f" 2>/dev/null && return 1
+  case $c in 000|200) return 0;; raw) IFS=' ' read -r _ st _ < "$f"; [ "$st" = 200 ];; *) return 1;; esac; }}
+poll; k=1
+while [ "$k" -lt {rounds} ] && more; do sleep {secs}; poll; k=$((k+1)); done
+"#,
+                pattern = quote(u.pattern),
+                idx = scripts.len() + at,
+                file = scripts.len() + at + 1,
+                secs = format_args!("{:.3}", every.as_secs_f64()),
+            ));
+        }
+        None => s.push_str(&round),
     }
     // Every reply is framed at the end, in one `wc` and one `cat` for the whole round (two
     // processes per reply before), in the order the reads ran.
@@ -510,9 +571,30 @@ pub async fn read_with(
     reads: &[Read],
     scripts: &[Script<'_>],
 ) -> Result<NodeReads, RemoteError> {
-    let r = read_once(c, node, reads, scripts).await?;
+    read_polled(c, node, reads, scripts, None).await
+}
+
+/// As [`read`], the round repeated on the node until `until` says (one SSH command for many
+/// polls): the last round's answers.
+pub async fn read_until(
+    c: &Cluster,
+    node: &NodeSpec,
+    reads: &[Read],
+    until: &Until<'_>,
+) -> Result<NodeReads, RemoteError> {
+    read_polled(c, node, reads, &[], Some(until)).await
+}
+
+async fn read_polled(
+    c: &Cluster,
+    node: &NodeSpec,
+    reads: &[Read],
+    scripts: &[Script<'_>],
+    until: Option<&Until<'_>>,
+) -> Result<NodeReads, RemoteError> {
+    let r = read_once(c, node, reads, scripts, until).await?;
     if r.unauthorized() && c.credentials.is_some() && super::admin::login(c).await.is_ok() {
-        return read_once(c, node, reads, scripts).await;
+        return read_once(c, node, reads, scripts, until).await;
     }
     Ok(r)
 }
@@ -522,15 +604,18 @@ async fn read_once(
     node: &NodeSpec,
     reads: &[Read],
     scripts: &[Script<'_>],
+    until: Option<&Until<'_>>,
 ) -> Result<NodeReads, RemoteError> {
     let keys: Vec<&str> = scripts.iter().map(|x| x.key).collect();
-    tracing::debug!(node = %node.address, ?reads, scripts = ?keys, "node-local reads");
+    tracing::debug!(node = %node.address, ?reads, scripts = ?keys, polled = until.is_some(), "node-local reads");
+    // A polled round answers within its `within`; the command's own limit is beyond that.
+    let limit = Duration::from_secs(60) + until.map_or(Duration::ZERO, |u| u.within);
     let out = c
         .observe
         .query_with_token(
             &Cluster::target(node),
-            &script_with(c, node, reads, scripts),
-            Duration::from_secs(60),
+            &script_polled(c, node, reads, scripts, until),
+            limit,
         )
         .await?;
     let reads = parse(&node.address, &out.stdout).map_err(|reason| RemoteError::Command {

@@ -326,3 +326,92 @@ fn the_version_file_is_read_in_the_same_round() {
     let (_, a) = r.answer(Read::Version).unwrap();
     assert_eq!(a.status, 404, "{out}");
 }
+
+/// Serves each connection, in order, one canned raw HTTP answer, and counts the connections
+/// answered; returns the port and the count.
+fn serve_counted(answers: Vec<String>) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Write as _;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    std::thread::spawn(move || {
+        for a in answers {
+            let (mut c, _) = l.accept().unwrap();
+            read_request(&mut c);
+            let _ = c.write_all(a.as_bytes());
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (port, served)
+}
+
+fn metrics_answer(registered: &str) -> String {
+    let body = format!("{{\"slave\\/registered\":{registered},\"slave\\/uptime_secs\":3.0}}");
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// An agent polled on the node (`Until`): its round is read again until its answer matches,
+/// and what comes back is the round that matched.
+fn polled_agent(answers: Vec<String>, within: Duration) -> (NodeReads, usize) {
+    use std::io::Write as _;
+    let root = node_tree();
+    let (port, served) = serve_counted(answers);
+    let mut c = crate::testkit::cluster(
+        0,
+        std::sync::Arc::new(crate::door::fake::FakeCluster::new()),
+    );
+    c.playbook.ports.mesos_agent = port;
+    let mut node = c.inventory.masters[0].clone();
+    node.root = root.path().display().to_string();
+    let until = Until {
+        read: Read::AgentMetrics,
+        pattern: crate::phases::gates::AGENT_REGISTERED,
+        every: Duration::from_millis(10),
+        within,
+    };
+    let reads = [Read::Version, Read::AgentMetrics];
+    let mut child = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script_polled(&c, &node, &reads, &[], Some(&until)))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"t\n").unwrap();
+    let text = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+    let r = parse("a1", &text).unwrap();
+    (r, served.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+#[test]
+fn an_agent_polled_on_the_node_answers_with_the_first_round_that_shows_it_registered() {
+    let answers = vec![
+        metrics_answer("0.0"),
+        metrics_answer("0.0"),
+        metrics_answer("1.0"),
+        metrics_answer("0.0"),
+    ];
+    let (r, served) = polled_agent(answers, Duration::from_secs(5));
+    assert_eq!(served, 3, "polled until the third answer, and no more");
+    let (_, a) = r.answer(Read::AgentMetrics).unwrap();
+    assert!(a.body.contains("registered\":1.0"), "{}", a.body);
+    // The other read of the round is the last round's too (the version file is absent here).
+    assert_eq!(r.answer(Read::Version).unwrap().1.status, 404);
+}
+
+#[test]
+fn polling_on_the_node_ends_at_a_refusal_and_after_its_rounds() {
+    let refused = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n".to_string();
+    let (r, served) = polled_agent(vec![refused, metrics_answer("1.0")], Duration::from_secs(5));
+    assert_eq!(served, 1, "a 401 is the judge's to see, at once");
+    assert_eq!(r.answer(Read::AgentMetrics).unwrap().1.status, 401);
+    // Never registered: within 50 ms at 10 ms a round is 5 rounds, then the last one's answer.
+    let (r, served) = polled_agent(vec![metrics_answer("0.0"); 20], Duration::from_millis(50));
+    assert_eq!(served, 5);
+    let (_, a) = r.answer(Read::AgentMetrics).unwrap();
+    assert!(a.body.contains("registered\":0.0"), "{}", a.body);
+}
