@@ -63,17 +63,7 @@ fn read_request(c: &mut impl std::io::Read) {
 
 /// Serves each connection, in order, one canned raw HTTP answer; returns the port.
 fn serve(answers: Vec<Vec<u8>>) -> u16 {
-    use std::io::Write as _;
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for a in answers {
-            let (mut c, _) = l.accept().unwrap();
-            read_request(&mut c);
-            let _ = c.write_all(&a);
-        }
-    });
-    port
+    serve_counted(answers).0
 }
 
 /// A node's tree: `detect_ip` printing two lines (127.0.0.1 first), a one-line bootstrap config
@@ -329,7 +319,7 @@ fn the_version_file_is_read_in_the_same_round() {
 
 /// Serves each connection, in order, one canned raw HTTP answer, and counts the connections
 /// answered; returns the port and the count.
-fn serve_counted(answers: Vec<String>) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+fn serve_counted(answers: Vec<Vec<u8>>) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::io::Write as _;
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
@@ -339,7 +329,7 @@ fn serve_counted(answers: Vec<String>) -> (u16, std::sync::Arc<std::sync::atomic
         for a in answers {
             let (mut c, _) = l.accept().unwrap();
             read_request(&mut c);
-            let _ = c.write_all(a.as_bytes());
+            let _ = c.write_all(&a);
             count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
     });
@@ -359,7 +349,7 @@ fn metrics_answer(registered: &str) -> String {
 fn polled_agent(answers: Vec<String>, within: Duration) -> (NodeReads, usize) {
     use std::io::Write as _;
     let root = node_tree();
-    let (port, served) = serve_counted(answers);
+    let (port, served) = serve_counted(answers.into_iter().map(String::into_bytes).collect());
     let mut c = crate::testkit::cluster(
         0,
         std::sync::Arc::new(crate::door::fake::FakeCluster::new()),
