@@ -592,31 +592,27 @@ async fn read_polled(
     scripts: &[Script<'_>],
     until: Option<&Until<'_>>,
 ) -> Result<NodeReads, RemoteError> {
-    let r = read_once(c, node, reads, scripts, until).await?;
+    let keys: Vec<&str> = scripts.iter().map(|x| x.key).collect();
+    tracing::debug!(node = %node.address, ?reads, scripts = ?keys, polled = until.is_some(), "node-local reads");
+    let script = script_polled(c, node, reads, scripts, until);
+    // A polled round answers within its `within`; the command's own limit is beyond that.
+    let limit = Duration::from_secs(60) + until.map_or(Duration::ZERO, |u| u.within);
+    let r = read_once(c, node, &script, limit).await?;
     if r.unauthorized() && c.credentials.is_some() && super::admin::login(c).await.is_ok() {
-        return read_once(c, node, reads, scripts, until).await;
+        return read_once(c, node, &script, limit).await;
     }
     Ok(r)
 }
 
+/// Runs a round's `script` on `node` (the token on its standard input) and parses its answers.
 async fn read_once(
     c: &Cluster,
     node: &NodeSpec,
-    reads: &[Read],
-    scripts: &[Script<'_>],
-    until: Option<&Until<'_>>,
+    script: &str,
+    limit: Duration,
 ) -> Result<NodeReads, RemoteError> {
-    let keys: Vec<&str> = scripts.iter().map(|x| x.key).collect();
-    tracing::debug!(node = %node.address, ?reads, scripts = ?keys, polled = until.is_some(), "node-local reads");
-    // A polled round answers within its `within`; the command's own limit is beyond that.
-    let limit = Duration::from_secs(60) + until.map_or(Duration::ZERO, |u| u.within);
-    let out = c
-        .observe
-        .query_with_token(
-            &Cluster::target(node),
-            &script_polled(c, node, reads, scripts, until),
-            limit,
-        )
+    let out = (c.observe)
+        .query_with_token(&Cluster::target(node), script, limit)
         .await?;
     let reads = parse(&node.address, &out.stdout).map_err(|reason| RemoteError::Command {
         node: node.address.clone(),

@@ -167,10 +167,15 @@ fn the_script_frames_real_hostile_answers_so_that_each_reply_parses_whole() {
 
 /// Runs one round's script in a local bash (the token on standard input) and returns its output.
 fn run_round(c: &Cluster, node: &crate::playbook::NodeSpec, reads: &[Read]) -> String {
+    run_script(&script(c, node, reads))
+}
+
+/// Runs a round's `script` in a local bash (the token on standard input) and returns its output.
+fn run_script(script: &str) -> String {
     use std::io::Write as _;
     let mut child = std::process::Command::new("bash")
         .arg("-c")
-        .arg(script(c, node, reads))
+        .arg(script)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -347,7 +352,6 @@ fn metrics_answer(registered: &str) -> String {
 /// An agent polled on the node (`Until`): its round is read again until its answer matches,
 /// and what comes back is the round that matched.
 fn polled_agent(answers: Vec<String>, within: Duration) -> (NodeReads, usize) {
-    use std::io::Write as _;
     let root = node_tree();
     let (port, served) = serve_counted(answers.into_iter().map(String::into_bytes).collect());
     let mut c = crate::testkit::cluster(
@@ -364,15 +368,7 @@ fn polled_agent(answers: Vec<String>, within: Duration) -> (NodeReads, usize) {
         within,
     };
     let reads = [Read::Version, Read::AgentMetrics];
-    let mut child = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(script_polled(&c, &node, &reads, &[], Some(&until)))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"t\n").unwrap();
-    let text = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+    let text = run_script(&script_polled(&c, &node, &reads, &[], Some(&until)));
     let r = parse("a1", &text).unwrap();
     (r, served.load(std::sync::atomic::Ordering::SeqCst))
 }
