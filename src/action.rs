@@ -226,13 +226,31 @@ pub struct StepCtx<'a> {
     pub journal: &'a dyn StepJournal,
     /// The nodes the plan leaves out by name (`--exclude`; the prechecks and postchecks name them).
     pub excluded: &'a [crate::plan::Excluded],
-    /// The steps the schedule may run right after this one, one at a time (the phase's other
-    /// unfinished steps, in plan order), or none when what follows runs at once or in another
-    /// phase: what this step may read ahead for.
-    pub upcoming: &'a [&'a Step],
+    /// What the schedule runs right after this step, as far as this step may read ahead for
+    /// it (`crate::read_ahead`).
+    pub upcoming: Upcoming<'a>,
     /// Where this step leaves what it read ahead for the next one, and takes what the step
     /// before read for it.
     pub ahead: &'a crate::read_ahead::ReadAhead,
+}
+
+/// What the schedule runs right after a step, as far as the step may read ahead for it.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Upcoming<'a> {
+    /// Nothing the step may read for (what follows is not known yet, or is read by another).
+    #[default]
+    Nothing,
+    /// One of these runs next, alone: the phase's other unfinished steps in plan order (the
+    /// masters: the first that is not on the Mesos leader), or the next phase's first step.
+    OneOf(&'a [&'a Step]),
+    /// These run next, at once (the next batch); `mine` are the ones this step reads for (the
+    /// steps of a batch share the next batch between them).
+    Batch {
+        /// Every step of the next batch.
+        next: &'a [&'a Step],
+        /// This step's share of it.
+        mine: &'a [&'a Step],
+    },
 }
 
 impl StepCtx<'_> {

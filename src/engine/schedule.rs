@@ -3,6 +3,7 @@
 
 use super::walk::Flow;
 use super::{Engine, EngineError, Outcome};
+use crate::action::Upcoming;
 use crate::cluster::LeaderError;
 use crate::events::Event;
 use crate::machine::Record;
@@ -51,39 +52,35 @@ impl Schedule {
             .unwrap_or(Schedule::InOrder)
     }
 
-    /// The phase's unfinished steps that may run first, for the step before the phase to read
-    /// ahead for: the first group of one step ([`groups`]; a batch of several, or a phase whose
-    /// steps are all finished, gives none); for [`Schedule::LeaderLast`], every unfinished step
-    /// (the one that runs first is picked from them as it is within the phase).
-    pub(super) fn lead<'p>(self, engine: &Engine<'_>, phase: &'p Phase) -> Vec<&'p Step> {
+    /// What the phase runs first, for the step before the phase to read ahead for: the first
+    /// group with unfinished steps ([`groups`]; a batch of several runs together), or for
+    /// [`Schedule::LeaderLast`] every unfinished step (the one that runs first is picked from
+    /// them as it is within the phase); nothing for a phase whose steps are all finished.
+    pub(super) fn lead<'p>(self, engine: &Engine<'_>, phase: &'p Phase) -> Lead<'p> {
         match self {
-            Schedule::LeaderLast => unfinished(engine, &phase.steps),
-            Schedule::InOrder => unfinished(engine, &phase.steps)
-                .into_iter()
-                .take(1)
-                .collect(),
-            Schedule::Batches => {
-                let first = (groups(phase).iter())
-                    .map(|g| unfinished(engine, g.iter().copied()))
-                    .find(|g| !g.is_empty())
-                    .unwrap_or_default();
-                if first.len() == 1 {
-                    first
-                } else {
-                    Vec::new()
-                }
-            }
+            Schedule::LeaderLast => Lead::one_of(unfinished(engine, &phase.steps)),
+            Schedule::InOrder => Lead::one_of(
+                unfinished(engine, &phase.steps)
+                    .into_iter()
+                    .take(1)
+                    .collect(),
+            ),
+            Schedule::Batches => (groups(phase).iter())
+                .map(|g| unfinished(engine, g.iter().copied()))
+                .find(|g| !g.is_empty())
+                .map(Lead::group)
+                .unwrap_or_default(),
         }
     }
 
     /// Runs the phase's unfinished steps in this order; stops at the first that does not
-    /// continue. `after` is what the next phase may run first ([`Schedule::lead`]): the phase's
-    /// last step may read ahead for it.
+    /// continue. `after` is what the next phase runs first ([`Schedule::lead`]): the phase's
+    /// last steps may read ahead for it.
     pub(super) async fn walk<'p>(
         self,
         engine: &Engine<'_>,
         phase: &'p Phase,
-        after: &[&'p Step],
+        after: &Lead<'p>,
     ) -> Result<Flow, EngineError> {
         match self {
             Schedule::InOrder => {
@@ -107,15 +104,17 @@ impl Schedule {
                 };
                 // The other masters, one of which runs next (the leader still last); after the
                 // last one, what the next phase runs first.
-                let mut upcoming: Vec<&Step> = pending
+                let others: Vec<&Step> = pending
                     .iter()
                     .copied()
                     .filter(|s| s.id != next.id)
                     .collect();
-                if upcoming.is_empty() {
-                    upcoming = after.to_vec();
-                }
-                match engine.step_before(next, &upcoming).await? {
+                let upcoming = if others.is_empty() {
+                    after.share(0, 1)
+                } else {
+                    Upcoming::OneOf(&others)
+                };
+                match engine.step_before(next, upcoming).await? {
                     Flow::Continue => {}
                     other => return Ok(other),
                 }
@@ -125,18 +124,19 @@ impl Schedule {
                 let pending = |g: &[&'p Step]| unfinished(engine, g.iter().copied());
                 for (i, group) in groups.iter().enumerate() {
                     let steps = pending(group);
-                    let results = match steps.as_slice() {
-                        // One step alone, before a group of one: it may read ahead for it.
-                        [one] => {
-                            let next = match groups.get(i + 1) {
-                                Some(g) => pending(g),
-                                None => after.to_vec(),
-                            };
-                            let upcoming = if next.len() == 1 { next } else { Vec::new() };
-                            vec![engine.step_before(one, &upcoming).await]
-                        }
-                        _ => join_all(steps.iter().map(|s| engine.step(s))).await,
-                    };
+                    // What runs after this group: the next group with unfinished steps, or
+                    // what the next phase runs first. Each step of this group reads ahead for
+                    // its share of it.
+                    let next = (groups[i + 1..].iter())
+                        .map(|g| pending(g))
+                        .find(|g| !g.is_empty())
+                        .map(Lead::group);
+                    let next = next.as_ref().unwrap_or(after);
+                    let results = join_all(
+                        (steps.iter().enumerate())
+                            .map(|(j, s)| engine.step_before(s, next.share(j, steps.len()))),
+                    )
+                    .await;
                     for r in results {
                         match r? {
                             Flow::Continue => {}
@@ -145,6 +145,59 @@ impl Schedule {
                     }
                 }
                 Ok(Flow::Continue)
+            }
+        }
+    }
+}
+
+/// What a phase, or the next group of a phase, runs first: what the steps before it may read
+/// ahead for.
+#[derive(Debug, Default)]
+pub(super) enum Lead<'p> {
+    /// Nothing to read for.
+    #[default]
+    Nothing,
+    /// One of these runs first, alone.
+    OneOf(Vec<&'p Step>),
+    /// These run first, together (a batch of several).
+    Together(Vec<&'p Step>),
+}
+
+impl<'p> Lead<'p> {
+    /// One of `steps` runs first (none: nothing).
+    fn one_of(steps: Vec<&'p Step>) -> Lead<'p> {
+        if steps.is_empty() {
+            Lead::Nothing
+        } else {
+            Lead::OneOf(steps)
+        }
+    }
+
+    /// A group of `steps` runs first: one alone, or several together.
+    fn group(steps: Vec<&'p Step>) -> Lead<'p> {
+        if steps.len() > 1 {
+            Lead::Together(steps)
+        } else {
+            Lead::one_of(steps)
+        }
+    }
+
+    /// What step `j` of `of` steps that run at once before this may read for: one that runs
+    /// next alone is read for by the first of them; a batch is shared between them in runs of
+    /// equal length, in plan order (a canary alone reads for the whole batch after it).
+    fn share(&self, j: usize, of: usize) -> Upcoming<'_> {
+        match self {
+            Lead::Nothing => Upcoming::Nothing,
+            Lead::OneOf(steps) if j == 0 => Upcoming::OneOf(steps),
+            Lead::OneOf(_) => Upcoming::Nothing,
+            Lead::Together(steps) => {
+                let run = steps.len().div_ceil(of.max(1));
+                let start = (j * run).min(steps.len());
+                let end = (start + run).min(steps.len());
+                Upcoming::Batch {
+                    next: steps,
+                    mine: &steps[start..end],
+                }
             }
         }
     }

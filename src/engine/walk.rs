@@ -2,7 +2,7 @@
 //! step is started, run through its action and recorded.
 
 use super::{Engine, EngineError, FailureChoice, OnFailure, Outcome};
-use crate::action::{StepCtx, StepError};
+use crate::action::{StepCtx, StepError, Upcoming};
 use crate::checkpoint;
 use crate::events::{Event, StepOutcome};
 use crate::machine::{Record, RunView, StepState};
@@ -179,11 +179,11 @@ impl Engine<'_> {
                 phase: phase.id.to_string(),
             });
             checkpoint::hit(&format!("phase:{}", phase.id));
-            // The step the next phase with work starts with, when it is one alone: the last step
-            // of this phase may read ahead for it (`StepCtx::upcoming`).
+            // What the next phase with work starts with (a step alone, or a batch): the last
+            // steps of this phase may read ahead for it (`StepCtx::upcoming`).
             let lead = (phases[i + 1..].iter())
                 .map(|p| super::Schedule::of(p.id).lead(self, p))
-                .find(|l| !l.is_empty())
+                .find(|l| !matches!(l, super::schedule::Lead::Nothing))
                 .unwrap_or_default();
             match super::Schedule::of(phase.id)
                 .walk(self, phase, &lead)
@@ -203,17 +203,16 @@ impl Engine<'_> {
         attempt: u32,
         view: &'b RunView,
     ) -> StepCtx<'b> {
-        self.ctx_before(step, attempt, view, &[])
+        self.ctx_before(step, attempt, view, Upcoming::Nothing)
     }
 
-    /// What a step's action is handed, with the steps that may run right after it, one at a
-    /// time (`StepCtx::upcoming`).
+    /// What a step's action is handed, with what runs right after it (`StepCtx::upcoming`).
     pub(super) fn ctx_before<'b>(
         &'b self,
         step: &'b Step,
         attempt: u32,
         view: &'b RunView,
-        upcoming: &'b [&'b Step],
+        upcoming: Upcoming<'b>,
     ) -> StepCtx<'b> {
         StepCtx {
             cluster: self.cluster,
@@ -236,15 +235,15 @@ impl Engine<'_> {
     /// One step: skip rule, journal Started (unless resuming one in flight), verify on resume,
     /// run, journal the outcome.
     pub(super) async fn step(&self, step: &Step) -> Result<Flow, EngineError> {
-        self.step_before(step, &[]).await
+        self.step_before(step, Upcoming::Nothing).await
     }
 
-    /// [`Engine::step`], with the steps that may run right after it, one at a time: what it may
-    /// read ahead for (`crate::read_ahead`).
+    /// [`Engine::step`], with what runs right after it: what it may read ahead for
+    /// (`crate::read_ahead`).
     pub(super) async fn step_before(
         &self,
         step: &Step,
-        upcoming: &[&Step],
+        upcoming: Upcoming<'_>,
     ) -> Result<Flow, EngineError> {
         // An approval after an earlier node (inventory `pause_after`) holds every later step.
         match self.pauses().await? {
@@ -266,7 +265,7 @@ impl Engine<'_> {
         }
     }
 
-    async fn step_once(&self, step: &Step, upcoming: &[&Step]) -> Result<Flow, EngineError> {
+    async fn step_once(&self, step: &Step, upcoming: Upcoming<'_>) -> Result<Flow, EngineError> {
         let (state, _, _) = self.state_of(&step.id);
         if matches!(state, StepState::Done | StepState::Skipped) {
             return Ok(Flow::Continue);

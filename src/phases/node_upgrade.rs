@@ -8,7 +8,7 @@
 use super::gates;
 use super::procedure::{before_node, Before, Patience};
 use super::StepCtx;
-use crate::action::StepError;
+use crate::action::{StepError, Upcoming};
 use crate::door::RemoteError;
 use crate::model::Role;
 use crate::plan::StepVersion;
@@ -310,8 +310,10 @@ pub async fn run(ctx: &StepCtx<'_>, direction: Direction) -> Result<serde_json::
             let guards = super::guards::take(ctx, settled.masters);
             let (after, taken, ahead) = tokio::join!(after, guards, ahead);
             after?;
-            if let Some((step, at, seen)) = ahead {
-                ctx.ahead.leave(step, at, seen);
+            if let Some(ahead) = ahead {
+                for (step, at, seen) in ahead.seen {
+                    ctx.ahead.leave(&ahead.next, step, at, seen);
+                }
             }
             super::guards::fresh(ctx, taken).await
         }
@@ -370,13 +372,22 @@ async fn before_gates(
     Ok(seen)
 }
 
-/// Once this step's node is back and healthy: the gates before the node of the step expected
-/// next (the first of `ctx.upcoming` that upgrades a node and is not on the Mesos `leader`, or
-/// the first; after the last master, the agents phase's first agent), read once without
-/// waiting, beside this step's own gates after its node. Returns
-/// that step's id, when the oldest of its reads was taken, and what they saw, when they all
-/// passed (`crate::read_ahead`); `None` when nothing follows or a gate did not pass at once
-/// (that step waits on its own).
+/// What a step read ahead for the steps that run next: the ids of all of them (one, or the
+/// next batch), and for each of its own that passed, when the oldest of its reads was taken and
+/// what they saw (`crate::read_ahead`).
+struct ReadFor<'s> {
+    /// Every step expected next, together.
+    next: Vec<&'s str>,
+    /// What passed, by step.
+    seen: Vec<(&'s str, std::time::Instant, Before)>,
+}
+
+/// Once this step's node is back and healthy: the gates before the nodes of the steps expected
+/// next, read once without waiting, beside this step's own gates after its node. In a serial
+/// schedule that is the step expected next (the first of [`Upcoming::OneOf`] that upgrades a
+/// node and is not on the Mesos `leader`, or the first; after the last master, the agents
+/// phase's first agent); before a batch, this step's share of it ([`Upcoming::Batch`]), read at
+/// once. A gate that did not pass at once leaves nothing (that step waits on its own).
 ///
 /// A master's quorum gate is the round of every master that this step's health gate has just
 /// passed (the same reads: Exhibitor, `registrar/log/recovered`, a Mesos leader), so its time
@@ -385,27 +396,50 @@ async fn read_ahead<'s>(
     ctx: &StepCtx<'s>,
     node: &NodeSpec,
     leader: Option<&str>,
-) -> Option<(&'s str, std::time::Instant, Before)> {
+) -> Option<ReadFor<'s>> {
     let started = std::time::Instant::now();
-    let upgrades: Vec<&crate::plan::Step> = (ctx.upcoming.iter().copied())
-        .filter(|s| {
-            s.kind == crate::plan::StepKind::NodeUpgrade && s.action == crate::plan::Action::Upgrade
-        })
-        .collect();
-    let next = (upgrades.iter())
-        .find(|s| s.node.as_deref() != leader)
-        .or(upgrades.first())?;
-    let next_node = ctx.cluster.node(next.node.as_deref()?)?;
+    let upgrades = |steps: &'s [&'s crate::plan::Step]| -> Vec<&'s crate::plan::Step> {
+        (steps.iter().copied())
+            .filter(|s| {
+                s.kind == crate::plan::StepKind::NodeUpgrade
+                    && s.action == crate::plan::Action::Upgrade
+            })
+            .collect()
+    };
+    let (next, mine): (Vec<&'s str>, Vec<&'s crate::plan::Step>) = match ctx.upcoming {
+        Upcoming::Nothing => return None,
+        Upcoming::OneOf(steps) => {
+            let upgrades = upgrades(steps);
+            let one = (upgrades.iter())
+                .find(|s| s.node.as_deref() != leader)
+                .or(upgrades.first())?;
+            (vec![one.id.as_str()], vec![*one])
+        }
+        Upcoming::Batch { next, mine } => {
+            (next.iter().map(|s| s.id.as_str()).collect(), upgrades(mine))
+        }
+    };
     // A master only after a master: its health round stands for the next one's quorum gate.
     // An agent has none, so its gates are read ahead after a master too (the last master's
-    // step, for the agents phase's first agent).
+    // step, for the agents phase's first agent or batch).
     let master = |n: &NodeSpec| n.role == Role::Master;
-    if (master(next_node) && !master(node)) || next_node.address == node.address {
-        return None;
-    }
-    let seen = before_node(ctx, next_node, Patience::Once).await.ok()?;
-    tracing::debug!(step = %next.id, "gates read ahead for the next step");
-    Some((&next.id, started, seen))
+    let reads = (mine.iter()).filter_map(|step| {
+        let next_node = ctx.cluster.node(step.node.as_deref()?)?;
+        if (master(next_node) && !master(node)) || next_node.address == node.address {
+            return None;
+        }
+        Some(async move {
+            let seen = before_node(ctx, next_node, Patience::Once).await.ok()?;
+            tracing::debug!(step = %step.id, "gates read ahead for the next step");
+            Some((step.id.as_str(), started, seen))
+        })
+    });
+    let seen: Vec<_> = futures::future::join_all(reads)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    Some(ReadFor { next, seen })
 }
 
 /// Before a master goes down: the ensemble and the masters are healthy (quorum can survive).

@@ -15,6 +15,7 @@ pub struct TestbedBuilder {
     activation_ms: u64,
     reregister_window_ms: u64,
     deploy_ms: u64,
+    check_ms: u64,
     real_zookeeper: bool,
     network: Network,
     security: Security,
@@ -41,6 +42,7 @@ impl Default for TestbedBuilder {
             activation_ms: 1000,
             reregister_window_ms: 20000,
             deploy_ms: 1000,
+            check_ms: 0,
             real_zookeeper: false,
             network: default_network(),
             security: Security::Disabled,
@@ -101,6 +103,11 @@ impl TestbedBuilder {
     /// How long a Marathon deployment takes.
     pub fn deploy_ms(mut self, ms: u64) -> Self {
         self.deploy_ms = ms;
+        self
+    }
+    /// How long `dcos-check-runner` takes beyond its reads (`up --check-ms`; default 0).
+    pub fn check_ms(mut self, ms: u64) -> Self {
+        self.check_ms = ms;
         self
     }
     /// Run a real ZooKeeper server on every master (`up --zookeeper real`; needs Debian's
@@ -196,7 +203,8 @@ impl TestbedBuilder {
                 "--reregister-window-ms",
                 &self.reregister_window_ms.to_string(),
             ])
-            .args(["--deploy-ms", &self.deploy_ms.to_string()]);
+            .args(["--deploy-ms", &self.deploy_ms.to_string()])
+            .args(["--check-ms", &self.check_ms.to_string()]);
         cmd.args(["--network", self.network.as_str()]);
         cmd.args(["--security", self.security.as_str()]);
         if self.bastion {

@@ -78,6 +78,10 @@ enum Cmd {
         /// How long a Marathon deployment takes.
         #[arg(long, default_value_t = 1000)]
         deploy_ms: u64,
+        /// How long `dcos-check-runner` takes to run a node's checks beyond its own reads (a
+        /// real node runs each check as a process of its own, and is slower than this testbed's).
+        #[arg(long, default_value_t = 0)]
+        check_ms: u64,
         /// Loopback subnet 127.A.B (random free one by default).
         #[arg(long)]
         subnet: Option<String>,
@@ -184,6 +188,7 @@ fn main() -> Result<()> {
             activation_ms,
             reregister_window_ms,
             deploy_ms,
+            check_ms,
             subnet,
             at_target,
             zookeeper,
@@ -208,6 +213,7 @@ fn main() -> Result<()> {
                 activation_ms,
                 reregister_window_ms,
                 deploy_ms,
+                check_ms,
                 subnet,
                 at_target,
                 real_zookeeper: zookeeper == ZkMode::Real,

@@ -157,6 +157,10 @@ pub struct SimDef {
     pub reregister_window_ms: u64,
     /// How long a Marathon deployment takes.
     pub deploy_ms: u64,
+    /// How long `dcos-check-runner` takes to run a node's checks beyond its own reads (a real
+    /// node runs each check as a process of its own); 0: no more than its reads.
+    #[serde(default)]
+    pub check_ms: u64,
     /// Nodes that started at `upgrade_to`.
     pub at_target: Vec<String>,
     /// All cluster nodes (the bootstrap node is not in this list).

@@ -43,6 +43,10 @@ if $list; then
     for a in "${avail[@]}"; do echo "$a"; done
     exit 0
 fi
+# Every run of checks is on the testbed's record (`check_run`: the node, the type, when it
+# started and ended by the machine's clock), for tests to see when a node was checked.
+started=$EPOCHREALTIME
+trap 'curl -fsS --max-time 5 -X POST "$SIM_CTL/node/$SIM_NODE/record/check_run?type=$type&started=$started&ended=$EPOCHREALTIME" > /dev/null 2>&1 || true' EXIT
 sel=()
 missing=""
 if [ "${#names[@]}" -eq 0 ]; then
@@ -64,6 +68,8 @@ if [ -n "$missing" ]; then
     echo "{\"error\": \"One or more requested checks could not be found on this node.\", \"checks\": [\"$missing: Check not found\"]}"
     exit 0
 fi
+# The time a real node's checks take beyond these reads (`dcos-sim up --check-ms`).
+[ "@CHECK_SECS@" = 0.000 ] || sleep @CHECK_SECS@
 status=0
 out=""
 for c in "${sel[@]}"; do

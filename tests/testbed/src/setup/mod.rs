@@ -45,6 +45,8 @@ pub struct UpOptions {
     pub reregister_window_ms: u64,
     /// Marathon deployment duration.
     pub deploy_ms: u64,
+    /// How long `dcos-check-runner` takes beyond its reads (`SimDef::check_ms`).
+    pub check_ms: u64,
     /// `127.A.B`, or random when `None`.
     pub subnet: Option<String>,
     /// Nodes that start at `upgrade_to`.

@@ -55,8 +55,10 @@ pub(super) fn build_node_fs(def: &SimDef, n: &NodeDef, index: usize) -> Result<(
     write(&m.join("lib/README"), "dcos-sim library directory\n")?;
     let vars = node_vars(def, n, &rs);
     let admin = def.admin_port.to_string();
+    let check_secs = format!("{}.{:03}", def.check_ms / 1000, def.check_ms % 1000);
     let mut cvars = vars.clone();
     cvars.push(("ADMIN_PORT", &admin));
+    cvars.push(("CHECK_SECS", &check_secs));
     let bin = m.join("bin");
     write_exec(
         &bin.join("pkgpanda"),

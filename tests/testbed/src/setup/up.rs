@@ -127,6 +127,7 @@ pub(super) fn up_inner(opts: &UpOptions, dir: &Path) -> Result<SimDef> {
         activation_ms: opts.activation_ms,
         reregister_window_ms: opts.reregister_window_ms,
         deploy_ms: opts.deploy_ms,
+        check_ms: opts.check_ms,
         at_target: opts.at_target.clone(),
         nodes,
         bootstrap_address: boot.clone(),
