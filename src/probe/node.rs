@@ -6,8 +6,9 @@
 //! The script finds the node's own address with `/opt/mesosphere/bin/detect_ip` and its security
 //! mode in `/opt/mesosphere/etc/bootstrap-config.json`, and reaches the node's own ports as a
 //! production firewall allows: plain HTTP where the mode is not `strict` (an HTTP/1.0 `GET` over
-//! bash's `/dev/tcp`, bounded by `timeout`, as the ZooKeeper reads go: no `curl` process, which
-//! costs twice as much per read; the answer is read in `raw_http`); HTTPS with `curl`, the cluster
+//! bash's `/dev/tcp` in a background subshell of the round's own shell, the round's plain reads
+//! at once, all bounded by one watchdog of the round at 5 s: no `curl`, `timeout` or second
+//! `bash` process per read; the answer is read in `raw_http`); HTTPS with `curl`, the cluster
 //! CA (`/run/dcos/pki/CA/ca-bundle.crt`) and the ACS token in strict mode; Exhibitor with its
 //! client certificate (`/var/lib/dcos/exhibitor-tls-artifacts/`) when the node has one (facts
 //! §1.4). The token comes on the script's standard input (from the observe door) and goes into a
@@ -358,7 +359,8 @@ umask 077
 printf 'Authorization: token=%s\n' "$T" > "$d/auth"
 unset T
 printf '@@dcu-node %s %s %s\n' "$ip" "$sec" "$src"
-KN=() KC=() KL=() F=() i=0
+KN=() KC=() KL=() F=() i=0 RP=() RI=() RH=() late=
+trap 'late=1' USR1
 nf() {{ i=$((i+1)); o=o$i; }}
 put() {{ KN+=("$1"); KC+=("$2"); KL+=("$3"); F+=("$4"); }}
 fin() {{ local j n L=() A=()
@@ -381,9 +383,30 @@ get() {{ local n=$1 url=$2 out loc l; shift 2; nf
     done < "$d/$o.h"
     : >> "$d/$o"; put "$n" "$out" "${{loc:--}}" "$o"
   else put "$n" 000 - "$o.e"; fi; }}
-raw() {{ local n=$1 rc; nf
-  if timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2" || exit 7; printf "GET %s HTTP/1.0\r\nHost: %s:%s\r\nAccept: */*\r\nConnection: close\r\n\r\n" "$3" "$1" "$2" >&3; cat <&3; exit 0' _ "$2" "$3" "$4" > "$d/$o" 2> "$d/$o.e"; then put "$n" raw - "$o"
-  else rc=$?; [ "$rc" != 124 ] || printf 'no answer from %s:%s within 5 s\n' "$2" "$3" >> "$d/$o.e"; put "$n" 000 - "$o.e"; fi; }}
+# A plain-HTTP read in the background (`settle` waits for them all): its answer, whole, as
+# the service sent it; a reset after it is still an answer (`cat`'s status is not judged).
+raw() {{ nf
+  ( exec 3<>"/dev/tcp/$2/$3" || exit 7; printf "GET %s HTTP/1.0\r\nHost: %s:%s\r\nAccept: */*\r\nConnection: close\r\n\r\n" "$4" "$2" "$3" >&3; exec cat <&3 ) > "$d/$o" 2> "$d/$o.e" &
+  RP+=("$!") RI+=("${{#KN[@]}}") RH+=("$2:$3"); put "$1" raw - "$o"; }}
+# The round's plain-HTTP reads waited for, under one watchdog (a process substitution of
+# builtins, no process started): after 5 s it signals this shell (USR1, every 100 ms until
+# answered), which stops the reads still running; each of those is no answer, and says so.
+# The reads are this shell's children, stopped by this shell, so no other process is signalled.
+settle() {{ local j k rc wd
+  [ "${{#RP[@]}}" -gt 0 ] || return 0
+  late=
+  exec {{wd}}> >(read -r -t 5 || [ "$?" -le 128 ] || while kill -USR1 "$$" 2>/dev/null; read -r -t 0.1; [ "$?" -gt 128 ]; do :; done)
+  for j in "${{!RP[@]}}"; do
+    [ -z "$late" ] || kill -TERM "${{RP[@]:j}}" 2>/dev/null
+    wait "${{RP[j]}}"; rc=$?
+    if [ -n "$late" ] && [ "$rc" -gt 128 ]; then kill -TERM "${{RP[@]:j}}" 2>/dev/null; wait "${{RP[j]}}"; rc=$?; fi
+    k=${{RI[j]}}
+    if [ "$rc" = 7 ]; then KC[k]=000 F[k]=${{F[k]}}.e
+    elif [ "$rc" -gt 128 ]; then printf 'no answer from %s within 5 s\n' "${{RH[j]}}" >> "$d/${{F[k]}}.e"; KC[k]=000 F[k]=${{F[k]}}.e
+    fi
+  done
+  exec {{wd}}>&-
+  RP=() RI=() RH=(); }}
 mesos() {{ n=$1; port=$2; path=$3
   if [ "$sec" = strict ]; then get "$n" "https://$ip:$port$path" --cacert "$ca" -H @"$d/auth"
   else raw "$n" "$ip" "$port" "$path"; fi; }}
@@ -460,6 +483,8 @@ zk() {{ n=$1; w=$2; nf
         };
         round.push_str(&line);
     }
+    // The plain-HTTP reads ran in the background: their answers, or why there is none.
+    round.push_str("settle\n");
     match until {
         Some((u, at)) => {
             let every = u.every.max(Duration::from_millis(10));

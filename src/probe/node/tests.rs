@@ -401,3 +401,51 @@ fn polling_on_the_node_ends_at_a_refusal_and_after_its_rounds() {
     let (_, a) = r.answer(Read::AgentMetrics).unwrap();
     assert!(a.body.contains("registered\":0.0"), "{}", a.body);
 }
+
+/// A service that takes the connection and never answers costs its read 5 s, not the round: the
+/// round's other plain-HTTP reads keep their answers, and the silent one comes back as no answer
+/// that says so.
+#[test]
+fn a_read_that_gets_no_answer_ends_after_5_s_and_the_others_keep_theirs() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    std::thread::spawn(move || {
+        for c in silent.incoming().flatten() {
+            keep.lock().unwrap().push(c);
+        }
+    });
+    let answering = serve(vec![metrics_answer("1.0").into_bytes()]);
+    let mut c = crate::testkit::cluster(
+        0,
+        std::sync::Arc::new(crate::door::fake::FakeCluster::new()),
+    );
+    c.playbook.ports.mesos_master = silent_port;
+    c.playbook.ports.mesos_agent = answering;
+    let mut node = c.inventory.masters[0].clone();
+    let root = node_tree();
+    node.root = root.path().display().to_string();
+    let t = std::time::Instant::now();
+    let text = run_round(&c, &node, &[Read::MasterMetrics, Read::AgentMetrics]);
+    let took = t.elapsed();
+    let r = parse("m1", &text).unwrap();
+    let e = r.answer(Read::MasterMetrics).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!(
+            "no answer from 127.0.0.1:{silent_port} within 5 s"
+        )),
+        "{e}"
+    );
+    let (_, a) = r.answer(Read::AgentMetrics).unwrap();
+    assert_eq!(a.status, 200, "{text}");
+    assert!(
+        took >= Duration::from_secs(5) && took < Duration::from_secs(8),
+        "the round took {took:?}"
+    );
+    assert_eq!(
+        held.lock().unwrap().len(),
+        1,
+        "the silent service was asked once"
+    );
+}
