@@ -359,7 +359,7 @@ umask 077
 printf 'Authorization: token=%s\n' "$T" > "$d/auth"
 unset T
 printf '@@dcu-node %s %s %s\n' "$ip" "$sec" "$src"
-KN=() KC=() KL=() F=() i=0 RP=() RI=() RH=() late=
+KN=() KC=() KL=() F=() i=0 RP=() RI=() RK=() RH=() late=
 trap 'late=1' USR1
 nf() {{ i=$((i+1)); o=o$i; }}
 put() {{ KN+=("$1"); KC+=("$2"); KL+=("$3"); F+=("$4"); }}
@@ -387,8 +387,10 @@ get() {{ local n=$1 url=$2 out loc l; shift 2; nf
 # the service sent it; a reset after it is still an answer (`cat`'s status is not judged).
 raw() {{ nf
   ( exec 3<>"/dev/tcp/$2/$3" || exit 7; printf "GET %s HTTP/1.0\r\nHost: %s:%s\r\nAccept: */*\r\nConnection: close\r\n\r\n" "$4" "$2" "$3" >&3; exec cat <&3 ) > "$d/$o" 2> "$d/$o.e" &
-  RP+=("$!") RI+=("${{#KN[@]}}") RH+=("$2:$3"); put "$1" raw - "$o"; }}
-# The round's plain-HTTP reads waited for, under one watchdog (a process substitution of
+  bg raw "$2:$3"; put "$1" raw - "$o"; }}
+# bg KIND WHERE: the subshell just started is the next reply's read, of KIND (raw or zk).
+bg() {{ RP+=("$!") RI+=("${{#KN[@]}}") RK+=("$1") RH+=("$2"); }}
+# The round's plain-HTTP and ZooKeeper reads waited for, under one watchdog (a process substitution of
 # builtins, no process started): after 5 s it signals this shell (USR1, every 100 ms until
 # answered), which stops the reads still running; each of those is no answer, and says so.
 # The reads are this shell's children, stopped by this shell, so no other process is signalled.
@@ -401,20 +403,26 @@ settle() {{ local j k rc wd
     wait "${{RP[j]}}"; rc=$?
     if [ -n "$late" ] && [ "$rc" -gt 128 ]; then kill -TERM "${{RP[@]:j}}" 2>/dev/null; wait "${{RP[j]}}"; rc=$?; fi
     k=${{RI[j]}}
-    if [ "$rc" = 7 ]; then KC[k]=000 F[k]=${{F[k]}}.e
+    if [ "${{RK[j]}}" = zk ]; then
+      [ "$rc" -le 128 ] || printf 'no answer from %s within 5 s\n' "${{RH[j]}}" >> "$d/${{F[k]}}"
+      [ "$rc" = 0 ] || KC[k]=000
+    elif [ "$rc" = 7 ]; then KC[k]=000 F[k]=${{F[k]}}.e
     elif [ "$rc" -gt 128 ]; then printf 'no answer from %s within 5 s\n' "${{RH[j]}}" >> "$d/${{F[k]}}.e"; KC[k]=000 F[k]=${{F[k]}}.e
     fi
   done
   exec {{wd}}>&-
-  RP=() RI=() RH=(); }}
+  RP=() RI=() RK=() RH=(); }}
 mesos() {{ n=$1; port=$2; path=$3
   if [ "$sec" = strict ]; then get "$n" "https://$ip:$port$path" --cacert "$ca" -H @"$d/auth"
   else raw "$n" "$ip" "$port" "$path"; fi; }}
 run() {{ local n=$1 rc; shift; nf
   if "$@" > "$d/$o" 2> "$d/$o.e" < /dev/null; then put "$n" 200 - "$o"
   else rc=$?; {{ cat "$d/$o" "$d/$o.e"; printf '(exit %s)\n' "$rc"; }} > "$d/$o.f"; put "$n" 500 - "$o.f"; fi; }}
-zk() {{ n=$1; w=$2; nf
-  if timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf %s "$3" >&3 && cat <&3' _ "$ip" {zk_port} "$w" > "$d/$o" 2>&1; then put "$n" 200 - "$o"; else put "$n" 000 - "$o"; fi; }}
+# A ZooKeeper four-letter word in the background, as `raw`: its reply (200), or what went wrong
+# in the same file (000).
+zk() {{ nf
+  ( exec 3<>"/dev/tcp/$ip/{zk_port}" && printf %s "$2" >&3 && exec cat <&3 ) > "$d/$o" 2>&1 &
+  bg zk "$ip:{zk_port}"; put "$1" 200 - "$o"; }}
 "#,
         zk_port = p.zookeeper,
     );
@@ -473,7 +481,7 @@ zk() {{ n=$1; w=$2; nf
                     .map(|b| format!("\\x{b:02x}"))
                     .collect();
                 format!(
-                    r#"nf; if timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf "$3" >&3 && od -An -v -tx1 <&3' _ "$ip" {zk} {fmt} > "$d/$o" 2>&1; then put {k} 200 - "$o"; else put {k} 000 - "$o"; fi
+                    r#"nf; ( exec 3<>"/dev/tcp/$ip/{zk}" && printf {fmt} >&3 && exec od -An -v -tx1 <&3 ) > "$d/$o" 2>&1 & bg zk "$ip:{zk}"; put {k} 200 - "$o"
 "#,
                     zk = p.zookeeper,
                     fmt = quote(&fmt),
@@ -483,7 +491,8 @@ zk() {{ n=$1; w=$2; nf
         };
         round.push_str(&line);
     }
-    // The plain-HTTP reads ran in the background: their answers, or why there is none.
+    // The plain-HTTP and ZooKeeper reads ran in the background: their answers, or why there is
+    // none.
     round.push_str("settle\n");
     match until {
         Some((u, at)) => {

@@ -61,6 +61,43 @@ fn read_request(c: &mut impl std::io::Read) {
     }
 }
 
+/// Serves each of `answers` once, to the request for its path, whatever order the requests
+/// come in; returns the port.
+fn serve_by_path(answers: Vec<(&'static str, Vec<u8>)>) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut left = answers;
+        while !left.is_empty() {
+            let (mut c, _) = l.accept().unwrap();
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match c.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let line = String::from_utf8_lossy(&req)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let path = line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or_default()
+                .to_string();
+            if let Some(i) = left.iter().position(|(p, _)| *p == path) {
+                let (_, a) = left.remove(i);
+                let _ = c.write_all(&a);
+            }
+        }
+    });
+    port
+}
+
 /// Serves each connection, in order, one canned raw HTTP answer; returns the port.
 fn serve(answers: Vec<Vec<u8>>) -> u16 {
     serve_counted(answers).0
@@ -110,10 +147,11 @@ fn the_script_frames_real_hostile_answers_so_that_each_reply_parses_whole() {
     );
     let redirect = "HTTP/1.1 307 Temporary Redirect\r\nlocation:  //10.0.0.12:5050\r\nContent-Length: 0\r\n\r\n";
     let flags = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
-    let port = serve(vec![
-        metrics.into_bytes(),
-        redirect.as_bytes().to_vec(),
-        flags.as_bytes().to_vec(),
+    // The round's plain reads run at once: each answer goes to the request for its path.
+    let port = serve_by_path(vec![
+        ("/metrics/snapshot", metrics.into_bytes()),
+        ("/master/redirect", redirect.as_bytes().to_vec()),
+        ("/flags", flags.as_bytes().to_vec()),
     ]);
     let mut c = crate::testkit::cluster(
         0,
