@@ -201,6 +201,26 @@ fn after_the_agents_phase_gate_the_first_agent_is_checked_again_not_from_what_wa
     a_check_failing_during_the_answer_stops_the_run_before(&env, &mut s, "m1", "a1");
 }
 
+/// `env` run at the terminal with `extra` and `pause_after = ["a1"]`: every phase's gate is
+/// approved, then at the approval after a1 a check starts failing on a2 (as
+/// [`a_check_failing_during_the_answer_stops_the_run_before`]).
+fn after_the_approval_after_a1_a_check_fails_on_a2(env: &Env, extra: &[&str]) {
+    let inv = env.inventory();
+    let text = std::fs::read_to_string(&inv).unwrap();
+    std::fs::write(&inv, format!("pause_after = [\"a1\"]\n{text}")).unwrap();
+    // Not `--yes`: the approval after a1 is asked only of a person at the terminal.
+    let args = env.run_args(extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut s = spawn(env, &args);
+    for gate in ["before:backup", "before:masters", "before:agents"] {
+        s.expect(gate).expect("the phase's gate is asked");
+        s.send("\r").unwrap(); // continue (the default)
+    }
+    s.expect("approve to go on with the next node")
+        .expect("the approval after a1 is asked");
+    a_check_failing_during_the_answer_stops_the_run_before(env, &mut s, "a1", "a2");
+}
+
 #[test]
 fn after_an_approval_the_next_batch_is_checked_again_not_from_what_the_canary_read() {
     // Before a batch of agents, the canary's step reads the whole batch's DC/OS checks ahead,
@@ -209,19 +229,7 @@ fn after_an_approval_the_next_batch_is_checked_again_not_from_what_the_canary_re
     // stops that agent before it goes down, however quickly the operator approves.
     let timeouts = common::FAST_TIMEOUTS.replace("agent_gate_secs = 30", "agent_gate_secs = 3");
     let env = Env::with_timeouts(1, 3, 0, &[], &timeouts);
-    let inv = env.inventory();
-    let text = std::fs::read_to_string(&inv).unwrap();
-    std::fs::write(&inv, format!("pause_after = [\"a1\"]\n{text}")).unwrap();
-    let args = env.run_args(&["--max-unavailable", "2"]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut s = spawn(&env, &args);
-    for gate in ["before:backup", "before:masters", "before:agents"] {
-        s.expect(gate).expect("the phase's gate is asked");
-        s.send("\r").unwrap(); // continue (the default)
-    }
-    s.expect("approve to go on with the next node")
-        .expect("the approval after the canary a1 is asked");
-    a_check_failing_during_the_answer_stops_the_run_before(&env, &mut s, "a1", "a2");
+    after_the_approval_after_a1_a_check_fails_on_a2(&env, &["--max-unavailable", "2"]);
 }
 
 #[test]
@@ -230,19 +238,5 @@ fn after_an_approval_the_next_node_is_checked_again_not_from_what_was_read_befor
     // own gates after its node. An approval between the two (`pause_after`) drops what it
     // read: a check that starts failing while the operator looks stops the run before that
     // node goes down, however quickly the operator approves.
-    let env = quick_gates_env();
-    let inv = env.inventory();
-    let text = std::fs::read_to_string(&inv).unwrap();
-    std::fs::write(&inv, format!("pause_after = [\"a1\"]\n{text}")).unwrap();
-    // Not `--yes`: the approval after a1 is asked only of a person at the terminal.
-    let args = env.run_args(&[]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut s = spawn(&env, &args);
-    for gate in ["before:backup", "before:masters", "before:agents"] {
-        s.expect(gate).expect("the phase's gate is asked");
-        s.send("\r").unwrap(); // continue (the default)
-    }
-    s.expect("approve to go on with the next node")
-        .expect("the approval after a1 is asked");
-    a_check_failing_during_the_answer_stops_the_run_before(&env, &mut s, "a1", "a2");
+    after_the_approval_after_a1_a_check_fails_on_a2(&quick_gates_env(), &[]);
 }

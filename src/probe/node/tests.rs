@@ -48,9 +48,9 @@ fn the_request_bytes_are_printf_safe() {
     assert!(!fmt.contains('%') && !fmt.contains('\''));
 }
 
-/// Reads a request up to the end of its headers: a server that closes with a request unread
-/// resets the connection, and its answer is lost.
-fn read_request(c: &mut impl std::io::Read) {
+/// Reads a request up to the end of its headers (a server that closes with a request unread
+/// resets the connection, and its answer is lost); returns what it read.
+fn read_request(c: &mut impl std::io::Read) -> Vec<u8> {
     let mut req = Vec::new();
     let mut buf = [0u8; 1024];
     while !req.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -59,26 +59,20 @@ fn read_request(c: &mut impl std::io::Read) {
             Ok(n) => req.extend_from_slice(&buf[..n]),
         }
     }
+    req
 }
 
 /// Serves each of `answers` once, to the request for its path, whatever order the requests
 /// come in; returns the port.
 fn serve_by_path(answers: Vec<(&'static str, Vec<u8>)>) -> u16 {
-    use std::io::{Read as _, Write as _};
+    use std::io::Write as _;
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
         let mut left = answers;
         while !left.is_empty() {
             let (mut c, _) = l.accept().unwrap();
-            let mut req = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                match c.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => req.extend_from_slice(&buf[..n]),
-                }
-            }
+            let req = read_request(&mut c);
             let line = String::from_utf8_lossy(&req)
                 .lines()
                 .next()
