@@ -291,3 +291,55 @@ fn unfinished<'p>(engine: &Engine<'_>, steps: impl IntoIterator<Item = &'p Step>
         .filter(|s| !engine.is_finished(&s.id))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Role;
+
+    fn agents(n: usize) -> Vec<Step> {
+        (1..=n)
+            .map(|i| {
+                let node = format!("10.0.1.{i}");
+                let id = format!("agents/{node}/upgrade");
+                crate::testkit::step(&id, StepKind::NodeUpgrade, Some(&node), Some(Role::Agent))
+            })
+            .collect()
+    }
+
+    /// The ids of what step `j` of `of` reads for, and whether it is the whole batch's.
+    fn share_of(lead: &Lead<'_>, j: usize, of: usize) -> (Vec<String>, usize) {
+        match lead.share(j, of) {
+            Upcoming::Nothing => (Vec::new(), 0),
+            Upcoming::OneOf(steps) => (steps.iter().map(|s| s.id.clone()).collect(), 1),
+            Upcoming::Batch { next, mine } => {
+                (mine.iter().map(|s| s.id.clone()).collect(), next.len())
+            }
+        }
+    }
+
+    #[test]
+    fn a_canary_reads_for_the_whole_next_batch_and_a_batch_shares_the_next_one() {
+        let steps = agents(5);
+        let ids: Vec<String> = steps.iter().map(|s| s.id.clone()).collect();
+        let batch = Lead::group(steps.iter().collect());
+        // A canary alone: the whole batch, which it knows as the batch.
+        assert_eq!(share_of(&batch, 0, 1), (ids.clone(), 5));
+        // Five before five: one each, in plan order.
+        for (j, id) in ids.iter().enumerate() {
+            assert_eq!(share_of(&batch, j, 5), (vec![id.clone()], 5));
+        }
+        // Two before five: three, then two.
+        assert_eq!(share_of(&batch, 0, 2).0, ids[..3].to_vec());
+        assert_eq!(share_of(&batch, 1, 2).0, ids[3..].to_vec());
+        // Five before four: the last reads for none.
+        let four = Lead::group(steps[..4].iter().collect());
+        assert_eq!(share_of(&four, 3, 5).0, vec![ids[3].clone()]);
+        assert_eq!(share_of(&four, 4, 5).0, Vec::<String>::new());
+        // One alone next: the first of the steps before reads for it, the others for nothing.
+        let one = Lead::group(steps[..1].iter().collect());
+        assert_eq!(share_of(&one, 0, 5), (vec![ids[0].clone()], 1));
+        assert_eq!(share_of(&one, 1, 5), (Vec::new(), 0));
+        assert_eq!(share_of(&Lead::Nothing, 0, 1), (Vec::new(), 0));
+    }
+}
