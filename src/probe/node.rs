@@ -390,10 +390,11 @@ raw() {{ nf
   bg raw "$2:$3"; put "$1" raw - "$o"; }}
 # bg KIND WHERE: the subshell just started is the next reply's read, of KIND (raw or zk).
 bg() {{ RP+=("$!") RI+=("${{#KN[@]}}") RK+=("$1") RH+=("$2"); }}
-# The round's plain-HTTP and ZooKeeper reads waited for, under one watchdog (a process substitution of
-# builtins, no process started): after 5 s it signals this shell (USR1, every 100 ms until
-# answered), which stops the reads still running; each of those is no answer, and says so.
-# The reads are this shell's children, stopped by this shell, so no other process is signalled.
+# The round's plain-HTTP and ZooKeeper reads waited for, under one watchdog (a process
+# substitution running builtins only, no program): after 5 s it signals this shell (USR1, every
+# 100 ms until answered), which stops its own reads not yet waited for; each of those is no
+# answer, and says so. (One of those that had just ended could have given its pid away within
+# the 5 s; `timeout` had no such window.)
 settle() {{ local j k rc wd
   [ "${{#RP[@]}}" -gt 0 ] || return 0
   late=
