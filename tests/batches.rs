@@ -42,7 +42,7 @@ fn first(events: &[Recorded], event: &str, name: &str) -> f64 {
 
 #[test]
 fn a_batch_is_checked_beside_the_canarys_own_checks_once_the_canary_is_back() {
-    // DC/OS's node checks take a while on a real node (each check a process of its own): here
+    // DC/OS's node checks take a while on a real node (no source gives a figure): here
     // 600 ms a run, so that what runs beside it is plain on the record.
     let tb = dcos_sim::Testbed::builder()
         .masters(1)

@@ -79,7 +79,7 @@ enum Cmd {
         #[arg(long, default_value_t = 1000)]
         deploy_ms: u64,
         /// How long `dcos-check-runner` takes to run a node's checks beyond its own reads (a
-        /// real node runs each check as a process of its own, and is slower than this testbed's).
+        /// real node's checks take longer than this testbed's reads; no source gives a figure).
         #[arg(long, default_value_t = 0)]
         check_ms: u64,
         /// Loopback subnet 127.A.B (random free one by default).

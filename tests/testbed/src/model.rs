@@ -158,7 +158,8 @@ pub struct SimDef {
     /// How long a Marathon deployment takes.
     pub deploy_ms: u64,
     /// How long `dcos-check-runner` takes to run a node's checks beyond its own reads (a real
-    /// node runs each check as a process of its own); 0: no more than its reads.
+    /// node's take longer than this testbed's reads; no source gives a figure); 0: no more
+    /// than its reads.
     #[serde(default)]
     pub check_ms: u64,
     /// Nodes that started at `upgrade_to`.
